@@ -1,0 +1,29 @@
+/** Token verification with this deployment's settings (local secret or JWKS). */
+import type { JsonWebKey } from 'node:crypto';
+import { type Claims, verifyJwt } from '../core/jwt.ts';
+import { config } from './config.ts';
+
+let jwks: { at: number; keys: (JsonWebKey & { kid?: string })[] } | undefined;
+const JWKS_TTL_MS = 10 * 60 * 1000;
+
+async function keyFor(kid: string | undefined): Promise<JsonWebKey | undefined> {
+  const url = config.jwt.jwksUrl;
+  if (!url) return undefined;
+  const find = () => jwks?.keys.find((k) => kid === undefined || k.kid === kid);
+  if (!jwks || Date.now() - jwks.at > JWKS_TTL_MS || !find()) {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`JWKS fetch failed: ${res.status}`);
+    const body = (await res.json()) as { keys?: (JsonWebKey & { kid?: string })[] };
+    jwks = { at: Date.now(), keys: body.keys ?? [] };
+  }
+  return find();
+}
+
+export function verifyToken(token: string): Promise<Claims> {
+  return verifyJwt(token, {
+    secret: config.jwt.secret,
+    keys: config.jwt.jwksUrl ? keyFor : undefined,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+  });
+}

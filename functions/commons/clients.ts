@@ -1,0 +1,20 @@
+/** SDK clients, created once per execution environment. */
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { config } from './config.ts';
+
+export const dynamodb = new DynamoDBClient(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {});
+
+export const ddb = DynamoDBDocumentClient.from(dynamodb, {
+  marshallOptions: { removeUndefinedValues: true },
+});
+
+
+const management = config.wsCallbackUrl ? new ApiGatewayManagementApiClient({ endpoint: config.wsCallbackUrl }) : undefined;
+
+/** The @connections management API client (only workers that push have WS_CALLBACK_URL). */
+export function connections(): ApiGatewayManagementApiClient {
+  if (!management) throw new Error('WS_CALLBACK_URL is not set');
+  return management;
+}

@@ -1,0 +1,28 @@
+/** Environment, read once at module scope. */
+const env = process.env;
+
+const int = (name: string, fallback: number): number => {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
+  return n;
+};
+
+export const config = {
+  presenceTable: env.PRESENCE_TABLE ?? 'Presence',
+  graphTable: env.GRAPH_TABLE ?? 'Graph',
+  /** only set locally: DynamoDB Local */
+  dynamodbEndpoint: env.DYNAMODB_ENDPOINT || undefined,
+  /** @connections management API endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}) */
+  wsCallbackUrl: env.WS_CALLBACK_URL || undefined,
+  presenceTimeoutSeconds: int('PRESENCE_TIMEOUT_SECONDS', 120),
+  sweepIntervalSeconds: int('SWEEP_INTERVAL_SECONDS', 15),
+  fanoutConcurrency: int('FANOUT_CONCURRENCY', 32),
+  jwt: {
+    secret: env.PRESENCE_JWT_SECRET || undefined,
+    issuer: env.JWT_ISSUER || undefined,
+    audience: env.JWT_AUDIENCE || undefined,
+    jwksUrl: env.JWT_JWKS_URL || undefined,
+  },
+} as const;

@@ -1,0 +1,85 @@
+/**
+ * Fan-out of one change of a user's presence to everyone watching them:
+ * watchers are queried, privacy is applied per recipient, recipients'
+ * connections are read in batches of 100 (ceil(N/100) BatchGetItem calls),
+ * pushes are posted with bounded concurrency, and connections that answer
+ * 410 Gone are removed.
+ */
+import { DeleteConnectionCommand, GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { iso, type Presence, projectedVersion, projectFor, type UserState } from '../core/presence.ts';
+import { connections } from './clients.ts';
+import { config } from './config.ts';
+import { log } from './log.ts';
+import { disconnectDevice, mapLimit } from './operations.ts';
+import * as store from './store.ts';
+
+export interface FanoutResult {
+  recipients: number;
+  posted: number;
+  gone: number;
+  failed: number;
+}
+
+interface Delivery {
+  userId: string;
+  device: string;
+  connectionId: string;
+  payload: string;
+}
+
+export async function fanOut(before: UserState, after: UserState, now = Date.now()): Promise<FanoutResult> {
+  const result: FanoutResult = { recipients: 0, posted: 0, gone: 0, failed: 0 };
+  const watchers = await store.watchersOf(after.userId, now);
+  if (watchers.length === 0) return result;
+  const needFriends = before.visibility === 'friends' || after.visibility === 'friends';
+  const friends = needFriends ? await store.friendsOf(after.userId) : new Set<string>();
+
+  const views = new Map<string, Presence>();
+  for (const w of watchers) {
+    const rel = { self: w === after.userId, friend: friends.has(w) };
+    if (projectedVersion(after, rel) > projectedVersion(before, rel)) views.set(w, projectFor(after, rel, now));
+  }
+  if (views.size === 0) return result;
+  result.recipients = views.size;
+
+  const recipients = await store.getUserStates([...views.keys()], ['devices']);
+  const timestamp = iso(now);
+  const deliveries: Delivery[] = [];
+  for (const [userId, view] of views) {
+    const payload = JSON.stringify({ type: 'presence', data: view, timestamp });
+    for (const [device, d] of Object.entries(recipients.get(userId)?.devices ?? {})) {
+      if (d.k === 'ws' && d.c && d.e > now) deliveries.push({ userId, device, connectionId: d.c, payload });
+    }
+  }
+  await mapLimit(deliveries, config.fanoutConcurrency, async (d) => {
+    const outcome = await post(d);
+    result[outcome]++;
+  });
+  return result;
+}
+
+async function post(d: Delivery): Promise<'posted' | 'gone' | 'failed'> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await connections().send(new PostToConnectionCommand({ ConnectionId: d.connectionId, Data: d.payload }));
+      return 'posted';
+    } catch (err) {
+      if (err instanceof GoneException || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 410) {
+        await disconnectDevice(d.userId, d.device, d.connectionId).catch((e) => log.warn('stale connection cleanup failed', { error: e }));
+        return 'gone';
+      }
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if ((status === 429 || (status !== undefined && status >= 500)) && attempt < 3) {
+        await new Promise((r) => setTimeout(r, 50 * 2 ** attempt * (0.5 + Math.random())));
+        continue;
+      }
+      log.warn('push failed', { connectionId: d.connectionId, error: err });
+      return 'failed';
+    }
+  }
+}
+
+/** Closes a connection from the server side (e.g. tests, admin). */
+export async function closeConnection(connectionId: string): Promise<void> {
+  await connections().send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+}

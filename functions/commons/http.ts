@@ -1,0 +1,107 @@
+/**
+ * The HTTP route wrapper: one middy chain for every HTTP handler, so that
+ * authorization, parsing, validation and the contract's error body are
+ * written once. Handlers receive plain values and return plain values.
+ */
+import middy from '@middy/core';
+import httpJsonBodyParser from '@middy/http-json-body-parser';
+import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { ApiError, badRequest, toApiError } from '../core/errors.ts';
+import { scopesOf } from '../core/jwt.ts';
+import { LIMITS } from '../core/schemas.ts';
+import { type Schema, validate } from '../core/validate.ts';
+import { log } from './log.ts';
+
+export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
+type Result = APIGatewayProxyStructuredResultV2;
+
+export interface HttpRequest<B> {
+  userId: string;
+  scopes: string[];
+  body: B;
+  query: Record<string, string>;
+  params: Record<string, string>;
+}
+
+export interface HttpRouteOptions {
+  /** scope the caller's token must carry (the gateway checks it too) */
+  scope?: string | null;
+  /** JSON body schema; routes without it take no body */
+  body?: Schema;
+  /** query string schema (all values are strings) */
+  query?: Schema;
+  /** path parameter schemas */
+  params?: Record<string, Schema>;
+}
+
+export const json = (statusCode: number, data: unknown): Result => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(data),
+});
+
+const authorize = (scope: string | null | undefined): middy.MiddlewareObj<HttpEvent, Result> => ({
+  before: (request) => {
+    const claims = request.event.requestContext?.authorizer?.jwt?.claims ?? {};
+    if (typeof claims.sub !== 'string' || claims.sub === '') throw new ApiError('unauthorized', 'Missing or invalid token');
+    if (scope && !scopesOf(claims).includes(scope)) throw new ApiError('forbidden', `This route needs the ${scope} scope`);
+  },
+});
+
+/** Bodies are JSON whatever the content type says; an absent body is `{}`; a huge one is 413. */
+const bodyGuard = (): middy.MiddlewareObj<HttpEvent, Result> => ({
+  before: (request) => {
+    const e = request.event;
+    const body = e.body ?? '';
+    const size = e.isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body, 'utf8');
+    if (size > LIMITS.httpBodyBytes) throw new ApiError('payload_too_large', `Body must be at most ${LIMITS.httpBodyBytes} bytes`);
+    if (body.trim() === '') {
+      e.body = '{}';
+      e.isBase64Encoded = false;
+    }
+    // the contract is JSON everywhere: parse whatever content type the client declared
+    e.headers = { ...e.headers, 'content-type': 'application/json' };
+  },
+});
+
+const validateRequest = (opts: HttpRouteOptions): middy.MiddlewareObj<HttpEvent, Result> => ({
+  before: (request) => {
+    const e = request.event;
+    const problem =
+      (opts.body ? validate(opts.body, e.body, 'body') : null) ??
+      (opts.query ? validate(opts.query, e.queryStringParameters ?? {}, 'query') : null) ??
+      Object.entries(opts.params ?? {})
+        .map(([name, schema]) => validate(schema, e.pathParameters?.[name], name))
+        .find((p) => p !== null) ??
+      null;
+    if (problem) throw badRequest(problem);
+  },
+});
+
+/** Logs the whole error, answers with the contract's brief error body. */
+const errorBody = (): middy.MiddlewareObj<HttpEvent, Result> => ({
+  onError: (request) => {
+    const apiError = toApiError(request.error);
+    if (apiError.status >= 500) log.error('request failed', { error: request.error, route: request.event.routeKey });
+    request.response = json(apiError.status, apiError.toBody());
+  },
+});
+
+export function httpRoute<B = Record<string, never>>(opts: HttpRouteOptions, fn: (req: HttpRequest<B>) => Promise<unknown>, status = 200) {
+  const chain = middy<HttpEvent, Result>().use(authorize(opts.scope));
+  if (opts.body) chain.use(bodyGuard()).use(httpJsonBodyParser());
+  return chain
+    .use(validateRequest(opts))
+    .use(errorBody())
+    .handler(async (event) => {
+      const claims = event.requestContext.authorizer.jwt.claims;
+      const data = await fn({
+        userId: String(claims.sub),
+        scopes: scopesOf(claims),
+        body: (event.body ?? {}) as B,
+        query: (event.queryStringParameters ?? {}) as Record<string, string>,
+        params: (event.pathParameters ?? {}) as Record<string, string>,
+      });
+      return json(status, data);
+    });
+}

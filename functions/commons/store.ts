@@ -1,0 +1,402 @@
+/**
+ * The store: every DynamoDB key shape and query of the product lives here.
+ * Handlers and workers call intent-named functions; nothing else builds keys.
+ *
+ * Presence table (one item per user):
+ *   USER#<userId> / STATE   the user's devices, settings, aggregate and version
+ *     sweepShard/sweepAt    sparse GSI `bySweepDue`: when the sweeper must look again
+ * Graph table:
+ *   SUB#<subscriber> / T#<target>   a subscription (exp, ttl);
+ *     gpk W#<target> / gsk S#<subscriber> on GSI `byWatchedUser` (who watches target)
+ *   USER#<userId> / FRIEND#<friendId>  friendship, one item per direction
+ */
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  BatchWriteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { emptyState, finalize, sweepDueAt, sweepState, type UserState } from '../core/presence.ts';
+import { LIMITS } from '../core/schemas.ts';
+import { planSubscriptions, type SubscriptionPlan } from '../core/subscriptions.ts';
+import { graphTable, presenceTable } from '../../lib/tables.ts';
+import { ddb } from './clients.ts';
+import { config } from './config.ts';
+
+const PRESENCE = config.presenceTable;
+const GRAPH = config.graphTable;
+const SWEEP_INDEX = presenceTable.indexes[0]?.name as string;
+const WATCH_INDEX = graphTable.indexes[0]?.name as string;
+export const SWEEP_SHARDS = 4;
+const MAX_ATTEMPTS = 8;
+
+// ---------- key shapes (defined once) ----------
+const keys = {
+  userState: (userId: string) => ({ pk: `USER#${userId}`, sk: 'STATE' }),
+  subscription: (subscriber: string, target: string) => ({ pk: `SUB#${subscriber}`, sk: `T#${target}` }),
+  subscriptionsOf: (subscriber: string) => `SUB#${subscriber}`,
+  watchersOf: (target: string) => `W#${target}`,
+  friend: (userId: string, friendId: string) => ({ pk: `USER#${userId}`, sk: `FRIEND#${friendId}` }),
+};
+
+const sweepShard = (userId: string): string => {
+  let h = 0;
+  for (let i = 0; i < userId.length; i++) h = (h * 31 + userId.charCodeAt(i)) | 0;
+  return `S#${Math.abs(h) % SWEEP_SHARDS}`;
+};
+
+// ---------- user state ----------
+type StateItem = UserState & { pk: string; sk: string; sweepShard?: string; sweepAt?: number; quiet?: boolean };
+
+export function stateFromItem(item: Record<string, unknown> | undefined, userId: string): UserState {
+  if (!item) return emptyState(userId);
+  const base = emptyState(userId);
+  const s = item as Partial<StateItem>;
+  return {
+    userId,
+    devices: s.devices ?? base.devices,
+    availability: s.availability ?? base.availability,
+    availabilityUntil: s.availabilityUntil ?? null,
+    customStatus: s.customStatus ?? null,
+    activity: s.activity ?? null,
+    visibility: s.visibility ?? base.visibility,
+    lastSeen: s.lastSeen ?? null,
+    version: s.version ?? 0,
+    rev: s.rev ?? 0,
+    hidden: s.hidden ?? null,
+  };
+}
+
+/** userId of a user-state item key or image (null for other items). */
+export function userIdOfStateKey(item: Record<string, unknown> | undefined): string | null {
+  const pk = item?.pk;
+  if (typeof pk !== 'string' || item?.sk !== 'STATE' || !pk.startsWith('USER#')) return null;
+  return pk.slice(5);
+}
+
+function toItem(state: UserState): StateItem {
+  const item: StateItem = { ...keys.userState(state.userId), ...state };
+  const due = sweepDueAt(state);
+  if (due !== null) {
+    item.sweepShard = sweepShard(state.userId);
+    item.sweepAt = due;
+  }
+  return item;
+}
+
+export async function getUserState(userId: string): Promise<UserState> {
+  const out = await ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.userState(userId), ConsistentRead: true }));
+  return stateFromItem(out.Item, userId);
+}
+
+/** States of many users, in the order asked, ceil(n/100) BatchGetItem calls. */
+export async function getUserStates(userIds: readonly string[], projection?: readonly (keyof UserState)[]): Promise<Map<string, UserState>> {
+  const result = new Map<string, UserState>();
+  const unique = [...new Set(userIds)];
+  const names: Record<string, string> = {};
+  let projectionExpression: string | undefined;
+  if (projection) {
+    const attrs = ['pk', 'sk', ...projection];
+    attrs.forEach((a, i) => {
+      names[`#p${i}`] = a;
+    });
+    projectionExpression = attrs.map((_, i) => `#p${i}`).join(',');
+  }
+  const chunks: string[][] = [];
+  for (let i = 0; i < unique.length; i += 100) chunks.push(unique.slice(i, i + 100));
+  await Promise.all(
+    chunks.map(async (chunk) => {
+      let request: NonNullable<BatchGetCommandOutput['UnprocessedKeys']> = {
+        [PRESENCE]: {
+          Keys: chunk.map((u) => keys.userState(u)),
+          ...(projectionExpression ? { ProjectionExpression: projectionExpression, ExpressionAttributeNames: names } : {}),
+        },
+      };
+      for (let attempt = 0; Object.keys(request).length > 0; attempt++) {
+        if (attempt > 0) await backoff(attempt);
+        if (attempt >= MAX_ATTEMPTS) throw new Error('BatchGetItem kept returning unprocessed keys');
+        const out = await ddb.send(new BatchGetCommand({ RequestItems: request }));
+        for (const item of out.Responses?.[PRESENCE] ?? []) {
+          const id = userIdOfStateKey(item);
+          if (id) result.set(id, stateFromItem(item, id));
+        }
+        request = out.UnprocessedKeys ?? {};
+      }
+    }),
+  );
+  for (const u of unique) if (!result.has(u)) result.set(u, emptyState(u));
+  return result;
+}
+
+export interface MutationResult {
+  before: UserState;
+  state: UserState;
+  /** something was written */
+  written: boolean;
+  /** what subscribers see changed (version bumped) */
+  visibleChange: boolean;
+  /** what the sweep-before-change removed */
+  devicesExpired: number;
+  availabilityCleared: boolean;
+}
+
+export interface MutateOptions {
+  clock?: () => number;
+  /** write even if the state is unchanged (the sweeper: records the next due time) */
+  force?: boolean;
+}
+
+/**
+ * Read-modify-write of a user's state with optimistic concurrency on `rev`:
+ * expired devices and a lapsed availability are swept first, then `change`
+ * runs (return null for "nothing to do"), the aggregate/version are completed
+ * by the core, and the item is written only if nobody wrote in between
+ * (else the whole step is retried on fresh state).
+ */
+export async function mutateUser(
+  userId: string,
+  change: (state: UserState, now: number) => UserState | null,
+  { clock = Date.now, force = false }: MutateOptions = {},
+): Promise<MutationResult> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    if (attempt > 0) await backoff(attempt);
+    const now = clock();
+    const out = await ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.userState(userId), ConsistentRead: true }));
+    const before = stateFromItem(out.Item, userId);
+    const swept = sweepState(before, now);
+    const next = change(swept.state, now);
+    const unchanged = next === null || (out.Item !== undefined && JSON.stringify(next) === JSON.stringify(before));
+    if (next === null || (unchanged && !(force && out.Item))) {
+      return { before, state: before, written: false, visibleChange: false, devicesExpired: 0, availabilityCleared: false };
+    }
+    const { state, visibleChange } = finalize(before, next);
+    const item: Record<string, unknown> = { ...toItem(state) };
+    if (!visibleChange) item.quiet = true;
+    try {
+      await ddb.send(
+        new PutCommand({
+          TableName: PRESENCE,
+          Item: item,
+          ConditionExpression: out.Item ? '#rev = :rev' : 'attribute_not_exists(pk)',
+          ...(out.Item ? { ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': before.rev } } : {}),
+        }),
+      );
+      return {
+        before,
+        state,
+        written: true,
+        visibleChange,
+        devicesExpired: swept.devicesExpired,
+        availabilityCleared: swept.availabilityCleared,
+      };
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) continue;
+      throw err;
+    }
+  }
+  throw new Error(`too much contention on user ${userId}`);
+}
+
+/**
+ * The heartbeat fast path: ONE conditional UpdateItem, no read, no push.
+ * Succeeds only if the device is live (and, for WebSocket devices, still owned
+ * by this connection); returns false otherwise so the caller can take the
+ * full path (a heartbeat that brings a device back is a visible change).
+ */
+export async function touchDevice(userId: string, device: string, expiresAt: number, now: number, conn?: string): Promise<boolean> {
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: PRESENCE,
+        Key: keys.userState(userId),
+        UpdateExpression: 'SET #dv.#d.#e = :e, #dv.#d.#l = :now, lastSeen = :now, quiet = :t ADD #rev :one',
+        ConditionExpression: `attribute_exists(#dv.#d) AND #dv.#d.#e > :now${conn ? ' AND #dv.#d.#c = :c' : ''}`,
+        ExpressionAttributeNames: { '#dv': 'devices', '#d': device, '#e': 'e', '#l': 'l', '#rev': 'rev', ...(conn ? { '#c': 'c' } : {}) },
+        ExpressionAttributeValues: { ':e': expiresAt, ':now': now, ':t': true, ':one': 1, ...(conn ? { ':c': conn } : {}) },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException || err instanceof TransactionCanceledException) return false;
+    throw err;
+  }
+}
+
+/** Users whose sweep is due (devices or availability may have expired), one Query per shard. */
+export async function dueForSweep(now: number): Promise<UserState[]> {
+  const shards = Array.from({ length: SWEEP_SHARDS }, (_, i) => `S#${i}`);
+  const pages = await Promise.all(
+    shards.map((shard) =>
+      queryAll({
+        TableName: PRESENCE,
+        IndexName: SWEEP_INDEX,
+        KeyConditionExpression: 'sweepShard = :s AND sweepAt <= :now',
+        ExpressionAttributeValues: { ':s': shard, ':now': now },
+      }),
+    ),
+  );
+  return pages.flat().map((item) => stateFromItem(item, userIdOfStateKey(item) ?? ''));
+}
+
+// ---------- subscriptions ----------
+export interface Subscription {
+  userId: string;
+  expiresAt: number;
+}
+
+/** Every unexpired subscription of a user (≤ 3000 items: one or two pages). */
+export async function allSubscriptions(subscriber: string, now: number): Promise<Subscription[]> {
+  const items = await queryAll({
+    TableName: GRAPH,
+    KeyConditionExpression: 'pk = :pk',
+    FilterExpression: '#exp > :now',
+    ProjectionExpression: 'sk, #exp',
+    ExpressionAttributeNames: { '#exp': 'exp' },
+    ExpressionAttributeValues: { ':pk': keys.subscriptionsOf(subscriber), ':now': now },
+  });
+  return items.map((i) => ({ userId: String(i.sk).slice(2), expiresAt: Number(i.exp) }));
+}
+
+/** Subscribes with the contract's cap rule; writes only what the plan says. */
+export async function subscribe(subscriber: string, targets: readonly string[], expiresAt: number, now: number): Promise<SubscriptionPlan> {
+  const existing = await allSubscriptions(subscriber, now);
+  const plan = planSubscriptions(existing, targets, expiresAt, LIMITS.subscriptionsPerUser);
+  const writes = [
+    ...plan.subscribed.map((s) => ({
+      PutRequest: {
+        Item: {
+          ...keys.subscription(subscriber, s.userId),
+          gpk: keys.watchersOf(s.userId),
+          gsk: `S#${subscriber}`,
+          exp: s.expiresAt,
+          ttl: Math.ceil(s.expiresAt / 1000),
+        },
+      },
+    })),
+    ...plan.evicted.map((t) => ({ DeleteRequest: { Key: keys.subscription(subscriber, t) } })),
+  ];
+  await batchWrite(GRAPH, writes);
+  return plan;
+}
+
+export async function unsubscribe(subscriber: string, targets: readonly string[]): Promise<void> {
+  await batchWrite(
+    GRAPH,
+    targets.map((t) => ({ DeleteRequest: { Key: keys.subscription(subscriber, t) } })),
+  );
+}
+
+export interface SubscriptionPage {
+  total: number;
+  subscriptions: Subscription[];
+  /** the last userId of this page, when more may follow */
+  nextCursor: string | null;
+}
+
+/** A page of unexpired subscriptions in userId order, after `afterUserId`, plus the total. */
+export async function listSubscriptions(subscriber: string, limit: number, afterUserId: string | null, now: number): Promise<SubscriptionPage> {
+  const pk = keys.subscriptionsOf(subscriber);
+  const page: Subscription[] = [];
+  let start: Record<string, unknown> | undefined = afterUserId ? keys.subscription(subscriber, afterUserId) : undefined;
+  let more = true;
+  while (page.length < limit && more) {
+    const out = await ddb.send(
+      new QueryCommand({
+        TableName: GRAPH,
+        KeyConditionExpression: 'pk = :pk',
+        FilterExpression: '#exp > :now',
+        ProjectionExpression: 'sk, #exp',
+        ExpressionAttributeNames: { '#exp': 'exp' },
+        ExpressionAttributeValues: { ':pk': pk, ':now': now },
+        Limit: limit - page.length,
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const i of out.Items ?? []) page.push({ userId: String(i.sk).slice(2), expiresAt: Number(i.exp) });
+    start = out.LastEvaluatedKey;
+    more = start !== undefined;
+  }
+  const total = await countQuery({
+    TableName: GRAPH,
+    KeyConditionExpression: 'pk = :pk',
+    FilterExpression: '#exp > :now',
+    ExpressionAttributeNames: { '#exp': 'exp' },
+    ExpressionAttributeValues: { ':pk': pk, ':now': now },
+  });
+  const last = page[page.length - 1];
+  return { total, subscriptions: page, nextCursor: more && last ? last.userId : null };
+}
+
+/** Who holds an unexpired subscription on `target` (the fan-out audience). */
+export async function watchersOf(target: string, now: number): Promise<string[]> {
+  const items = await queryAll({
+    TableName: GRAPH,
+    IndexName: WATCH_INDEX,
+    KeyConditionExpression: 'gpk = :g',
+    FilterExpression: '#exp > :now',
+    ExpressionAttributeNames: { '#exp': 'exp' },
+    ExpressionAttributeValues: { ':g': keys.watchersOf(target), ':now': now },
+  });
+  return items.map((i) => String(i.gsk).slice(2));
+}
+
+// ---------- friends ----------
+/** The user's friends (friendship is stored in both directions, so this is mutual). */
+export async function friendsOf(userId: string): Promise<Set<string>> {
+  const items = await queryAll({
+    TableName: GRAPH,
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :f)',
+    ExpressionAttributeValues: { ':pk': keys.friend(userId, '').pk, ':f': 'FRIEND#' },
+    ProjectionExpression: 'sk',
+  });
+  return new Set(items.map((i) => String(i.sk).slice('FRIEND#'.length)));
+}
+
+// ---------- helpers ----------
+async function queryAll(input: QueryCommandInput): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+async function countQuery(input: QueryCommandInput): Promise<number> {
+  let count = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb.send(new QueryCommand({ ...input, Select: 'COUNT', ExclusiveStartKey: start }));
+    count += out.Count ?? 0;
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return count;
+}
+
+type WriteRequest = NonNullable<NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string]>[number];
+
+async function batchWrite(table: string, requests: WriteRequest[]): Promise<void> {
+  const chunks: WriteRequest[][] = [];
+  for (let i = 0; i < requests.length; i += 25) chunks.push(requests.slice(i, i + 25));
+  await Promise.all(
+    chunks.map(async (chunk) => {
+      let pending = chunk;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= MAX_ATTEMPTS) throw new Error('BatchWriteItem kept returning unprocessed items');
+        if (attempt > 0) await backoff(attempt);
+        const out = await ddb.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
+        pending = (out.UnprocessedItems?.[table] ?? []) as WriteRequest[];
+      }
+    }),
+  );
+}
+
+const backoff = (attempt: number) =>
+  new Promise((r) => setTimeout(r, Math.min(1000, 10 * 2 ** attempt) * (0.5 + Math.random() / 2)));

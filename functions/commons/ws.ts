@@ -1,0 +1,97 @@
+/**
+ * The WebSocket action wrapper: every message gets a reply (`response` or
+ * `error`), never a dropped connection; every message counts as a sign of
+ * life of the connection's device.
+ */
+import middy from '@middy/core';
+import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
+import { ApiError, badRequest, toApiError } from '../core/errors.ts';
+import { LIMITS } from '../core/schemas.ts';
+import { type Schema, validate } from '../core/validate.ts';
+import { log } from './log.ts';
+import { heartbeat } from './operations.ts';
+
+/** What the `$connect` authorizer put in the connection's context (available on every route). */
+export interface WsIdentity {
+  userId: string;
+  device: string;
+  scopes: string[];
+  connectionId: string;
+}
+
+export type WsEvent = APIGatewayProxyWebsocketEventV2 & {
+  requestContext: APIGatewayProxyWebsocketEventV2['requestContext'] & { authorizer?: Record<string, unknown> };
+};
+
+export function identityOf(event: WsEvent): WsIdentity {
+  const ctx = event.requestContext.authorizer ?? {};
+  const userId = ctx.userId ?? ctx.principalId;
+  if (typeof userId !== 'string' || userId === '') throw new ApiError('unauthorized', 'Connection has no identity');
+  const connectionId = event.requestContext.connectionId;
+  const device = typeof ctx.device === 'string' && ctx.device !== '' ? ctx.device : `ws_${connectionId}`;
+  const scopes = typeof ctx.scope === 'string' ? ctx.scope.split(' ').filter(Boolean) : [];
+  return { userId, device, scopes, connectionId };
+}
+
+interface Parsed {
+  message: Record<string, unknown>;
+  requestId: string | number | undefined;
+}
+
+interface WsContext {
+  parsed?: Parsed;
+}
+
+const reply = (data: unknown): APIGatewayProxyResultV2 => ({ statusCode: 200, body: JSON.stringify(data) });
+
+function parse(body: string | undefined): Parsed {
+  const raw = body ?? '';
+  if (Buffer.byteLength(raw, 'utf8') > LIMITS.wsMessageBytes) throw new ApiError('payload_too_large', `Messages must be at most ${LIMITS.wsMessageBytes} bytes`);
+  let message: unknown;
+  try {
+    message = JSON.parse(raw);
+  } catch {
+    throw badRequest('Message must be a JSON object');
+  }
+  if (message === null || typeof message !== 'object' || Array.isArray(message)) throw badRequest('Message must be a JSON object');
+  const m = message as Record<string, unknown>;
+  const rid = m.requestId;
+  const requestId = typeof rid === 'string' || typeof rid === 'number' ? rid : undefined;
+  return { message: m, requestId };
+}
+
+export interface WsActionOptions {
+  schema?: Schema;
+  /** the action is itself a heartbeat (no separate liveness touch) */
+  touch?: boolean;
+}
+
+/** Wraps a WebSocket action: parse, touch liveness, validate, run, reply. */
+export function wsAction<M = Record<string, unknown>>(opts: WsActionOptions, fn: (msg: M, who: WsIdentity) => Promise<unknown>) {
+  const state = new WeakMap<object, WsContext>();
+  return middy<WsEvent, APIGatewayProxyResultV2>()
+    .use({
+      onError: (request) => {
+        const err = toApiError(request.error);
+        if (err.status >= 500) log.error('ws action failed', { error: request.error, route: request.event.requestContext.routeKey });
+        const parsed = state.get(request.event)?.parsed;
+        request.response = reply({ type: 'error', requestId: parsed?.requestId, error: err.code, message: err.message });
+      },
+    })
+    .handler(async (event) => {
+      const who = identityOf(event);
+      const touch = opts.touch === false ? Promise.resolve() : heartbeat(who.userId, who.device, 'ws', who.connectionId).then(() => undefined);
+      try {
+        const parsed = parse(event.body);
+        state.set(event, { parsed });
+        if (opts.schema) {
+          const problem = validate(opts.schema, parsed.message, 'message');
+          if (problem) throw badRequest(problem);
+        }
+        const data = await fn(parsed.message as M, who);
+        return reply({ type: 'response', requestId: parsed.requestId, data });
+      } finally {
+        await touch;
+      }
+    });
+}

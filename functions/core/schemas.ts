@@ -1,0 +1,125 @@
+/**
+ * Request schemas (JSON Schema) and limits of the contract: the single source
+ * the handlers validate with and the API documents are generated from.
+ */
+import { AVAILABILITIES, DEVICE_STATUSES, STATUSES, VISIBILITIES } from './presence.ts';
+import type { Schema } from './validate.ts';
+
+export const LIMITS = {
+  userIdsPerCall: 100,
+  subscriptionsPerUser: 3000,
+  subscriptionMaxSeconds: 2_592_000,
+  subscriptionDefaultSeconds: 86_400,
+  sysPresenceMaxSeconds: 604_800,
+  customStatusChars: 64,
+  extBytes: 64,
+  activityBytes: 1024,
+  wsMessageBytes: 32 * 1024,
+  httpBodyBytes: 64 * 1024,
+  listPageMax: 500,
+  listPageDefault: 100,
+} as const;
+
+export const USER_ID_PATTERN = '^[A-Za-z0-9_.@:-]{1,64}$';
+export const DEVICE_PATTERN = '^[A-Za-z0-9_.:-]{1,64}$';
+
+export const userId: Schema = { type: 'string', pattern: USER_ID_PATTERN, description: '1–64 chars of [A-Za-z0-9_.@:-]' };
+export const device: Schema = { type: 'string', pattern: DEVICE_PATTERN, description: '1–64 chars of [A-Za-z0-9_.:-]' };
+export const userIds: Schema = {
+  type: 'array',
+  items: userId,
+  minItems: 1,
+  maxItems: LIMITS.userIdsPerCall,
+  uniqueItems: true,
+};
+
+const activity: Schema = { type: ['object', 'null'], maxBytes: LIMITS.activityBytes };
+const ext: Schema = { type: ['string', 'null'], maxBytes: LIMITS.extBytes };
+
+const presenceFields: Record<string, Schema> = {
+  availability: { enum: AVAILABILITIES },
+  availabilityUntil: { type: ['string', 'null'], format: 'date-time' },
+  customStatus: { type: ['string', 'null'], maxLength: LIMITS.customStatusChars },
+  activity,
+  visibility: { enum: VISIBILITIES },
+};
+
+export const patchPresenceBody: Schema = {
+  type: 'object',
+  properties: presenceFields,
+  additionalProperties: false,
+  minProperties: 1,
+};
+
+export const heartbeatBody: Schema = {
+  type: 'object',
+  properties: { device },
+  additionalProperties: false,
+};
+
+export const putDeviceBody: Schema = {
+  type: 'object',
+  properties: { status: { enum: STATUSES }, ext },
+  required: ['status'],
+  additionalProperties: false,
+};
+
+export const subscribeBody: Schema = {
+  type: 'object',
+  properties: {
+    userIds,
+    expiresIn: { type: 'integer', minimum: 1, maximum: LIMITS.subscriptionMaxSeconds },
+  },
+  required: ['userIds'],
+  additionalProperties: false,
+};
+
+export const unsubscribeBody: Schema = {
+  type: 'object',
+  properties: { userIds },
+  required: ['userIds'],
+  additionalProperties: false,
+};
+
+const listLimit: Schema = { type: 'string', pattern: '^[0-9]{1,3}$' };
+export const listSubscriptionsQuery: Schema = {
+  type: 'object',
+  properties: { limit: listLimit, cursor: { type: 'string', maxLength: 1024 } },
+  additionalProperties: false,
+};
+
+// ---- WebSocket messages: {action, requestId?, ...fields} ----
+const requestId: Schema = { type: ['string', 'integer'] as Schema['type'], maxLength: 128 };
+const wsMessage = (fields: Record<string, Schema>, required: string[] = []): Schema => ({
+  type: 'object',
+  properties: { action: { type: 'string' }, requestId, ...fields },
+  required: ['action', ...required],
+  additionalProperties: false,
+});
+
+export const wsSchemas: Record<string, Schema> = {
+  heartbeat: wsMessage({}),
+  getPresence: wsMessage({ userIds }, ['userIds']),
+  subscribe: wsMessage(subscribeBody.properties ?? {}, ['userIds']),
+  unsubscribe: wsMessage(unsubscribeBody.properties ?? {}, ['userIds']),
+  setPresence: wsMessage({ ...presenceFields, status: { enum: DEVICE_STATUSES }, ext }),
+};
+
+export { DEVICE_STATUSES };
+
+export const batchPresenceQuery: Schema = {
+  type: 'object',
+  properties: { userIds: { type: 'string', minLength: 1, maxLength: 100 * 65 } },
+  required: ['userIds'],
+  additionalProperties: false,
+};
+
+/** List cursors are opaque to clients: the last userId of the page, base64url-encoded. */
+export const encodeCursor = (lastUserId: string): string => Buffer.from(lastUserId, 'utf8').toString('base64url');
+
+/** The userId in a cursor, or undefined when the cursor is not one of ours. */
+export function decodeCursor(cursor: string): string | undefined {
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(cursor)) return undefined;
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  return new RegExp(USER_ID_PATTERN).test(id) ? id : undefined;
+}

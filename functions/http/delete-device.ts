@@ -1,0 +1,5 @@
+import { httpRoute } from '../commons/http.ts';
+import { deleteDevice } from '../commons/operations.ts';
+import { device } from '../core/schemas.ts';
+
+export const handler = httpRoute({ params: { device } }, ({ userId, params }) => deleteDevice(userId, params.device as string));

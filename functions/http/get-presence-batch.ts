@@ -1,0 +1,15 @@
+import { httpRoute } from '../commons/http.ts';
+import { presenceFor } from '../commons/operations.ts';
+import { badRequest } from '../core/errors.ts';
+import { batchPresenceQuery, LIMITS, userId } from '../core/schemas.ts';
+import { validate } from '../core/validate.ts';
+
+export const handler = httpRoute({ query: batchPresenceQuery }, async (req) => {
+  const ids = (req.query.userIds as string).split(',');
+  for (const [i, id] of ids.entries()) {
+    const problem = validate(userId, id, `userIds[${i}]`);
+    if (problem) throw badRequest(problem);
+  }
+  if (new Set(ids).size > LIMITS.userIdsPerCall) throw badRequest(`At most ${LIMITS.userIdsPerCall} distinct userIds per call`);
+  return { presence: await presenceFor(req.userId, ids) };
+});

@@ -1,0 +1,8 @@
+import { httpRoute } from '../commons/http.ts';
+import { presenceFor } from '../commons/operations.ts';
+import { userId } from '../core/schemas.ts';
+
+export const handler = httpRoute({ params: { userId } }, async (req) => {
+  const [presence] = await presenceFor(req.userId, [req.params.userId as string]);
+  return presence;
+});

@@ -1,0 +1,64 @@
+/**
+ * Table definitions, shared by the CDK stack and the local stack (which
+ * creates the same tables in DynamoDB Local). Key shapes live in
+ * functions/commons/store.ts; this file only names attributes and indexes.
+ */
+export interface IndexDef {
+  /** named after the access pattern it serves */
+  name: string;
+  partitionKey: string;
+  sortKey: string;
+  sortKeyType: 'S' | 'N';
+  /** attributes projected besides the keys; 'ALL' for the whole item */
+  projection: 'ALL' | readonly string[];
+}
+
+export interface TableDef {
+  /** logical id in the stack, and the env var that carries its name */
+  id: 'Presence' | 'Graph';
+  envVar: 'PRESENCE_TABLE' | 'GRAPH_TABLE';
+  partitionKey: 'pk';
+  sortKey: 'sk';
+  ttlAttribute: 'ttl';
+  stream: boolean;
+  indexes: readonly IndexDef[];
+}
+
+/** One item per user (devices, settings, aggregate, version). Streams feed the fan-out. */
+export const presenceTable: TableDef = {
+  id: 'Presence',
+  envVar: 'PRESENCE_TABLE',
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'ttl',
+  stream: true,
+  indexes: [
+    // sparse: only users with something that can expire carry sweepShard/sweepAt
+    { name: 'bySweepDue', partitionKey: 'sweepShard', sortKey: 'sweepAt', sortKeyType: 'N', projection: 'ALL' },
+  ],
+};
+
+/** Who watches whom: subscriptions (and, later, listeners, friends, groups). */
+export const graphTable: TableDef = {
+  id: 'Graph',
+  envVar: 'GRAPH_TABLE',
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'ttl',
+  stream: false,
+  indexes: [{ name: 'byWatchedUser', partitionKey: 'gpk', sortKey: 'gsk', sortKeyType: 'S', projection: ['exp'] }],
+};
+
+export const tables = [presenceTable, graphTable] as const;
+
+/**
+ * Lambda event filter for the stream consumer: only user-state items whose
+ * write changed what subscribers see (quiet writes, e.g. heartbeats, carry
+ * `quiet: true`). Used by the event source mapping and by the local poller.
+ */
+export const streamFilterPatterns: readonly Record<string, unknown>[] = [
+  {
+    eventName: ['INSERT', 'MODIFY'],
+    dynamodb: { NewImage: { sk: { S: ['STATE'] }, quiet: { BOOL: [{ exists: false }] } } },
+  },
+];
