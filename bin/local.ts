@@ -1,0 +1,51 @@
+/**
+ * `npm start`: the whole presence system on this machine.
+ *   npm start                 data kept in ${PRESENCE_DATA_DIR:-.presence-local}
+ *   npm start -- --in-memory  nothing kept
+ * Honours PORT, WS_PORT, DYNAMODB_PORT, PRESENCE_TIMEOUT_SECONDS,
+ * SWEEP_INTERVAL_SECONDS, PRESENCE_JWT_SECRET.
+ */
+import { startLocalStack } from '../local/stack.ts';
+
+const args = process.argv.slice(2);
+const inMemory = args.includes('--in-memory');
+const verbose = args.includes('--verbose') || process.env.LOG_LEVEL === 'debug';
+const env = process.env;
+const port = (name: string, fallback: number) => {
+  const n = Number(env[name] ?? fallback);
+  if (!Number.isInteger(n) || n <= 0 || n > 65535) throw new Error(`${name} must be a TCP port`);
+  return n;
+};
+env.LOG_LEVEL ??= 'warn';
+
+const stack = await startLocalStack({
+  httpPort: port('PORT', 3000),
+  wsPort: port('WS_PORT', 3001),
+  dynamodbPort: port('DYNAMODB_PORT', 8000),
+  dataDir: inMemory ? undefined : (env.PRESENCE_DATA_DIR ?? '.presence-local'),
+  onLog: (line) => {
+    if (verbose || /error|threw|failed|dropped|exited/i.test(line)) console.error(line);
+  },
+});
+
+console.log(`presence local stack ready
+  HTTP API       ${stack.httpUrl}
+  WebSocket API  ${stack.wsUrl}
+  DynamoDB Local ${stack.dynamodbEndpoint}${inMemory ? ' (in memory)' : ` (data in ${env.PRESENCE_DATA_DIR ?? '.presence-local'})`}
+  timeout ${env.PRESENCE_TIMEOUT_SECONDS}s, sweep every ${env.SWEEP_INTERVAL_SECONDS}s
+  token:  npm run token -- <userId> [--scope "presence:sys"]
+Ctrl-C to stop.`);
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping…`);
+  const force = setTimeout(() => process.exit(1), 10_000);
+  await stack.stop();
+  clearTimeout(force);
+  console.log('stopped');
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,427 @@
+/**
+ * The local API Gateway: an HTTP API (payload format 2.0, JWT authorizer
+ * emulation with scopes per route) and a WebSocket API (`$connect` REQUEST
+ * authorizer, route selection on `$request.body.action`, route responses,
+ * `$disconnect`) plus the `@connections` management API, so the real
+ * `@aws-sdk/client-apigatewaymanagementapi` client posts through it.
+ * Handlers are the same modules that are deployed to Lambda, wired from the
+ * same route table (lib/routes.ts).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { WebSocket, WebSocketServer } from 'ws';
+import { type HttpRoute, httpRoutes, SCOPES, workers, wsRoutes } from '../lib/routes.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+// biome-ignore lint/suspicious/noExplicitAny: handlers have many event shapes
+type Handler = (event: any, context: any) => Promise<any>;
+
+export async function loadHandler(entry: string): Promise<Handler> {
+  const mod = (await import(pathToFileURL(resolve(ROOT, entry)).href)) as { handler?: Handler };
+  if (typeof mod.handler !== 'function') throw new Error(`${entry} exports no handler`);
+  return mod.handler;
+}
+
+const lambdaContext = (functionName: string) => ({
+  awsRequestId: randomUUID(),
+  functionName,
+  functionVersion: '$LATEST',
+  invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+  memoryLimitInMB: '256',
+  logGroupName: `/aws/lambda/${functionName}`,
+  logStreamName: 'local',
+  callbackWaitsForEmptyEventLoop: false,
+  getRemainingTimeInMillis: () => 29_000,
+  done: () => {},
+  fail: () => {},
+  succeed: () => {},
+});
+
+const errorBody = (error: string, message: string) => JSON.stringify({ error, message });
+const API_PAYLOAD_LIMIT = 10 * 1024 * 1024;
+const WS_MESSAGE_LIMIT = 128 * 1024;
+
+interface CompiledRoute {
+  route: HttpRoute;
+  regex: RegExp;
+  params: string[];
+  handler: Handler;
+}
+
+interface Connection {
+  id: string;
+  socket: WebSocket;
+  authorizer: Record<string, unknown>;
+  connectedAt: number;
+  lastActiveAt: number;
+  sourceIp: string;
+  idleTimer?: NodeJS.Timeout;
+  maxTimer?: NodeJS.Timeout;
+}
+
+export interface GatewayOptions {
+  host?: string;
+  httpPort: number;
+  wsPort: number;
+  /** verifies a bearer token like the HTTP API's JWT authorizer */
+  verifyToken: (token: string) => Promise<{ sub: string; scope?: unknown; [k: string]: unknown }>;
+  idleTimeoutSeconds?: number;
+  maxConnectionSeconds?: number;
+  onLog?: (line: string) => void;
+}
+
+export class LocalGateway {
+  private http: Server | undefined;
+  private wsHttp: Server | undefined;
+  private wss: WebSocketServer | undefined;
+  private routes: CompiledRoute[] = [];
+  private wsHandlers = new Map<string, Handler>();
+  private authorizer: Handler | undefined;
+  readonly connections = new Map<string, Connection>();
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(private readonly opts: GatewayOptions) {}
+
+  get httpUrl(): string {
+    return `http://${this.opts.host ?? '127.0.0.1'}:${this.opts.httpPort}`;
+  }
+  get wsUrl(): string {
+    return `ws://${this.opts.host ?? '127.0.0.1'}:${this.opts.wsPort}`;
+  }
+
+  async start(): Promise<void> {
+    for (const route of httpRoutes) {
+      const params: string[] = [];
+      const pattern = route.path.replace(/\{([^}]+)\}/g, (_, name: string) => {
+        params.push(name);
+        return '([^/]+)';
+      });
+      this.routes.push({ route, regex: new RegExp(`^${pattern}$`), params, handler: await loadHandler(route.entry) });
+    }
+    for (const r of wsRoutes) this.wsHandlers.set(r.routeKey, await loadHandler(r.entry));
+    this.authorizer = await loadHandler(workers.wsAuthorizer.entry);
+
+    this.http = createServer((req, res) => this.track(this.onHttp(req, res)));
+    this.wsHttp = createServer((req, res) => this.track(this.onManagement(req, res)));
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: WS_MESSAGE_LIMIT });
+    this.wsHttp.on('upgrade', (req, socket, head) => this.track(this.onUpgrade(req, socket, head)));
+    const host = this.opts.host ?? '127.0.0.1';
+    await Promise.all([listen(this.http, this.opts.httpPort, host), listen(this.wsHttp, this.opts.wsPort, host)]);
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.connections.values()) c.socket.close(1001, 'Going away');
+    // let $disconnect handlers run
+    await new Promise((r) => setTimeout(r, 50));
+    await Promise.allSettled([...this.inflight]);
+    this.wss?.close();
+    await Promise.all([close(this.http), close(this.wsHttp)]);
+  }
+
+  private track<T>(p: Promise<T>): void {
+    this.inflight.add(p);
+    p.catch((err) => this.opts.onLog?.(`gateway error: ${(err as Error).stack}`)).finally(() => this.inflight.delete(p));
+  }
+
+  // ---------------- HTTP API ----------------
+  private async onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const send = (status: number, body: string, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(body);
+    };
+    const method = req.method ?? 'GET';
+    const match = this.routes.find((r) => r.route.method === method && r.regex.test(url.pathname));
+    if (!match) {
+      send(404, errorBody('not_found', `No route ${method} ${url.pathname}`));
+      return;
+    }
+    const body = await readBody(req, API_PAYLOAD_LIMIT);
+    if (body === null) {
+      send(413, errorBody('payload_too_large', 'Request body too large'));
+      return;
+    }
+    // JWT authorizer emulation
+    const auth = req.headers.authorization ?? '';
+    const token = /^Bearer (.+)$/i.exec(auth)?.[1];
+    let claims: Record<string, unknown>;
+    try {
+      if (!token) throw new Error('no token');
+      claims = await this.opts.verifyToken(token.trim());
+    } catch {
+      send(401, errorBody('unauthorized', 'Missing or invalid token'), { 'www-authenticate': 'Bearer' });
+      return;
+    }
+    const scope = SCOPES[match.route.auth];
+    const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
+    if (scope && !scopes.includes(scope)) {
+      send(403, errorBody('forbidden', `This route needs the ${scope} scope`));
+      return;
+    }
+    const values = match.regex.exec(url.pathname)?.slice(1) ?? [];
+    const pathParameters: Record<string, string> = {};
+    match.params.forEach((p, i) => {
+      pathParameters[p] = decodeURIComponent(values[i] ?? '');
+    });
+    const query: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) query[k] = query[k] === undefined ? v : `${query[k]},${v}`;
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
+    const now = Date.now();
+    const routeKey = `${method} ${match.route.path}`;
+    const event = {
+      version: '2.0',
+      routeKey,
+      rawPath: url.pathname,
+      rawQueryString: url.search.slice(1),
+      headers,
+      queryStringParameters: Object.keys(query).length ? query : undefined,
+      pathParameters: Object.keys(pathParameters).length ? pathParameters : undefined,
+      requestContext: {
+        accountId: '000000000000',
+        apiId: 'local',
+        authorizer: { jwt: { claims, scopes: null } },
+        domainName: headers.host ?? 'localhost',
+        domainPrefix: 'local',
+        http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+        requestId: randomUUID(),
+        routeKey,
+        stage: '$default',
+        time: new Date(now).toUTCString(),
+        timeEpoch: now,
+      },
+      body: body.length ? body.toString('utf8') : undefined,
+      isBase64Encoded: false,
+    };
+    try {
+      const result = await match.handler(event, lambdaContext(match.route.id));
+      if (result && typeof result === 'object' && 'statusCode' in result) {
+        send(result.statusCode, result.body ?? '', result.headers ?? {});
+      } else {
+        send(200, JSON.stringify(result ?? null));
+      }
+    } catch (err) {
+      this.opts.onLog?.(`handler ${match.route.id} threw: ${(err as Error).stack}`);
+      send(500, errorBody('internal', 'Internal error'));
+    }
+  }
+
+  // ---------------- WebSocket API ----------------
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const reject = (status: number, text: string, body?: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body ?? ''}`);
+    };
+    const connectionId = randomBytes(12).toString('base64').replace(/[+/]/g, 'A');
+    const query = Object.fromEntries(url.searchParams);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+    const now = Date.now();
+    const sourceIp = req.socket.remoteAddress ?? '127.0.0.1';
+    const baseContext = {
+      routeKey: '$connect',
+      eventType: 'CONNECT',
+      extendedRequestId: randomUUID(),
+      requestTime: new Date(now).toUTCString(),
+      messageDirection: 'IN',
+      stage: 'local',
+      connectedAt: now,
+      requestTimeEpoch: now,
+      identity: { sourceIp },
+      requestId: randomUUID(),
+      domainName: headers.host ?? 'localhost',
+      connectionId,
+      apiId: 'local',
+    };
+    let authorizer: Record<string, unknown>;
+    try {
+      const result = await this.authorizer?.(
+        {
+          type: 'REQUEST',
+          methodArn: 'arn:aws:execute-api:local:000000000000:local/local/$connect',
+          headers,
+          queryStringParameters: query,
+          stageVariables: {},
+          requestContext: baseContext,
+        },
+        lambdaContext(workers.wsAuthorizer.id),
+      );
+      const allowed = result?.policyDocument?.Statement?.some((s: { Effect?: string }) => s.Effect === 'Allow');
+      if (!allowed) {
+        reject(403, 'Forbidden', errorBody('forbidden', 'Forbidden'));
+        return;
+      }
+      authorizer = { ...(result.context ?? {}), principalId: result.principalId };
+    } catch (err) {
+      if ((err as Error).message === 'Unauthorized') reject(401, 'Unauthorized', errorBody('unauthorized', 'Missing or invalid token'));
+      else reject(500, 'Internal Server Error', errorBody('internal', 'Internal error'));
+      return;
+    }
+    const connect = this.wsHandlers.get('$connect');
+    try {
+      const res = await connect?.(
+        { headers, queryStringParameters: query, requestContext: { ...baseContext, authorizer }, isBase64Encoded: false },
+        lambdaContext('WsConnect'),
+      );
+      const status = res?.statusCode ?? 200;
+      if (status < 200 || status >= 300) {
+        reject(status, status === 400 ? 'Bad Request' : 'Error', res?.body);
+        return;
+      }
+    } catch (err) {
+      this.opts.onLog?.(`$connect threw: ${(err as Error).stack}`);
+      reject(500, 'Internal Server Error', errorBody('internal', 'Internal error'));
+      return;
+    }
+    this.wss?.handleUpgrade(req, socket, head, (ws) => {
+      const conn: Connection = { id: connectionId, socket: ws, authorizer, connectedAt: now, lastActiveAt: Date.now(), sourceIp };
+      this.connections.set(connectionId, conn);
+      this.armTimers(conn);
+      ws.on('message', (data, isBinary) => this.track(this.onMessage(conn, data as Buffer, isBinary)));
+      ws.on('close', (code, reason) => this.track(this.onClose(conn, code, reason.toString())));
+      ws.on('error', () => {});
+    });
+  }
+
+  private armTimers(conn: Connection): void {
+    const idle = (this.opts.idleTimeoutSeconds ?? 600) * 1000;
+    if (conn.idleTimer) clearTimeout(conn.idleTimer);
+    conn.idleTimer = setTimeout(() => conn.socket.close(1001, 'Going away'), idle);
+    conn.maxTimer ??= setTimeout(() => conn.socket.close(1001, 'Going away'), (this.opts.maxConnectionSeconds ?? 7200) * 1000);
+  }
+
+  private event(conn: Connection, routeKey: string, eventType: string, extra: Record<string, unknown> = {}) {
+    const now = Date.now();
+    return {
+      requestContext: {
+        routeKey,
+        eventType,
+        messageId: eventType === 'MESSAGE' ? randomBytes(8).toString('base64') : undefined,
+        extendedRequestId: randomUUID(),
+        requestTime: new Date(now).toUTCString(),
+        messageDirection: 'IN',
+        stage: 'local',
+        connectedAt: conn.connectedAt,
+        requestTimeEpoch: now,
+        identity: { sourceIp: conn.sourceIp },
+        requestId: randomUUID(),
+        domainName: 'localhost',
+        connectionId: conn.id,
+        apiId: 'local',
+        authorizer: conn.authorizer,
+        ...extra,
+      },
+      isBase64Encoded: false,
+    };
+  }
+
+  private async onMessage(conn: Connection, data: Buffer, isBinary: boolean): Promise<void> {
+    conn.lastActiveAt = Date.now();
+    this.armTimers(conn);
+    const body = isBinary ? data.toString('base64') : data.toString('utf8');
+    let routeKey = '$default';
+    try {
+      const action = (JSON.parse(body) as { action?: unknown })?.action;
+      if (typeof action === 'string' && this.wsHandlers.has(action) && !action.startsWith('$')) routeKey = action;
+    } catch {
+      // not JSON: $default, like API Gateway when route selection fails
+    }
+    const handler = this.wsHandlers.get(routeKey);
+    try {
+      const res = await handler?.({ ...this.event(conn, routeKey, 'MESSAGE'), body, isBase64Encoded: isBinary }, lambdaContext(routeKey));
+      if (res?.body !== undefined && conn.socket.readyState === WebSocket.OPEN) conn.socket.send(res.body);
+    } catch (err) {
+      this.opts.onLog?.(`ws route ${routeKey} threw: ${(err as Error).stack}`);
+      // API Gateway's answer when the integration fails
+      if (conn.socket.readyState === WebSocket.OPEN)
+        conn.socket.send(JSON.stringify({ message: 'Internal server error', connectionId: conn.id, requestId: randomUUID() }));
+    }
+  }
+
+  private async onClose(conn: Connection, code: number, reason: string): Promise<void> {
+    if (conn.idleTimer) clearTimeout(conn.idleTimer);
+    if (conn.maxTimer) clearTimeout(conn.maxTimer);
+    if (!this.connections.delete(conn.id)) return;
+    try {
+      await this.wsHandlers.get('$disconnect')?.(
+        this.event(conn, '$disconnect', 'DISCONNECT', { disconnectStatusCode: code, disconnectReason: reason }),
+        lambdaContext('WsDisconnect'),
+      );
+    } catch (err) {
+      this.opts.onLog?.(`$disconnect threw: ${(err as Error).stack}`);
+    }
+  }
+
+  // ---------------- @connections management API ----------------
+  private async onManagement(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const m = /^\/@connections\/([^/]+)$/.exec(url.pathname);
+    const send = (status: number, body?: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(body === undefined ? '' : JSON.stringify(body));
+    };
+    if (!m) {
+      send(404, { message: 'Not Found' });
+      return;
+    }
+    const conn = this.connections.get(decodeURIComponent(m[1] as string));
+    const body = await readBody(req, WS_MESSAGE_LIMIT);
+    if (!conn || conn.socket.readyState !== WebSocket.OPEN) {
+      send(410, { message: 'Gone' });
+      return;
+    }
+    switch (req.method) {
+      case 'POST':
+        if (body === null) {
+          send(413, { message: 'Payload too large' });
+          return;
+        }
+        conn.socket.send(body.toString('utf8'));
+        send(200);
+        return;
+      case 'GET':
+        send(200, { ConnectedAt: new Date(conn.connectedAt).toISOString(), Identity: { SourceIp: conn.sourceIp }, LastActiveAt: new Date(conn.lastActiveAt).toISOString() });
+        return;
+      case 'DELETE':
+        conn.socket.close(1000, 'Closed by server');
+        send(204);
+        return;
+      default:
+        send(405, { message: 'Method Not Allowed' });
+    }
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  return new Promise((resolveBody, rejectBody) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) over = true;
+      else chunks.push(c);
+    });
+    req.on('end', () => resolveBody(over ? null : Buffer.concat(chunks)));
+    req.on('error', rejectBody);
+  });
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+}
+
+function close(server: Server | undefined): Promise<void> {
+  if (!server) return Promise.resolve();
+  server.closeAllConnections?.();
+  return new Promise((ok) => server.close(() => ok()));
+}

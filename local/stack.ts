@@ -1,0 +1,137 @@
+/**
+ * The whole system on one machine: DynamoDB Local, the tables of the stack,
+ * the local API Gateway (HTTP + WebSocket + @connections), the stream
+ * consumer fed by a poller and the sweeper on a timer, all running the
+ * handler modules that are deployed to Lambda.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { workers } from '../lib/routes.ts';
+import { streamFilterPatterns, tables } from '../lib/tables.ts';
+import { DynamoDbLocal } from './dynamodb.ts';
+import { LocalGateway, loadHandler } from './gateway.ts';
+import { StreamPoller } from './stream-poller.ts';
+import { ensureTable } from './tables.ts';
+
+export const DEV_JWT_SECRET = 'local-dev-secret';
+
+export interface LocalStackOptions {
+  httpPort?: number;
+  wsPort?: number;
+  dynamodbPort?: number;
+  /** use an already running DynamoDB (tests share one); otherwise DynamoDB Local is started */
+  dynamodbEndpoint?: string;
+  /** persistent data directory; undefined = in memory */
+  dataDir?: string;
+  presenceTimeoutSeconds?: number;
+  sweepIntervalSeconds?: number;
+  jwtSecret?: string;
+  /** table name prefix (tests isolate themselves with it) */
+  tablePrefix?: string;
+  streamPollMs?: number;
+  idleTimeoutSeconds?: number;
+  maxConnectionSeconds?: number;
+  onLog?: (line: string) => void;
+}
+
+export interface LocalStack {
+  httpUrl: string;
+  wsUrl: string;
+  dynamodbEndpoint: string;
+  tableNames: Record<string, string>;
+  dynamodb: DynamoDbLocal | undefined;
+  gateway: LocalGateway;
+  poller: StreamPoller;
+  /** runs one sweep now (what the timer does) */
+  sweepNow(): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Sets the environment the handlers read at module scope. Must run before the
+ * first handler module is imported (the gateway imports them on start).
+ */
+function configureEnvironment(opts: Required<Pick<LocalStackOptions, 'httpPort' | 'wsPort'>> & LocalStackOptions, endpoint: string, names: Record<string, string>) {
+  const env = process.env;
+  env.AWS_REGION ??= 'local';
+  env.AWS_ACCESS_KEY_ID ??= 'local';
+  env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  env.DYNAMODB_ENDPOINT = endpoint;
+  env.WS_CALLBACK_URL = `http://127.0.0.1:${opts.wsPort}`;
+  env.PRESENCE_JWT_SECRET = opts.jwtSecret ?? env.PRESENCE_JWT_SECRET ?? DEV_JWT_SECRET;
+  env.PRESENCE_TIMEOUT_SECONDS = String(opts.presenceTimeoutSeconds ?? env.PRESENCE_TIMEOUT_SECONDS ?? 120);
+  env.SWEEP_INTERVAL_SECONDS = String(opts.sweepIntervalSeconds ?? env.SWEEP_INTERVAL_SECONDS ?? 15);
+  for (const t of tables) env[t.envVar] = names[t.id];
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const opts = { httpPort: 3000, wsPort: 3001, dynamodbPort: 8000, ...options };
+  const log = opts.onLog ?? (() => {});
+  let dynamodb: DynamoDbLocal | undefined;
+  let endpoint = opts.dynamodbEndpoint;
+  if (!endpoint) {
+    dynamodb = new DynamoDbLocal({ port: opts.dynamodbPort, dataDir: opts.dataDir, onLog: (l) => log(`[dynamodb] ${l}`) });
+    await dynamodb.start();
+    endpoint = dynamodb.endpoint;
+  }
+  const tableNames: Record<string, string> = {};
+  for (const t of tables) tableNames[t.id] = `${opts.tablePrefix ?? ''}${t.id}`;
+  configureEnvironment(opts, endpoint, tableNames);
+
+  const client = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  for (const t of tables) await ensureTable(client, t, tableNames[t.id] as string);
+
+  // imported only now: config reads the environment set above
+  const { verifyToken } = await import('../functions/commons/auth.ts');
+  const gateway = new LocalGateway({
+    httpPort: opts.httpPort,
+    wsPort: opts.wsPort,
+    verifyToken,
+    idleTimeoutSeconds: opts.idleTimeoutSeconds,
+    maxConnectionSeconds: opts.maxConnectionSeconds,
+    onLog: (l) => log(`[gateway] ${l}`),
+  });
+  await gateway.start();
+
+  const poller = new StreamPoller({
+    client,
+    endpoint,
+    tableName: tableNames.Presence as string,
+    handler: ((streamHandler) => (event) => streamHandler(event, {}))(await loadHandler(workers.stream.entry)),
+    filterPatterns: streamFilterPatterns,
+    intervalMs: opts.streamPollMs ?? 100,
+    onLog: (l) => log(`[stream] ${l}`),
+  });
+  await poller.start();
+
+  const sweeper = await loadHandler(workers.sweeper.entry);
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweepNow = () => {
+    sweeping = sweeping.then(() => sweeper({}, {})).catch((err) => log(`[sweeper] ${(err as Error).stack}`));
+    return sweeping;
+  };
+  const sweepMs = Number(process.env.SWEEP_INTERVAL_SECONDS) * 1000;
+  const timer = setInterval(() => void sweepNow(), sweepMs);
+
+  let stopped: Promise<void> | undefined;
+  return {
+    httpUrl: gateway.httpUrl,
+    wsUrl: gateway.wsUrl,
+    dynamodbEndpoint: endpoint,
+    tableNames,
+    dynamodb,
+    gateway,
+    poller,
+    sweepNow,
+    stop() {
+      stopped ??= (async () => {
+        clearInterval(timer);
+        await gateway.stop();
+        await sweeping;
+        await poller.stop();
+        client.destroy();
+        await dynamodb?.stop();
+      })();
+      return stopped;
+    },
+  };
+}
