@@ -1,0 +1,17 @@
+/**
+ * Runs before each test file is imported: points the handlers' configuration
+ * at the run's DynamoDB Local with table names unique to this file.
+ */
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+
+const suffix = randomBytes(4).toString('hex');
+process.env.DYNAMODB_ENDPOINT = inject('dynamodbEndpoint');
+process.env.AWS_REGION = 'local';
+process.env.AWS_ACCESS_KEY_ID = 'local';
+process.env.AWS_SECRET_ACCESS_KEY = 'local';
+process.env.PRESENCE_TABLE = `Presence_${suffix}`;
+process.env.GRAPH_TABLE = `Graph_${suffix}`;
+process.env.PRESENCE_JWT_SECRET = 'test-secret';
+process.env.LOG_LEVEL = 'silent';
+process.env.TABLE_SUFFIX = suffix;
