@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import {
+  aggregateStatus,
+  applyPatch,
+  emptyState,
+  finalize,
+  projectedVersion,
+  projectFor,
+  removeDevice,
+  sweepDueAt,
+  sweepState,
+  toPresence,
+  upsertDevice,
+  type UserState,
+} from '../../functions/core/presence.ts';
+
+const T0 = Date.parse('2026-11-22T10:00:00.000Z');
+const MIN = 60_000;
+
+function withDevices(devs: Record<string, { s: 'online' | 'away' | 'busy' | 'dnd'; e?: number }>): UserState {
+  let s = emptyState('bob');
+  for (const [name, d] of Object.entries(devs)) s = upsertDevice(s, name, { kind: 'http', status: d.s, expiresAt: d.e ?? T0 + 2 * MIN }, T0);
+  return s;
+}
+
+describe('aggregate status', () => {
+  it('is offline with no live device, even with a manual availability', () => {
+    const s = { ...emptyState('bob'), availability: 'busy' as const };
+    expect(aggregateStatus(s, T0)).toBe('offline');
+  });
+
+  it('ignores expired devices', () => {
+    const s = withDevices({ a: { s: 'dnd', e: T0 - 1 }, b: { s: 'away' } });
+    expect(aggregateStatus(s, T0)).toBe('away');
+  });
+
+  it('takes the highest device status: dnd > busy > online > away', () => {
+    expect(aggregateStatus(withDevices({ a: { s: 'away' }, b: { s: 'online' } }), T0)).toBe('online');
+    expect(aggregateStatus(withDevices({ a: { s: 'online' }, b: { s: 'busy' } }), T0)).toBe('busy');
+    expect(aggregateStatus(withDevices({ a: { s: 'busy' }, b: { s: 'dnd' }, c: { s: 'away' } }), T0)).toBe('dnd');
+    expect(aggregateStatus(withDevices({ a: { s: 'away' } }), T0)).toBe('away');
+  });
+
+  it('lets an unexpired manual availability win over devices', () => {
+    const s = { ...withDevices({ a: { s: 'dnd' } }), availability: 'away' as const, availabilityUntil: T0 + MIN };
+    expect(aggregateStatus(s, T0)).toBe('away');
+    // lapsed: back to the device aggregate
+    expect(aggregateStatus(s, T0 + MIN)).toBe('dnd');
+  });
+});
+
+describe('versions', () => {
+  it('bump on a visible change and not on a lastSeen-only change', () => {
+    const s0 = emptyState('bob');
+    const a = finalize(s0, upsertDevice(s0, 'web', { kind: 'ws', conn: 'c1', expiresAt: T0 + MIN }, T0));
+    expect(a.visibleChange).toBe(true);
+    expect(a.state.version).toBe(1);
+    const touched: UserState = { ...a.state, lastSeen: T0 + 5000 };
+    const b = finalize(a.state, touched);
+    expect(b.visibleChange).toBe(false);
+    expect(b.state.version).toBe(1);
+    expect(b.state.rev).toBe(a.state.rev + 1);
+  });
+
+  it('bump when the sweep removes a device that had expired (stored view, not time-filtered)', () => {
+    const s = finalize(emptyState('bob'), withDevices({ a: { s: 'online', e: T0 + MIN } })).state;
+    const swept = sweepState(s, T0 + 2 * MIN);
+    expect(swept.devicesExpired).toBe(1);
+    const f = finalize(s, swept.state);
+    expect(f.visibleChange).toBe(true);
+    expect(f.state.version).toBe(s.version + 1);
+  });
+
+  it('freeze what hidden viewers see when visibility narrows, and push once to them', () => {
+    const online = finalize(emptyState('bob'), withDevices({ a: { s: 'online' } })).state;
+    const hiding = finalize(online, applyPatch(online, { visibility: 'nobody' }, T0 + 1000)).state;
+    const stranger = { self: false, friend: false };
+    expect(hiding.hidden).toEqual({ lastSeen: online.lastSeen, version: hiding.version });
+    expect(projectedVersion(hiding, stranger)).toBeGreaterThan(projectedVersion(online, stranger));
+    const later = finalize(hiding, applyPatch(hiding, { customStatus: 'secret' }, T0 + 2000)).state;
+    expect(later.version).toBeGreaterThan(hiding.version);
+    // the stranger sees no change at all
+    expect(projectedVersion(later, stranger)).toBe(projectedVersion(hiding, stranger));
+    expect(projectFor(later, stranger, T0 + 2000)).toEqual(projectFor(hiding, stranger, T0 + 2000));
+  });
+});
+
+describe('privacy projection', () => {
+  const base = { ...withDevices({ a: { s: 'busy' } }), customStatus: 'meeting', activity: { game: 'chess' }, lastSeen: T0 };
+  const cases = [
+    ['everyone', { self: false, friend: false }, true],
+    ['friends', { self: false, friend: true }, true],
+    ['friends', { self: false, friend: false }, false],
+    ['nobody', { self: false, friend: true }, false],
+    ['nobody', { self: true, friend: false }, true],
+  ] as const;
+  it.each(cases)('visibility %s, viewer %o → sees real presence: %s', (visibility, rel, real) => {
+    const state = { ...base, visibility, hidden: visibility === 'everyone' ? null : { lastSeen: T0 - MIN, version: 3 } };
+    const p = projectFor(state, rel, T0);
+    if (real) {
+      expect(p.status).toBe('busy');
+      expect(p.customStatus).toBe('meeting');
+    } else {
+      expect(p).toEqual({
+        userId: 'bob',
+        status: 'offline',
+        customStatus: null,
+        activity: null,
+        availabilityUntil: null,
+        devices: [],
+        lastSeen: new Date(T0 - MIN).toISOString(),
+        version: 3,
+      });
+    }
+  });
+
+  it('shows an unknown user as offline, lastSeen null, version 0', () => {
+    expect(toPresence(emptyState('nobody-here'), T0)).toMatchObject({ status: 'offline', lastSeen: null, version: 0, devices: [] });
+  });
+});
+
+describe('devices and sweep', () => {
+  it('removing a live device moves lastSeen to now; the sweep dates it at expiry', () => {
+    const s = withDevices({ a: { s: 'online', e: T0 + MIN } });
+    expect(removeDevice(s, 'a', T0 + 1000).lastSeen).toBe(T0 + 1000);
+    expect(sweepState(s, T0 + 5 * MIN).state.lastSeen).toBe(T0 + MIN);
+  });
+
+  it('clears a lapsed availability', () => {
+    const s = { ...withDevices({ a: { s: 'online' } }), availability: 'dnd' as const, availabilityUntil: T0 + 1000 };
+    const r = sweepState(s, T0 + 1000);
+    expect(r.availabilityCleared).toBe(true);
+    expect(r.state.availability).toBe('auto');
+    expect(r.state.availabilityUntil).toBeNull();
+  });
+
+  it('is due at the earliest device expiry or availability end', () => {
+    const s = { ...withDevices({ a: { s: 'online', e: T0 + 3 * MIN }, b: { s: 'online', e: T0 + 2 * MIN } }) };
+    expect(sweepDueAt(s)).toBe(T0 + 2 * MIN);
+    expect(sweepDueAt({ ...s, availability: 'busy', availabilityUntil: T0 + MIN })).toBe(T0 + MIN);
+    expect(sweepDueAt(emptyState('x'))).toBeNull();
+  });
+
+  it('keeps status and ext when a device is refreshed without them', () => {
+    let s = upsertDevice(emptyState('u'), 'd', { kind: 'http', status: 'dnd', ext: 'v2', expiresAt: T0 + MIN }, T0);
+    s = upsertDevice(s, 'd', { kind: 'http', expiresAt: T0 + 2 * MIN }, T0 + 1000);
+    expect(s.devices.d).toMatchObject({ s: 'dnd', x: 'v2', e: T0 + 2 * MIN, l: T0 + 1000 });
+  });
+});
