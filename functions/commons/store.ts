@@ -34,6 +34,8 @@ const SWEEP_INDEX = presenceTable.indexes[0]?.name as string;
 const WATCH_INDEX = graphTable.indexes[0]?.name as string;
 export const SWEEP_SHARDS = 4;
 const MAX_ATTEMPTS = 8;
+/** read-modify-write retries under contention (jittered backoff, capped at 1 s) */
+const MAX_MUTATE_ATTEMPTS = 25;
 
 // ---------- key shapes (defined once) ----------
 const keys = {
@@ -163,7 +165,7 @@ export async function mutateUser(
   change: (state: UserState, now: number) => UserState | null,
   { clock = Date.now, force = false }: MutateOptions = {},
 ): Promise<MutationResult> {
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  for (let attempt = 0; attempt < MAX_MUTATE_ATTEMPTS; attempt++) {
     if (attempt > 0) await backoff(attempt);
     const now = clock();
     const out = await ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.userState(userId), ConsistentRead: true }));

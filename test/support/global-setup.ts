@@ -3,6 +3,8 @@ import type { TestProject } from 'vitest/node';
 import { DynamoDbLocal } from '../../local/dynamodb.ts';
 import { freePort } from './ports.ts';
 
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
 let db: DynamoDbLocal | undefined;
 
 export async function setup(project: TestProject) {

@@ -14,4 +14,5 @@ process.env.PRESENCE_TABLE = `Presence_${suffix}`;
 process.env.GRAPH_TABLE = `Graph_${suffix}`;
 process.env.PRESENCE_JWT_SECRET = 'test-secret';
 process.env.LOG_LEVEL = 'silent';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.TABLE_SUFFIX = suffix;

@@ -1,0 +1,107 @@
+/**
+ * One Lambda with the house defaults (Node 22 on arm64, X-Ray, ESM bundle with
+ * source maps, explicit log group with retention) and helpers that hand it a
+ * table only at the access level its route asks for.
+ */
+import path from 'node:path';
+import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { Access } from '../routes.ts';
+import type { TableDef } from '../tables.ts';
+
+/** Repository root: lib/constructs/ is two levels below it. */
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+
+/** Tag every PresenceFunction carries (value: the route/worker id), so tests and ops can tell them from CDK helpers. */
+export const FUNCTION_TAG = 'presence:function';
+
+/** API Gateway gives up on an integration after ~29-30 s, so an API route never needs longer. */
+export const API_TIMEOUT = Duration.seconds(29);
+
+export interface PresenceFunctionProps {
+  /** handler module, relative to the repository root; exports `handler` */
+  entry: string;
+  /** default: 29 s (API routes); workers set their own */
+  timeout?: Duration;
+  /** default: 256 MB */
+  memorySize?: number;
+  /** default: 'info' (see functions/commons/log.ts) */
+  logLevel?: string;
+  logRetention?: RetentionDays;
+  environment?: Record<string, string>;
+  description?: string;
+}
+
+export class PresenceFunction extends Construct {
+  readonly fn: NodejsFunction;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: PresenceFunctionProps) {
+    super(scope, id);
+
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      // operational logs with a one-month retention: nothing worth keeping after the stack is gone
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.fn = new NodejsFunction(this, 'Function', {
+      entry: path.resolve(REPO_ROOT, props.entry),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      tracing: Tracing.ACTIVE,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? API_TIMEOUT,
+      logGroup: this.logGroup,
+      description: props.description,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        LOG_LEVEL: props.logLevel ?? 'info',
+        ...props.environment,
+      },
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        // SDK v3 ships with the nodejs22.x runtime
+        externalModules: ['@aws-sdk/*'],
+        // CommonJS dependencies bundled into ESM still call require(): give them one
+        banner: "import { createRequire as __presenceCreateRequire } from 'node:module';const require = __presenceCreateRequire(import.meta.url);",
+      },
+    });
+
+    Tags.of(this).add(FUNCTION_TAG, id);
+  }
+
+  addEnvironment(name: string, value: string): this {
+    this.fn.addEnvironment(name, value);
+    return this;
+  }
+
+  /** Sets the table's env var and grants exactly `level` on it (and its indexes). */
+  bindTable(table: ITableV2, level: 'read' | 'write', envVar: TableDef['envVar']): this {
+    this.fn.addEnvironment(envVar, table.tableName);
+    if (level === 'read') table.grantReadData(this.fn);
+    else table.grantReadWriteData(this.fn);
+    return this;
+  }
+
+  /**
+   * Binds the tables a route's `access` names, and nothing else.
+   * `connections` is handled by the stack (it needs the WebSocket stage).
+   */
+  bindAccess(access: Access, tables: Record<TableDef['id'], { table: ITableV2; def: TableDef }>): this {
+    if (access.presence) this.bindTable(tables.Presence.table, access.presence, tables.Presence.def.envVar);
+    if (access.graph) this.bindTable(tables.Graph.table, access.graph, tables.Graph.def.envVar);
+    return this;
+  }
+}

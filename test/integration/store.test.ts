@@ -1,0 +1,139 @@
+/** The store against DynamoDB Local: access patterns, request budgets, concurrency. */
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { dynamodb } from '../../functions/commons/clients.ts';
+import * as ops from '../../functions/commons/operations.ts';
+import * as store from '../../functions/commons/store.ts';
+import { upsertDevice } from '../../functions/core/presence.ts';
+import { countRequests, createTables } from '../support/dynamo.ts';
+
+const requests = countRequests(dynamodb);
+let n = 0;
+const user = (name: string) => `${name}-${++n}`;
+
+beforeAll(createTables);
+beforeEach(() => requests.reset());
+
+describe('user state', () => {
+  it('reads an unknown user as offline without writing anything', async () => {
+    const s = await store.getUserState(user('ghost'));
+    expect(s.version).toBe(0);
+    expect(requests.counts).toEqual({ GetItem: 1 });
+  });
+
+  it('connect is one read and one write; a heartbeat is ONE write and no read', async () => {
+    const u = user('hb');
+    await ops.connectDevice(u, 'web', 'conn-1');
+    expect(requests.counts).toEqual({ GetItem: 1, PutItem: 1 });
+    requests.reset();
+    await ops.heartbeat(u, 'web', 'ws', 'conn-1');
+    expect(requests.counts).toEqual({ UpdateItem: 1 });
+    const s = await store.getUserState(u);
+    expect(s.version).toBe(1); // the heartbeat did not change what subscribers see
+  });
+
+  it('a heartbeat from a connection that no longer owns the device takes the full path', async () => {
+    const u = user('hb2');
+    await ops.connectDevice(u, 'web', 'conn-1');
+    await ops.connectDevice(u, 'web', 'conn-2');
+    requests.reset();
+    await ops.heartbeat(u, 'web', 'ws', 'conn-1');
+    expect(requests.counts).toEqual({ UpdateItem: 1, GetItem: 1, PutItem: 1 });
+    expect((await store.getUserState(u)).devices.web?.c).toBe('conn-1');
+  });
+
+  it('an HTTP heartbeat of a new device brings the user online (visible change)', async () => {
+    const u = user('http');
+    const r = await ops.heartbeat(u, 'http', 'http');
+    expect(Date.parse(r.expiresAt)).toBeGreaterThan(Date.now());
+    const s = await store.getUserState(u);
+    expect(s.version).toBe(1);
+    expect(Object.keys(s.devices)).toEqual(['http']);
+  });
+
+  it('disconnect of a superseded connection leaves the device alone', async () => {
+    const u = user('dc');
+    await ops.connectDevice(u, 'web', 'old');
+    await ops.connectDevice(u, 'web', 'new');
+    await ops.disconnectDevice(u, 'web', 'old');
+    expect(Object.keys((await store.getUserState(u)).devices)).toEqual(['web']);
+    await ops.disconnectDevice(u, 'web', 'new');
+    expect((await store.getUserState(u)).devices).toEqual({});
+  });
+
+  it('loses no update when many writers change one user at once', async () => {
+    const u = user('race');
+    const devices = Array.from({ length: 20 }, (_, i) => `d${i}`);
+    await Promise.all(devices.map((d) => store.mutateUser(u, (s, now) => upsertDevice(s, d, { kind: 'http', expiresAt: now + 60_000 }, now))));
+    const s = await store.getUserState(u);
+    expect(Object.keys(s.devices).sort()).toEqual([...devices].sort());
+    expect(s.version).toBe(20);
+    expect(s.rev).toBe(20);
+  });
+
+  it('batch-reads 250 users in 3 BatchGetItem calls, in request order', async () => {
+    const ids = Array.from({ length: 250 }, (_, i) => `batch-${i}`);
+    const states = await store.getUserStates(ids);
+    expect(states.size).toBe(250);
+    expect(requests.counts).toEqual({ BatchGetItem: 3 });
+  });
+});
+
+describe('sweeper', () => {
+  it('finds due users with a Query on the sweep index (never a Scan) and expires them', async () => {
+    const u = user('sweep');
+    const t0 = Date.now();
+    await store.mutateUser(u, (s, now) => upsertDevice(s, 'iot', { kind: 'sys', expiresAt: now + 50 }, now));
+    const before = await store.getUserState(u);
+    await new Promise((r) => setTimeout(r, 80));
+    requests.reset();
+    const counts = await ops.sweep();
+    expect(requests.counts.Scan).toBeUndefined();
+    expect(requests.counts.Query).toBe(store.SWEEP_SHARDS);
+    expect(counts.devicesExpired).toBeGreaterThanOrEqual(1);
+    expect(counts.usersMarkedOffline).toBeGreaterThanOrEqual(1);
+    const after = await store.getUserState(u);
+    expect(after.devices).toEqual({});
+    expect(after.version).toBe(before.version + 1);
+    expect(after.lastSeen).toBeGreaterThanOrEqual(t0);
+    // nothing is due any more for this user
+    const due = await store.dueForSweep(Date.now());
+    expect(due.map((s) => s.userId)).not.toContain(u);
+  });
+
+  it('re-arms a user whose heartbeat moved the expiry, without a visible change', async () => {
+    const u = user('rearm');
+    await store.mutateUser(u, (s, now) => upsertDevice(s, 'web', { kind: 'http', expiresAt: now + 30 }, now));
+    const v = (await store.getUserState(u)).version;
+    await store.touchDevice(u, 'web', Date.now() + 60_000, Date.now());
+    await new Promise((r) => setTimeout(r, 50));
+    await ops.sweep();
+    const s = await store.getUserState(u);
+    expect(Object.keys(s.devices)).toEqual(['web']);
+    expect(s.version).toBe(v);
+    expect((await store.dueForSweep(Date.now())).map((x) => x.userId)).not.toContain(u);
+  });
+});
+
+describe('subscriptions', () => {
+  it('subscribes, renews, pages with a total and ignores expired ones', async () => {
+    const me = user('sub');
+    const targets = Array.from({ length: 7 }, (_, i) => `t${i}`);
+    const now = Date.now();
+    await store.subscribe(me, targets, now + 60_000, now);
+    await store.subscribe(me, ['t0'], now + 120_000, now); // renew
+    await store.subscribe(me, ['expired'], now + 20, now);
+    await new Promise((r) => setTimeout(r, 40));
+    const p1 = await store.listSubscriptions(me, 3, null, Date.now());
+    expect(p1.total).toBe(7);
+    expect(p1.subscriptions.map((s) => s.userId)).toEqual(['t0', 't1', 't2']);
+    expect(p1.subscriptions[0]?.expiresAt).toBe(now + 120_000);
+    const p2 = await store.listSubscriptions(me, 3, p1.nextCursor, Date.now());
+    const p3 = await store.listSubscriptions(me, 3, p2.nextCursor, Date.now());
+    expect([...p2.subscriptions, ...p3.subscriptions].map((s) => s.userId)).toEqual(['t3', 't4', 't5', 't6']);
+    expect(p3.nextCursor).toBeNull();
+    expect(await store.watchersOf('expired', Date.now())).toEqual([]);
+    expect(await store.watchersOf('t3', Date.now())).toEqual([me]);
+    await store.unsubscribe(me, ['t3']);
+    expect(await store.watchersOf('t3', Date.now())).toEqual([]);
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * End-to-end helpers: the local stack (same handlers, gateway, stream poller
+ * and sweeper as `npm start`, on this run's DynamoDB Local) and real
+ * WebSocket/HTTP clients.
+ */
+import { inject } from 'vitest';
+import WebSocket from 'ws';
+import { signHs256 } from '../../functions/core/jwt.ts';
+import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { freePort } from './ports.ts';
+
+export const SECRET = 'test-secret';
+
+export function token(sub: string, scope?: string, ttlSeconds = 3600): string {
+  const now = Math.floor(Date.now() / 1000);
+  return signHs256({ sub, exp: now + ttlSeconds, ...(scope ? { scope } : {}) }, SECRET);
+}
+
+export async function startTestStack(opts: { presenceTimeoutSeconds?: number; sweepIntervalSeconds?: number } = {}): Promise<LocalStack> {
+  return startLocalStack({
+    httpPort: await freePort(),
+    wsPort: await freePort(),
+    dynamodbEndpoint: inject('dynamodbEndpoint'),
+    tablePrefix: `e2e_${process.env.TABLE_SUFFIX}_`,
+    jwtSecret: SECRET,
+    presenceTimeoutSeconds: opts.presenceTimeoutSeconds ?? 120,
+    sweepIntervalSeconds: opts.sweepIntervalSeconds ?? 15,
+    onLog: (line) => {
+      if (process.env.E2E_VERBOSE) console.error(line);
+    },
+  });
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+export function api(stack: LocalStack) {
+  return async <T = any>(method: string, path: string, auth?: string, body?: unknown): Promise<ApiResponse<T>> => {
+    const res = await fetch(`${stack.httpUrl}${path}`, {
+      method,
+      headers: { ...(auth ? { authorization: `Bearer ${auth}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    return { status: res.status, body: parsed as T };
+  };
+}
+
+export interface Client {
+  ws: WebSocket;
+  messages: any[];
+  pushes(): any[];
+  /** waits for a message matching `pred` that arrived after `from` (an index into messages) */
+  next(pred: (m: any) => boolean, timeoutMs?: number, from?: number): Promise<any>;
+  request(action: string, fields?: Record<string, unknown>, timeoutMs?: number): Promise<any>;
+  send(raw: string): void;
+  close(): Promise<void>;
+}
+
+let rid = 0;
+
+/** Opens a real WebSocket; rejects with the HTTP status when the handshake is refused. */
+export function connect(stack: LocalStack, auth: string | null, device?: string): Promise<Client> {
+  const q = new URLSearchParams();
+  if (auth !== null) q.set('token', auth);
+  if (device) q.set('device', device);
+  const ws = new WebSocket(`${stack.wsUrl}/?${q}`);
+  const messages: any[] = [];
+  const waiters = new Set<() => void>();
+  ws.on('message', (data) => {
+    messages.push(JSON.parse(data.toString()));
+    for (const w of waiters) w();
+  });
+  const client: Client = {
+    ws,
+    messages,
+    pushes: () => messages.filter((m) => m.type === 'presence'),
+    next(pred, timeoutMs = 5000, from = 0) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = messages.slice(from).find(pred);
+          if (found) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(found);
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(messages.slice(from))}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    async request(action, fields = {}, timeoutMs = 5000) {
+      const requestId = `r${++rid}`;
+      const from = messages.length;
+      ws.send(JSON.stringify({ action, requestId, ...fields }));
+      return client.next((m) => m.requestId === requestId, timeoutMs, from);
+    },
+    send(raw) {
+      ws.send(raw);
+    },
+    close() {
+      if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+      return new Promise((resolve) => {
+        ws.once('close', () => resolve());
+        ws.close();
+      });
+    },
+  };
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(client));
+    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`handshake refused: ${res.statusCode}`), { status: res.statusCode })));
+    ws.once('error', (err) => reject(err));
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `fn` returns a truthy value (for state reached asynchronously, e.g. after a fan-out). */
+export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await sleep(50);
+  }
+}
