@@ -10,7 +10,7 @@ import { iso, type Presence, projectedVersion, projectFor, type UserState } from
 import { connections } from './clients.ts';
 import { config } from './config.ts';
 import { log } from './log.ts';
-import { disconnectDevice, mapLimit } from './operations.ts';
+import { disconnect, mapLimit } from './operations.ts';
 import * as store from './store.ts';
 
 export interface FanoutResult {
@@ -22,7 +22,6 @@ export interface FanoutResult {
 
 interface Delivery {
   userId: string;
-  device: string;
   connectionId: string;
   payload: string;
 }
@@ -42,14 +41,12 @@ export async function fanOut(before: UserState, after: UserState, now = Date.now
   if (views.size === 0) return result;
   result.recipients = views.size;
 
-  const recipients = await store.getUserStates([...views.keys()], ['devices']);
+  const recipients = await store.getUserStates([...views.keys()], ['conns']);
   const timestamp = iso(now);
   const deliveries: Delivery[] = [];
   for (const [userId, view] of views) {
     const payload = JSON.stringify({ type: 'presence', data: view, timestamp });
-    for (const [device, d] of Object.entries(recipients.get(userId)?.devices ?? {})) {
-      if (d.k === 'ws' && d.c && d.e > now) deliveries.push({ userId, device, connectionId: d.c, payload });
-    }
+    for (const connectionId of Object.keys(recipients.get(userId)?.conns ?? {})) deliveries.push({ userId, connectionId, payload });
   }
   await mapLimit(deliveries, config.fanoutConcurrency, async (d) => {
     const outcome = await post(d);
@@ -65,7 +62,7 @@ async function post(d: Delivery): Promise<'posted' | 'gone' | 'failed'> {
       return 'posted';
     } catch (err) {
       if (err instanceof GoneException || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 410) {
-        await disconnectDevice(d.userId, d.device, d.connectionId).catch((e) => log.warn('stale connection cleanup failed', { error: e }));
+        await disconnect(d.userId, d.connectionId).catch((e) => log.warn('stale connection cleanup failed', { error: e }));
         return 'gone';
       }
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;

@@ -6,6 +6,7 @@
 import { ApiError, badRequest } from '../core/errors.ts';
 import {
   applyPatch,
+  dropConnection,
   type DeviceKind,
   type DeviceStatus,
   type OwnPresence,
@@ -33,9 +34,9 @@ export async function connectDevice(userId: string, device: string, conn: string
   await store.mutateUser(userId, (s, now) => upsertDevice(s, device, { kind: 'ws', conn, expiresAt: now + timeoutMs }, now));
 }
 
-/** A WebSocket connection closed: remove its device unless another connection took it over. */
-export async function disconnectDevice(userId: string, device: string, conn: string): Promise<void> {
-  await store.mutateUser(userId, (s, now) => (s.devices[device]?.c === conn ? removeDevice(s, device, now) : null));
+/** A WebSocket connection closed (or answered 410): forget it, and its device unless another connection took it over. */
+export async function disconnect(userId: string, conn: string): Promise<void> {
+  await store.mutateUser(userId, (s, now) => dropConnection(s, conn, now));
 }
 
 /**

@@ -71,6 +71,7 @@ export function stateFromItem(item: Record<string, unknown> | undefined, userId:
     version: s.version ?? 0,
     rev: s.rev ?? 0,
     hidden: s.hidden ?? null,
+    conns: s.conns ?? {},
   };
 }
 

@@ -46,7 +46,6 @@ const reply = (data: unknown): APIGatewayProxyResultV2 => ({ statusCode: 200, bo
 
 function parse(body: string | undefined): Parsed {
   const raw = body ?? '';
-  if (Buffer.byteLength(raw, 'utf8') > LIMITS.wsMessageBytes) throw new ApiError('payload_too_large', `Messages must be at most ${LIMITS.wsMessageBytes} bytes`);
   let message: unknown;
   try {
     message = JSON.parse(raw);
@@ -58,6 +57,15 @@ function parse(body: string | undefined): Parsed {
   const rid = m.requestId;
   const requestId = typeof rid === 'string' || typeof rid === 'number' ? rid : undefined;
   return { message: m, requestId };
+}
+
+/** Parses first (so even an oversized message's reply carries its requestId), then applies the size limit. */
+function parseWithin(body: string | undefined, state: WeakMap<object, WsContext>, event: object): Parsed {
+  const parsed = parse(body);
+  state.set(event, { parsed });
+  if (Buffer.byteLength(body ?? '', 'utf8') > LIMITS.wsMessageBytes)
+    throw new ApiError('payload_too_large', `Messages must be at most ${LIMITS.wsMessageBytes} bytes`);
+  return parsed;
 }
 
 export interface WsActionOptions {
@@ -82,8 +90,7 @@ export function wsAction<M = Record<string, unknown>>(opts: WsActionOptions, fn:
       const who = identityOf(event);
       const touch = opts.touch === false ? Promise.resolve() : heartbeat(who.userId, who.device, 'ws', who.connectionId).then(() => undefined);
       try {
-        const parsed = parse(event.body);
-        state.set(event, { parsed });
+        const parsed = parseWithin(event.body, state, event);
         if (opts.schema) {
           const problem = validate(opts.schema, parsed.message, 'message');
           if (problem) throw badRequest(problem);

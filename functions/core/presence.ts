@@ -46,7 +46,17 @@ export interface UserState {
   rev: number;
   /** What hidden viewers see (frozen when the user stopped being visible to everyone). */
   hidden: { lastSeen: number | null; version: number } | null;
+  /**
+   * Open WebSocket connections (id → device, opened at): where pushes go.
+   * Independent of liveness: an idle but open socket still receives pushes.
+   * Removed at $disconnect, on 410 Gone, or by the sweep after API Gateway's
+   * 2-hour connection limit.
+   */
+  conns: Record<string, { d: string; t: number }>;
 }
+
+/** API Gateway closes every WebSocket connection after 2 hours; entries older than this are stale. */
+export const MAX_CONNECTION_MS = (2 * 60 + 5) * 60 * 1000;
 
 export interface DeviceView {
   device: string;
@@ -90,6 +100,7 @@ export function emptyState(userId: string): UserState {
     version: 0,
     rev: 0,
     hidden: null,
+    conns: {},
   };
 }
 
@@ -229,6 +240,7 @@ export function finalize(prev: UserState, next: UserState): { state: UserState; 
 export function sweepDueAt(state: UserState): number | null {
   let due: number | null = null;
   for (const d of Object.values(state.devices)) if (due === null || d.e < due) due = d.e;
+  for (const c of Object.values(state.conns)) if (due === null || c.t + MAX_CONNECTION_MS < due) due = c.t + MAX_CONNECTION_MS;
   if (state.availability !== 'auto' && state.availabilityUntil !== null) {
     if (due === null || state.availabilityUntil < due) due = state.availabilityUntil;
   }
@@ -253,12 +265,14 @@ export function sweepState(state: UserState, now: number): SweepResult {
       lastGone = Math.max(lastGone ?? 0, d.e);
     }
   }
+  const conns = Object.fromEntries(Object.entries(state.conns).filter(([, c]) => c.t + MAX_CONNECTION_MS > now));
   const lapsed = state.availability !== 'auto' && state.availabilityUntil !== null && state.availabilityUntil <= now;
   const wentOffline = lastGone !== null && Object.keys(devices).length === 0;
   return {
     state: {
       ...state,
       devices,
+      conns,
       availability: lapsed ? 'auto' : state.availability,
       availabilityUntil: lapsed ? null : state.availabilityUntil,
       lastSeen: wentOffline ? Math.max(state.lastSeen ?? 0, lastGone ?? 0) : state.lastSeen,
@@ -284,8 +298,23 @@ export function upsertDevice(
     l: now,
   };
   const conn = patch.conn ?? (patch.kind === 'ws' ? old?.c : undefined);
-  if (conn !== undefined) d.c = conn;
-  return { ...state, devices: { ...state.devices, [device]: d }, lastSeen: now };
+  let conns = state.conns;
+  if (conn !== undefined) {
+    d.c = conn;
+    if (conns[conn]?.d !== device) conns = { ...conns, [conn]: { d: device, t: conns[conn]?.t ?? now } };
+  }
+  return { ...state, devices: { ...state.devices, [device]: d }, conns, lastSeen: now };
+}
+
+/** A WebSocket connection is gone ($disconnect or 410): forget it and the device it holds. */
+export function dropConnection(state: UserState, conn: string, now: number): UserState {
+  const entry = state.conns[conn];
+  const owned = Object.entries(state.devices).find(([, d]) => d.c === conn)?.[0];
+  if (!entry && owned === undefined) return state;
+  const conns = { ...state.conns };
+  delete conns[conn];
+  const next = { ...state, conns };
+  return owned === undefined ? next : removeDevice(next, owned, now);
 }
 
 /** Removes a device; the user's lastSeen moves to now if it was live. */

@@ -1,9 +1,9 @@
 /** `$disconnect` (best effort on AWS; a missed one is covered by expiry). */
-import { disconnectDevice } from '../commons/operations.ts';
+import { disconnect } from '../commons/operations.ts';
 import { identityOf, type WsEvent } from '../commons/ws.ts';
 
 export const handler = async (event: WsEvent) => {
   const who = identityOf(event);
-  await disconnectDevice(who.userId, who.device, who.connectionId);
+  await disconnect(who.userId, who.connectionId);
   return { statusCode: 200 };
 };

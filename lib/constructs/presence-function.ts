@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { Access } from '../routes.ts';
@@ -72,6 +72,7 @@ export class PresenceFunction extends Construct {
         format: OutputFormat.ESM,
         target: 'node22',
         mainFields: ['module', 'main'],
+        logLevel: LogLevel.WARNING,
         // SDK v3 ships with the nodejs22.x runtime
         externalModules: ['@aws-sdk/*'],
         // CommonJS dependencies bundled into ESM still call require(): give them one

@@ -63,6 +63,7 @@ describe('presence loop', () => {
 
     await b.close();
     const offline = await a1.next(isPushOf(B, (d) => d.status === 'offline'));
+    await a2.next(isPushOf(B, (d) => d.status === 'offline'));
     expect(offline.data.devices).toEqual([]);
     expect(Date.parse(offline.data.lastSeen)).toBeGreaterThan(Date.parse(busy.data.lastSeen) - 1);
 

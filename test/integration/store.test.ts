@@ -54,9 +54,9 @@ describe('user state', () => {
     const u = user('dc');
     await ops.connectDevice(u, 'web', 'old');
     await ops.connectDevice(u, 'web', 'new');
-    await ops.disconnectDevice(u, 'web', 'old');
+    await ops.disconnect(u, 'old');
     expect(Object.keys((await store.getUserState(u)).devices)).toEqual(['web']);
-    await ops.disconnectDevice(u, 'web', 'new');
+    await ops.disconnect(u, 'new');
     expect((await store.getUserState(u)).devices).toEqual({});
   });
 

@@ -1,0 +1,33 @@
+/**
+ * CDK app: `npx cdk synth` / `npx cdk deploy`.
+ *
+ * Context (cdk.json or `-c key=value`):
+ *   jwtIssuer    token issuer, e.g. https://auth.example.com/ (default: a placeholder that synthesizes offline)
+ *   jwtAudience  comma-separated accepted audiences (default: presence)
+ *   jwksUrl      optional, default `${jwtIssuer}/.well-known/jwks.json`
+ */
+import { App, Tags } from 'aws-cdk-lib';
+import { PresenceStack } from '../lib/presence-stack.ts';
+
+const app = new App();
+
+const context = (key: string): string | undefined => {
+  const v: unknown = app.node.tryGetContext(key);
+  return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
+};
+
+const jwtIssuer = context('jwtIssuer') ?? 'https://auth.example.com/';
+const jwtAudience = (context('jwtAudience') ?? 'presence')
+  .split(',')
+  .map((a) => a.trim())
+  .filter((a) => a !== '');
+
+new PresenceStack(app, 'Presence', {
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  description: 'Presence service: HTTP + WebSocket APIs, Lambda, DynamoDB',
+  jwtIssuer,
+  jwtAudience,
+  jwksUrl: context('jwksUrl'),
+});
+
+Tags.of(app).add('app', 'presence');

@@ -1,0 +1,234 @@
+/**
+ * The presence service on AWS: HTTP API (JWT authorizer) and WebSocket API
+ * (Lambda REQUEST authorizer on $connect), one Lambda per route of
+ * lib/routes.ts with grants derived from the route's `access`, the tables of
+ * lib/tables.ts, the stream fan-out worker and the scheduled sweeper.
+ */
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
+import {
+  HttpApi,
+  HttpMethod,
+  LogGroupLogDestination,
+  type ThrottleSettings,
+  WebSocketApi,
+  WebSocketStage,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { type Access, httpRoutes, SCOPES, workers, wsRoutes } from './routes.ts';
+import { streamFilterPatterns } from './tables.ts';
+import { PresenceFunction } from './constructs/presence-function.ts';
+import { type BoundTable, createTables } from './constructs/presence-tables.ts';
+
+export interface PresenceStackProps extends StackProps {
+  /** JWT issuer (`iss`) accepted by both APIs */
+  jwtIssuer: string;
+  /** accepted audiences; the WebSocket authorizer checks the first one */
+  jwtAudience: string[];
+  /** default: `${jwtIssuer}/.well-known/jwks.json` */
+  jwksUrl?: string;
+  /** PRESENCE_TIMEOUT_SECONDS for every function (default 120) */
+  presenceTimeoutSeconds?: number;
+  /** SWEEP_INTERVAL_SECONDS for every function (default 15) */
+  sweepIntervalSeconds?: number;
+  /**
+   * WebSocket access logs need the account-wide API Gateway CloudWatch role
+   * (HTTP APIs do not). Set false when the account already configures it
+   * elsewhere; it is one setting per account and region. Default: true.
+   */
+  apiGatewayCloudWatchRole?: boolean;
+}
+
+const API_THROTTLE: ThrottleSettings = { rateLimit: 1000, burstLimit: 2000 };
+const WS_STAGE_NAME = 'live';
+
+export class PresenceStack extends Stack {
+  readonly httpApi: HttpApi;
+  readonly webSocketApi: WebSocketApi;
+  readonly webSocketStage: WebSocketStage;
+  readonly tables: Record<'Presence' | 'Graph', BoundTable>;
+  readonly streamDlq: Queue;
+  /** every PresenceFunction by route/worker id */
+  readonly functions: Record<string, PresenceFunction> = {};
+
+  constructor(scope: Construct, id: string, props: PresenceStackProps) {
+    super(scope, id, props);
+
+    if (props.jwtAudience.length === 0) throw new Error('jwtAudience needs at least one audience');
+    const issuer = props.jwtIssuer;
+    const jwksUrl = props.jwksUrl ?? `${issuer.replace(/\/+$/, '')}/.well-known/jwks.json`;
+
+    const tables = createTables(this);
+    this.tables = tables;
+
+    // ---- WebSocket API (first: some functions need its stage's callback URL) ----
+    const wsAccessLogs = new LogGroup(this, 'WebSocketAccessLogs', { retention: RetentionDays.ONE_MONTH });
+    this.webSocketApi = new WebSocketApi(this, 'WebSocketApi', {
+      routeSelectionExpression: '$request.body.action',
+      description: 'Presence WebSocket API',
+    });
+    this.webSocketStage = new WebSocketStage(this, 'WebSocketStage', {
+      webSocketApi: this.webSocketApi,
+      stageName: WS_STAGE_NAME,
+      autoDeploy: true,
+      throttle: API_THROTTLE,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(wsAccessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            requestTime: '$context.requestTime',
+            connectionId: '$context.connectionId',
+            eventType: '$context.eventType',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            integrationError: '$context.integration.error',
+            authorizerError: '$context.authorizer.error',
+          }),
+        ),
+      },
+    });
+    if (props.apiGatewayCloudWatchRole ?? true) {
+      // No L2 exists for this account-level setting (RestApi's cloudWatchRole builds the same pair).
+      const role = new Role(this, 'ApiGatewayCloudWatchRole', {
+        assumedBy: new ServicePrincipal('apigateway.amazonaws.com'),
+        managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs')],
+      });
+      const account = new CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
+      this.webSocketStage.node.addDependency(account);
+    }
+
+    const common: Record<string, string> = {
+      PRESENCE_TIMEOUT_SECONDS: String(props.presenceTimeoutSeconds ?? 120),
+      SWEEP_INTERVAL_SECONDS: String(props.sweepIntervalSeconds ?? 15),
+    };
+    const make = (id: string, entry: string, access: Access, timeout?: Duration): PresenceFunction => {
+      const f = new PresenceFunction(this, id, { entry, timeout, environment: common, description: `presence ${id}` });
+      f.bindAccess(access, tables);
+      if (access.connections) {
+        f.addEnvironment('WS_CALLBACK_URL', this.webSocketStage.callbackUrl);
+        // execute-api:ManageConnections on this stage's @connections/* only
+        this.webSocketStage.grantManagementApiAccess(f.fn);
+      }
+      this.functions[id] = f;
+      return f;
+    };
+
+    // ---- HTTP API ----
+    const httpAccessLogs = new LogGroup(this, 'HttpApiAccessLogs', { retention: RetentionDays.ONE_MONTH });
+    this.httpApi = new HttpApi(this, 'HttpApi', {
+      description: 'Presence HTTP API',
+      // the $default stage is added below with throttling and access logs
+      createDefaultStage: false,
+    });
+    const httpStage = this.httpApi.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: API_THROTTLE,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(httpAccessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            requestTime: '$context.requestTime',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            responseLength: '$context.responseLength',
+            integrationError: '$context.integrationErrorMessage',
+            authorizerError: '$context.authorizer.error',
+          }),
+        ),
+      },
+    });
+    const jwtAuthorizer = new HttpJwtAuthorizer('JwtAuthorizer', issuer, {
+      jwtAudience: props.jwtAudience,
+      identitySource: ['$request.header.Authorization'],
+    });
+    for (const route of httpRoutes) {
+      const f = make(route.id, route.entry, route.access);
+      const scope = SCOPES[route.auth];
+      this.httpApi.addRoutes({
+        path: route.path,
+        methods: [HttpMethod[route.method]],
+        integration: new HttpLambdaIntegration(`${route.id}Integration`, f.fn),
+        authorizer: jwtAuthorizer,
+        authorizationScopes: scope ? [scope] : undefined,
+      });
+    }
+
+    // ---- WebSocket routes ----
+    const authorizerFn = make(workers.wsAuthorizer.id, workers.wsAuthorizer.entry, workers.wsAuthorizer.access, Duration.seconds(10));
+    authorizerFn
+      .addEnvironment('JWT_ISSUER', issuer)
+      .addEnvironment('JWT_AUDIENCE', props.jwtAudience[0] as string)
+      .addEnvironment('JWT_JWKS_URL', jwksUrl);
+    const wsAuthorizer = new WebSocketLambdaAuthorizer('ConnectAuthorizer', authorizerFn.fn, {
+      identitySource: ['route.request.querystring.token'],
+    });
+    for (const route of wsRoutes) {
+      const f = make(route.id, route.entry, route.access);
+      const integration = new WebSocketLambdaIntegration(`${route.id}Integration`, f.fn);
+      if (route.routeKey === '$connect') {
+        this.webSocketApi.addRoute(route.routeKey, { integration, authorizer: wsAuthorizer });
+      } else if (route.routeKey === '$disconnect') {
+        this.webSocketApi.addRoute(route.routeKey, { integration });
+      } else {
+        this.webSocketApi.addRoute(route.routeKey, { integration, returnResponse: true });
+      }
+    }
+
+    // ---- stream fan-out ----
+    const streamDlq = new Queue(this, 'StreamFanoutDlq', {
+      enforceSSL: true,
+      encryption: QueueEncryption.SQS_MANAGED,
+      retentionPeriod: Duration.days(14),
+    });
+    this.streamDlq = streamDlq;
+    const stream = make(workers.stream.id, workers.stream.entry, workers.stream.access, Duration.seconds(60));
+    stream.fn.addEventSource(
+      new DynamoEventSource(tables.Presence.table, {
+        startingPosition: StartingPosition.LATEST,
+        batchSize: 100,
+        maxBatchingWindow: Duration.seconds(0),
+        bisectBatchOnError: true,
+        retryAttempts: 3,
+        maxRecordAge: Duration.hours(1),
+        reportBatchItemFailures: true,
+        onFailure: new SqsDlq(streamDlq),
+        // FilterCriteria.filter is JSON.stringify: the DynamoDB-JSON patterns pass through unchanged
+        filters: streamFilterPatterns.map((pattern) => FilterCriteria.filter(pattern)),
+      }),
+    );
+
+    // ---- sweeper ----
+    const sweeper = make(workers.sweeper.id, workers.sweeper.entry, workers.sweeper.access, Duration.seconds(60));
+    // KNOWN GAP: EventBridge rules (and EventBridge Scheduler rates) fire at most once a minute,
+    // so on AWS a user goes offline up to timeout + 60 s after the last sign of life, not the
+    // contract's timeout + SWEEP_INTERVAL_SECONDS (default 15). Sub-minute sweeps need a
+    // Step Functions loop (Wait state + invoke) or a sweeper that loops internally; to be decided.
+    new Rule(this, 'SweeperSchedule', {
+      description: 'Runs the presence sweeper (timely offline)',
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(sweeper.fn, { retryAttempts: 0 })],
+    });
+
+    // ---- outputs ----
+    new CfnOutput(this, 'HttpApiUrl', { value: httpStage.url });
+    new CfnOutput(this, 'WebSocketUrl', { value: this.webSocketStage.url });
+    new CfnOutput(this, 'WebSocketCallbackUrl', { value: this.webSocketStage.callbackUrl });
+    new CfnOutput(this, 'PresenceTableName', { value: tables.Presence.table.tableName });
+    new CfnOutput(this, 'GraphTableName', { value: tables.Graph.table.tableName });
+    new CfnOutput(this, 'StreamFanoutDlqUrl', { value: streamDlq.queueUrl });
+  }
+}

@@ -1,0 +1,411 @@
+/**
+ * Assertions on the synthesized CloudFormation template of PresenceStack:
+ * tables, APIs and authorizers, one Lambda per entry of lib/routes.ts with
+ * grants derived from the route's `access`, the stream consumer's error
+ * handling and filter, the sweeper schedule.
+ */
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FUNCTION_TAG } from '../../lib/constructs/presence-function.ts';
+import { PresenceStack } from '../../lib/presence-stack.ts';
+import { type Access, httpRoutes, SCOPES, workers, wsRoutes } from '../../lib/routes.ts';
+import { graphTable, presenceTable, streamFilterPatterns, type TableDef } from '../../lib/tables.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation properties are untyped JSON
+type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
+
+const ISSUER = 'https://issuer.test/';
+const AUDIENCE = ['presence-api', 'second-audience'];
+
+let stack: PresenceStack;
+let template: Template;
+/** route/worker id -> access, for every function the stack must have */
+const accessById = new Map<string, Access>([
+  ...httpRoutes.map((r) => [r.id, r.access] as const),
+  ...wsRoutes.map((r) => [r.id, r.access] as const),
+  ...Object.values(workers).map((w) => [w.id, w.access as Access] as const),
+]);
+
+/** logical id -> AWS::Lambda::Function carrying our tag, keyed by route/worker id */
+let ourFunctions: Map<string, { logicalId: string; resource: Resource }>;
+let httpApiId: string;
+let wsApiId: string;
+let presenceTableId: string;
+let graphTableId: string;
+
+const tagValue = (resource: Resource, key: string): string | undefined =>
+  (resource.Properties.Tags as { Key: string; Value: string }[] | undefined)?.find((t) => t.Key === key)?.Value;
+
+const roleOf = (fn: Resource): string => {
+  const role = fn.Properties.Role as { 'Fn::GetAtt': [string, string] };
+  return role['Fn::GetAtt'][0];
+};
+
+/** IAM policy documents attached to a function's role */
+const policiesOf = (fn: Resource): unknown[] => {
+  const role = roleOf(fn);
+  return Object.values(template.findResources('AWS::IAM::Policy') as Record<string, Resource>)
+    .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === role))
+    .map((p) => p.Properties.PolicyDocument);
+};
+
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+const statementsOf = (fn: Resource): Statement[] =>
+  policiesOf(fn).flatMap((doc) => (doc as { Statement: Statement[] }).Statement);
+const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const mentions = (value: unknown, logicalId: string) => JSON.stringify(value).includes(`"${logicalId}"`);
+
+const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+
+const tableIdFor = (def: TableDef) => (def.id === 'Presence' ? presenceTableId : graphTableId);
+
+beforeAll(() => {
+  const app = new App();
+  stack = new PresenceStack(app, 'PresenceTest', {
+    env: { account: '123456789012', region: 'eu-west-1' },
+    jwtIssuer: ISSUER,
+    jwtAudience: AUDIENCE,
+  });
+  template = Template.fromStack(stack);
+
+  ourFunctions = new Map();
+  for (const [logicalId, resource] of Object.entries(template.findResources('AWS::Lambda::Function') as Record<string, Resource>)) {
+    const id = tagValue(resource, FUNCTION_TAG);
+    if (id !== undefined) ourFunctions.set(id, { logicalId, resource });
+  }
+  httpApiId = stack.getLogicalId(stack.httpApi.node.defaultChild as never);
+  wsApiId = stack.getLogicalId(stack.webSocketApi.node.defaultChild as never);
+  presenceTableId = stack.getLogicalId(stack.tables.Presence.table.node.defaultChild as never);
+  graphTableId = stack.getLogicalId(stack.tables.Graph.table.node.defaultChild as never);
+}, 180_000);
+
+const fnById = (id: string) => {
+  const f = ourFunctions.get(id);
+  if (!f) throw new Error(`no function tagged ${FUNCTION_TAG}=${id}`);
+  return f;
+};
+
+describe('DynamoDB tables', () => {
+  it.each([presenceTable, graphTable])('$id table: on-demand, TTL "ttl", point-in-time recovery, pk/sk string keys, no physical name, retained', (def) => {
+    const tables = template.findResources('AWS::DynamoDB::GlobalTable') as Record<string, Resource>;
+    const table = tables[tableIdFor(def)];
+    expect(table, `table ${def.id}`).toBeDefined();
+    if (!table) return;
+    const p = table.Properties;
+    expect(p.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(p.TimeToLiveSpecification).toEqual({ AttributeName: 'ttl', Enabled: true });
+    expect(p.KeySchema).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
+    for (const replica of p.Replicas as { PointInTimeRecoverySpecification?: unknown }[]) {
+      expect(replica.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    }
+    expect(p.TableName).toBeUndefined();
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+  });
+
+  it.each([presenceTable, graphTable])('$id table: every GSI of lib/tables.ts with its key types and projection', (def) => {
+    const p = (template.findResources('AWS::DynamoDB::GlobalTable') as Record<string, Resource>)[tableIdFor(def)]?.Properties;
+    expect(p).toBeDefined();
+    const gsis = p?.GlobalSecondaryIndexes as { IndexName: string; KeySchema: unknown; Projection: unknown }[];
+    expect(gsis.map((g) => g.IndexName).sort()).toEqual(def.indexes.map((i) => i.name).sort());
+    for (const index of def.indexes) {
+      const gsi = gsis.find((g) => g.IndexName === index.name);
+      expect(gsi?.KeySchema).toEqual([
+        { AttributeName: index.partitionKey, KeyType: 'HASH' },
+        { AttributeName: index.sortKey, KeyType: 'RANGE' },
+      ]);
+      expect(gsi?.Projection).toEqual(
+        index.projection === 'ALL' ? { ProjectionType: 'ALL' } : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection] },
+      );
+      expect(p?.AttributeDefinitions).toContainEqual({ AttributeName: index.sortKey, AttributeType: index.sortKeyType });
+    }
+  });
+
+  it('presence table streams NEW_AND_OLD_IMAGES; graph table has no stream', () => {
+    const tables = template.findResources('AWS::DynamoDB::GlobalTable') as Record<string, Resource>;
+    expect(tables[presenceTableId]?.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+    expect(tables[graphTableId]?.Properties.StreamSpecification).toBeUndefined();
+  });
+});
+
+describe('HTTP API', () => {
+  it('has a JWT authorizer with the configured issuer and audiences on the Authorization header', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      ApiId: { Ref: httpApiId },
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: ISSUER, Audience: AUDIENCE },
+    });
+  });
+
+  it.each(httpRoutes.map((r) => [`${r.method} ${r.path}`, r] as const))('route %s exists behind the JWT authorizer with its scope', (routeKey, route) => {
+    const scope = SCOPES[route.auth];
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      ApiId: { Ref: httpApiId },
+      RouteKey: routeKey,
+      AuthorizationType: 'JWT',
+      AuthorizerId: Match.anyValue(),
+      AuthorizationScopes: scope ? [scope] : Match.absent(),
+    });
+  });
+
+  it('sys/admin routes carry their AuthorizationScopes (and there is at least one such route)', () => {
+    const scoped = httpRoutes.filter((r) => SCOPES[r.auth]);
+    expect(scoped.length).toBeGreaterThan(0);
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route') as Record<string, Resource>);
+    for (const r of scoped) {
+      const found = routes.find((x) => x.Properties.RouteKey === `${r.method} ${r.path}`);
+      expect(found?.Properties.AuthorizationScopes, r.id).toEqual([SCOPES[r.auth]]);
+    }
+  });
+
+  it('has no routes besides those of lib/routes.ts', () => {
+    const keys = Object.values(template.findResources('AWS::ApiGatewayV2::Route', { Properties: { ApiId: { Ref: httpApiId } } }) as Record<string, Resource>).map(
+      (r) => r.Properties.RouteKey,
+    );
+    expect(keys.sort()).toEqual(httpRoutes.map((r) => `${r.method} ${r.path}`).sort());
+  });
+
+  it('each route integrates its own Lambda (payload format 2.0)', () => {
+    for (const route of httpRoutes) {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+        ApiId: { Ref: httpApiId },
+        IntegrationType: 'AWS_PROXY',
+        PayloadFormatVersion: '2.0',
+        IntegrationUri: { 'Fn::GetAtt': [fnById(route.id).logicalId, 'Arn'] },
+      });
+    }
+  });
+
+  it('$default stage auto-deploys with throttling and JSON access logs', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      ApiId: { Ref: httpApiId },
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000 },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.anyValue() },
+    });
+    const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage', { Properties: { ApiId: { Ref: httpApiId } } }) as Record<string, Resource>)[0];
+    const format = JSON.parse(stage?.Properties.AccessLogSettings.Format as string) as Record<string, string>;
+    expect(Object.keys(format)).toEqual(expect.arrayContaining(['requestId', 'ip', 'routeKey', 'status', 'responseLength', 'integrationError']));
+    expect(format.requestId).toBe('$context.requestId');
+  });
+});
+
+describe('WebSocket API', () => {
+  it('selects routes by $request.body.action', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      ProtocolType: 'WEBSOCKET',
+      RouteSelectionExpression: '$request.body.action',
+    });
+  });
+
+  it('$connect has a Lambda REQUEST authorizer reading the token query parameter, backed by the ws-authorizer worker', () => {
+    const authorizers = template.findResources('AWS::ApiGatewayV2::Authorizer', {
+      Properties: { ApiId: { Ref: wsApiId }, AuthorizerType: 'REQUEST', IdentitySource: ['route.request.querystring.token'] },
+    });
+    const [authorizerId, authorizer] = Object.entries(authorizers)[0] ?? [];
+    expect(authorizerId).toBeDefined();
+    expect(JSON.stringify(authorizer)).toContain(fnById(workers.wsAuthorizer.id).logicalId);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      ApiId: { Ref: wsApiId },
+      RouteKey: '$connect',
+      AuthorizationType: 'CUSTOM',
+      AuthorizerId: { Ref: authorizerId },
+    });
+  });
+
+  it('has exactly the routes of lib/routes.ts, each integrated with its own Lambda', () => {
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route', { Properties: { ApiId: { Ref: wsApiId } } }) as Record<string, Resource>);
+    expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(wsRoutes.map((r) => r.routeKey).sort());
+    const integrations = Object.values(
+      template.findResources('AWS::ApiGatewayV2::Integration', { Properties: { ApiId: { Ref: wsApiId }, IntegrationType: 'AWS_PROXY' } }) as Record<string, Resource>,
+    );
+    for (const route of wsRoutes) {
+      const { logicalId } = fnById(route.id);
+      expect(integrations.filter((i) => mentions(i.Properties.IntegrationUri, logicalId)), route.routeKey).toHaveLength(1);
+    }
+  });
+
+  it('routes other than $connect/$disconnect return the handler response to the client', () => {
+    const routes = template.findResources('AWS::ApiGatewayV2::Route', { Properties: { ApiId: { Ref: wsApiId } } }) as Record<string, Resource>;
+    const responses = Object.values(template.findResources('AWS::ApiGatewayV2::RouteResponse') as Record<string, Resource>);
+    for (const route of wsRoutes) {
+      const [routeId, r] = Object.entries(routes).find(([, x]) => x.Properties.RouteKey === route.routeKey) ?? [];
+      const hasResponse = responses.some((x) => x.Properties.RouteId?.Ref === routeId && x.Properties.RouteResponseKey === '$default');
+      const wantsResponse = route.routeKey !== '$connect' && route.routeKey !== '$disconnect';
+      expect(hasResponse, route.routeKey).toBe(wantsResponse);
+      if (wantsResponse) expect(r?.Properties.RouteResponseSelectionExpression, route.routeKey).toBe('$default');
+    }
+  });
+
+  it('stage "live" auto-deploys with throttling and access logs', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      ApiId: { Ref: wsApiId },
+      StageName: 'live',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: Match.anyValue(), ThrottlingBurstLimit: Match.anyValue() },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('\\$context\\.requestId') },
+    });
+    // WebSocket access logging needs the account-level CloudWatch role
+    template.resourceCountIs('AWS::ApiGateway::Account', 1);
+  });
+
+  it('ws authorizer gets issuer, first audience and the default JWKS url', () => {
+    const env = fnById(workers.wsAuthorizer.id).resource.Properties.Environment.Variables as Record<string, unknown>;
+    expect(env.JWT_ISSUER).toBe(ISSUER);
+    expect(env.JWT_AUDIENCE).toBe(AUDIENCE[0]);
+    expect(env.JWT_JWKS_URL).toBe('https://issuer.test/.well-known/jwks.json');
+  });
+});
+
+describe('Lambda functions', () => {
+  it('one function per HTTP route, WebSocket route and worker (no more, no fewer)', () => {
+    expect(ourFunctions.size).toBe(httpRoutes.length + wsRoutes.length + Object.keys(workers).length);
+    expect([...ourFunctions.keys()].sort()).toEqual([...accessById.keys()].sort());
+    const handlerFunctions = template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler', Tags: Match.arrayWith([Match.objectLike({ Key: FUNCTION_TAG })]) } });
+    expect(Object.keys(handlerFunctions)).toHaveLength(httpRoutes.length + wsRoutes.length + 3);
+  });
+
+  it('every Lambda in the template is arm64 on nodejs22.x', () => {
+    const all = Object.values(template.findResources('AWS::Lambda::Function') as Record<string, Resource>);
+    expect(all.length).toBeGreaterThan(0);
+    for (const fn of all) {
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.Runtime).toBe('nodejs22.x');
+    }
+  });
+
+  it('house defaults: X-Ray, 256 MB, source maps, explicit log group with retention, 29 s for API routes', () => {
+    for (const [id, { resource }] of ourFunctions) {
+      const p = resource.Properties;
+      expect(p.TracingConfig, id).toEqual({ Mode: 'Active' });
+      expect(p.MemorySize, id).toBe(256);
+      expect(p.Environment.Variables.NODE_OPTIONS, id).toBe('--enable-source-maps');
+      expect(p.Environment.Variables.LOG_LEVEL, id).toBeDefined();
+      expect(p.Environment.Variables.PRESENCE_TIMEOUT_SECONDS, id).toBe('120');
+      expect(p.Environment.Variables.SWEEP_INTERVAL_SECONDS, id).toBe('15');
+      const logGroup = p.LoggingConfig?.LogGroup?.Ref as string;
+      expect(logGroup, id).toBeDefined();
+      expect((template.findResources('AWS::Logs::LogGroup') as Record<string, Resource>)[logGroup]?.Properties.RetentionInDays, id).toBeGreaterThan(0);
+    }
+    for (const route of [...httpRoutes, ...wsRoutes]) expect(fnById(route.id).resource.Properties.Timeout, route.id).toBe(29);
+    expect(fnById(workers.sweeper.id).resource.Properties.Timeout).toBe(60);
+  });
+
+  it('table env vars are set exactly for the tables a route\'s access names', () => {
+    for (const [id, access] of accessById) {
+      const env = fnById(id).resource.Properties.Environment.Variables as Record<string, unknown>;
+      expect(env.PRESENCE_TABLE, id).toEqual(access.presence ? { Ref: presenceTableId } : undefined);
+      expect(env.GRAPH_TABLE, id).toEqual(access.graph ? { Ref: graphTableId } : undefined);
+    }
+  });
+
+  it('least privilege: no IAM statement references a table the route\'s access does not name', () => {
+    for (const [id, access] of accessById) {
+      const fn = fnById(id).resource;
+      const statements = statementsOf(fn);
+      if (!access.graph) expect(statements.filter((s) => mentions(s.Resource, graphTableId)), `${id} must not touch Graph`).toEqual([]);
+      if (!access.presence) expect(statements.filter((s) => mentions(s.Resource, presenceTableId)), `${id} must not touch Presence`).toEqual([]);
+    }
+    // the authorizer touches no table at all
+    expect(statementsOf(fnById(workers.wsAuthorizer.id).resource).filter((s) => mentions(s.Resource, presenceTableId) || mentions(s.Resource, graphTableId))).toEqual([]);
+  });
+
+  it('least privilege: "read" access gets no write actions, "write" access gets them', () => {
+    for (const [id, access] of accessById) {
+      const statements = statementsOf(fnById(id).resource);
+      for (const [level, tableId] of [
+        [access.presence, presenceTableId],
+        [access.graph, graphTableId],
+      ] as const) {
+        if (!level) continue;
+        const actions = statements.filter((s) => mentions(s.Resource, tableId)).flatMap(actionsOf);
+        expect(actions, `${id} reads ${tableId}`).toContain('dynamodb:GetItem');
+        expect(actions, `${id} queries ${tableId}`).toContain('dynamodb:Query');
+        for (const w of WRITE_ACTIONS) {
+          if (level === 'read') expect(actions, `${id} ${level} ${tableId}`).not.toContain(w);
+          else expect(actions, `${id} ${level} ${tableId}`).toContain(w);
+        }
+      }
+    }
+  });
+
+  it('only functions with access.connections may manage WebSocket connections, on the live stage only', () => {
+    for (const [id, access] of accessById) {
+      const { resource } = fnById(id);
+      const manage = statementsOf(resource).filter((s) => actionsOf(s).includes('execute-api:ManageConnections'));
+      const env = resource.Properties.Environment.Variables as Record<string, unknown>;
+      if (access.connections) {
+        expect(manage, id).toHaveLength(1);
+        expect(JSON.stringify(manage[0]?.Resource), id).toMatch(/\/live\/\*\/@connections\/\*/);
+        expect(JSON.stringify(env.WS_CALLBACK_URL), id).toContain(wsApiId);
+        expect(JSON.stringify(env.WS_CALLBACK_URL), id).toContain('/live');
+      } else {
+        expect(manage, id).toEqual([]);
+        expect(env.WS_CALLBACK_URL, id).toBeUndefined();
+      }
+    }
+  });
+});
+
+describe('stream fan-out', () => {
+  it('event source mapping on the presence stream: bounded retries, bisect, max age, partial batch response, DLQ', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnById(workers.stream.id).logicalId },
+      EventSourceArn: { 'Fn::GetAtt': [presenceTableId, 'StreamArn'] },
+      StartingPosition: 'LATEST',
+      BatchSize: 100,
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 3,
+      MaximumRecordAgeInSeconds: 3600,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [stack.getLogicalId(stack.streamDlq.node.defaultChild as never), 'Arn'] } },
+      },
+    });
+  });
+
+  it('filter criteria are exactly the patterns of lib/tables.ts', () => {
+    const [mapping] = Object.values(template.findResources('AWS::Lambda::EventSourceMapping') as Record<string, Resource>);
+    const filters = mapping?.Properties.FilterCriteria?.Filters as { Pattern: string }[];
+    expect(filters.map((f) => f.Pattern)).toEqual(streamFilterPatterns.map((p) => JSON.stringify(p)));
+  });
+
+  it('DLQ is encrypted, TLS-only and keeps messages 14 days', () => {
+    const queueId = stack.getLogicalId(stack.streamDlq.node.defaultChild as never);
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('sweeper', () => {
+  it('runs every minute from an EventBridge rule', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnById(workers.sweeper.id).logicalId, 'Arn'] } })],
+    });
+  });
+});
+
+describe('outputs', () => {
+  it('exports the API urls, table names and the DLQ url', () => {
+    const outputs = Object.keys(template.findOutputs('*'));
+    for (const name of ['HttpApiUrl', 'WebSocketUrl', 'PresenceTableName', 'GraphTableName', 'StreamFanoutDlqUrl']) {
+      expect(outputs).toContain(name);
+    }
+  });
+});
