@@ -7,8 +7,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
 import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 
 export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
@@ -96,7 +96,12 @@ export class DynamoDbLocal {
   }
 
   private async waitReady(child: ChildProcess): Promise<void> {
-    const client = new DynamoDBClient({ endpoint: this.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+    const client = new DynamoDBClient({
+      endpoint: this.endpoint,
+      region: 'local',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
     const deadline = Date.now() + 30_000;
     try {
       while (Date.now() < deadline) {

@@ -25,7 +25,9 @@ export function matches(pattern: Pattern, event: unknown): boolean {
     const present = obj[key] !== undefined;
     if (Array.isArray(rule)) {
       const values = Array.isArray(obj[key]) ? (obj[key] as unknown[]) : [obj[key]];
-      return rule.some((r) => (r !== null && typeof r === 'object' && 'exists' in r ? matchValue(r, undefined, present) : values.some((v) => matchValue(r, v, present))));
+      return rule.some((r) =>
+        r !== null && typeof r === 'object' && 'exists' in r ? matchValue(r, undefined, present) : values.some((v) => matchValue(r, v, present)),
+      );
     }
     if (rule !== null && typeof rule === 'object') return matches(rule as Pattern, obj[key]);
     return false;

@@ -9,14 +9,13 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { resolve } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { type HttpRoute, httpRoutes, SCOPES, workers, wsRoutes } from '../lib/routes.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-// biome-ignore lint/suspicious/noExplicitAny: handlers have many event shapes
 type Handler = (event: any, context: any) => Promise<any>;
 
 export async function loadHandler(entry: string): Promise<Handler> {
@@ -383,7 +382,11 @@ export class LocalGateway {
         send(200);
         return;
       case 'GET':
-        send(200, { ConnectedAt: new Date(conn.connectedAt).toISOString(), Identity: { SourceIp: conn.sourceIp }, LastActiveAt: new Date(conn.lastActiveAt).toISOString() });
+        send(200, {
+          ConnectedAt: new Date(conn.connectedAt).toISOString(),
+          Identity: { SourceIp: conn.sourceIp },
+          LastActiveAt: new Date(conn.lastActiveAt).toISOString(),
+        });
         return;
       case 'DELETE':
         conn.socket.close(1000, 'Closed by server');

@@ -50,7 +50,11 @@ export interface LocalStack {
  * Sets the environment the handlers read at module scope. Must run before the
  * first handler module is imported (the gateway imports them on start).
  */
-function configureEnvironment(opts: Required<Pick<LocalStackOptions, 'httpPort' | 'wsPort'>> & LocalStackOptions, endpoint: string, names: Record<string, string>) {
+function configureEnvironment(
+  opts: Required<Pick<LocalStackOptions, 'httpPort' | 'wsPort'>> & LocalStackOptions,
+  endpoint: string,
+  names: Record<string, string>,
+) {
   const env = process.env;
   env.AWS_REGION ??= 'local';
   env.AWS_ACCESS_KEY_ID ??= 'local';
@@ -96,7 +100,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     client,
     endpoint,
     tableName: tableNames.Presence as string,
-    handler: ((streamHandler) => (event) => streamHandler(event, {}))(await loadHandler(workers.stream.entry)),
+    handler: (
+      (streamHandler) => (event) =>
+        streamHandler(event, {})
+    )(await loadHandler(workers.stream.entry)),
     filterPatterns: streamFilterPatterns,
     intervalMs: opts.streamPollMs ?? 100,
     onLog: (l) => log(`[stream] ${l}`),

@@ -11,9 +11,9 @@ import {
   DynamoDBStreamsClient,
   ExpiredIteratorException,
   GetRecordsCommand,
-  TrimmedDataAccessException,
   GetShardIteratorCommand,
   type _Record as StreamRecord,
+  TrimmedDataAccessException,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { matchesAny } from './filter.ts';
@@ -22,7 +22,7 @@ export interface StreamPollerOptions {
   client: DynamoDBClient;
   endpoint: string;
   tableName: string;
-  handler: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | undefined | void>;
+  handler: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | undefined>;
   filterPatterns: readonly Record<string, unknown>[];
   intervalMs?: number;
   batchSize?: number;
@@ -209,7 +209,6 @@ export class StreamPoller {
  * The SDK's stream client deserializes an empty map attribute `{"M":{}}` to `{}`;
  * Lambda hands the service's JSON through unchanged, so restore the wire shape.
  */
-// biome-ignore lint/suspicious/noExplicitAny: attribute values are a recursive union
 function wire(image: Record<string, any> | undefined): never {
   if (!image) return undefined as never;
   const fix = (v: Record<string, unknown>): Record<string, unknown> => {

@@ -10,7 +10,6 @@ export const ddb = DynamoDBDocumentClient.from(dynamodb, {
   marshallOptions: { removeUndefinedValues: true },
 });
 
-
 const management = config.wsCallbackUrl ? new ApiGatewayManagementApiClient({ endpoint: config.wsCallbackUrl }) : undefined;
 
 /** The @connections management API client (only workers that push have WS_CALLBACK_URL). */

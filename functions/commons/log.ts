@@ -1,8 +1,7 @@
 /** Structured JSON logs (one line per entry), as CloudWatch Logs Insights likes them. */
 type Fields = Record<string, unknown>;
 
-const serialize = (v: unknown): unknown =>
-  v instanceof Error ? { name: v.name, message: v.message, stack: v.stack, cause: serialize(v.cause) } : v;
+const serialize = (v: unknown): unknown => (v instanceof Error ? { name: v.name, message: v.message, stack: v.stack, cause: serialize(v.cause) } : v);
 
 const write = (level: string, message: string, fields: Fields = {}) => {
   const entry: Fields = { level, message, timestamp: new Date().toISOString() };

@@ -3,20 +3,20 @@
  * workers: they take plain values (already authenticated and validated),
  * call the store and the core, and return plain values.
  */
-import { ApiError, badRequest } from '../core/errors.ts';
+import { type ApiError, badRequest } from '../core/errors.ts';
 import {
   applyPatch,
-  dropConnection,
   type DeviceKind,
   type DeviceStatus,
+  dropConnection,
   type OwnPresence,
   type Presence,
   type PresencePatch,
   projectFor,
   removeDevice,
   toOwnPresence,
-  upsertDevice,
   type UserState,
+  upsertDevice,
 } from '../core/presence.ts';
 import { LIMITS } from '../core/schemas.ts';
 import type { SubscriptionPlan } from '../core/subscriptions.ts';
@@ -117,11 +117,20 @@ export interface SubscribeResult {
   presence: Presence[];
 }
 
-export async function subscribe(subscriber: string, userIds: readonly string[], expiresIn: number = LIMITS.subscriptionDefaultSeconds): Promise<SubscribeResult> {
+export async function subscribe(
+  subscriber: string,
+  userIds: readonly string[],
+  expiresIn: number = LIMITS.subscriptionDefaultSeconds,
+): Promise<SubscribeResult> {
   const now = Date.now();
   const plan: SubscriptionPlan = await store.subscribe(subscriber, userIds, now + expiresIn * 1000, now);
   const subscribed = plan.subscribed.map((s) => ({ userId: s.userId, expiresAt: new Date(s.expiresAt).toISOString() }));
-  const presence = subscribed.length ? await presenceFor(subscriber, subscribed.map((s) => s.userId)) : [];
+  const presence = subscribed.length
+    ? await presenceFor(
+        subscriber,
+        subscribed.map((s) => s.userId),
+      )
+    : [];
   return { subscribed, rejected: plan.rejected, evicted: plan.evicted, presence };
 }
 

@@ -21,10 +21,10 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { graphTable, presenceTable } from '../../lib/tables.ts';
 import { emptyState, finalize, sweepDueAt, sweepState, type UserState } from '../core/presence.ts';
 import { LIMITS } from '../core/schemas.ts';
 import { planSubscriptions, type SubscriptionPlan } from '../core/subscriptions.ts';
-import { graphTable, presenceTable } from '../../lib/tables.ts';
 import { ddb } from './clients.ts';
 import { config } from './config.ts';
 
@@ -401,5 +401,4 @@ async function batchWrite(table: string, requests: WriteRequest[]): Promise<void
   );
 }
 
-const backoff = (attempt: number) =>
-  new Promise((r) => setTimeout(r, Math.min(1000, 10 * 2 ** attempt) * (0.5 + Math.random() / 2)));
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.min(1000, 10 * 2 ** attempt) * (0.5 + Math.random() / 2)));

@@ -68,10 +68,7 @@ export async function verifyJwt(token: string, opts: VerifyOptions): Promise<Cla
     const jwk = await opts.keys(typeof header.kid === 'string' ? header.kid : undefined);
     if (!jwk) throw new TokenError('unknown key');
     const key = createPublicKey({ key: jwk, format: 'jwk' });
-    const ok =
-      alg === 'RS256'
-        ? verifySig('RSA-SHA256', signed, key, sig)
-        : verifySig('sha256', signed, { key, dsaEncoding: 'ieee-p1363' }, sig);
+    const ok = alg === 'RS256' ? verifySig('RSA-SHA256', signed, key, sig) : verifySig('sha256', signed, { key, dsaEncoding: 'ieee-p1363' }, sig);
     if (!ok) throw new TokenError('bad signature');
   } else {
     throw new TokenError('unsupported algorithm');

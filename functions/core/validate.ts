@@ -72,8 +72,7 @@ export function validate(schema: Schema, value: unknown, path = 'body'): string 
     if (schema.minLength !== undefined && len < schema.minLength) return `${path} must be at least ${schema.minLength} characters`;
     if (schema.maxLength !== undefined && len > schema.maxLength) return `${path} must be at most ${schema.maxLength} characters`;
     if (schema.pattern !== undefined && !regex(schema.pattern).test(value)) return `${path} has invalid characters or format`;
-    if (schema.format === 'date-time' && (!ISO.test(value) || Number.isNaN(Date.parse(value))))
-      return `${path} must be an ISO-8601 UTC timestamp`;
+    if (schema.format === 'date-time' && (!ISO.test(value) || Number.isNaN(Date.parse(value)))) return `${path} must be an ISO-8601 UTC timestamp`;
   }
   if (typeof value === 'number') {
     if (schema.minimum !== undefined && value < schema.minimum) return `${path} must be ≥ ${schema.minimum}`;

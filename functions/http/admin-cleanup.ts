@@ -1,5 +1,5 @@
+import { SCOPES } from '../../lib/routes.ts';
 import { httpRoute } from '../commons/http.ts';
 import { sweep } from '../commons/operations.ts';
-import { SCOPES } from '../../lib/routes.ts';
 
 export const handler = httpRoute({ scope: SCOPES.admin }, () => sweep());

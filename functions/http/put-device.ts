@@ -3,7 +3,6 @@ import { setDevice } from '../commons/operations.ts';
 import type { Status } from '../core/presence.ts';
 import { device, putDeviceBody } from '../core/schemas.ts';
 
-export const handler = httpRoute<{ status: Status; ext?: string | null }>(
-  { body: putDeviceBody, params: { device } },
-  ({ userId, params, body }) => setDevice(userId, params.device as string, body.status, body.ext),
+export const handler = httpRoute<{ status: Status; ext?: string | null }>({ body: putDeviceBody, params: { device } }, ({ userId, params, body }) =>
+  setDevice(userId, params.device as string, body.status, body.ext),
 );

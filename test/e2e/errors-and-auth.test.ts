@@ -41,7 +41,12 @@ describe('authorization', () => {
     expect(res.body).toEqual(errorBody('forbidden'));
     const ok = await call('POST', '/v1/admin/cleanup-presence', token('ops', 'presence:admin'));
     expect(ok.status).toBe(200);
-    expect(ok.body).toEqual({ usersMarkedOffline: expect.any(Number), devicesExpired: expect.any(Number), availabilityCleared: expect.any(Number), subscriptionsExpired: expect.any(Number) });
+    expect(ok.body).toEqual({
+      usersMarkedOffline: expect.any(Number),
+      devicesExpired: expect.any(Number),
+      availabilityCleared: expect.any(Number),
+      subscriptionsExpired: expect.any(Number),
+    });
   });
 
   it('refuses the WebSocket handshake with 401 without a valid token', async () => {

@@ -67,7 +67,10 @@ describe('expiry', () => {
     // b keeps heartbeating so only the availability lapses
     const keepAlive = setInterval(() => void b.request('heartbeat').catch(() => {}), 700);
     try {
-      const back = await a.next((m) => m.type === 'presence' && m.data.userId === B && m.data.status === 'online' && m.data.version > busy.data.version, 1500 + BOUND_MS);
+      const back = await a.next(
+        (m) => m.type === 'presence' && m.data.userId === B && m.data.status === 'online' && m.data.version > busy.data.version,
+        1500 + BOUND_MS,
+      );
       expect(back.data.availabilityUntil).toBeNull();
     } finally {
       clearInterval(keepAlive);

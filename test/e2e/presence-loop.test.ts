@@ -26,7 +26,10 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const isPushOf = (userId: string, pred: (d: any) => boolean = () => true) => (m: any) => m.type === 'presence' && m.data.userId === userId && pred(m.data);
+const isPushOf =
+  (userId: string, pred: (d: any) => boolean = () => true) =>
+  (m: any) =>
+    m.type === 'presence' && m.data.userId === userId && pred(m.data);
 
 describe('presence loop', () => {
   it("pushes B's changes to every connection of subscriber A, once per change, with increasing versions", async () => {
@@ -67,11 +70,19 @@ describe('presence loop', () => {
     expect(offline.data.devices).toEqual([]);
     expect(Date.parse(offline.data.lastSeen)).toBeGreaterThan(Date.parse(busy.data.lastSeen) - 1);
 
-    const versions = a1.pushes().filter(isPushOf(B)).map((m) => m.data.version);
+    const versions = a1
+      .pushes()
+      .filter(isPushOf(B))
+      .map((m) => m.data.version);
     expect(versions).toEqual([...versions].sort((x, y) => x - y));
     expect(new Set(versions).size).toBe(versions.length);
     expect(versions.length).toBe(3); // online, busy, offline: one push per change
-    expect(a2.pushes().filter(isPushOf(B)).map((m) => m.data.version)).toEqual(versions);
+    expect(
+      a2
+        .pushes()
+        .filter(isPushOf(B))
+        .map((m) => m.data.version),
+    ).toEqual(versions);
   });
 
   it('PATCH /v1/me/presence pushes; a manual availability wins over devices until set back to auto', async () => {
@@ -84,7 +95,13 @@ describe('presence loop', () => {
     const until = new Date(Date.now() + 60_000).toISOString();
     const res = await call('PATCH', '/v1/me/presence', token(B), { availability: 'dnd', availabilityUntil: until, activity: { game: 'chess', table: 7 } });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ status: 'dnd', availability: 'dnd', availabilityUntil: until, activity: { game: 'chess', table: 7 }, visibility: 'everyone' });
+    expect(res.body).toMatchObject({
+      status: 'dnd',
+      availability: 'dnd',
+      availabilityUntil: until,
+      activity: { game: 'chess', table: 7 },
+      visibility: 'everyone',
+    });
     const pushed = await a.next(isPushOf(B, (d) => d.status === 'dnd'));
     expect(pushed.data.availabilityUntil).toBe(until);
     expect(pushed.data).not.toHaveProperty('visibility'); // only the owner sees settings

@@ -10,8 +10,8 @@ import {
   sweepDueAt,
   sweepState,
   toPresence,
-  upsertDevice,
   type UserState,
+  upsertDevice,
 } from '../../functions/core/presence.ts';
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');

@@ -1,0 +1,103 @@
+/**
+ * `npm start` as a user runs it (bin/local.ts in its own process): it prints
+ * its endpoints when ready, serves HTTP and WebSocket, keeps data across
+ * restarts in the data directory, and on SIGTERM stops everything it started
+ * (no DynamoDB Local left behind).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { portFree } from '../../local/dynamodb.ts';
+import { token } from '../support/e2e.ts';
+import { freePort } from '../support/ports.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const dataDir = mkdtempSync(join(tmpdir(), 'presence-data-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+interface Running {
+  child: ChildProcess;
+  output: () => string;
+  ports: { http: number; ws: number; db: number };
+}
+
+async function start(args: string[] = []): Promise<Running> {
+  const ports = { http: await freePort(), ws: await freePort(), db: await freePort() };
+  const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['bin/local.ts', ...args], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: String(ports.http),
+      WS_PORT: String(ports.ws),
+      DYNAMODB_PORT: String(ports.db),
+      PRESENCE_DATA_DIR: dataDir,
+      PRESENCE_JWT_SECRET: 'test-secret',
+      // the test runner's own settings must not leak into the stack
+      PRESENCE_TABLE: '',
+      GRAPH_TABLE: '',
+      DYNAMODB_ENDPOINT: '',
+      LOG_LEVEL: '',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (b) => (out += b));
+  child.stderr?.on('data', (b) => (out += b));
+  await new Promise<void>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`not ready in 60 s:\n${out}`)), 60_000);
+    const check = () => {
+      if (out.includes('Ctrl-C to stop')) {
+        clearTimeout(timer);
+        ok();
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => fail(new Error(`exited ${code} before ready:\n${out}`)));
+  });
+  return { child, output: () => out, ports };
+}
+
+async function stop(r: Running): Promise<number | null> {
+  const exited = new Promise<number | null>((ok) => r.child.once('exit', (code) => ok(code)));
+  r.child.kill('SIGTERM');
+  return exited;
+}
+
+describe('npm start', () => {
+  it('prints its endpoints, serves both APIs, keeps data, and stops cleanly on SIGTERM', async () => {
+    const first = await start();
+    expect(first.output()).toContain(`HTTP API       http://127.0.0.1:${first.ports.http}`);
+    expect(first.output()).toContain(`WebSocket API  ws://127.0.0.1:${first.ports.ws}`);
+    const base = `http://127.0.0.1:${first.ports.http}`;
+    const auth = { authorization: `Bearer ${token('starter')}`, 'content-type': 'application/json' };
+    const patched = await fetch(`${base}/v1/me/presence`, { method: 'PATCH', headers: auth, body: JSON.stringify({ customStatus: 'kept' }) });
+    expect(patched.status).toBe(200);
+    const ws = new WebSocket(`ws://127.0.0.1:${first.ports.ws}/?token=${token('starter')}`);
+    await new Promise((ok, fail) => {
+      ws.once('open', ok);
+      ws.once('error', fail);
+    });
+    const closed = new Promise((ok) => ws.once('close', ok));
+    expect(await stop(first)).toBe(0);
+    await closed; // the stack closed the socket on its way down
+    expect(first.output()).toContain('stopped');
+    expect(await portFree(first.ports.db)).toBe(true); // DynamoDB Local is gone
+    expect(await portFree(first.ports.http)).toBe(true);
+
+    const second = await start();
+    const own = await fetch(`http://127.0.0.1:${second.ports.http}/v1/me/presence`, { headers: auth });
+    expect(await own.json()).toMatchObject({ userId: 'starter', customStatus: 'kept' });
+    expect(await stop(second)).toBe(0);
+  }, 120_000);
+
+  it('--in-memory keeps nothing', async () => {
+    const r = await start(['--in-memory']);
+    expect(r.output()).toContain('(in memory)');
+    const own = await fetch(`http://127.0.0.1:${r.ports.http}/v1/me/presence`, { headers: { authorization: `Bearer ${token('starter')}` } });
+    expect(await own.json()).toMatchObject({ userId: 'starter', customStatus: null, version: 0 });
+    expect(await stop(r)).toBe(0);
+  }, 120_000);
+});
