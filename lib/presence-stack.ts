@@ -6,17 +6,14 @@
  */
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
-import {
-  HttpApi,
-  HttpMethod,
-  LogGroupLogDestination,
-  type ThrottleSettings,
-  WebSocketApi,
-  WebSocketStage,
-} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpApi, HttpMethod, LogGroupLogDestination, type ThrottleSettings, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
+
+/** one scheduled sweeper invocation sweeps repeatedly for this long */
+const SWEEPER_LOOP_SECONDS = 60;
+
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
@@ -24,10 +21,10 @@ import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { type Access, httpRoutes, SCOPES, workers, wsRoutes } from './routes.ts';
-import { streamFilterPatterns } from './tables.ts';
 import { PresenceFunction } from './constructs/presence-function.ts';
 import { type BoundTable, createTables } from './constructs/presence-tables.ts';
+import { type Access, httpRoutes, SCOPES, workers, wsRoutes } from './routes.ts';
+import { streamFilterPatterns } from './tables.ts';
 
 export interface PresenceStackProps extends StackProps {
   /** JWT issuer (`iss`) accepted by both APIs */
@@ -212,15 +209,14 @@ export class PresenceStack extends Stack {
     );
 
     // ---- sweeper ----
-    const sweeper = make(workers.sweeper.id, workers.sweeper.entry, workers.sweeper.access, Duration.seconds(60));
-    // KNOWN GAP: EventBridge rules (and EventBridge Scheduler rates) fire at most once a minute,
-    // so on AWS a user goes offline up to timeout + 60 s after the last sign of life, not the
-    // contract's timeout + SWEEP_INTERVAL_SECONDS (default 15). Sub-minute sweeps need a
-    // Step Functions loop (Wait state + invoke) or a sweeper that loops internally; to be decided.
+    // EventBridge fires at most once a minute: each invocation loops, sweeping every
+    // SWEEP_INTERVAL_SECONDS for SWEEPER_LOOP_SECONDS (see functions/workers/sweeper.ts),
+    // so offline stays within timeout + SWEEP_INTERVAL_SECONDS on AWS too.
+    const sweeper = make(workers.sweeper.id, workers.sweeper.entry, workers.sweeper.access, Duration.seconds(SWEEPER_LOOP_SECONDS + 30));
     new Rule(this, 'SweeperSchedule', {
-      description: 'Runs the presence sweeper (timely offline)',
+      description: 'Runs the presence sweeper (timely offline); each run sweeps repeatedly for a minute',
       schedule: Schedule.rate(Duration.minutes(1)),
-      targets: [new LambdaFunction(sweeper.fn, { retryAttempts: 0 })],
+      targets: [new LambdaFunction(sweeper.fn, { retryAttempts: 0, event: RuleTargetInput.fromObject({ loopSeconds: SWEEPER_LOOP_SECONDS }) })],
     });
 
     // ---- outputs ----

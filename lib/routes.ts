@@ -51,12 +51,26 @@ export const httpRoutes: readonly HttpRoute[] = [
   { id: 'Heartbeat', method: 'POST', path: '/v1/me/heartbeat', entry: h('heartbeat'), auth: 'user', access: { presence: 'write' } },
   { id: 'PutDevice', method: 'PUT', path: '/v1/me/devices/{device}', entry: h('put-device'), auth: 'user', access: { presence: 'write' } },
   { id: 'DeleteDevice', method: 'DELETE', path: '/v1/me/devices/{device}', entry: h('delete-device'), auth: 'user', access: { presence: 'write' } },
-  { id: 'GetUserPresence', method: 'GET', path: '/v1/users/{userId}/presence', entry: h('get-user-presence'), auth: 'user', access: { presence: 'read', graph: 'read' } },
+  {
+    id: 'GetUserPresence',
+    method: 'GET',
+    path: '/v1/users/{userId}/presence',
+    entry: h('get-user-presence'),
+    auth: 'user',
+    access: { presence: 'read', graph: 'read' },
+  },
   { id: 'GetPresenceBatch', method: 'GET', path: '/v1/presence', entry: h('get-presence-batch'), auth: 'user', access: { presence: 'read', graph: 'read' } },
   { id: 'Subscribe', method: 'POST', path: '/v1/me/subscriptions', entry: h('subscribe'), auth: 'user', access: { presence: 'read', graph: 'write' } },
   { id: 'Unsubscribe', method: 'DELETE', path: '/v1/me/subscriptions', entry: h('unsubscribe'), auth: 'user', access: { graph: 'write' } },
   { id: 'ListSubscriptions', method: 'GET', path: '/v1/me/subscriptions', entry: h('list-subscriptions'), auth: 'user', access: { graph: 'read' } },
-  { id: 'AdminCleanup', method: 'POST', path: '/v1/admin/cleanup-presence', entry: h('admin-cleanup'), auth: 'admin', access: { presence: 'write', graph: 'write' } },
+  {
+    id: 'AdminCleanup',
+    method: 'POST',
+    path: '/v1/admin/cleanup-presence',
+    entry: h('admin-cleanup'),
+    auth: 'admin',
+    access: { presence: 'write', graph: 'write' },
+  },
 ];
 
 export const wsRoutes: readonly WsRoute[] = [

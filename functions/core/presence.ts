@@ -211,8 +211,8 @@ function visibleKey(state: UserState): string {
     aggregateStatus(state, stored),
     state.customStatus,
     state.activity,
-    state.availability,
     state.availability === 'auto' ? null : state.availabilityUntil,
+    // a visibility change changes what some viewers see (hidden ↔ real), so it versions too
     state.visibility,
     liveDevices(state, stored).map(([name, d]) => [name, d.s, d.x]),
   ]);

@@ -3,14 +3,7 @@
  * single region for now): on-demand, TTL, PITR, streams where asked, GSIs as listed.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
-import {
-  AttributeType,
-  Billing,
-  type GlobalSecondaryIndexPropsV2,
-  ProjectionType,
-  StreamViewType,
-  TableV2,
-} from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, Billing, type GlobalSecondaryIndexPropsV2, ProjectionType, StreamViewType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import { type IndexDef, type TableDef, tables } from '../tables.ts';
 

@@ -12,7 +12,6 @@ import { PresenceStack } from '../../lib/presence-stack.ts';
 import { type Access, httpRoutes, SCOPES, workers, wsRoutes } from '../../lib/routes.ts';
 import { graphTable, presenceTable, streamFilterPatterns, type TableDef } from '../../lib/tables.ts';
 
-// biome-ignore lint/suspicious/noExplicitAny: CloudFormation properties are untyped JSON
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
 
 const ISSUER = 'https://issuer.test/';
@@ -51,8 +50,7 @@ const policiesOf = (fn: Resource): unknown[] => {
 };
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
-const statementsOf = (fn: Resource): Statement[] =>
-  policiesOf(fn).flatMap((doc) => (doc as { Statement: Statement[] }).Statement);
+const statementsOf = (fn: Resource): Statement[] => policiesOf(fn).flatMap((doc) => (doc as { Statement: Statement[] }).Statement);
 const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const mentions = (value: unknown, logicalId: string) => JSON.stringify(value).includes(`"${logicalId}"`);
 
@@ -164,9 +162,9 @@ describe('HTTP API', () => {
   });
 
   it('has no routes besides those of lib/routes.ts', () => {
-    const keys = Object.values(template.findResources('AWS::ApiGatewayV2::Route', { Properties: { ApiId: { Ref: httpApiId } } }) as Record<string, Resource>).map(
-      (r) => r.Properties.RouteKey,
-    );
+    const keys = Object.values(
+      template.findResources('AWS::ApiGatewayV2::Route', { Properties: { ApiId: { Ref: httpApiId } } }) as Record<string, Resource>,
+    ).map((r) => r.Properties.RouteKey);
     expect(keys.sort()).toEqual(httpRoutes.map((r) => `${r.method} ${r.path}`).sort());
   });
 
@@ -189,7 +187,9 @@ describe('HTTP API', () => {
       DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000 },
       AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.anyValue() },
     });
-    const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage', { Properties: { ApiId: { Ref: httpApiId } } }) as Record<string, Resource>)[0];
+    const stage = Object.values(
+      template.findResources('AWS::ApiGatewayV2::Stage', { Properties: { ApiId: { Ref: httpApiId } } }) as Record<string, Resource>,
+    )[0];
     const format = JSON.parse(stage?.Properties.AccessLogSettings.Format as string) as Record<string, string>;
     expect(Object.keys(format)).toEqual(expect.arrayContaining(['requestId', 'ip', 'routeKey', 'status', 'responseLength', 'integrationError']));
     expect(format.requestId).toBe('$context.requestId');
@@ -223,11 +223,17 @@ describe('WebSocket API', () => {
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route', { Properties: { ApiId: { Ref: wsApiId } } }) as Record<string, Resource>);
     expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(wsRoutes.map((r) => r.routeKey).sort());
     const integrations = Object.values(
-      template.findResources('AWS::ApiGatewayV2::Integration', { Properties: { ApiId: { Ref: wsApiId }, IntegrationType: 'AWS_PROXY' } }) as Record<string, Resource>,
+      template.findResources('AWS::ApiGatewayV2::Integration', { Properties: { ApiId: { Ref: wsApiId }, IntegrationType: 'AWS_PROXY' } }) as Record<
+        string,
+        Resource
+      >,
     );
     for (const route of wsRoutes) {
       const { logicalId } = fnById(route.id);
-      expect(integrations.filter((i) => mentions(i.Properties.IntegrationUri, logicalId)), route.routeKey).toHaveLength(1);
+      expect(
+        integrations.filter((i) => mentions(i.Properties.IntegrationUri, logicalId)),
+        route.routeKey,
+      ).toHaveLength(1);
     }
   });
 
@@ -267,7 +273,9 @@ describe('Lambda functions', () => {
   it('one function per HTTP route, WebSocket route and worker (no more, no fewer)', () => {
     expect(ourFunctions.size).toBe(httpRoutes.length + wsRoutes.length + Object.keys(workers).length);
     expect([...ourFunctions.keys()].sort()).toEqual([...accessById.keys()].sort());
-    const handlerFunctions = template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler', Tags: Match.arrayWith([Match.objectLike({ Key: FUNCTION_TAG })]) } });
+    const handlerFunctions = template.findResources('AWS::Lambda::Function', {
+      Properties: { Handler: 'index.handler', Tags: Match.arrayWith([Match.objectLike({ Key: FUNCTION_TAG })]) },
+    });
     expect(Object.keys(handlerFunctions)).toHaveLength(httpRoutes.length + wsRoutes.length + 3);
   });
 
@@ -294,10 +302,10 @@ describe('Lambda functions', () => {
       expect((template.findResources('AWS::Logs::LogGroup') as Record<string, Resource>)[logGroup]?.Properties.RetentionInDays, id).toBeGreaterThan(0);
     }
     for (const route of [...httpRoutes, ...wsRoutes]) expect(fnById(route.id).resource.Properties.Timeout, route.id).toBe(29);
-    expect(fnById(workers.sweeper.id).resource.Properties.Timeout).toBe(60);
+    expect(fnById(workers.sweeper.id).resource.Properties.Timeout).toBe(90);
   });
 
-  it('table env vars are set exactly for the tables a route\'s access names', () => {
+  it("table env vars are set exactly for the tables a route's access names", () => {
     for (const [id, access] of accessById) {
       const env = fnById(id).resource.Properties.Environment.Variables as Record<string, unknown>;
       expect(env.PRESENCE_TABLE, id).toEqual(access.presence ? { Ref: presenceTableId } : undefined);
@@ -305,15 +313,25 @@ describe('Lambda functions', () => {
     }
   });
 
-  it('least privilege: no IAM statement references a table the route\'s access does not name', () => {
+  it("least privilege: no IAM statement references a table the route's access does not name", () => {
     for (const [id, access] of accessById) {
       const fn = fnById(id).resource;
       const statements = statementsOf(fn);
-      if (!access.graph) expect(statements.filter((s) => mentions(s.Resource, graphTableId)), `${id} must not touch Graph`).toEqual([]);
-      if (!access.presence) expect(statements.filter((s) => mentions(s.Resource, presenceTableId)), `${id} must not touch Presence`).toEqual([]);
+      if (!access.graph)
+        expect(
+          statements.filter((s) => mentions(s.Resource, graphTableId)),
+          `${id} must not touch Graph`,
+        ).toEqual([]);
+      if (!access.presence)
+        expect(
+          statements.filter((s) => mentions(s.Resource, presenceTableId)),
+          `${id} must not touch Presence`,
+        ).toEqual([]);
     }
     // the authorizer touches no table at all
-    expect(statementsOf(fnById(workers.wsAuthorizer.id).resource).filter((s) => mentions(s.Resource, presenceTableId) || mentions(s.Resource, graphTableId))).toEqual([]);
+    expect(
+      statementsOf(fnById(workers.wsAuthorizer.id).resource).filter((s) => mentions(s.Resource, presenceTableId) || mentions(s.Resource, graphTableId)),
+    ).toEqual([]);
   });
 
   it('least privilege: "read" access gets no write actions, "write" access gets them', () => {
@@ -383,20 +401,23 @@ describe('stream fan-out', () => {
     template.hasResourceProperties('AWS::SQS::QueuePolicy', {
       Queues: [{ Ref: queueId }],
       PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
       },
     });
   });
 });
 
 describe('sweeper', () => {
-  it('runs every minute from an EventBridge rule', () => {
+  it('runs every minute from an EventBridge rule, each run looping for the minute', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
       State: 'ENABLED',
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnById(workers.sweeper.id).logicalId, 'Arn'] } })],
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [fnById(workers.sweeper.id).logicalId, 'Arn'] },
+          Input: JSON.stringify({ loopSeconds: 60 }),
+        }),
+      ],
     });
   });
 });

@@ -62,6 +62,17 @@ describe('versions', () => {
     expect(b.state.rev).toBe(a.state.rev + 1);
   });
 
+  it('do not bump when only owner-visible settings change (availability while offline)', () => {
+    const s0 = emptyState('bob');
+    const f = finalize(s0, applyPatch(s0, { availability: 'dnd' }, T0));
+    expect(f.visibleChange).toBe(false);
+    expect(f.state.version).toBe(0);
+    // once a device is live the manual availability shows, and that is a change
+    const on = finalize(f.state, upsertDevice(f.state, 'web', { kind: 'http', expiresAt: T0 + MIN }, T0));
+    expect(on.visibleChange).toBe(true);
+    expect(aggregateStatus(on.state, T0)).toBe('dnd');
+  });
+
   it('bump when the sweep removes a device that had expired (stored view, not time-filtered)', () => {
     const s = finalize(emptyState('bob'), withDevices({ a: { s: 'online', e: T0 + MIN } })).state;
     const swept = sweepState(s, T0 + 2 * MIN);
