@@ -219,6 +219,9 @@ export class PresenceStack extends Stack {
       targets: [new LambdaFunction(sweeper.fn, { retryAttempts: 0, event: RuleTargetInput.fromObject({ loopSeconds: SWEEPER_LOOP_SECONDS }) })],
     });
 
+    // ---- sys operations for cloud functions in the account (IAM invoke; no HTTP, no token) ----
+    const sysInvoke = make(workers.sysInvoke.id, workers.sysInvoke.entry, workers.sysInvoke.access, Duration.seconds(29));
+
     // ---- outputs ----
     new CfnOutput(this, 'HttpApiUrl', { value: httpStage.url });
     new CfnOutput(this, 'WebSocketUrl', { value: this.webSocketStage.url });
@@ -226,5 +229,9 @@ export class PresenceStack extends Stack {
     new CfnOutput(this, 'PresenceTableName', { value: tables.Presence.table.tableName });
     new CfnOutput(this, 'GraphTableName', { value: tables.Graph.table.tableName });
     new CfnOutput(this, 'StreamFanoutDlqUrl', { value: streamDlq.queueUrl });
+    new CfnOutput(this, 'SysFunctionName', {
+      value: sysInvoke.fn.functionName,
+      description: 'aws lambda invoke --function-name <this> --payload {"op":"initializePresence",...}',
+    });
   }
 }

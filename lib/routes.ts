@@ -46,8 +46,10 @@ const h = (name: string) => `functions/http/${name}.ts`;
 const w = (name: string) => `functions/ws/${name}.ts`;
 
 export const httpRoutes: readonly HttpRoute[] = [
+  // user
   { id: 'GetOwnPresence', method: 'GET', path: '/v1/me/presence', entry: h('get-own-presence'), auth: 'user', access: { presence: 'read' } },
   { id: 'PatchOwnPresence', method: 'PATCH', path: '/v1/me/presence', entry: h('patch-own-presence'), auth: 'user', access: { presence: 'write' } },
+  { id: 'PushOwnPresence', method: 'POST', path: '/v1/me/presence/push', entry: h('push-presence'), auth: 'user', access: { presence: 'write' } },
   { id: 'Heartbeat', method: 'POST', path: '/v1/me/heartbeat', entry: h('heartbeat'), auth: 'user', access: { presence: 'write' } },
   { id: 'PutDevice', method: 'PUT', path: '/v1/me/devices/{device}', entry: h('put-device'), auth: 'user', access: { presence: 'write' } },
   { id: 'DeleteDevice', method: 'DELETE', path: '/v1/me/devices/{device}', entry: h('delete-device'), auth: 'user', access: { presence: 'write' } },
@@ -63,29 +65,89 @@ export const httpRoutes: readonly HttpRoute[] = [
   { id: 'Subscribe', method: 'POST', path: '/v1/me/subscriptions', entry: h('subscribe'), auth: 'user', access: { presence: 'read', graph: 'write' } },
   { id: 'Unsubscribe', method: 'DELETE', path: '/v1/me/subscriptions', entry: h('unsubscribe'), auth: 'user', access: { graph: 'write' } },
   { id: 'ListSubscriptions', method: 'GET', path: '/v1/me/subscriptions', entry: h('list-subscriptions'), auth: 'user', access: { graph: 'read' } },
+  { id: 'GetFriends', method: 'GET', path: '/v1/me/friends', entry: h('get-friends'), auth: 'user', access: { graph: 'read' } },
   {
-    id: 'AdminCleanup',
+    id: 'GetFriendsPresence',
+    method: 'GET',
+    path: '/v1/me/friends/presence',
+    entry: h('get-friends-presence'),
+    auth: 'user',
+    access: { presence: 'read', graph: 'read' },
+  },
+  {
+    id: 'GetGroupPresence',
+    method: 'GET',
+    path: '/v1/groups/{groupId}/presence',
+    entry: h('get-group-presence'),
+    auth: 'user',
+    access: { presence: 'read', graph: 'read' },
+  },
+  // sys (cloud functions, IoT back ends)
+  { id: 'SysPutPresence', method: 'PUT', path: '/v1/sys/users/{userId}/presence', entry: h('sys-put-presence'), auth: 'sys', access: { presence: 'write' } },
+  {
+    id: 'SysExtendPresence',
     method: 'POST',
-    path: '/v1/admin/cleanup-presence',
-    entry: h('admin-cleanup'),
-    auth: 'admin',
+    path: '/v1/sys/users/{userId}/presence/extend',
+    entry: h('sys-extend-presence'),
+    auth: 'sys',
+    access: { presence: 'write' },
+  },
+  {
+    id: 'SysDeletePresence',
+    method: 'DELETE',
+    path: '/v1/sys/users/{userId}/presence',
+    entry: h('sys-delete-presence'),
+    auth: 'sys',
+    access: { presence: 'write' },
+  },
+  {
+    id: 'SysPutFriend',
+    method: 'PUT',
+    path: '/v1/sys/users/{userId}/friends/{friendId}',
+    entry: h('sys-put-friend'),
+    auth: 'sys',
     access: { presence: 'write', graph: 'write' },
   },
+  {
+    id: 'SysDeleteFriend',
+    method: 'DELETE',
+    path: '/v1/sys/users/{userId}/friends/{friendId}',
+    entry: h('sys-delete-friend'),
+    auth: 'sys',
+    access: { presence: 'write', graph: 'write' },
+  },
+  { id: 'SysPutMember', method: 'PUT', path: '/v1/sys/groups/{groupId}/members/{userId}', entry: h('sys-put-member'), auth: 'sys', access: { graph: 'write' } },
+  {
+    id: 'SysDeleteMember',
+    method: 'DELETE',
+    path: '/v1/sys/groups/{groupId}/members/{userId}',
+    entry: h('sys-delete-member'),
+    auth: 'sys',
+    access: { graph: 'write' },
+  },
+  // admin
+  { id: 'AdminCleanup', method: 'POST', path: '/v1/admin/cleanup-presence', entry: h('admin-cleanup'), auth: 'admin', access: { presence: 'write' } },
 ];
 
 export const wsRoutes: readonly WsRoute[] = [
   { id: 'WsConnect', routeKey: '$connect', entry: w('connect'), access: { presence: 'write' } },
-  { id: 'WsDisconnect', routeKey: '$disconnect', entry: w('disconnect'), access: { presence: 'write' } },
+  { id: 'WsDisconnect', routeKey: '$disconnect', entry: w('disconnect'), access: { presence: 'write', graph: 'write' } },
   { id: 'WsDefault', routeKey: '$default', entry: w('default'), access: { presence: 'write' } },
   { id: 'WsHeartbeat', routeKey: 'heartbeat', entry: w('heartbeat'), access: { presence: 'write' } },
   { id: 'WsSetPresence', routeKey: 'setPresence', entry: w('set-presence'), access: { presence: 'write' } },
   { id: 'WsGetPresence', routeKey: 'getPresence', entry: w('get-presence'), access: { presence: 'write', graph: 'read' } },
   { id: 'WsSubscribe', routeKey: 'subscribe', entry: w('subscribe'), access: { presence: 'write', graph: 'write' } },
   { id: 'WsUnsubscribe', routeKey: 'unsubscribe', entry: w('unsubscribe'), access: { presence: 'write', graph: 'write' } },
+  { id: 'WsListen', routeKey: 'listen', entry: w('listen'), access: { presence: 'write', graph: 'write' } },
+  { id: 'WsStopListening', routeKey: 'stopListening', entry: w('stop-listening'), access: { presence: 'write', graph: 'write' } },
+  { id: 'WsForcePush', routeKey: 'forcePush', entry: w('force-push'), access: { presence: 'write' } },
 ];
 
 export const workers = {
   wsAuthorizer: { id: 'WsAuthorizer', entry: 'functions/workers/ws-authorizer.ts', access: {} },
-  stream: { id: 'StreamFanout', entry: 'functions/workers/stream.ts', access: { presence: 'write', graph: 'read', connections: true } },
-  sweeper: { id: 'Sweeper', entry: 'functions/workers/sweeper.ts', access: { presence: 'write', graph: 'write' } },
+  // 410 Gone cleanup removes the connection's listeners too, hence graph write
+  stream: { id: 'StreamFanout', entry: 'functions/workers/stream.ts', access: { presence: 'write', graph: 'write', connections: true } },
+  sweeper: { id: 'Sweeper', entry: 'functions/workers/sweeper.ts', access: { presence: 'write' } },
+  /** the sys operations for cloud functions in the account (IAM invoke, no HTTP) */
+  sysInvoke: { id: 'SysInvoke', entry: 'functions/workers/sys-invoke.ts', access: { presence: 'write', graph: 'write' } },
 } as const satisfies Record<string, Worker>;

@@ -38,7 +38,7 @@ export const presenceTable: TableDef = {
   ],
 };
 
-/** Who watches whom: subscriptions (and, later, listeners, friends, groups). */
+/** Who watches whom: subscriptions, listeners, friendships, group memberships. */
 export const graphTable: TableDef = {
   id: 'Graph',
   envVar: 'GRAPH_TABLE',
@@ -46,7 +46,10 @@ export const graphTable: TableDef = {
   sortKey: 'sk',
   ttlAttribute: 'ttl',
   stream: false,
-  indexes: [{ name: 'byWatchedUser', partitionKey: 'gpk', sortKey: 'gsk', sortKeyType: 'S', projection: ['exp'] }],
+  indexes: [
+    // who watches a user (subscriptions and userIds listeners), a group's listeners, a user's groups
+    { name: 'byWatchedUser', partitionKey: 'gpk', sortKey: 'gsk', sortKeyType: 'S', projection: ['exp', 'u'] },
+  ],
 };
 
 export const tables = [presenceTable, graphTable] as const;

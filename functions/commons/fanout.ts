@@ -6,7 +6,7 @@
  * 410 Gone are removed.
  */
 import { DeleteConnectionCommand, GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { iso, type Presence, projectedVersion, projectFor, type UserState } from '../core/presence.ts';
+import { iso, projectedVersion, projectFor, type UserState } from '../core/presence.ts';
 import { connections } from './clients.ts';
 import { config } from './config.ts';
 import { log } from './log.ts';
@@ -26,27 +26,34 @@ interface Delivery {
   payload: string;
 }
 
+/**
+ * The audience of a change of `userId`: subscribers and userIds listeners,
+ * listeners of the user's groups, and friends with a friends listener open.
+ */
+async function audience(userId: string, now: number) {
+  const [watchers, friends, groups] = await Promise.all([store.watchersOf(userId, now), store.friendsOf(userId), store.groupsOf(userId)]);
+  const groupListeners = await Promise.all(groups.map((g) => store.groupListenersOf(g, now)));
+  const direct = new Set([...watchers, ...groupListeners.flat()]);
+  const friendsOnly = [...friends].filter((f) => !direct.has(f));
+  return { direct, friendsOnly, friends };
+}
+
 export async function fanOut(before: UserState, after: UserState, now = Date.now()): Promise<FanoutResult> {
   const result: FanoutResult = { recipients: 0, posted: 0, gone: 0, failed: 0 };
-  const watchers = await store.watchersOf(after.userId, now);
-  if (watchers.length === 0) return result;
-  const needFriends = before.visibility === 'friends' || after.visibility === 'friends';
-  const friends = needFriends ? await store.friendsOf(after.userId) : new Set<string>();
-
-  const views = new Map<string, Presence>();
-  for (const w of watchers) {
-    const rel = { self: w === after.userId, friend: friends.has(w) };
-    if (projectedVersion(after, rel) > projectedVersion(before, rel)) views.set(w, projectFor(after, rel, now));
-  }
-  if (views.size === 0) return result;
-  result.recipients = views.size;
-
-  const recipients = await store.getUserStates([...views.keys()], ['conns']);
+  const { direct, friendsOnly, friends } = await audience(after.userId, now);
+  if (direct.size === 0 && friendsOnly.length === 0) return result;
+  const states = await store.getUserStates([...direct, ...friendsOnly], ['conns']);
   const timestamp = iso(now);
   const deliveries: Delivery[] = [];
-  for (const [userId, view] of views) {
-    const payload = JSON.stringify({ type: 'presence', data: view, timestamp });
-    for (const connectionId of Object.keys(recipients.get(userId)?.conns ?? {})) deliveries.push({ userId, connectionId, payload });
+  for (const [userId, state] of states) {
+    const conns = Object.entries(state.conns);
+    // a friend hears only while one of their connections listens to friends
+    if (!direct.has(userId) && !conns.some(([, c]) => c.f)) continue;
+    const rel = { self: userId === after.userId, friend: friends.has(userId) };
+    if (projectedVersion(after, rel) <= projectedVersion(before, rel)) continue;
+    result.recipients++;
+    const payload = JSON.stringify({ type: 'presence', data: projectFor(after, rel, now), timestamp });
+    for (const [connectionId] of conns) deliveries.push({ userId, connectionId, payload });
   }
   await mapLimit(deliveries, config.fanoutConcurrency, async (d) => {
     const outcome = await post(d);

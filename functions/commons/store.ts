@@ -5,16 +5,20 @@
  * Presence table (one item per user):
  *   USER#<userId> / STATE   the user's devices, settings, aggregate and version
  *     sweepShard/sweepAt    sparse GSI `bySweepDue`: when the sweeper must look again
- * Graph table:
- *   SUB#<subscriber> / T#<target>   a subscription (exp, ttl);
- *     gpk W#<target> / gsk S#<subscriber> on GSI `byWatchedUser` (who watches target)
+ * Graph table (GSI `byWatchedUser` on gpk/gsk):
+ *   SUB#<subscriber> / T#<target>      a subscription (exp, ttl); gpk W#<target>, gsk S#<subscriber>
+ *   LCONN#<conn> / T#<target>          a userIds listener of a connection (u, exp, ttl); gpk W#<target>, gsk L#<conn>
+ *   LCONN#<conn> / G#<groupId>         a group listener (u, exp, ttl); gpk GL#<groupId>, gsk C#<conn>
  *   USER#<userId> / FRIEND#<friendId>  friendship, one item per direction
+ *   GROUP#<groupId> / MEMBER#<userId>  membership; gpk UG#<userId>, gsk G#<groupId> (a user's groups)
+ * Friends listeners are a flag on the connection in the user's state (conns[c].f).
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
   BatchWriteCommand,
+  DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -44,6 +48,10 @@ const keys = {
   subscriptionsOf: (subscriber: string) => `SUB#${subscriber}`,
   watchersOf: (target: string) => `W#${target}`,
   friend: (userId: string, friendId: string) => ({ pk: `USER#${userId}`, sk: `FRIEND#${friendId}` }),
+  member: (groupId: string, userId: string) => ({ pk: `GROUP#${groupId}`, sk: `MEMBER#${userId}` }),
+  groupsOf: (userId: string) => `UG#${userId}`,
+  listenersOfConn: (conn: string) => `LCONN#${conn}`,
+  groupListeners: (groupId: string) => `GL#${groupId}`,
 };
 
 const sweepShard = (userId: string): string => {
@@ -152,6 +160,8 @@ export interface MutateOptions {
   clock?: () => number;
   /** write even if the state is unchanged (the sweeper: records the next due time) */
   force?: boolean;
+  /** count the write as a visible change (force push, permission change) */
+  bump?: boolean;
 }
 
 /**
@@ -164,7 +174,7 @@ export interface MutateOptions {
 export async function mutateUser(
   userId: string,
   change: (state: UserState, now: number) => UserState | null,
-  { clock = Date.now, force = false }: MutateOptions = {},
+  { clock = Date.now, force = false, bump = false }: MutateOptions = {},
 ): Promise<MutationResult> {
   for (let attempt = 0; attempt < MAX_MUTATE_ATTEMPTS; attempt++) {
     if (attempt > 0) await backoff(attempt);
@@ -174,10 +184,10 @@ export async function mutateUser(
     const swept = sweepState(before, now);
     const next = change(swept.state, now);
     const unchanged = next === null || (out.Item !== undefined && JSON.stringify(next) === JSON.stringify(before));
-    if (next === null || (unchanged && !(force && out.Item))) {
+    if (next === null || (unchanged && !bump && !(force && out.Item))) {
       return { before, state: before, written: false, visibleChange: false, devicesExpired: 0, availabilityCleared: false };
     }
-    const { state, visibleChange } = finalize(before, next);
+    const { state, visibleChange } = finalize(before, next, { bump });
     const item: Record<string, unknown> = { ...toItem(state) };
     if (!visibleChange) item.quiet = true;
     try {
@@ -335,7 +345,10 @@ export async function listSubscriptions(subscriber: string, limit: number, after
   return { total, subscriptions: page, nextCursor: more && last ? last.userId : null };
 }
 
-/** Who holds an unexpired subscription on `target` (the fan-out audience). */
+/**
+ * Who watches `target`: users holding an unexpired subscription or a userIds
+ * listener on it (the fan-out audience, before friends and group listeners).
+ */
 export async function watchersOf(target: string, now: number): Promise<string[]> {
   const items = await queryAll({
     TableName: GRAPH,
@@ -345,7 +358,58 @@ export async function watchersOf(target: string, now: number): Promise<string[]>
     ExpressionAttributeNames: { '#exp': 'exp' },
     ExpressionAttributeValues: { ':g': keys.watchersOf(target), ':now': now },
   });
-  return items.map((i) => String(i.gsk).slice(2));
+  const users = items.map((i) => (String(i.gsk).startsWith('S#') ? String(i.gsk).slice(2) : String(i.u)));
+  return [...new Set(users)];
+}
+
+// ---------- listeners (per WebSocket connection) ----------
+const listenerItem = (conn: string, userId: string, sk: string, gpk: string, gsk: string, exp: number) => ({
+  pk: keys.listenersOfConn(conn),
+  sk,
+  gpk,
+  gsk,
+  u: userId,
+  exp,
+  ttl: Math.ceil(exp / 1000),
+});
+
+export async function addUserListeners(userId: string, conn: string, targets: readonly string[], exp: number): Promise<void> {
+  await batchWrite(
+    GRAPH,
+    targets.map((t) => ({ PutRequest: { Item: listenerItem(conn, userId, `T#${t}`, keys.watchersOf(t), `L#${conn}`, exp) } })),
+  );
+}
+
+export async function addGroupListener(userId: string, conn: string, groupId: string, exp: number): Promise<void> {
+  await ddb.send(new PutCommand({ TableName: GRAPH, Item: listenerItem(conn, userId, `G#${groupId}`, keys.groupListeners(groupId), `C#${conn}`, exp) }));
+}
+
+/** Deletes every listener item of a connection; returns how many there were. */
+export async function removeListeners(conn: string): Promise<number> {
+  const items = await queryAll({
+    TableName: GRAPH,
+    KeyConditionExpression: 'pk = :pk',
+    ProjectionExpression: 'pk, sk',
+    ExpressionAttributeValues: { ':pk': keys.listenersOfConn(conn) },
+  });
+  await batchWrite(
+    GRAPH,
+    items.map((i) => ({ DeleteRequest: { Key: { pk: i.pk, sk: i.sk } } })),
+  );
+  return items.length;
+}
+
+/** Users with an unexpired listener on a group. */
+export async function groupListenersOf(groupId: string, now: number): Promise<string[]> {
+  const items = await queryAll({
+    TableName: GRAPH,
+    IndexName: WATCH_INDEX,
+    KeyConditionExpression: 'gpk = :g',
+    FilterExpression: '#exp > :now',
+    ExpressionAttributeNames: { '#exp': 'exp' },
+    ExpressionAttributeValues: { ':g': keys.groupListeners(groupId), ':now': now },
+  });
+  return [...new Set(items.map((i) => String(i.u)))];
 }
 
 // ---------- friends ----------
@@ -358,6 +422,61 @@ export async function friendsOf(userId: string): Promise<Set<string>> {
     ProjectionExpression: 'sk',
   });
   return new Set(items.map((i) => String(i.sk).slice('FRIEND#'.length)));
+}
+
+/** Mutual friendship: both directions in one request. */
+export async function addFriendship(a: string, b: string, now: number): Promise<void> {
+  await batchWrite(GRAPH, [{ PutRequest: { Item: { ...keys.friend(a, b), since: now } } }, { PutRequest: { Item: { ...keys.friend(b, a), since: now } } }]);
+}
+
+export async function removeFriendship(a: string, b: string): Promise<void> {
+  await batchWrite(GRAPH, [{ DeleteRequest: { Key: keys.friend(a, b) } }, { DeleteRequest: { Key: keys.friend(b, a) } }]);
+}
+
+// ---------- groups ----------
+export async function addGroupMember(groupId: string, userId: string, now: number): Promise<void> {
+  await ddb.send(
+    new PutCommand({
+      TableName: GRAPH,
+      Item: { ...keys.member(groupId, userId), gpk: keys.groupsOf(userId), gsk: `G#${groupId}`, since: now },
+    }),
+  );
+}
+
+export async function removeGroupMember(groupId: string, userId: string): Promise<void> {
+  await ddb.send(new DeleteCommand({ TableName: GRAPH, Key: keys.member(groupId, userId) }));
+}
+
+export async function isGroupMember(groupId: string, userId: string): Promise<boolean> {
+  const out = await ddb.send(new GetCommand({ TableName: GRAPH, Key: keys.member(groupId, userId), ProjectionExpression: 'pk' }));
+  return out.Item !== undefined;
+}
+
+/** A page of a group's members in userId order, after `afterUserId`. */
+export async function groupMembers(groupId: string, limit: number, afterUserId: string | null): Promise<{ members: string[]; next: string | null }> {
+  const out = await ddb.send(
+    new QueryCommand({
+      TableName: GRAPH,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
+      ExpressionAttributeValues: { ':pk': keys.member(groupId, '').pk, ':m': 'MEMBER#' },
+      ProjectionExpression: 'sk',
+      Limit: limit,
+      ExclusiveStartKey: afterUserId ? keys.member(groupId, afterUserId) : undefined,
+    }),
+  );
+  const members = (out.Items ?? []).map((i) => String(i.sk).slice('MEMBER#'.length));
+  return { members, next: out.LastEvaluatedKey ? (members[members.length - 1] ?? null) : null };
+}
+
+/** The groups a user belongs to. */
+export async function groupsOf(userId: string): Promise<string[]> {
+  const items = await queryAll({
+    TableName: GRAPH,
+    IndexName: WATCH_INDEX,
+    KeyConditionExpression: 'gpk = :g',
+    ExpressionAttributeValues: { ':g': keys.groupsOf(userId) },
+  });
+  return items.map((i) => String(i.gsk).slice(2));
 }
 
 // ---------- helpers ----------

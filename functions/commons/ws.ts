@@ -70,6 +70,8 @@ function parseWithin(body: string | undefined, state: WeakMap<object, WsContext>
 
 export interface WsActionOptions {
   schema?: Schema;
+  /** a check that runs before the schema, for a clearer message (e.g. "exactly one of") */
+  precheck?: (msg: Record<string, unknown>) => void;
   /** the action is itself a heartbeat (no separate liveness touch) */
   touch?: boolean;
 }
@@ -91,6 +93,7 @@ export function wsAction<M = Record<string, unknown>>(opts: WsActionOptions, fn:
       const touch = opts.touch === false ? Promise.resolve() : heartbeat(who.userId, who.device, 'ws', who.connectionId).then(() => undefined);
       try {
         const parsed = parseWithin(event.body, state, event);
+        opts.precheck?.(parsed.message);
         if (opts.schema) {
           const problem = validate(opts.schema, parsed.message, 'message');
           if (problem) throw badRequest(problem);

@@ -52,7 +52,17 @@ export interface UserState {
    * Removed at $disconnect, on 410 Gone, or by the sweep after API Gateway's
    * 2-hour connection limit.
    */
-  conns: Record<string, { d: string; t: number }>;
+  conns: Record<string, ConnectionState>;
+}
+
+/** An open WebSocket connection of a user. */
+export interface ConnectionState {
+  /** device it carries */
+  d: string;
+  /** opened at (epoch ms) */
+  t: number;
+  /** listens to the user's friends */
+  f?: true;
 }
 
 /** API Gateway closes every WebSocket connection after 2 hours; entries older than this are stale. */
@@ -224,14 +234,18 @@ function visibleKey(state: UserState): string {
  * user stops being visible to everyone, and counts the write.
  * Returns the state to store and whether subscribers must be told.
  */
-export function finalize(prev: UserState, next: UserState): { state: UserState; visibleChange: boolean } {
-  const visibleChange = visibleKey(prev) !== visibleKey(next);
+export function finalize(prev: UserState, next: UserState, opts: { bump?: boolean } = {}): { state: UserState; visibleChange: boolean } {
+  const visibleChange = opts.bump === true || visibleKey(prev) !== visibleKey(next);
   const version = visibleChange ? prev.version + 1 : prev.version;
   let hidden = next.hidden;
   if (prev.visibility === 'everyone' && next.visibility !== 'everyone') {
     hidden = { lastSeen: prev.lastSeen, version };
   } else if (next.visibility === 'everyone') {
     hidden = null;
+  } else if (opts.bump && hidden) {
+    // a forced version (force push, friendship change) reaches hidden viewers too,
+    // so that a viewer whose permission changed gets a version newer than what they hold
+    hidden = { ...hidden, version };
   }
   return { state: { ...next, version, rev: prev.rev + 1, hidden }, visibleChange };
 }
@@ -304,6 +318,14 @@ export function upsertDevice(
     if (conns[conn]?.d !== device) conns = { ...conns, [conn]: { d: device, t: conns[conn]?.t ?? now } };
   }
   return { ...state, devices: { ...state.devices, [device]: d }, conns, lastSeen: now };
+}
+
+/** Marks a connection as listening (or not) to the user's friends. */
+export function setFriendsListener(state: UserState, conn: string, device: string, on: boolean, now: number): UserState {
+  const entry: ConnectionState = { ...(state.conns[conn] ?? { d: device, t: now }) };
+  if (on) entry.f = true;
+  else delete entry.f;
+  return { ...state, conns: { ...state.conns, [conn]: entry } };
 }
 
 /** A WebSocket connection is gone ($disconnect or 410): forget it and the device it holds. */

@@ -24,6 +24,7 @@ export const USER_ID_PATTERN = '^[A-Za-z0-9_.@:-]{1,64}$';
 export const DEVICE_PATTERN = '^[A-Za-z0-9_.:-]{1,64}$';
 
 export const userId: Schema = { type: 'string', pattern: USER_ID_PATTERN, description: '1–64 chars of [A-Za-z0-9_.@:-]' };
+export const groupId: Schema = { type: 'string', pattern: USER_ID_PATTERN, description: '1–64 chars of [A-Za-z0-9_.@:-]' };
 export const device: Schema = { type: 'string', pattern: DEVICE_PATTERN, description: '1–64 chars of [A-Za-z0-9_.:-]' };
 export const userIds: Schema = {
   type: 'array',
@@ -97,13 +98,65 @@ const wsMessage = (fields: Record<string, Schema>, required: string[] = []): Sch
   additionalProperties: false,
 });
 
+/** `listen`: exactly one of friends / groupId / userIds. */
+const listenMessage: Schema = {
+  anyOf: [wsMessage({ friends: { const: true } }, ['friends']), wsMessage({ groupId }, ['groupId']), wsMessage({ userIds }, ['userIds'])],
+};
+
 export const wsSchemas: Record<string, Schema> = {
   heartbeat: wsMessage({}),
   getPresence: wsMessage({ userIds }, ['userIds']),
   subscribe: wsMessage(subscribeBody.properties ?? {}, ['userIds']),
   unsubscribe: wsMessage(unsubscribeBody.properties ?? {}, ['userIds']),
   setPresence: wsMessage({ ...presenceFields, status: { enum: DEVICE_STATUSES }, ext }),
+  listen: listenMessage,
+  stopListening: wsMessage({}),
+  forcePush: wsMessage({}),
 };
+
+// ---- sys (cloud functions, IoT back ends) ----
+export const sysPresenceBody: Schema = {
+  type: 'object',
+  properties: {
+    expiresIn: { type: 'integer', minimum: 1, maximum: LIMITS.sysPresenceMaxSeconds },
+    status: { enum: DEVICE_STATUSES },
+    activity,
+    device,
+  },
+  required: ['expiresIn'],
+  additionalProperties: false,
+};
+
+export const sysExtendBody: Schema = {
+  type: 'object',
+  properties: { expiresIn: sysPresenceBody.properties?.expiresIn as Schema, device },
+  required: ['expiresIn'],
+  additionalProperties: false,
+};
+
+export const sysTerminateQuery: Schema = {
+  type: 'object',
+  properties: { device },
+  additionalProperties: false,
+};
+
+const includeOffline: Schema = { enum: ['true', 'false'] };
+export const friendsPresenceQuery: Schema = {
+  type: 'object',
+  properties: { includeOffline },
+  additionalProperties: false,
+};
+export const groupPresenceQuery: Schema = {
+  type: 'object',
+  properties: { includeOffline, limit: listLimit, cursor: { type: 'string', maxLength: 1024 } },
+  additionalProperties: false,
+};
+
+/** Page size from a `limit` query value (already pattern-checked), or a 400 message. */
+export function pageLimit(raw: string | undefined): number | string {
+  const limit = raw === undefined ? LIMITS.listPageDefault : Number(raw);
+  return limit >= 1 && limit <= LIMITS.listPageMax ? limit : `limit must be 1–${LIMITS.listPageMax}`;
+}
 
 export { DEVICE_STATUSES };
 

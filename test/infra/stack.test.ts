@@ -276,7 +276,7 @@ describe('Lambda functions', () => {
     const handlerFunctions = template.findResources('AWS::Lambda::Function', {
       Properties: { Handler: 'index.handler', Tags: Match.arrayWith([Match.objectLike({ Key: FUNCTION_TAG })]) },
     });
-    expect(Object.keys(handlerFunctions)).toHaveLength(httpRoutes.length + wsRoutes.length + 3);
+    expect(Object.keys(handlerFunctions)).toHaveLength(httpRoutes.length + wsRoutes.length + Object.keys(workers).length);
   });
 
   it('every Lambda in the template is arm64 on nodejs22.x', () => {
@@ -425,7 +425,7 @@ describe('sweeper', () => {
 describe('outputs', () => {
   it('exports the API urls, table names and the DLQ url', () => {
     const outputs = Object.keys(template.findOutputs('*'));
-    for (const name of ['HttpApiUrl', 'WebSocketUrl', 'PresenceTableName', 'GraphTableName', 'StreamFanoutDlqUrl']) {
+    for (const name of ['HttpApiUrl', 'WebSocketUrl', 'PresenceTableName', 'GraphTableName', 'StreamFanoutDlqUrl', 'SysFunctionName']) {
       expect(outputs).toContain(name);
     }
   });

@@ -1,0 +1,8 @@
+import { SCOPES } from '../../lib/routes.ts';
+import { httpRoute } from '../commons/http.ts';
+import { sysTerminate } from '../commons/operations.ts';
+import { sysTerminateQuery, userId } from '../core/schemas.ts';
+
+export const handler = httpRoute({ scope: SCOPES.sys, query: sysTerminateQuery, params: { userId } }, ({ params, query }) =>
+  sysTerminate(params.userId as string, query.device),
+);

@@ -1,0 +1,8 @@
+import { SCOPES } from '../../lib/routes.ts';
+import { httpRoute } from '../commons/http.ts';
+import { addFriends } from '../commons/operations.ts';
+import { userId } from '../core/schemas.ts';
+
+export const handler = httpRoute({ scope: SCOPES.sys, params: { userId, friendId: userId } }, ({ params }) =>
+  addFriends(params.userId as string, params.friendId as string),
+);

@@ -1,0 +1,8 @@
+import { SCOPES } from '../../lib/routes.ts';
+import { httpRoute } from '../commons/http.ts';
+import { type SysPresenceInput, sysInitialize } from '../commons/operations.ts';
+import { sysPresenceBody, userId } from '../core/schemas.ts';
+
+export const handler = httpRoute<SysPresenceInput>({ scope: SCOPES.sys, body: sysPresenceBody, params: { userId } }, ({ params, body }) =>
+  sysInitialize(params.userId as string, body),
+);

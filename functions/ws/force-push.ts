@@ -1,0 +1,5 @@
+import { forcePush } from '../commons/operations.ts';
+import { wsAction } from '../commons/ws.ts';
+import { wsSchemas } from '../core/schemas.ts';
+
+export const handler = wsAction({ schema: wsSchemas.forcePush }, (_msg, who) => forcePush(who.userId));
