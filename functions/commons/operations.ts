@@ -324,7 +324,7 @@ export async function sysExtend(userId: string, input: { expiresIn: number; devi
   let missing = false;
   const result = await store.mutateUser(userId, (s, now) => {
     const d = s.devices[device];
-    missing = !d || d.k !== 'sys';
+    missing = d?.k !== 'sys';
     if (!d || missing) return null;
     return { ...s, devices: { ...s.devices, [device]: { ...d, e: now + input.expiresIn * 1000, l: now } }, lastSeen: now };
   });
