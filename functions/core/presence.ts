@@ -238,14 +238,14 @@ export function finalize(prev: UserState, next: UserState, opts: { bump?: boolea
   const visibleChange = opts.bump === true || visibleKey(prev) !== visibleKey(next);
   const version = visibleChange ? prev.version + 1 : prev.version;
   let hidden = next.hidden;
-  if (prev.visibility === 'everyone' && next.visibility !== 'everyone') {
-    hidden = { lastSeen: prev.lastSeen, version };
-  } else if (next.visibility === 'everyone') {
+  if (next.visibility === 'everyone') {
     hidden = null;
-  } else if (opts.bump && hidden) {
-    // a forced version (force push, friendship change) reaches hidden viewers too,
-    // so that a viewer whose permission changed gets a version newer than what they hold
-    hidden = { ...hidden, version };
+  } else if (prev.visibility === 'everyone') {
+    hidden = { lastSeen: prev.lastSeen, version };
+  } else if (prev.visibility !== next.visibility || opts.bump) {
+    // the set of hidden viewers changed (friends ↔ nobody, a friendship, a force push): they
+    // get a newer version; what they see stays frozen at the moment strangers lost sight
+    hidden = { lastSeen: prev.hidden?.lastSeen ?? prev.lastSeen, version };
   }
   return { state: { ...next, version, rev: prev.rev + 1, hidden }, visibleChange };
 }

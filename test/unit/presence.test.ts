@@ -158,3 +158,19 @@ describe('devices and sweep', () => {
     expect(s.devices.d).toMatchObject({ s: 'dnd', x: 'v2', e: T0 + 2 * MIN, l: T0 + 1000 });
   });
 });
+
+describe('hidden viewers across visibility changes', () => {
+  it('friends → nobody gives friends a newer (hidden) version; nobody → everyone gives everyone the real one', () => {
+    const friend = { self: false, friend: true };
+    const stranger = { self: false, friend: false };
+    const s1 = finalize(emptyState('o'), upsertDevice(emptyState('o'), 'd', { kind: 'http', expiresAt: T0 + MIN }, T0)).state;
+    const s2 = finalize(s1, applyPatch(s1, { visibility: 'friends' }, T0 + 1)).state;
+    const s3 = finalize(s2, applyPatch(s2, { visibility: 'nobody' }, T0 + 2)).state;
+    expect(projectedVersion(s3, friend)).toBeGreaterThan(projectedVersion(s2, friend));
+    expect(projectFor(s3, friend, T0 + 2).status).toBe('offline');
+    expect(s3.hidden?.lastSeen).toBe(s1.lastSeen); // frozen when strangers lost sight
+    const s4 = finalize(s3, applyPatch(s3, { visibility: 'everyone' }, T0 + 3)).state;
+    expect(projectedVersion(s4, stranger)).toBeGreaterThan(projectedVersion(s3, stranger));
+    expect(projectedVersion(s4, friend)).toBeGreaterThan(projectedVersion(s3, friend));
+  });
+});
