@@ -126,7 +126,14 @@ export const httpRoutes: readonly HttpRoute[] = [
     access: { graph: 'write' },
   },
   // admin
-  { id: 'AdminCleanup', method: 'POST', path: '/v1/admin/cleanup-presence', entry: h('admin-cleanup'), auth: 'admin', access: { presence: 'write' } },
+  {
+    id: 'AdminCleanup',
+    method: 'POST',
+    path: '/v1/admin/cleanup-presence',
+    entry: h('admin-cleanup'),
+    auth: 'admin',
+    access: { presence: 'write', graph: 'write' },
+  },
 ];
 
 export const wsRoutes: readonly WsRoute[] = [
@@ -147,7 +154,7 @@ export const workers = {
   wsAuthorizer: { id: 'WsAuthorizer', entry: 'functions/workers/ws-authorizer.ts', access: {} },
   // 410 Gone cleanup removes the connection's listeners too, hence graph write
   stream: { id: 'StreamFanout', entry: 'functions/workers/stream.ts', access: { presence: 'write', graph: 'write', connections: true } },
-  sweeper: { id: 'Sweeper', entry: 'functions/workers/sweeper.ts', access: { presence: 'write' } },
+  sweeper: { id: 'Sweeper', entry: 'functions/workers/sweeper.ts', access: { presence: 'write', graph: 'write' } },
   /** the sys operations for cloud functions in the account (IAM invoke, no HTTP) */
   sysInvoke: { id: 'SysInvoke', entry: 'functions/workers/sys-invoke.ts', access: { presence: 'write', graph: 'write' } },
 } as const satisfies Record<string, Worker>;

@@ -9,7 +9,7 @@ export interface IndexDef {
   partitionKey: string;
   sortKey: string;
   sortKeyType: 'S' | 'N';
-  /** attributes projected besides the keys; 'ALL' for the whole item */
+  /** attributes projected besides the keys; 'ALL' for the whole item, [] for keys only */
   projection: 'ALL' | readonly string[];
 }
 
@@ -49,6 +49,8 @@ export const graphTable: TableDef = {
   indexes: [
     // who watches a user (subscriptions and userIds listeners), a group's listeners, a user's groups
     { name: 'byWatchedUser', partitionKey: 'gpk', sortKey: 'gsk', sortKeyType: 'S', projection: ['exp', 'u'] },
+    // sparse: subscriptions only; the sweeper deletes expired ones with a Query, never a Scan
+    { name: 'bySubscriptionExpiry', partitionKey: 'xshard', sortKey: 'exp', sortKeyType: 'N', projection: [] },
   ],
 };
 

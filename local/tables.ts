@@ -33,7 +33,12 @@ export function createTableInput(def: TableDef, name: string): CreateTableComman
             { AttributeName: ix.partitionKey, KeyType: 'HASH' },
             { AttributeName: ix.sortKey, KeyType: 'RANGE' },
           ],
-          Projection: ix.projection === 'ALL' ? { ProjectionType: 'ALL' } : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...ix.projection] },
+          Projection:
+            ix.projection === 'ALL'
+              ? { ProjectionType: 'ALL' }
+              : ix.projection.length === 0
+                ? { ProjectionType: 'KEYS_ONLY' }
+                : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...ix.projection] },
         }))
       : undefined,
     StreamSpecification: def.stream ? { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } : undefined,

@@ -169,7 +169,8 @@ export interface SweepCounts {
  */
 export async function sweep(now = Date.now()): Promise<SweepCounts> {
   const counts: SweepCounts = { usersMarkedOffline: 0, devicesExpired: 0, availabilityCleared: 0, subscriptionsExpired: 0 };
-  const due = await store.dueForSweep(now);
+  const [due, subscriptionsExpired] = await Promise.all([store.dueForSweep(now), store.deleteExpiredSubscriptions(now)]);
+  counts.subscriptionsExpired = subscriptionsExpired;
   await mapLimit(due, 16, async (candidate) => {
     const result = await store.mutateUser(candidate.userId, (s) => s, { force: true });
     counts.devicesExpired += result.devicesExpired;

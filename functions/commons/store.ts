@@ -36,6 +36,7 @@ const PRESENCE = config.presenceTable;
 const GRAPH = config.graphTable;
 const SWEEP_INDEX = presenceTable.indexes[0]?.name as string;
 const WATCH_INDEX = graphTable.indexes[0]?.name as string;
+const SUB_EXPIRY_INDEX = graphTable.indexes[1]?.name as string;
 export const SWEEP_SHARDS = 4;
 const MAX_ATTEMPTS = 8;
 /** read-modify-write retries under contention (jittered backoff, capped at 1 s) */
@@ -54,6 +55,7 @@ const keys = {
   groupListeners: (groupId: string) => `GL#${groupId}`,
 };
 
+/** Spreads a sparse "due" index over SWEEP_SHARDS partitions (no hot key). */
 const sweepShard = (userId: string): string => {
   let h = 0;
   for (let i = 0; i < userId.length; i++) h = (h * 31 + userId.charCodeAt(i)) | 0;
@@ -257,6 +259,50 @@ export async function dueForSweep(now: number): Promise<UserState[]> {
 }
 
 // ---------- subscriptions ----------
+/**
+ * Deletes up to `max` expired subscriptions (found per shard with a Query on
+ * `bySubscriptionExpiry`); each delete is conditional on still being expired,
+ * so a renewal racing with the sweep wins. Returns how many were deleted.
+ */
+export async function deleteExpiredSubscriptions(now: number, max = 1000): Promise<number> {
+  const shards = Array.from({ length: SWEEP_SHARDS }, (_, i) => `S#${i}`);
+  const pages = await Promise.all(
+    shards.map((shard) =>
+      ddb.send(
+        new QueryCommand({
+          TableName: GRAPH,
+          IndexName: SUB_EXPIRY_INDEX,
+          KeyConditionExpression: 'xshard = :s AND #exp <= :now',
+          ExpressionAttributeNames: { '#exp': 'exp' },
+          ExpressionAttributeValues: { ':s': shard, ':now': now },
+          Limit: Math.ceil(max / SWEEP_SHARDS),
+        }),
+      ),
+    ),
+  );
+  const keysToDelete = pages.flatMap((p) => p.Items ?? []).map((i) => ({ pk: i.pk, sk: i.sk }));
+  let deleted = 0;
+  await Promise.all(
+    keysToDelete.map(async (Key) => {
+      try {
+        await ddb.send(
+          new DeleteCommand({
+            TableName: GRAPH,
+            Key,
+            ConditionExpression: '#exp <= :now',
+            ExpressionAttributeNames: { '#exp': 'exp' },
+            ExpressionAttributeValues: { ':now': now },
+          }),
+        );
+        deleted++;
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+    }),
+  );
+  return deleted;
+}
+
 export interface Subscription {
   userId: string;
   expiresAt: number;
@@ -286,6 +332,7 @@ export async function subscribe(subscriber: string, targets: readonly string[], 
           ...keys.subscription(subscriber, s.userId),
           gpk: keys.watchersOf(s.userId),
           gsk: `S#${subscriber}`,
+          xshard: sweepShard(subscriber),
           exp: s.expiresAt,
           ttl: Math.ceil(s.expiresAt / 1000),
         },

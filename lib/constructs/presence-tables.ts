@@ -18,9 +18,9 @@ function indexProps(index: IndexDef): GlobalSecondaryIndexPropsV2 {
     partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
     sortKey: { name: index.sortKey, type: index.sortKeyType === 'N' ? AttributeType.NUMBER : AttributeType.STRING },
   };
-  return index.projection === 'ALL'
-    ? { ...base, projectionType: ProjectionType.ALL }
-    : { ...base, projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...index.projection] };
+  if (index.projection === 'ALL') return { ...base, projectionType: ProjectionType.ALL };
+  if (index.projection.length === 0) return { ...base, projectionType: ProjectionType.KEYS_ONLY };
+  return { ...base, projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...index.projection] };
 }
 
 export function tableProps(def: TableDef) {

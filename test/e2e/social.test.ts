@@ -262,11 +262,13 @@ describe('privacy matrix', () => {
 describe('admin cleanup', () => {
   it('runs a sweep now and reports what it did', async () => {
     await sys('PUT', '/v1/sys/users/cl-dev/presence', { expiresIn: 1 });
+    await call('POST', '/v1/me/subscriptions', token('cl-watch'), { userIds: ['cl-dev'], expiresIn: 1 });
     await sleep(1200);
     const res = await call('POST', '/v1/admin/cleanup-presence', token('ops', 'presence:admin'));
     expect(res.status).toBe(200);
     expect(res.body.devicesExpired).toBeGreaterThanOrEqual(1);
     expect(res.body.usersMarkedOffline).toBeGreaterThanOrEqual(1);
+    expect(res.body.subscriptionsExpired).toBeGreaterThanOrEqual(1);
     expect((await call('GET', '/v1/users/cl-dev/presence', token('ops'))).body.status).toBe('offline');
   });
 });

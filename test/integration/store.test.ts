@@ -88,7 +88,7 @@ describe('sweeper', () => {
     requests.reset();
     const counts = await ops.sweep();
     expect(requests.counts.Scan).toBeUndefined();
-    expect(requests.counts.Query).toBe(store.SWEEP_SHARDS);
+    expect(requests.counts.Query).toBe(2 * store.SWEEP_SHARDS); // due users + expired subscriptions
     expect(counts.devicesExpired).toBeGreaterThanOrEqual(1);
     expect(counts.usersMarkedOffline).toBeGreaterThanOrEqual(1);
     const after = await store.getUserState(u);
@@ -135,5 +135,22 @@ describe('subscriptions', () => {
     expect(await store.watchersOf('t3', Date.now())).toEqual([me]);
     await store.unsubscribe(me, ['t3']);
     expect(await store.watchersOf('t3', Date.now())).toEqual([]);
+  });
+});
+
+describe('expired subscriptions', () => {
+  it('are deleted by the sweep (Query on the expiry index, conditional deletes), renewed ones survive', async () => {
+    const me = user('subexp');
+    const now = Date.now();
+    await store.subscribe(me, ['gone-1', 'gone-2', 'renewed'], now + 30, now);
+    await new Promise((r) => setTimeout(r, 60));
+    await store.subscribe(me, ['renewed'], Date.now() + 60_000, Date.now());
+    requests.reset();
+    const deleted = await store.deleteExpiredSubscriptions(Date.now());
+    expect(deleted).toBeGreaterThanOrEqual(2);
+    expect(requests.counts.Scan).toBeUndefined();
+    expect(requests.counts.Query).toBe(store.SWEEP_SHARDS);
+    const left = await store.allSubscriptions(me, 0);
+    expect(left.map((s) => s.userId)).toEqual(['renewed']);
   });
 });
