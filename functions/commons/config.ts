@@ -19,6 +19,9 @@ export const config = {
   presenceTimeoutSeconds: int('PRESENCE_TIMEOUT_SECONDS', 120),
   sweepIntervalSeconds: int('SWEEP_INTERVAL_SECONDS', 15),
   fanoutConcurrency: int('FANOUT_CONCURRENCY', 32),
+  /** per-connection WebSocket message limit: WS_RATE_LIMIT messages per WS_RATE_WINDOW_SECONDS */
+  wsRateLimit: int('WS_RATE_LIMIT', 100),
+  wsRateWindowSeconds: int('WS_RATE_WINDOW_SECONDS', 10),
   jwt: {
     secret: env.PRESENCE_JWT_SECRET || undefined,
     issuer: env.JWT_ISSUER || undefined,

@@ -50,13 +50,35 @@ export async function disconnect(userId: string, conn: string): Promise<void> {
  * is unknown or already expired is (re)added through the full path, since that
  * is a visible change.
  */
-export async function heartbeat(userId: string, device: string, kind: DeviceKind, conn?: string): Promise<{ device: string; expiresAt: string }> {
+export async function heartbeat(userId: string, device: string, kind: DeviceKind): Promise<{ device: string; expiresAt: string }> {
   const now = Date.now();
   const expiresAt = now + timeoutMs;
-  if (!(await store.touchDevice(userId, device, expiresAt, now, conn))) {
-    await store.mutateUser(userId, (s, t) => upsertDevice(s, device, { kind, conn, expiresAt: t + timeoutMs }, t));
+  if (!(await store.touchDevice(userId, device, expiresAt, now))) {
+    await store.mutateUser(userId, (s, t) => upsertDevice(s, device, { kind, expiresAt: t + timeoutMs }, t));
   }
   return { device, expiresAt: new Date(expiresAt).toISOString() };
+}
+
+export interface Touch {
+  device: string;
+  expiresAt: string;
+  /** messages of this connection in the current rate window (0 when not counted) */
+  messagesInWindow: number;
+}
+
+/**
+ * Every WebSocket message is a sign of life of its connection's device, and
+ * counts against the connection's message rate, in the same single write.
+ */
+export async function touchConnection(who: { userId: string; device: string; connectionId: string }): Promise<Touch> {
+  const now = Date.now();
+  const expiresAt = now + timeoutMs;
+  const window = Math.floor(now / (config.wsRateWindowSeconds * 1000));
+  const touched = await store.touchDevice(who.userId, who.device, expiresAt, now, { id: who.connectionId, window });
+  if (!touched) {
+    await store.mutateUser(who.userId, (s, t) => upsertDevice(s, who.device, { kind: 'ws', conn: who.connectionId, expiresAt: t + timeoutMs }, t));
+  }
+  return { device: who.device, expiresAt: new Date(expiresAt).toISOString(), messagesInWindow: touched?.messagesInWindow ?? 0 };
 }
 
 function checkPatch(patch: PresencePatch, state: UserState, now: number): void {

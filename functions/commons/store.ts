@@ -220,24 +220,45 @@ export async function mutateUser(
 /**
  * The heartbeat fast path: ONE conditional UpdateItem, no read, no push.
  * Succeeds only if the device is live (and, for WebSocket devices, still owned
- * by this connection); returns false otherwise so the caller can take the
+ * by this connection); returns null otherwise so the caller can take the
  * full path (a heartbeat that brings a device back is a visible change).
+ * For a WebSocket connection the same write counts its messages in the
+ * current rate window (`conns.<id>.m<window>`, older windows removed) and
+ * returns that count.
  */
-export async function touchDevice(userId: string, device: string, expiresAt: number, now: number, conn?: string): Promise<boolean> {
+export async function touchDevice(
+  userId: string,
+  device: string,
+  expiresAt: number,
+  now: number,
+  conn?: { id: string; window: number },
+): Promise<{ messagesInWindow: number } | null> {
+  const names: Record<string, string> = { '#dv': 'devices', '#d': device, '#e': 'e', '#l': 'l', '#rev': 'rev' };
+  const values: Record<string, unknown> = { ':e': expiresAt, ':now': now, ':t': true, ':one': 1 };
+  let update = 'SET #dv.#d.#e = :e, #dv.#d.#l = :now, lastSeen = :now, quiet = :t ADD #rev :one';
+  let condition = 'attribute_exists(#dv.#d) AND #dv.#d.#e > :now';
+  if (conn) {
+    Object.assign(names, { '#c': 'c', '#cn': 'conns', '#conn': conn.id, '#w': `m${conn.window}`, '#w1': `m${conn.window - 1}`, '#w2': `m${conn.window - 2}` });
+    values[':c'] = conn.id;
+    update += ', #cn.#conn.#w :one REMOVE #cn.#conn.#w1, #cn.#conn.#w2';
+    condition += ' AND #dv.#d.#c = :c AND attribute_exists(#cn.#conn)';
+  }
   try {
-    await ddb.send(
+    const out = await ddb.send(
       new UpdateCommand({
         TableName: PRESENCE,
         Key: keys.userState(userId),
-        UpdateExpression: 'SET #dv.#d.#e = :e, #dv.#d.#l = :now, lastSeen = :now, quiet = :t ADD #rev :one',
-        ConditionExpression: `attribute_exists(#dv.#d) AND #dv.#d.#e > :now${conn ? ' AND #dv.#d.#c = :c' : ''}`,
-        ExpressionAttributeNames: { '#dv': 'devices', '#d': device, '#e': 'e', '#l': 'l', '#rev': 'rev', ...(conn ? { '#c': 'c' } : {}) },
-        ExpressionAttributeValues: { ':e': expiresAt, ':now': now, ':t': true, ':one': 1, ...(conn ? { ':c': conn } : {}) },
+        UpdateExpression: update,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: conn ? 'UPDATED_NEW' : 'NONE',
       }),
     );
-    return true;
+    const counters = (out.Attributes?.conns as Record<string, Record<string, number>> | undefined)?.[conn?.id ?? ''];
+    return { messagesInWindow: counters?.[`m${conn?.window}`] ?? 0 };
   } catch (err) {
-    if (err instanceof ConditionalCheckFailedException || err instanceof TransactionCanceledException) return false;
+    if (err instanceof ConditionalCheckFailedException || err instanceof TransactionCanceledException) return null;
     throw err;
   }
 }

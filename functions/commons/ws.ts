@@ -8,8 +8,9 @@ import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2 } from 'a
 import { ApiError, badRequest, toApiError } from '../core/errors.ts';
 import { LIMITS } from '../core/schemas.ts';
 import { type Schema, validate } from '../core/validate.ts';
+import { config } from './config.ts';
 import { log } from './log.ts';
-import { heartbeat } from './operations.ts';
+import { type Touch, touchConnection } from './operations.ts';
 
 /** What the `$connect` authorizer put in the connection's context (available on every route). */
 export interface WsIdentity {
@@ -72,12 +73,13 @@ export interface WsActionOptions {
   schema?: Schema;
   /** a check that runs before the schema, for a clearer message (e.g. "exactly one of") */
   precheck?: (msg: Record<string, unknown>) => void;
-  /** the action is itself a heartbeat (no separate liveness touch) */
-  touch?: boolean;
 }
 
-/** Wraps a WebSocket action: parse, touch liveness, validate, run, reply. */
-export function wsAction<M = Record<string, unknown>>(opts: WsActionOptions, fn: (msg: M, who: WsIdentity) => Promise<unknown>) {
+/**
+ * Wraps a WebSocket action: parse, touch liveness and count the message
+ * (one write), enforce the per-connection rate, validate, run, reply.
+ */
+export function wsAction<M = Record<string, unknown>>(opts: WsActionOptions, fn: (msg: M, who: WsIdentity, touch: Touch) => Promise<unknown>) {
   const state = new WeakMap<object, WsContext>();
   return middy<WsEvent, APIGatewayProxyResultV2>()
     .use({
@@ -90,18 +92,23 @@ export function wsAction<M = Record<string, unknown>>(opts: WsActionOptions, fn:
     })
     .handler(async (event) => {
       const who = identityOf(event);
-      const touch = opts.touch === false ? Promise.resolve() : heartbeat(who.userId, who.device, 'ws', who.connectionId).then(() => undefined);
+      let parsed: Parsed | undefined;
+      let failure: unknown;
       try {
-        const parsed = parseWithin(event.body, state, event);
-        opts.precheck?.(parsed.message);
-        if (opts.schema) {
-          const problem = validate(opts.schema, parsed.message, 'message');
-          if (problem) throw badRequest(problem);
-        }
-        const data = await fn(parsed.message as M, who);
-        return reply({ type: 'response', requestId: parsed.requestId, data });
-      } finally {
-        await touch;
+        parsed = parseWithin(event.body, state, event);
+      } catch (err) {
+        failure = err; // a bad message still counts as a sign of life and against the rate
       }
+      const touch = await touchConnection(who);
+      if (touch.messagesInWindow > config.wsRateLimit)
+        throw new ApiError('rate_limited', `At most ${config.wsRateLimit} messages per ${config.wsRateWindowSeconds} s per connection`);
+      if (failure || !parsed) throw failure;
+      opts.precheck?.(parsed.message);
+      if (opts.schema) {
+        const problem = validate(opts.schema, parsed.message, 'message');
+        if (problem) throw badRequest(problem);
+      }
+      const data = await fn(parsed.message as M, who, touch);
+      return reply({ type: 'response', requestId: parsed.requestId, data });
     });
 }

@@ -1,5 +1,5 @@
-import { heartbeat } from '../commons/operations.ts';
 import { wsAction } from '../commons/ws.ts';
 import { wsSchemas } from '../core/schemas.ts';
 
-export const handler = wsAction({ schema: wsSchemas.heartbeat, touch: false }, (_msg, who) => heartbeat(who.userId, who.device, 'ws', who.connectionId));
+/** Every message is a heartbeat; this one only answers with the new expiry. */
+export const handler = wsAction({ schema: wsSchemas.heartbeat }, async (_msg, _who, touch) => ({ device: touch.device, expiresAt: touch.expiresAt }));

@@ -25,7 +25,7 @@ describe('user state', () => {
     await ops.connectDevice(u, 'web', 'conn-1');
     expect(requests.counts).toEqual({ GetItem: 1, PutItem: 1 });
     requests.reset();
-    await ops.heartbeat(u, 'web', 'ws', 'conn-1');
+    await ops.touchConnection({ userId: u, device: 'web', connectionId: 'conn-1' });
     expect(requests.counts).toEqual({ UpdateItem: 1 });
     const s = await store.getUserState(u);
     expect(s.version).toBe(1); // the heartbeat did not change what subscribers see
@@ -36,9 +36,23 @@ describe('user state', () => {
     await ops.connectDevice(u, 'web', 'conn-1');
     await ops.connectDevice(u, 'web', 'conn-2');
     requests.reset();
-    await ops.heartbeat(u, 'web', 'ws', 'conn-1');
+    await ops.touchConnection({ userId: u, device: 'web', connectionId: 'conn-1' });
     expect(requests.counts).toEqual({ UpdateItem: 1, GetItem: 1, PutItem: 1 });
     expect((await store.getUserState(u)).devices.web?.c).toBe('conn-1');
+  });
+
+  it("counts a connection's messages per rate window in the same single write", async () => {
+    const u = user('rate');
+    await ops.connectDevice(u, 'web', 'c1');
+    const exp = Date.now() + 60_000;
+    const touch = (window: number) => store.touchDevice(u, 'web', exp, Date.now(), { id: 'c1', window });
+    expect((await touch(7))?.messagesInWindow).toBe(1);
+    expect((await touch(7))?.messagesInWindow).toBe(2);
+    expect((await touch(7))?.messagesInWindow).toBe(3);
+    expect((await touch(8))?.messagesInWindow).toBe(1);
+    expect((await touch(10))?.messagesInWindow).toBe(1);
+    const conn = (await store.getUserState(u)).conns.c1 as unknown as Record<string, unknown>;
+    expect(Object.keys(conn).filter((k) => /^m\d+$/.test(k))).toEqual(['m10']); // older windows are removed
   });
 
   it('an HTTP heartbeat of a new device brings the user online (visible change)', async () => {
