@@ -4,7 +4,7 @@
  * JVM if this Node process dies, so no Java process is ever orphaned; if the
  * JVM dies on its own it is restarted on the same data directory.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -54,7 +54,11 @@ export class DynamoDbLocal {
 
   async start(): Promise<void> {
     this.stopping = false;
-    if (!(await portFree(this.opts.port))) throw new Error(`port ${this.opts.port} is in use (another DynamoDB Local? set DYNAMODB_PORT)`);
+    // a restart may find the old JVM still releasing the port: give it a moment
+    for (let i = 0; !(await portFree(this.opts.port)); i++) {
+      if (i >= (this.restarts > 0 ? 50 : 0)) throw new Error(`port ${this.opts.port} is in use (another DynamoDB Local? set DYNAMODB_PORT)`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const dir = jarDir();
     const args = [
       `-Xmx${this.opts.heapMb ?? 384}m`,
@@ -131,8 +135,9 @@ export class DynamoDbLocal {
     clearTimeout(timer);
   }
 
-  /** Kills the JVM abruptly (fault injection); the supervisor restarts it. */
+  /** Kills the JVM abruptly (fault injection); the wrapper exits and the supervisor restarts it. */
   crash(): void {
-    this.child?.kill('SIGKILL');
+    const wrapper = this.child?.pid;
+    if (wrapper) spawnSync('pkill', ['-KILL', '-P', String(wrapper), '-f', 'DynamoDBLocal.jar']);
   }
 }

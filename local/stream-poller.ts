@@ -49,6 +49,8 @@ export class StreamPoller {
   private lastDiscovery = 0;
   /** counters for tests and the benchmark */
   readonly stats = { batches: 0, records: 0, filteredOut: 0, failures: 0, dropped: 0 };
+  /** the last batches handed to the handler (tests replay them) */
+  readonly recentBatches: DynamoDBStreamEvent[] = [];
 
   constructor(private readonly opts: StreamPollerOptions) {
     this.streams = new DynamoDBStreamsClient({
@@ -150,6 +152,8 @@ export class StreamPoller {
   private async deliver(shard: ShardState): Promise<void> {
     const batch = shard.pending;
     this.stats.batches++;
+    this.recentBatches.push({ Records: batch });
+    if (this.recentBatches.length > 50) this.recentBatches.shift();
     let failedFrom = -1;
     try {
       const res = await this.opts.handler({ Records: batch });

@@ -4,7 +4,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { config } from './config.ts';
 
-export const dynamodb = new DynamoDBClient(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {});
+export const dynamodb = new DynamoDBClient({
+  ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),
+  // fail fast rather than hang when the table is unreachable (answered as 503)
+  requestHandler: { connectionTimeout: 1000, requestTimeout: 5000 },
+  maxAttempts: 3,
+});
 
 export const ddb = DynamoDBDocumentClient.from(dynamodb, {
   marshallOptions: { removeUndefinedValues: true },

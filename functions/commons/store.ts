@@ -4,6 +4,7 @@
  *
  * Presence table (one item per user):
  *   USER#<userId> / STATE   the user's devices, settings, aggregate and version
+ *   USER#<userId> / PUSHED  the last version fanned out (stream idempotency)
  *     sweepShard/sweepAt    sparse GSI `bySweepDue`: when the sweeper must look again
  * Graph table (GSI `byWatchedUser` on gpk/gsk):
  *   SUB#<subscriber> / T#<target>      a subscription (exp, ttl); gpk W#<target>, gsk S#<subscriber>
@@ -45,6 +46,8 @@ const MAX_MUTATE_ATTEMPTS = 25;
 // ---------- key shapes (defined once) ----------
 const keys = {
   userState: (userId: string) => ({ pk: `USER#${userId}`, sk: 'STATE' }),
+  /** the last version the fan-out delivered (replays and late duplicates are skipped) */
+  pushed: (userId: string) => ({ pk: `USER#${userId}`, sk: 'PUSHED' }),
   subscription: (subscriber: string, target: string) => ({ pk: `SUB#${subscriber}`, sk: `T#${target}` }),
   subscriptionsOf: (subscriber: string) => `SUB#${subscriber}`,
   watchersOf: (target: string) => `W#${target}`,
@@ -260,6 +263,28 @@ export async function touchDevice(
   } catch (err) {
     if (err instanceof ConditionalCheckFailedException || err instanceof TransactionCanceledException) return null;
     throw err;
+  }
+}
+
+/** The last version of `userId` whose fan-out completed (0 if none). */
+export async function pushedVersion(userId: string): Promise<number> {
+  const out = await ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.pushed(userId), ConsistentRead: true }));
+  return Number(out.Item?.v ?? 0);
+}
+
+/** Records that `version` was fanned out; never moves backwards. */
+export async function markPushed(userId: string, version: number): Promise<void> {
+  try {
+    await ddb.send(
+      new PutCommand({
+        TableName: PRESENCE,
+        Item: { ...keys.pushed(userId), v: version },
+        ConditionExpression: 'attribute_not_exists(pk) OR v < :v',
+        ExpressionAttributeValues: { ':v': version },
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
   }
 }
 

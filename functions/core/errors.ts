@@ -37,10 +37,31 @@ export const notFound = (message: string) => new ApiError('not_found', message);
  */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (isUnavailable(err)) return new ApiError('unavailable', 'Service temporarily unavailable, retry shortly');
   const status = (err as { statusCode?: unknown } | null)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     if (status === 413) return new ApiError('payload_too_large', 'Request body too large');
     return badRequest('Body must be valid JSON');
   }
   return new ApiError('internal', 'Internal error');
+}
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
+const UNAVAILABLE_NAMES = new Set([
+  'TimeoutError',
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+]);
+
+/** The data store (or another dependency) is down, unreachable or throttling: 503, never a hang or a 500. */
+export function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: unknown; cause?: unknown; errors?: unknown[] } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
+  if (typeof e.name === 'string' && UNAVAILABLE_NAMES.has(e.name)) return true;
+  if (Array.isArray(e.errors) && e.errors.some(isUnavailable)) return true; // AggregateError (happy eyeballs)
+  return e.cause !== undefined && e.cause !== err && isUnavailable(e.cause);
 }

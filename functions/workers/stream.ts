@@ -9,7 +9,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { fanOut } from '../commons/fanout.ts';
 import { log } from '../commons/log.ts';
-import { stateFromItem, userIdOfStateKey } from '../commons/store.ts';
+import { markPushed, pushedVersion, stateFromItem, userIdOfStateKey } from '../commons/store.ts';
 
 const image = (img: Record<string, unknown> | undefined) => (img ? unmarshall(img as Record<string, AttributeValue>) : undefined);
 
@@ -20,8 +20,11 @@ async function processRecord(record: DynamoDBRecord): Promise<void> {
   if (!userId || !newItem) return; // not a user state, or a deletion (TTL): nothing to tell
   const before = stateFromItem(oldItem, userId);
   const after = stateFromItem(newItem, userId);
-  if (after.version <= before.version) return; // not a visible change (or a replay)
+  if (after.version <= before.version) return; // not a visible change
+  // a replayed or late record (retry, bisect, duplicate delivery) must not push again or regress
+  if ((await pushedVersion(userId)) >= after.version) return;
   const result = await fanOut(before, after);
+  await markPushed(userId, after.version);
   if (result.recipients) log.info('fanout', { userId, version: after.version, ...result });
 }
 

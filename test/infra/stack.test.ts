@@ -116,8 +116,13 @@ describe('DynamoDB tables', () => {
         { AttributeName: index.partitionKey, KeyType: 'HASH' },
         { AttributeName: index.sortKey, KeyType: 'RANGE' },
       ]);
+      // an empty projection list is KEYS_ONLY (lib/constructs/presence-tables.ts)
       expect(gsi?.Projection).toEqual(
-        index.projection === 'ALL' ? { ProjectionType: 'ALL' } : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection] },
+        index.projection === 'ALL'
+          ? { ProjectionType: 'ALL' }
+          : index.projection.length === 0
+            ? { ProjectionType: 'KEYS_ONLY' }
+            : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection] },
       );
       expect(p?.AttributeDefinitions).toContainEqual({ AttributeName: index.sortKey, AttributeType: index.sortKeyType });
     }
@@ -279,12 +284,12 @@ describe('Lambda functions', () => {
     expect(Object.keys(handlerFunctions)).toHaveLength(httpRoutes.length + wsRoutes.length + Object.keys(workers).length);
   });
 
-  it('every Lambda in the template is arm64 on nodejs22.x', () => {
+  it('every Lambda in the template is arm64 on nodejs24.x', () => {
     const all = Object.values(template.findResources('AWS::Lambda::Function') as Record<string, Resource>);
     expect(all.length).toBeGreaterThan(0);
     for (const fn of all) {
       expect(fn.Properties.Architectures).toEqual(['arm64']);
-      expect(fn.Properties.Runtime).toBe('nodejs22.x');
+      expect(fn.Properties.Runtime).toBe('nodejs24.x');
     }
   });
 
@@ -303,6 +308,22 @@ describe('Lambda functions', () => {
     }
     for (const route of [...httpRoutes, ...wsRoutes]) expect(fnById(route.id).resource.Properties.Timeout, route.id).toBe(29);
     expect(fnById(workers.sweeper.id).resource.Properties.Timeout).toBe(90);
+  });
+
+  it('own execution role per function: no AWS managed policy, logs only to its own log group', () => {
+    const roles = template.findResources('AWS::IAM::Role') as Record<string, Resource>;
+    const roleIds = new Set<string>();
+    for (const [id, { resource }] of ourFunctions) {
+      const roleId = roleOf(resource);
+      roleIds.add(roleId);
+      expect(roles[roleId]?.Properties.ManagedPolicyArns, id).toBeUndefined();
+      const logGroup = resource.Properties.LoggingConfig.LogGroup.Ref as string;
+      const logStatements = statementsOf(resource).filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
+      expect(logStatements, id).toEqual([
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroup, 'Arn'] } },
+      ]);
+    }
+    expect(roleIds.size, 'one role per function').toBe(ourFunctions.size);
   });
 
   it("table env vars are set exactly for the tables a route's access names", () => {
@@ -360,7 +381,8 @@ describe('Lambda functions', () => {
       const env = resource.Properties.Environment.Variables as Record<string, unknown>;
       if (access.connections) {
         expect(manage, id).toHaveLength(1);
-        expect(JSON.stringify(manage[0]?.Resource), id).toMatch(/\/live\/\*\/@connections\/\*/);
+        // PostToConnection only: this stage, POST, any connection id
+        expect(JSON.stringify(manage[0]?.Resource), id).toMatch(/\/live\/POST\/@connections\/\*"/);
         expect(JSON.stringify(env.WS_CALLBACK_URL), id).toContain(wsApiId);
         expect(JSON.stringify(env.WS_CALLBACK_URL), id).toContain('/live');
       } else {

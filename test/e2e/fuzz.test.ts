@@ -1,0 +1,1375 @@
+/**
+ * Fuzzing: malformed and hostile input at every HTTP route of `httpRoutes`,
+ * every WebSocket action of `wsRoutes` and the `$connect` query string.
+ *
+ * Cases are generated from the route table (path parameters substituted with
+ * hostile values; bodies and queries from a generator that reads each
+ * handler's request schema, so a new route is fuzzed without touching this
+ * file) with a seeded PRNG (mulberry32; `FUZZ_SEED=<n>` to vary it), so every
+ * failure reproduces. Every failure is reported with the concrete request.
+ *
+ * Asserted for every input: never a 5xx (nor a dropped/unanswered request);
+ * every 4xx carries exactly the contract's `{"error","message"}` body with a
+ * contract code matching the status; a rejected request leaves the stored
+ * state of the caller (sys routes: of the target user) unchanged; every
+ * WebSocket message gets a `response` or contract `error` reply and the
+ * connection stays open. Valid-but-unusual input may succeed (2xx).
+ *
+ * Concurrency: 16 lanes, each with its own users, run one request at a time
+ * (plus the state snapshot reads), so before/after comparisons are exact.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { signHs256 } from '../../functions/core/jwt.ts';
+import * as schemaModule from '../../functions/core/schemas.ts';
+import type { Schema } from '../../functions/core/validate.ts';
+import { type HttpRoute, httpRoutes, SCOPES, wsRoutes } from '../../lib/routes.ts';
+import type { LocalStack } from '../../local/stack.ts';
+import { api, type Client, connect, SECRET, startTestStack, token } from '../support/e2e.ts';
+
+const SEED = Number(process.env.FUZZ_SEED ?? 20_261_122) >>> 0;
+const LANES = 16;
+const HTTP_TIMEOUT_MS = 4000;
+const WS_REPLY_TIMEOUT_MS = 5000;
+/** stay under the per-connection WebSocket rate limit (default 100 / 10 s): a fresh connection after this many messages */
+const WS_MESSAGES_PER_CONNECTION = Math.max(1, Math.min(80, Number(process.env.WS_RATE_LIMIT ?? 100) - 10));
+/** API Gateway (and the local gateway) close a WebSocket on a frame above 128 KB: that is the gateway's limit, not fuzzed */
+const WS_FRAME_MAX = 120 * 1024;
+const ROOT = resolve(import.meta.dirname, '../..');
+
+const ERROR_STATUS: Record<string, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  payload_too_large: 413,
+  rate_limited: 429,
+};
+
+// ---------------------------------------------------------------- PRNG
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+class Rng {
+  private readonly next: () => number;
+  constructor(seed: number) {
+    this.next = mulberry32(seed);
+  }
+  float(): number {
+    return this.next();
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)] as T;
+  }
+  sample<T>(xs: readonly T[], k: number): T[] {
+    const copy = [...xs];
+    const out: T[] = [];
+    while (out.length < k && copy.length > 0) out.push(copy.splice(this.int(copy.length), 1)[0] as T);
+    return out;
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+}
+
+// ---------------------------------------------------------------- hostile values
+const long = (n: number, c = 'x') => c.repeat(n);
+const ids = (n: number, prefix = 'r') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
+const deepObject = (n: number, leaf: unknown = 1): unknown => {
+  let v = leaf;
+  for (let i = 0; i < n; i++) v = { a: v };
+  return v;
+};
+const deepArray = (n: number): unknown => {
+  let v: unknown = [];
+  for (let i = 0; i < n; i++) v = [v];
+  return v;
+};
+const deepText = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+
+const HOSTILE_STRINGS: readonly string[] = [
+  '',
+  ' ',
+  'x',
+  long(64),
+  long(65),
+  long(1025),
+  long(100_000),
+  '😀',
+  '😀'.repeat(40),
+  'שלום\u202eevil',
+  '\u200b',
+  'a\u200db',
+  '\ufeff',
+  '\ud800',
+  'a\udc00b',
+  '\u0000',
+  'a\u0000b',
+  'e\u0301',
+  'ａｂｃ',
+  'USER#x',
+  '#',
+  '../..',
+  '..',
+  '/',
+  '%2F',
+  '%00',
+  '?x=1',
+  '__proto__',
+  'constructor',
+  'toString',
+  'null',
+  'true',
+  '0',
+  '-1',
+  'NaN',
+  '{}',
+  '<script>alert(1)</script>',
+  "' OR 1=1 --",
+  '${x}',
+  '\\',
+  '\n\r\t',
+  '2020-01-01T00:00:00.000Z',
+  '2099-01-01T00:00:00.000Z',
+  '2099-13-45T99:99:99.999Z',
+  '2099-01-01T00:00:00+01:00',
+  'online',
+  'offline',
+  'auto',
+];
+
+/**
+ * No positive integers below an hour: a valid duration that small would make a
+ * request create a device/subscription that expires mid-run, and the
+ * before/after comparisons of later rejected requests would see the expiry.
+ */
+const HOSTILE_NUMBERS: readonly number[] = [
+  0,
+  -1,
+  -0.5,
+  1.5,
+  0.1,
+  1e308,
+  -1e308,
+  2 ** 53 + 2,
+  2 ** 64,
+  1e21,
+  1e-200,
+  86_400,
+  604_800,
+  604_801,
+  2_592_000,
+  2_592_001,
+  2 ** 31,
+  -(2 ** 31),
+];
+
+const HOSTILE_STRUCTS: readonly unknown[] = [
+  null,
+  true,
+  false,
+  [],
+  [null],
+  [1, 'a', {}],
+  ['a', 'a'],
+  ['r1', 'r1'],
+  ids(100),
+  ids(101),
+  Array(10_000).fill('a'),
+  Array.from({ length: 10_000 }, (_, i) => i),
+  [['a']],
+  {},
+  { a: 1 },
+  JSON.parse('{"__proto__":{"polluted":1}}'),
+  JSON.parse('{"constructor":{"prototype":{"polluted":1}}}'),
+  deepObject(1000),
+  deepArray(1000),
+  deepObject(40),
+  { a: deepArray(200) },
+  { n: 2 ** 64 },
+  { n: 1e200 },
+  { n: 1e-200 },
+  { '': 1 },
+  { a: { '': {} } },
+  { s: '\ud800' },
+  { s: '\u0000' },
+  { k: long(900) },
+  { big: long(2000) },
+  { game: 'chess', table: 7 },
+];
+
+const HOSTILE_VALUES: readonly unknown[] = [...HOSTILE_STRINGS, ...HOSTILE_NUMBERS, ...HOSTILE_STRUCTS];
+
+/** JSON text no JSON.stringify produces: spliced verbatim where a value goes. */
+const RAW_LITERALS: readonly string[] = [
+  '1e999',
+  '-1e999',
+  '123456789012345678901234567890',
+  '1E-400',
+  '-0',
+  '0.0000000000000000000000000000000000000001',
+  '"\\ud800"',
+  '"\\udfff\\ud800"',
+  '"\\u0000"',
+  deepText(1000),
+  deepText(14_000),
+  'NaN',
+  'Infinity',
+  'undefined',
+  '01',
+  '.5',
+  '+1',
+  "'x'",
+  '0x10',
+  'tru',
+  '"unterminated',
+  '[1,]',
+  '{,}',
+];
+
+const RAW_PLACEMENTS: readonly ((lit: string) => string)[] = [(l) => l, (l) => `{"x":${l}}`, (l) => `[${l}]`];
+
+// ---------------------------------------------------------------- schemas of the routes
+const isSchema = (v: unknown): v is Schema =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && ['type', 'properties', 'anyOf', 'enum', 'pattern', 'const'].some((k) => k in v);
+
+const exported = schemaModule as unknown as Record<string, unknown>;
+
+/**
+ * The body/query schema a handler validates with, found by the name it passes
+ * to `httpRoute({ body: x, query: y })`; undefined when the route takes none.
+ */
+function handlerSchemas(route: HttpRoute): { body?: Schema; query?: Schema } {
+  const src = readFileSync(resolve(ROOT, route.entry), 'utf8');
+  const find = (key: string): Schema | undefined => {
+    const name = new RegExp(`\\b${key}:\\s*(\\w+)`).exec(src)?.[1];
+    const s = name ? exported[name] : undefined;
+    return isSchema(s) ? s : undefined;
+  };
+  return { body: find('body'), query: find('query') };
+}
+
+/** Every field name of every request schema (with one schema per name). */
+function collectFields(): Map<string, Schema> {
+  const fields = new Map<string, Schema>();
+  const walk = (s: Schema) => {
+    for (const [k, v] of Object.entries(s.properties ?? {})) {
+      if (!fields.has(k)) fields.set(k, v);
+      walk(v);
+    }
+    for (const v of s.anyOf ?? []) walk(v);
+    if (s.items) walk(s.items);
+  };
+  for (const v of Object.values(exported)) if (isSchema(v)) walk(v);
+  for (const v of Object.values(schemaModule.wsSchemas)) walk(v);
+  return fields;
+}
+const FIELDS = collectFields();
+
+interface Lane {
+  i: number;
+  user: string;
+  userFriend: string;
+  userGroup: string;
+  target: string;
+  friend: string;
+  group: string;
+  sysCaller: string;
+  adminCaller: string;
+  tokens: { user: string; sys: string; admin: string; target: string; friend: string };
+}
+
+/** A valid value for a field (by name first, then from its schema). */
+function example(name: string, schema: Schema | undefined, lane?: Lane): unknown {
+  switch (name) {
+    case 'device':
+      return 'fzdev';
+    case 'groupId':
+      return lane?.userGroup ?? 'fzg';
+    case 'userIds':
+      return [lane?.target ?? 'fzx', 'fzx'];
+    case 'customStatus':
+      return 'fuzzing';
+    case 'activity':
+      return { game: 'chess', table: 7 };
+    case 'ext':
+      return 'v1';
+    case 'availabilityUntil':
+      return '2099-01-01T00:00:00.000Z';
+    case 'requestId':
+      return 'rid';
+  }
+  if (!schema) return 'fz';
+  if (schema.const !== undefined) return schema.const;
+  if (schema.enum) return schema.enum[0];
+  if (schema.anyOf?.[0]) return example(name, schema.anyOf[0], lane);
+  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+  switch (type) {
+    case 'integer':
+    case 'number':
+      return schema.maximum ?? 86_400;
+    case 'boolean':
+      return true;
+    case 'array':
+      return [example(name, schema.items, lane)];
+    case 'object':
+      return { k: 'v' };
+    case 'null':
+      return null;
+    default:
+      return schema.format === 'date-time' ? '2099-01-01T00:00:00.000Z' : 'fz';
+  }
+}
+
+/** The smallest valid object for a schema: required fields, plus the first ones while minProperties asks for more. */
+function baseObject(schema: Schema, lane?: Lane, skip: readonly string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of schema.required ?? []) if (!skip.includes(k)) out[k] = example(k, schema.properties?.[k], lane);
+  for (const k of Object.keys(schema.properties ?? {})) {
+    if (Object.keys(out).length >= (schema.minProperties ?? 0)) break;
+    if (!(k in out) && !skip.includes(k) && k !== 'availabilityUntil') out[k] = example(k, schema.properties?.[k], lane);
+  }
+  return out;
+}
+
+/** JSON with `"__RAW__"` replaced verbatim by `raw`. */
+const withRaw = (obj: Record<string, unknown>, field: string, raw: string) => JSON.stringify({ ...obj, [field]: '__RAW__' }).replace('"__RAW__"', () => raw);
+
+const preview = (body: string | Buffer | undefined): string => {
+  if (body === undefined) return '(no body)';
+  if (Buffer.isBuffer(body)) return `<${body.length} bytes ${body.subarray(0, 24).toString('hex')}>`;
+  const shown = JSON.stringify(body.length > 160 ? body.slice(0, 160) : body);
+  return body.length > 160 ? `${shown}…(${body.length} chars)` : shown;
+};
+
+// ---------------------------------------------------------------- HTTP cases
+interface AuthVariant {
+  desc: string;
+  header: (l: Lane, route: HttpRoute | undefined) => string | undefined;
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+const b64json = (v: unknown) => b64(JSON.stringify(v));
+const hs = (claims: Record<string, unknown>, secret = SECRET) => signHs256(claims, secret);
+
+function callerToken(l: Lane, route: HttpRoute | undefined): string {
+  if (route?.auth === 'sys') return l.tokens.sys;
+  if (route?.auth === 'admin') return l.tokens.admin;
+  return l.tokens.user;
+}
+
+const AUTH_VARIANTS: readonly AuthVariant[] = [
+  { desc: 'no Authorization header', header: () => undefined },
+  { desc: 'empty Authorization header', header: () => '' },
+  { desc: '"Bearer"', header: () => 'Bearer' },
+  { desc: '"Bearer "', header: () => 'Bearer ' },
+  { desc: 'Bearer garbage', header: () => 'Bearer garbage' },
+  { desc: 'Basic credentials', header: () => 'Basic dXNlcjpwYXNz' },
+  { desc: 'token without scheme', header: (l, r) => callerToken(l, r) },
+  { desc: 'lower-case scheme', header: (l, r) => `bearer ${callerToken(l, r)}` },
+  { desc: 'two tokens', header: (l, r) => `Bearer ${callerToken(l, r)} ${callerToken(l, r)}` },
+  { desc: 'tampered signature', header: (l, r) => `Bearer ${callerToken(l, r)}x` },
+  { desc: 'a.b.c', header: () => 'Bearer a.b.c' },
+  { desc: '....', header: () => 'Bearer ....' },
+  { desc: 'huge garbage token (12 KB)', header: () => `Bearer ${long(12_000, 'A')}` },
+  { desc: 'alg none', header: (l) => `Bearer ${b64json({ alg: 'none', typ: 'JWT' })}.${b64json({ sub: l.user, exp: now() + 600 })}.` },
+  { desc: 'alg RS256 without keys', header: (l) => `Bearer ${b64json({ alg: 'RS256' })}.${b64json({ sub: l.user, exp: now() + 600 })}.c2ln` },
+  { desc: 'payload is an array', header: () => `Bearer ${b64json({ alg: 'HS256' })}.${b64json([1])}.c2ln` },
+  { desc: 'expired token', header: (l) => `Bearer ${hs({ sub: l.user, exp: now() - 60 })}` },
+  { desc: 'token without exp', header: (l) => `Bearer ${hs({ sub: l.user })}` },
+  { desc: 'exp as a string', header: (l) => `Bearer ${hs({ sub: l.user, exp: String(now() + 600) })}` },
+  { desc: 'nbf in the future', header: (l) => `Bearer ${hs({ sub: l.user, exp: now() + 600, nbf: now() + 3600 })}` },
+  { desc: 'wrong secret', header: (l) => `Bearer ${hs({ sub: l.user, exp: now() + 600 }, 'not-the-secret')}` },
+  { desc: 'sub is a number', header: () => `Bearer ${hs({ sub: 42, exp: now() + 600 })}` },
+  { desc: 'empty sub', header: () => `Bearer ${hs({ sub: '', exp: now() + 600 })}` },
+  { desc: 'no sub', header: () => `Bearer ${hs({ exp: now() + 600 })}` },
+  { desc: 'user token (no scope)', header: (l) => `Bearer ${l.tokens.user}` },
+  { desc: 'sys token', header: (l) => `Bearer ${l.tokens.sys}` },
+  { desc: 'admin token', header: (l) => `Bearer ${l.tokens.admin}` },
+  { desc: 'scope as an array', header: (l) => `Bearer ${hs({ sub: l.sysCaller, exp: now() + 600, scope: ['presence:sys', 'presence:admin'] })}` },
+  { desc: 'scp array', header: (l) => `Bearer ${hs({ sub: l.sysCaller, exp: now() + 600, scp: ['presence:sys', 'presence:admin'] })}` },
+  { desc: 'scope upper-case', header: (l) => `Bearer ${hs({ sub: l.sysCaller, exp: now() + 600, scope: 'PRESENCE:SYS PRESENCE:ADMIN' })}` },
+  { desc: 'scope prefix', header: (l) => `Bearer ${hs({ sub: l.sysCaller, exp: now() + 600, scope: 'presence:sysx presence:adminx presence' })}` },
+  { desc: 'scope with odd spacing', header: (l) => `Bearer ${hs({ sub: l.sysCaller, exp: now() + 600, scope: '  presence:sys\tpresence:admin ' })}` },
+  { desc: 'sub of 65 chars', header: () => `Bearer ${hs({ sub: long(65, 's'), exp: now() + 600 })}` },
+  { desc: 'sub of 3000 chars', header: () => `Bearer ${hs({ sub: long(3000, 's'), exp: now() + 600 })}` },
+  { desc: 'sub with #', header: () => `Bearer ${hs({ sub: 'USER#STATE', exp: now() + 600 })}` },
+  { desc: 'sub with NUL', header: () => `Bearer ${hs({ sub: 'a\u0000b', exp: now() + 600 })}` },
+  { desc: 'sub lone surrogate', header: () => `Bearer ${hs({ sub: '\ud800', exp: now() + 600 })}` },
+  { desc: 'sub emoji/RTL', header: () => `Bearer ${hs({ sub: '😀\u202e', exp: now() + 600 })}` },
+];
+
+/** Raw path segments (sent as is): encodings, traversal, unicode, prototype names, lengths. */
+const PATH_VALUES: readonly string[] = [
+  '..',
+  '.',
+  '%2E%2E',
+  '%2e',
+  '%2F',
+  'a%2Fb',
+  '..%2F..%2Fme',
+  '%00',
+  'a%00b',
+  'USER%23x',
+  '%23',
+  'a#b',
+  '#',
+  'a?x=1',
+  '?',
+  '%3F',
+  '%25',
+  '%',
+  '%ZZ',
+  '%E0%A4%A',
+  '%ED%A0%80',
+  '%C0%AF',
+  '%FF',
+  long(65),
+  long(1000),
+  long(8000),
+  '%F0%9F%98%80',
+  '%E2%80%8B',
+  '%E2%80%AE',
+  '%D7%A9%D7%9C%D7%95%D7%9D',
+  '%EF%BB%BF',
+  'a%20b',
+  '%20',
+  'a+b',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'a;b',
+  'a,b',
+  '*',
+  '~',
+  'a.b',
+  '-',
+  '@',
+  long(64, 'A'),
+  '%7B%7D',
+  '%5Cx',
+  'null',
+  '0',
+  '',
+];
+
+const PATH_TRICKS: readonly [string, (p: string) => string][] = [
+  ['trailing slash', (p) => `${p}/`],
+  ['leading double slash', (p) => `/${p}`],
+  ['inner double slash', (p) => p.replace('/v1/', '/v1//')],
+  ['dot segment', (p) => p.replace('/v1/', '/v1/./')],
+  ['dot-dot segment', (p) => p.replace('/v1/', '/v1/x/../')],
+  ['escaping the API', (p) => `${p}/../../..`],
+  ['upper case', (p) => p.toUpperCase()],
+  ['encoded slash', (p) => p.replace('/v1/', '/v1%2F')],
+  ['NUL suffix', (p) => `${p}%00`],
+  ['fragment', (p) => `${p}#frag`],
+  ['empty query', (p) => (p.includes('?') ? `${p}&` : `${p}?`)],
+  ['backslashes', (p) => p.replace(/\//g, '\\')],
+  ['matrix param', (p) => `${p};x=1`],
+  ['other version', (p) => p.replace('/v1/', '/v2/')],
+  ['extension', (p) => `${p}.json`],
+];
+
+const CONTENT_TYPES: readonly (string | undefined)[] = [
+  undefined,
+  'application/json',
+  'application/json; charset=utf-16',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=zzz',
+  'application/xml',
+  'application/vnd.api+json',
+  '*/*',
+  '',
+  'APPLICATION/JSON',
+];
+
+const QUERY_VALUES: readonly string[] = [
+  '-1',
+  '0',
+  '1',
+  '500',
+  '501',
+  '1e9',
+  '1000000000',
+  '1.5',
+  '%201',
+  '01',
+  '000',
+  '0x1f',
+  'NaN',
+  '',
+  'abc',
+  '%00',
+  '%FF',
+  '%ZZ',
+  '%F0%9F%98%80',
+  '%E2%80%AE',
+  'true',
+  'TRUE',
+  'false',
+  '!!',
+  'AAAA',
+  b64('USER#x'),
+  b64('../../etc'),
+  b64(long(64, 'a')),
+  b64('\ud800'),
+  long(1025),
+  long(128, 'A'),
+  'a,,b',
+  ',',
+  'a,a,a',
+  ids(101).join(','),
+  ids(100).join(','),
+  Array(200).fill('a').join(','),
+  `${ids(100).join(',')},r0`,
+  'USER%23x',
+  '%2C',
+  long(6600, 'a'),
+  Array(3000).fill('a').join(','),
+  '__proto__',
+];
+
+interface HttpCase {
+  kind: string;
+  route?: HttpRoute;
+  method: string;
+  /** raw path (and query), built for a lane */
+  path: (l: Lane) => string;
+  auth: AuthVariant;
+  contentType?: string;
+  extraHeaders?: Record<string, string | string[]>;
+  body?: string | Buffer;
+}
+
+const DEFAULT_AUTH: AuthVariant = { desc: 'caller token', header: (l, r) => `Bearer ${callerToken(l, r)}` };
+
+/** Default path parameter values of a lane: the users whose state is compared. */
+function paramDefault(name: string, route: HttpRoute, l: Lane): string {
+  const del = route.method === 'DELETE';
+  const sys = route.auth !== 'user';
+  switch (name) {
+    case 'userId':
+      return l.target;
+    case 'friendId':
+      return del ? 'fzgone' : l.friend;
+    case 'groupId':
+      return sys ? (del ? 'fzgone-g' : l.group) : l.userGroup;
+    case 'device':
+      return del ? 'fzgone' : 'fzdev';
+    default:
+      return 'fzx';
+  }
+}
+
+const fillPath = (route: HttpRoute, l: Lane, override: Record<string, string> = {}) =>
+  route.path.replace(/\{(\w+)\}/g, (_, name: string) => override[name] ?? paramDefault(name, route, l));
+
+function routeQuery(route: HttpRoute, query: Schema | undefined, l: Lane): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of query?.required ?? []) out[k] = k === 'userIds' ? `${l.target},${l.user}` : String(example(k, query?.properties?.[k], l));
+  return out;
+}
+const qs = (q: Record<string, string>) =>
+  Object.entries(q)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+const withQuery = (path: string, q: Record<string, string>) => (Object.keys(q).length ? `${path}?${qs(q)}` : path);
+
+function generateHttpCases(rng: Rng): HttpCase[] {
+  const cases: HttpCase[] = [];
+  const queryKeys = [...new Set([...FIELDS.keys()].filter((k) => ['limit', 'cursor', 'includeOffline', 'userIds', 'device'].includes(k)))];
+  for (const route of httpRoutes) {
+    const { body, query } = handlerSchemas(route);
+    const params = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
+    const basePath = (l: Lane) => withQuery(fillPath(route, l), routeQuery(route, query, l));
+    const baseBody = body ? JSON.stringify(baseObject(body)) : undefined;
+    const ct = body ? 'application/json' : undefined;
+    const add = (c: Omit<HttpCase, 'route' | 'method' | 'auth'> & Partial<Pick<HttpCase, 'method' | 'auth'>>) =>
+      cases.push({ route, method: route.method, auth: DEFAULT_AUTH, ...c });
+
+    // auth variations
+    for (const auth of AUTH_VARIANTS) add({ kind: 'auth', path: basePath, auth, body: baseBody, contentType: ct });
+
+    // hostile path parameters (one at a time, then all equal)
+    for (const p of params) {
+      const lanes: string[] = [...PATH_VALUES];
+      for (const v of lanes)
+        add({ kind: `path ${p}`, path: (l) => withQuery(fillPath(route, l, { [p]: v }), routeQuery(route, query, l)), body: baseBody, contentType: ct });
+      add({
+        kind: `path ${p}`,
+        path: (l) => withQuery(fillPath(route, l, { [p]: route.auth === 'user' ? l.user : l.target }), routeQuery(route, query, l)),
+        body: baseBody,
+        contentType: ct,
+      });
+    }
+    if (params.length > 1)
+      add({
+        kind: 'path same ids',
+        path: (l) => withQuery(fillPath(route, l, Object.fromEntries(params.map((p) => [p, l.target]))), routeQuery(route, query, l)),
+        body: baseBody,
+        contentType: ct,
+      });
+
+    // whole-path tricks
+    for (const [name, trick] of PATH_TRICKS) add({ kind: `path trick: ${name}`, path: (l) => trick(basePath(l)), body: baseBody, contentType: ct });
+
+    // query parameters
+    const keys = [...new Set([...queryKeys, ...Object.keys(query?.properties ?? {}), 'foo', '__proto__', 'constructor', 'limit[]'])];
+    for (const key of keys) {
+      for (const v of rng.sample(QUERY_VALUES, 3)) {
+        add({
+          kind: `query ${key}`,
+          path: (l) => withQuery(fillPath(route, l), { ...routeQuery(route, query, l), [key]: v }),
+          body: baseBody,
+          contentType: ct,
+        });
+      }
+    }
+    for (const raw of [
+      'limit=1&limit=2',
+      'userIds=a&userIds=b',
+      '&&&',
+      '=x',
+      'limit',
+      `x=${long(8000)}`,
+      'cursor=a&cursor=b',
+      'includeOffline=true&includeOffline=false',
+    ]) {
+      add({
+        kind: 'query raw',
+        path: (l) => {
+          const base = qs(routeQuery(route, query, l));
+          return `${fillPath(route, l)}?${base ? `${base}&` : ''}${raw}`;
+        },
+        body: baseBody,
+        contentType: ct,
+      });
+    }
+
+    // bodies
+    const bodyCase = (kind: string, b: string | Buffer, contentType: string | undefined = 'application/json') =>
+      add({ kind, path: basePath, body: b, contentType });
+    if (body) {
+      const base = baseObject(body);
+      const fields = Object.keys(body.properties ?? {});
+      for (const f of fields) {
+        for (const v of HOSTILE_VALUES) bodyCase(`body ${f}`, JSON.stringify({ ...base, [f]: v }));
+        for (const lit of rng.sample(RAW_LITERALS, 6)) bodyCase(`body ${f} raw`, withRaw(base, f, rng.pick(RAW_PLACEMENTS)(lit)));
+      }
+      for (const f of body.required ?? []) {
+        const { [f]: _, ...rest } = base;
+        bodyCase(`body missing ${f}`, JSON.stringify(rest));
+      }
+      for (const extra of [
+        'zzz',
+        '__proto__',
+        'constructor',
+        'toString',
+        'hasOwnProperty',
+        'valueOf',
+        'action',
+        'userId',
+        ...rng.sample([...FIELDS.keys()], 4),
+      ]) {
+        bodyCase(`body extra ${extra}`, JSON.stringify({ ...base, [extra]: rng.pick(HOSTILE_VALUES) }));
+      }
+      // random multi-field mutations
+      for (let i = 0; i < 25; i++) {
+        const m: Record<string, unknown> = { ...baseObject(body) };
+        const n = 1 + rng.int(3);
+        for (let j = 0; j < n; j++) {
+          const op = rng.int(4);
+          const f = rng.pick(fields.length ? fields : ['x']);
+          if (op === 0) delete m[f];
+          else if (op === 1) m[rng.pick([...FIELDS.keys()])] = rng.pick(HOSTILE_VALUES);
+          else m[f] = rng.pick(HOSTILE_VALUES);
+        }
+        bodyCase('body random', JSON.stringify(m));
+      }
+    }
+    const valid = baseBody ?? '{}';
+    const inner = valid.slice(1, -1);
+    const raws: (string | Buffer)[] = [
+      '',
+      ' ',
+      '\n',
+      '{',
+      '}',
+      '[',
+      '{"',
+      'null',
+      'true',
+      '0',
+      '"x"',
+      '[]',
+      '[{}]',
+      `[${valid}]`,
+      `${valid}xyz`,
+      `${valid}${valid}`,
+      valid.slice(0, Math.max(1, valid.length >> 1)),
+      `\ufeff${valid}`,
+      valid.replace(/"/g, "'"),
+      '{a:1}',
+      '{"a":1,}',
+      '{"a" 1}',
+      'undefined',
+      'NaN',
+      inner ? `{${inner},${inner}}` : '{"x":1,"x":2}',
+      Buffer.from(valid, 'utf16le'),
+      Buffer.from([0xc3, 0x28, 0xa0, 0xa1]),
+      Buffer.from([0xff, 0xfe, 0xfd]),
+      '\u0000',
+      `${valid}\u0000`,
+      deepText(1000),
+      JSON.stringify(deepObject(1000)),
+      `{"x":${deepText(20_000)}}`,
+      '['.repeat(70_000),
+      JSON.stringify({ pad: long(100_000) }),
+      'status=online&device=x',
+      '<presence status="online"/>',
+    ];
+    for (const r of raws) bodyCase('body raw', r);
+    for (const c of CONTENT_TYPES) {
+      bodyCase('content type (valid body)', valid, c);
+      bodyCase('content type (bad body)', rng.pick(raws), c);
+    }
+    bodyCase('content-encoding gzip (not gzipped)', valid);
+    cases[cases.length - 1] = { ...(cases[cases.length - 1] as HttpCase), extraHeaders: { 'content-encoding': 'gzip' } };
+    add({ kind: 'headers', path: basePath, body: baseBody, contentType: ct, extraHeaders: { cookie: long(12_000), 'x-forwarded-for': '%00, ::1, 999.1.1.1' } });
+    add({ kind: 'headers', path: basePath, body: baseBody, contentType: ct, extraHeaders: { 'x-amz-date': '\u00ff', host: 'evil.example' } });
+  }
+
+  // wrong methods on every path of the table
+  const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+  for (const path of new Set(httpRoutes.map((r) => r.path))) {
+    const defined = httpRoutes.filter((r) => r.path === path);
+    const ref = defined[0] as HttpRoute;
+    for (const method of methods.filter((m) => !defined.some((r) => r.method === m))) {
+      cases.push({ kind: 'wrong method', route: ref, method, path: (l) => fillPath(ref, l), auth: DEFAULT_AUTH, body: '{}', contentType: 'application/json' });
+    }
+  }
+  return cases;
+}
+
+// ---------------------------------------------------------------- WebSocket cases
+interface WsCase {
+  kind: string;
+  action: string;
+  frame: (l: Lane) => string | Buffer;
+  /** the reply must be an error (with this code, when given) */
+  mustFail?: boolean;
+  code?: string;
+}
+
+function generateWsCases(rng: Rng): WsCase[] {
+  const cases: WsCase[] = [];
+  const actions = wsRoutes.map((r) => r.routeKey).filter((k) => !k.startsWith('$'));
+  const schemaOf = (a: string): Schema | undefined => schemaModule.wsSchemas[a];
+  let rid = 0;
+  const nextRid = () => `fz${++rid}`;
+  for (const action of actions) {
+    const schema = schemaOf(action);
+    const variants = schema?.anyOf ?? (schema ? [schema] : [{}]);
+    const add = (kind: string, build: (l: Lane) => Record<string, unknown> | string, mustFail = false) =>
+      cases.push({ kind, action, mustFail, frame: (l) => (typeof build(l) === 'string' ? (build(l) as string) : JSON.stringify(build(l))) });
+    for (const variant of variants) {
+      const own = Object.keys(variant.properties ?? {}).filter((k) => k !== 'action' && k !== 'requestId');
+      const base = (l: Lane) => ({ action, requestId: nextRid(), ...baseObject(variant, l, ['action', 'requestId']) });
+      add('valid', base);
+      for (const f of own) {
+        for (const v of rng.sample(HOSTILE_VALUES, 16)) add(`field ${f}`, (l) => ({ ...base(l), [f]: v }));
+        for (const lit of rng.sample(RAW_LITERALS, 3)) add(`field ${f} raw`, (l) => withRaw(base(l), f, rng.pick(RAW_PLACEMENTS)(lit)));
+      }
+      for (const f of variant.required ?? []) {
+        if (f === 'action') continue;
+        add(
+          `missing ${f}`,
+          (l) => {
+            const { [f]: _, ...rest } = base(l);
+            return rest;
+          },
+          true,
+        );
+      }
+    }
+    const base = (l: Lane) => ({ action, requestId: nextRid(), ...baseObject(variants[0] as Schema, l, ['action', 'requestId']) });
+    add('extra zzz', (l) => ({ ...base(l), zzz: 1 }), schema !== undefined);
+    for (const extra of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'status', 'userId'])
+      add(`extra ${extra}`, (l) => ({ ...base(l), [extra]: rng.pick(HOSTILE_VALUES) }));
+    for (const r of [{}, [], null, true, 1.5, -1, 2 ** 60, long(129), long(128), '😀', '\ud800', '', long(100_000)])
+      add('requestId', (l) => ({ ...base(l), requestId: r }), typeof r === 'string' && r.length > 128);
+    for (let i = 0; i < 8; i++) {
+      add('random', (l) => {
+        const m: Record<string, unknown> = base(l);
+        for (let j = 0, n = 1 + rng.int(3); j < n; j++) {
+          const f = rng.pick([...FIELDS.keys()]);
+          if (rng.chance(0.3)) delete m[f];
+          else m[f] = rng.pick(HOSTILE_VALUES);
+        }
+        return m;
+      });
+    }
+    add('oversized', (l) => ({ ...base(l), customStatus: long(40_000) }), true);
+  }
+  // actions that are not routes ($default)
+  for (const a of [
+    1,
+    null,
+    [],
+    {},
+    true,
+    '',
+    ' ',
+    'HEARTBEAT',
+    'heartbeat ',
+    'heartbeat\u0000',
+    '$connect',
+    '$disconnect',
+    '$default',
+    '__proto__',
+    'constructor',
+    'toString',
+    'hasOwnProperty',
+    long(50_000),
+    '😀',
+    '\ud800',
+  ]) {
+    cases.push({ kind: 'bad action', action: String(a).slice(0, 20), mustFail: true, frame: () => JSON.stringify({ action: a, requestId: nextRid() }) });
+  }
+  cases.push({ kind: 'no action', action: '-', mustFail: true, frame: () => JSON.stringify({ requestId: nextRid(), userIds: ['a'] }) });
+  const hb = JSON.stringify({ action: 'heartbeat' });
+  const rawFrames: (string | Buffer)[] = [
+    'not json',
+    '',
+    ' ',
+    'null',
+    'true',
+    '1',
+    '"str"',
+    '[]',
+    `[${hb}]`,
+    '{',
+    hb.slice(0, -1),
+    `${hb}xyz`,
+    `${hb}${hb}`,
+    `\ufeff${hb}`,
+    hb.replace(/"/g, "'"),
+    deepText(1000),
+    `{"action":"heartbeat","x":${deepText(15_000)}}`,
+    `{"action":"setPresence","activity":{"x":${deepText(15_000)}}}`,
+    JSON.stringify(deepObject(1000)),
+    long(100_000),
+    `{"action":"heartbeat","pad":"${long(40_000)}"}`,
+    '\u0000',
+    `{"action":"heartbeat","requestId":"a\u0000b"}`,
+    Buffer.from(hb),
+    Buffer.from([0xff, 0xfe, 0x00, 0x01, 0xc3, 0x28]),
+  ];
+  for (const f of rawFrames) cases.push({ kind: 'raw frame', action: '-', frame: () => f });
+  return cases.filter((c) => Buffer.byteLength(c.frame(FAKE_LANE)) <= WS_FRAME_MAX);
+}
+
+const FAKE_LANE: Lane = {
+  i: 0,
+  user: 'u',
+  userFriend: 'uf',
+  userGroup: 'ug',
+  target: 't',
+  friend: 'f',
+  group: 'g',
+  sysCaller: 's',
+  adminCaller: 'a',
+  tokens: { user: '', sys: '', admin: '', target: '', friend: '' },
+};
+
+// ---------------------------------------------------------------- checks and reporting
+interface Failure {
+  kind: string;
+  where: string;
+  input: string;
+  observed: string;
+}
+
+/** null when `text` is exactly the contract's error body for `status`, else what is wrong. */
+function errorBodyProblem(status: number, text: string, contentType?: string): string | null {
+  if (!Object.values(ERROR_STATUS).includes(status)) return `status ${status} is not a contract status`;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return 'body is not JSON';
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'body is not an object';
+  const b = body as Record<string, unknown>;
+  const keys = Object.keys(b).sort().join(',');
+  if (keys !== 'error,message') return `body keys are [${keys}]`;
+  if (typeof b.error !== 'string' || !Object.hasOwn(ERROR_STATUS, b.error)) return `unknown error code ${JSON.stringify(b.error)}`;
+  if (ERROR_STATUS[b.error] !== status) return `code ${b.error} with status ${status}`;
+  if (typeof b.message !== 'string' || b.message === '') return 'message is not a non-empty string';
+  if (contentType !== undefined && !contentType.includes('application/json')) return `content-type ${contentType}`;
+  return null;
+}
+
+function report(failures: readonly Failure[]): string[] {
+  const groups = new Map<string, { f: Failure; n: number }>();
+  for (const f of failures) {
+    const key = `${f.kind}|${f.where}|${f.observed.slice(0, 100)}`;
+    const g = groups.get(key);
+    if (g) g.n++;
+    else groups.set(key, { f, n: 1 });
+  }
+  return [...groups.values()].slice(0, 80).map(({ f, n }) => `[${f.kind}] ${f.where} (x${n}) e.g. ${f.input} -> ${f.observed}`);
+}
+
+const short = (s: string, n = 300) => (s.length > n ? `${s.slice(0, n)}…` : s);
+
+// ---------------------------------------------------------------- raw HTTP
+interface RawResponse {
+  status: number;
+  text: string;
+  contentType?: string;
+  error?: string;
+}
+
+let agent: Agent;
+
+function send(
+  stack: LocalStack,
+  c: { method: string; path: string; headers: Record<string, string | string[]>; body?: string | Buffer },
+): Promise<RawResponse> {
+  const url = new URL(stack.httpUrl);
+  return new Promise((done) => {
+    let settled = false;
+    const finish = (r: RawResponse) => {
+      if (!settled) {
+        settled = true;
+        done(r);
+      }
+    };
+    let req: ReturnType<typeof httpRequest>;
+    try {
+      req = httpRequest({ host: url.hostname, port: url.port, method: c.method, path: c.path, headers: c.headers, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () =>
+          finish({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), contentType: String(res.headers['content-type'] ?? '') }),
+        );
+        res.on('error', (err) => finish({ status: 0, text: '', error: err.message }));
+      });
+    } catch (err) {
+      finish({ status: -1, text: '', error: (err as Error).message });
+      return;
+    }
+    req.setTimeout(HTTP_TIMEOUT_MS, () => req.destroy(new Error(`no response within ${HTTP_TIMEOUT_MS} ms`)));
+    req.on('error', (err) => finish({ status: 0, text: '', error: err.message }));
+    req.end(c.body);
+  });
+}
+
+// ---------------------------------------------------------------- the suite
+let stack: LocalStack;
+let call: ReturnType<typeof api>;
+const counts = { http: 0, ws: 0, connect: 0, fiveXX: 0, rateLimited: 0, skipped: 0 };
+const started = Date.now();
+
+beforeAll(async () => {
+  // a long timeout and a rare sweep: nothing the lanes set up expires during the run
+  stack = await startTestStack({ presenceTimeoutSeconds: 900, sweepIntervalSeconds: 3600 });
+  call = api(stack);
+  agent = new Agent({ keepAlive: true, maxSockets: LANES * 2 });
+});
+
+afterAll(async () => {
+  agent?.destroy();
+  await stack?.stop();
+  console.log(
+    `fuzz: ${counts.http} http + ${counts.ws} ws inputs (+${counts.connect} $connect), ${counts.fiveXX} 5xx, ` +
+      `${counts.rateLimited} rate-limited, ${counts.skipped} skipped, seed ${SEED}, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+});
+
+const must = async (method: string, path: string, auth: string, body?: unknown) => {
+  const res = await call(method, path, auth, body);
+  if (res.status >= 300) throw new Error(`setup ${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`);
+  return res;
+};
+
+function makeLane(i: number, tag: string): Lane {
+  const l = {
+    i,
+    user: `fz${tag}u${i}`,
+    userFriend: `fz${tag}uf${i}`,
+    userGroup: `fz${tag}ug${i}`,
+    target: `fz${tag}t${i}`,
+    friend: `fz${tag}f${i}`,
+    group: `fz${tag}g${i}`,
+    sysCaller: `fz${tag}sys${i}`,
+    adminCaller: `fz${tag}adm${i}`,
+  };
+  return {
+    ...l,
+    tokens: {
+      user: token(l.user),
+      sys: token(l.sysCaller, SCOPES.sys as string),
+      admin: token(l.adminCaller, SCOPES.admin as string),
+      target: token(l.target),
+      friend: token(l.friend),
+    },
+  };
+}
+
+/** Gives a lane's users something to lose: devices, statuses, subscriptions, friends, groups. */
+async function seedLane(l: Lane): Promise<void> {
+  const sys = l.tokens.sys;
+  await must('PUT', '/v1/me/devices/fzdev', l.tokens.user, { status: 'busy', ext: 'e1' });
+  await must('PATCH', '/v1/me/presence', l.tokens.user, { customStatus: 'before', activity: { k: 1 }, visibility: 'friends' });
+  await must('POST', '/v1/me/subscriptions', l.tokens.user, { userIds: [l.target, `${l.user}-s`] });
+  await must('PUT', `/v1/sys/users/${l.user}/friends/${l.userFriend}`, sys);
+  await must('PUT', `/v1/sys/groups/${l.userGroup}/members/${l.user}`, sys);
+  await must('PUT', `/v1/sys/users/${l.target}/presence`, sys, { expiresIn: 604_800, status: 'away', activity: { s: 1 } });
+  await must('PATCH', '/v1/me/presence', l.tokens.target, { customStatus: 'target' });
+  await must('PUT', `/v1/sys/users/${l.target}/friends/${l.friend}`, sys);
+  await must('PUT', `/v1/sys/groups/${l.group}/members/${l.target}`, sys);
+  await must('PUT', `/v1/sys/groups/${l.group}/members/${l.friend}`, sys);
+}
+
+type SnapKind = 'user' | 'sys';
+
+async function snapshot(l: Lane, kind: SnapKind): Promise<{ path: string; status: number; body: unknown }[]> {
+  const reads: [string, string][] =
+    kind === 'user'
+      ? [
+          ['/v1/me/presence', l.tokens.user],
+          ['/v1/me/subscriptions?limit=500', l.tokens.user],
+          ['/v1/me/friends', l.tokens.user],
+        ]
+      : [
+          ['/v1/me/presence', l.tokens.target],
+          ['/v1/me/friends', l.tokens.target],
+          ['/v1/me/friends', l.tokens.friend],
+          [`/v1/groups/${l.group}/presence?includeOffline=true&limit=500`, l.tokens.target],
+        ];
+  return Promise.all(
+    reads.map(async ([path, tok]) => {
+      const r = await call('GET', path, tok);
+      return { path, status: r.status, body: r.body };
+    }),
+  );
+}
+
+function diff(before: { path: string; body: unknown }[], after: { path: string; body: unknown }[]): string | null {
+  for (let i = 0; i < before.length; i++) {
+    const a = JSON.stringify(before[i]);
+    const b = JSON.stringify(after[i]);
+    if (a !== b) return `${before[i]?.path} changed: before ${short(JSON.stringify(before[i]?.body), 250)} after ${short(JSON.stringify(after[i]?.body), 250)}`;
+  }
+  return null;
+}
+
+async function runLanes<T>(items: readonly T[], lanes: readonly Lane[], fn: (item: T, lane: Lane) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    lanes.map(async (lane) => {
+      while (next < items.length) {
+        const item = items[next++] as T;
+        await fn(item, lane);
+      }
+    }),
+  );
+}
+
+describe('fuzzing', () => {
+  it('HTTP: every route of httpRoutes survives hostile input', { timeout: 240_000 }, async () => {
+    const cases = generateHttpCases(new Rng(SEED));
+    const lanes = Array.from({ length: LANES }, (_, i) => makeLane(i, 'h'));
+    await Promise.all(lanes.map(seedLane));
+    const base = new Map<Lane, Record<SnapKind, Awaited<ReturnType<typeof snapshot>>>>();
+    for (const l of lanes) base.set(l, { user: await snapshot(l, 'user'), sys: await snapshot(l, 'sys') });
+    const failures: Failure[] = [];
+
+    await runLanes(cases, lanes, async (c, l) => {
+      const path = c.path(l);
+      const headers: Record<string, string | string[]> = { ...(c.extraHeaders ?? {}) };
+      const auth = c.auth.header(l, c.route);
+      if (auth !== undefined) headers.authorization = auth;
+      if (c.contentType !== undefined) headers['content-type'] = c.contentType;
+      const input = `${c.method} ${short(path, 200)} [${c.auth.desc}${c.contentType !== undefined ? `; content-type ${JSON.stringify(c.contentType)}` : ''}] body ${preview(c.body)}`;
+      const where = `${c.route?.id ?? '?'} (${c.kind})`;
+      let res = await send(stack, { method: c.method, path, headers, body: c.body });
+      if (res.status === 0 && !res.error?.startsWith('no response')) res = await send(stack, { method: c.method, path, headers, body: c.body });
+      if (res.status === -1) {
+        counts.skipped++;
+        return;
+      }
+      counts.http++;
+      const kind: SnapKind = c.route?.auth === 'sys' ? 'sys' : 'user';
+      if (res.status === 0) {
+        failures.push({ kind: 'no response', where, input, observed: res.error ?? 'connection error' });
+      } else if (res.status >= 500) {
+        counts.fiveXX++;
+        failures.push({ kind: '5xx', where, input, observed: `${res.status} ${short(res.text, 200)}` });
+      } else if (res.status >= 400) {
+        const problem = errorBodyProblem(res.status, res.text, res.contentType);
+        if (problem) failures.push({ kind: 'error body', where, input, observed: `${res.status} ${short(res.text, 200)}: ${problem}` });
+      }
+      const lb = base.get(l) as Record<SnapKind, Awaited<ReturnType<typeof snapshot>>>;
+      const after = await snapshot(l, kind);
+      if (res.status >= 400 && res.status < 500) {
+        const changed = diff(lb[kind], after);
+        if (changed) failures.push({ kind: 'state changed by a rejected request', where, input, observed: `${res.status}; ${changed}` });
+      }
+      lb[kind] = after;
+    });
+
+    expect(report(failures)).toEqual([]);
+    expect(counts.http).toBeGreaterThan(2000);
+  });
+
+  it('WebSocket: every action of wsRoutes answers hostile messages and keeps the connection', { timeout: 180_000 }, async () => {
+    const cases = generateWsCases(new Rng(SEED ^ 0x9e3779b9));
+    const lanes = Array.from({ length: LANES }, (_, i) => makeLane(i, 'w'));
+    const failures: Failure[] = [];
+    const normalize = (snap: Awaited<ReturnType<typeof snapshot>>) => JSON.stringify(snap, (k, v) => (k === 'lastSeen' ? undefined : v)); // every message is a sign of life: lastSeen moves
+    const state = new Map<Lane, { client: Client; sent: number; closed?: string; base: string }>();
+    const open = async (l: Lane) => {
+      const client = await connect(stack, l.tokens.user, 'fzws');
+      const entry = { client, sent: 0, closed: undefined as string | undefined, base: '' };
+      client.ws.on('close', (code, reason) => {
+        entry.closed = `closed ${code} ${reason.toString()}`;
+      });
+      return entry;
+    };
+    await Promise.all(
+      lanes.map(async (l) => {
+        await must('PATCH', '/v1/me/presence', l.tokens.user, { customStatus: 'ws', activity: { w: 1 } });
+        await must('POST', '/v1/me/subscriptions', l.tokens.user, { userIds: [`${l.user}-s`] });
+        await must('PUT', `/v1/sys/users/${l.user}/friends/${l.userFriend}`, l.tokens.sys);
+        await must('PUT', `/v1/sys/groups/${l.userGroup}/members/${l.user}`, l.tokens.sys);
+        const entry = await open(l);
+        entry.base = normalize(await snapshot(l, 'user'));
+        state.set(l, entry);
+      }),
+    );
+
+    await runLanes(cases, lanes, async (c, l) => {
+      let entry = state.get(l) as NonNullable<ReturnType<typeof state.get>>;
+      if (entry.closed || entry.sent >= WS_MESSAGES_PER_CONNECTION) {
+        const base = entry.base;
+        await entry.client.close();
+        entry = { ...(await open(l)), base };
+        state.set(l, entry);
+      }
+      const frame = c.frame(l);
+      const input = `${c.kind} ${c.action}: ${preview(frame)}`;
+      const where = `${c.action} (${c.kind})`;
+      const { client } = entry;
+      const from = client.messages.length;
+      entry.sent++;
+      counts.ws++;
+      if (Buffer.isBuffer(frame)) client.ws.send(frame);
+      else client.send(frame);
+      let reply: any;
+      try {
+        reply = await client.next((m) => m?.type !== 'presence', WS_REPLY_TIMEOUT_MS, from);
+      } catch {
+        failures.push({ kind: 'no reply', where, input, observed: entry.closed ?? `nothing within ${WS_REPLY_TIMEOUT_MS} ms` });
+        return;
+      }
+      if (entry.closed || client.ws.readyState !== WebSocket.OPEN)
+        failures.push({ kind: 'connection dropped', where, input, observed: entry.closed ?? 'not open' });
+      let sent: unknown;
+      try {
+        sent = typeof frame === 'string' ? JSON.parse(frame) : undefined;
+      } catch {
+        sent = undefined;
+      }
+      const sentRid = sent && typeof sent === 'object' && !Array.isArray(sent) ? (sent as Record<string, unknown>).requestId : undefined;
+      if (reply?.type === 'error') {
+        if (reply.error === 'rate_limited') counts.rateLimited++;
+        const keys = Object.keys(reply).filter((k) => !['type', 'requestId', 'error', 'message'].includes(k));
+        const code = typeof reply.error === 'string' && Object.hasOwn(ERROR_STATUS, reply.error) ? reply.error : null;
+        if (reply.error === 'internal' || (typeof reply.error === 'string' && !code)) counts.fiveXX += reply.error === 'internal' ? 1 : 0;
+        if (!code || typeof reply.message !== 'string' || keys.length > 0)
+          failures.push({ kind: reply.error === 'internal' ? '5xx' : 'error body', where, input, observed: short(JSON.stringify(reply), 250) });
+        else if ((typeof sentRid === 'string' || typeof sentRid === 'number') && reply.requestId !== sentRid)
+          failures.push({ kind: 'error body', where, input, observed: `requestId ${JSON.stringify(reply.requestId)} instead of ${JSON.stringify(sentRid)}` });
+        else if (
+          c.code === undefined &&
+          typeof frame === 'string' &&
+          sent &&
+          Buffer.byteLength(frame) > schemaModule.LIMITS.wsMessageBytes &&
+          code !== 'payload_too_large' &&
+          code !== 'rate_limited'
+        )
+          failures.push({ kind: 'error body', where, input, observed: `${code} for a ${Buffer.byteLength(frame)}-byte message (expected payload_too_large)` });
+        const after = normalize(await snapshot(l, 'user'));
+        if (after !== entry.base)
+          failures.push({ kind: 'state changed by a rejected message', where, input, observed: short(`before ${entry.base} after ${after}`, 600) });
+        entry.base = after;
+      } else if (reply?.type === 'response') {
+        if (c.mustFail) failures.push({ kind: 'accepted a bad message', where, input, observed: short(JSON.stringify(reply), 250) });
+        entry.base = normalize(await snapshot(l, 'user'));
+      } else {
+        counts.fiveXX++;
+        failures.push({ kind: '5xx', where, input, observed: short(JSON.stringify(reply), 250) });
+        entry.base = normalize(await snapshot(l, 'user'));
+      }
+    });
+
+    // every connection still works
+    for (const l of lanes) {
+      const entry = state.get(l) as NonNullable<ReturnType<typeof state.get>>;
+      if (entry.sent >= WS_MESSAGES_PER_CONNECTION) continue;
+      const ok = await entry.client.request('getPresence', { userIds: [l.user] }).catch((e: Error) => ({ error: e.message }));
+      if (ok?.type !== 'response')
+        failures.push({ kind: 'connection unusable', where: l.user, input: 'getPresence after fuzzing', observed: short(JSON.stringify(ok)) });
+      await entry.client.close();
+    }
+    expect(report(failures)).toEqual([]);
+    expect(counts.ws).toBeGreaterThan(500);
+  });
+
+  it('WebSocket $connect: hostile query strings are refused with the contract error body or accepted', { timeout: 120_000 }, async () => {
+    const rng = new Rng(SEED ^ 0x85ebca6b);
+    const failures: Failure[] = [];
+    const devicePattern = new RegExp(schemaModule.DEVICE_PATTERN, 'u');
+    const wsBase = stack.wsUrl;
+    interface ConnectCase {
+      desc: string;
+      query: (user: string) => string;
+      /** the token user whose state must not change on a refusal (undefined: not a real user) */
+      checkUser: boolean;
+    }
+    const cases: ConnectCase[] = [];
+    const deviceValues = [
+      'bad%20device!',
+      long(65),
+      long(5000),
+      '%F0%9F%98%80',
+      '%E2%80%AE',
+      '%E2%80%8B',
+      '%ED%A0%80',
+      '%00',
+      'a%00b',
+      'USER%23x',
+      '..%2F..',
+      '%2F',
+      '%ZZ',
+      '%',
+      '',
+      '%20',
+      '__proto__',
+      'constructor',
+      'toString',
+      'hasOwnProperty',
+      long(64),
+      'a%26token%3Dx',
+      'a+b',
+      '%0D%0A',
+      'a@b',
+      'ws_abc',
+      ...Array.from({ length: 16 }, () =>
+        encodeURIComponent(rng.sample(['a', 'Z', '0', '.', ':', '-', '_', '#', '/', '😀', ' ', '\u200b', 'é'], 1 + rng.int(6)).join('')),
+      ),
+    ];
+    for (const d of deviceValues) cases.push({ desc: `device=${short(d, 40)}`, query: (u) => `token=${token(u)}&device=${d}`, checkUser: true });
+    cases.push({ desc: 'two devices', query: (u) => `token=${token(u)}&device=ok&device=bad%20one`, checkUser: true });
+    cases.push({ desc: 'device[]', query: (u) => `token=${token(u)}&device[]=x`, checkUser: true });
+    const tokenValues: [string, (u: string) => string][] = [
+      ['empty token', () => ''],
+      ['garbage 4 KB', () => long(4000, 'A')],
+      ['garbage 12 KB', () => long(12_000, 'A')],
+      ['a.b.c', () => 'a.b.c'],
+      ['valid + NUL', (u) => `${token(u)}%00`],
+      ['leading space', (u) => `%20${token(u)}`],
+      ['unicode', () => '%F0%9F%98%80.%E2%80%AE.x'],
+      ['expired', (u) => hs({ sub: u, exp: now() - 60 })],
+      ['wrong secret', (u) => hs({ sub: u, exp: now() + 600 }, 'nope')],
+      ['alg none', (u) => `${b64json({ alg: 'none' })}.${b64json({ sub: u, exp: now() + 600 })}.`],
+      ['sub of 3000 chars', () => hs({ sub: long(3000, 's'), exp: now() + 600 })],
+      ['sub with #', () => hs({ sub: 'USER#STATE', exp: now() + 600 })],
+      ['sub lone surrogate', () => hs({ sub: '\ud800', exp: now() + 600 })],
+      ['sub with NUL', () => hs({ sub: 'a\u0000b', exp: now() + 600 })],
+    ];
+    for (const [desc, t] of tokenValues) cases.push({ desc: `token: ${desc}`, query: (u) => `token=${t(u)}`, checkUser: true });
+    cases.push({ desc: 'garbage token first, valid second', query: (u) => `token=garbage&token=${token(u)}`, checkUser: true });
+    cases.push({ desc: 'valid token first, garbage second', query: (u) => `token=${token(u)}&token=garbage`, checkUser: true });
+    cases.push({ desc: 'Token (wrong case)', query: (u) => `Token=${token(u)}`, checkUser: true });
+    cases.push({ desc: 'unicode parameter names', query: (u) => `token=${token(u)}&%F0%9F%98%80=1&%00=%00`, checkUser: true });
+    cases.push({ desc: 'huge extra parameter', query: (u) => `token=${token(u)}&x=${long(6000)}`, checkUser: true });
+
+    await runLanes(
+      cases.map((c, i) => ({ c, user: `fzc${i}` })),
+      Array.from({ length: LANES }, (_, i) => makeLane(i, 'c')),
+      async ({ c, user }) => {
+        counts.connect++;
+        const url = `${wsBase}/?${c.query(user)}`;
+        const input = `$connect ${c.desc}: ?${short(c.query(user), 160)}`;
+        const outcome = await new Promise<{ status: number; body: string; ws?: WebSocket }>((done) => {
+          const ws = new WebSocket(url);
+          ws.on('error', (err) => done({ status: 0, body: err.message }));
+          ws.once('open', () => done({ status: 101, body: '', ws }));
+          ws.once('unexpected-response', (req, res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (d: Buffer) => chunks.push(d));
+            res.on('end', () => {
+              done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+              req.destroy();
+            });
+          });
+        });
+        if (outcome.ws) {
+          const device = new URLSearchParams(c.query(user)).get('device');
+          if (device && !devicePattern.test(device))
+            failures.push({ kind: 'accepted a bad device', where: '$connect', input, observed: `opened with device ${JSON.stringify(device)}` });
+          const ws = outcome.ws;
+          const reply = await new Promise<string>((done) => {
+            const t = setTimeout(() => done('no reply'), WS_REPLY_TIMEOUT_MS);
+            ws.once('message', (m) => {
+              clearTimeout(t);
+              done(m.toString());
+            });
+            ws.send(JSON.stringify({ action: 'heartbeat', requestId: 'h' }));
+          });
+          if (!reply.includes('"type":"response"')) failures.push({ kind: 'connection unusable', where: '$connect', input, observed: short(reply) });
+          await new Promise<void>((done) => {
+            ws.once('close', () => done());
+            ws.close();
+          });
+          return;
+        }
+        if (outcome.status === 0) failures.push({ kind: 'no response', where: '$connect', input, observed: outcome.body });
+        else if (outcome.status >= 500) {
+          counts.fiveXX++;
+          failures.push({ kind: '5xx', where: '$connect', input, observed: `${outcome.status} ${short(outcome.body, 200)}` });
+        } else {
+          const problem = errorBodyProblem(outcome.status, outcome.body);
+          if (problem) failures.push({ kind: 'error body', where: '$connect', input, observed: `${outcome.status} ${short(outcome.body, 200)}: ${problem}` });
+        }
+        if (c.checkUser) {
+          const own = await call('GET', '/v1/me/presence', token(user));
+          if (own.body?.version !== 0 || own.body?.devices?.length !== 0)
+            failures.push({ kind: 'state changed by a refused handshake', where: '$connect', input, observed: short(JSON.stringify(own.body)) });
+        }
+      },
+    );
+    expect(report(failures)).toEqual([]);
+  });
+});
