@@ -5,12 +5,15 @@ import { config } from './config.ts';
 
 let jwks: { at: number; keys: (JsonWebKey & { kid?: string })[] } | undefined;
 const JWKS_TTL_MS = 10 * 60 * 1000;
+/** an unknown key id refetches the set (key rotation), but at most this often */
+const JWKS_REFETCH_MS = 30 * 1000;
 
 async function keyFor(kid: string | undefined): Promise<JsonWebKey | undefined> {
   const url = config.jwt.jwksUrl;
   if (!url) return undefined;
   const find = () => jwks?.keys.find((k) => kid === undefined || k.kid === kid);
-  if (!jwks || Date.now() - jwks.at > JWKS_TTL_MS || !find()) {
+  const age = jwks ? Date.now() - jwks.at : Number.POSITIVE_INFINITY;
+  if (age > JWKS_TTL_MS || (!find() && age > JWKS_REFETCH_MS)) {
     const res = await fetch(url);
     if (!res.ok) throw new Error(`JWKS fetch failed: ${res.status}`);
     const body = (await res.json()) as { keys?: (JsonWebKey & { kid?: string })[] };
