@@ -289,6 +289,11 @@ export const LISTEN_SNAPSHOT_MAX = 1000;
 /** Adds a listener to this connection and replies with the current presence of its targets. */
 export async function listen(who: Connection, target: ListenTarget): Promise<{ presence: Presence[] }> {
   const exp = Date.now() + MAX_CONNECTION_MS;
+  if (!('friends' in target)) {
+    const adding = 'userIds' in target ? target.userIds.length : 1;
+    if ((await store.countListeners(who.connectionId)) + adding > LIMITS.listenersPerConnection)
+      throw badRequest(`A connection may listen to at most ${LIMITS.listenersPerConnection} users and groups; stopListening first`);
+  }
   if ('userIds' in target) {
     await store.addUserListeners(who.userId, who.connectionId, target.userIds, exp);
     return { presence: await presenceFor(who.userId, target.userIds) };

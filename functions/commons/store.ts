@@ -477,6 +477,11 @@ export async function addGroupListener(userId: string, conn: string, groupId: st
   await ddb.send(new PutCommand({ TableName: GRAPH, Item: listenerItem(conn, userId, `G#${groupId}`, keys.groupListeners(groupId), `C#${conn}`, exp) }));
 }
 
+/** How many listener items (users and groups) a connection holds. */
+export async function countListeners(conn: string): Promise<number> {
+  return countQuery({ TableName: GRAPH, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.listenersOfConn(conn) } });
+}
+
 /** Deletes every listener item of a connection; returns how many there were. */
 export async function removeListeners(conn: string): Promise<number> {
   const items = await queryAll({

@@ -8,6 +8,8 @@ import type { Schema } from './validate.ts';
 export const LIMITS = {
   userIdsPerCall: 100,
   subscriptionsPerUser: 3000,
+  /** listener targets (users + groups) one WebSocket connection may hold */
+  listenersPerConnection: 1000,
   subscriptionMaxSeconds: 2_592_000,
   subscriptionDefaultSeconds: 86_400,
   sysPresenceMaxSeconds: 604_800,

@@ -138,6 +138,21 @@ describe('listeners', () => {
     await quiet(me, 'lu-1');
   });
 
+  it('caps a connection at 1000 listener targets', async () => {
+    const me = await client('lcap-me');
+    for (let i = 0; i < 10; i++) {
+      const ids = Array.from({ length: 100 }, (_, j) => `lcap-${i}-${j}`);
+      expect(await me.request('listen', { userIds: ids }, 15_000)).toMatchObject({ type: 'response' });
+    }
+    expect(await me.request('listen', { userIds: ['one-too-many'] })).toMatchObject({
+      type: 'error',
+      error: 'bad_request',
+      message: expect.stringContaining('1000'),
+    });
+    await me.request('stopListening');
+    expect(await me.request('listen', { userIds: ['one-too-many'] })).toMatchObject({ type: 'response' });
+  }, 60_000);
+
   it("a connection's listeners end with it", async () => {
     const first = await client('le-me');
     await first.request('listen', { userIds: ['le-1'] });
