@@ -88,6 +88,27 @@ describe('stream consumer', () => {
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: '999' }]);
     await eventually(async () => a.pushes().filter(isPushOf('pz-b')).length > count);
   });
+
+  it('treats a late TTL deletion from DynamoDB (AWS) as a no-op', async () => {
+    const { handler } = await import('../../functions/workers/stream.ts');
+    await call('POST', '/v1/me/subscriptions', token('ttl-a'), { userIds: ['ttl-b'] });
+    const a = await client('ttl-a');
+    const ttlDelete = {
+      eventID: 'ttl-1',
+      eventName: 'REMOVE',
+      eventSource: 'aws:dynamodb',
+      userIdentity: { type: 'Service', principalId: 'dynamodb.amazonaws.com' },
+      dynamodb: {
+        Keys: { pk: { S: 'USER#ttl-b' }, sk: { S: 'STATE' } },
+        OldImage: { pk: { S: 'USER#ttl-b' }, sk: { S: 'STATE' }, version: { N: '7' }, devices: { M: {} } },
+        SequenceNumber: '42',
+      },
+    };
+    const res = await handler({ Records: [ttlDelete] as never });
+    expect(res.batchItemFailures).toEqual([]);
+    await sleep(300);
+    expect(a.pushes().filter(isPushOf('ttl-b'))).toEqual([]);
+  });
 });
 
 describe('concurrent writers', () => {
