@@ -69,6 +69,8 @@ export interface GatewayOptions {
   verifyToken: (token: string) => Promise<{ sub: string; scope?: unknown; [k: string]: unknown }>;
   idleTimeoutSeconds?: number;
   maxConnectionSeconds?: number;
+  /** local-only DynamoDB request/capacity counters, served at /__local/metrics */
+  metrics?: { snapshot(): unknown; reset(): void; invoke<T>(fn: string, run: () => Promise<T>): Promise<T> };
   onLog?: (line: string) => void;
 }
 
@@ -98,10 +100,10 @@ export class LocalGateway {
         params.push(name);
         return '([^/]+)';
       });
-      this.routes.push({ route, regex: new RegExp(`^${pattern}$`), params, handler: await loadHandler(route.entry) });
+      this.routes.push({ route, regex: new RegExp(`^${pattern}$`), params, handler: await this.load(route.entry, route.id) });
     }
-    for (const r of wsRoutes) this.wsHandlers.set(r.routeKey, await loadHandler(r.entry));
-    this.authorizer = await loadHandler(workers.wsAuthorizer.entry);
+    for (const r of wsRoutes) this.wsHandlers.set(r.routeKey, await this.load(r.entry, r.id));
+    this.authorizer = await this.load(workers.wsAuthorizer.entry, workers.wsAuthorizer.id);
 
     this.http = createServer((req, res) => this.track(this.onHttp(req, res)));
     this.wsHttp = createServer((req, res) => this.track(this.onManagement(req, res)));
@@ -109,6 +111,13 @@ export class LocalGateway {
     this.wsHttp.on('upgrade', (req, socket, head) => this.track(this.onUpgrade(req, socket, head)));
     const host = this.opts.host ?? '127.0.0.1';
     await Promise.all([listen(this.http, this.opts.httpPort, host), listen(this.wsHttp, this.opts.wsPort, host)]);
+  }
+
+  /** a handler module, its invocations attributed to `id` in the local metrics */
+  private async load(entry: string, id: string): Promise<Handler> {
+    const handler = await loadHandler(entry);
+    const metrics = this.opts.metrics;
+    return metrics ? (event, context) => metrics.invoke(id, () => handler(event, context)) : handler;
   }
 
   async stop(): Promise<void> {
@@ -133,6 +142,11 @@ export class LocalGateway {
       res.end(body);
     };
     const method = req.method ?? 'GET';
+    if (url.pathname === '/__local/metrics' && this.opts.metrics) {
+      if (method === 'DELETE') this.opts.metrics.reset();
+      send(200, JSON.stringify({ ...(this.opts.metrics.snapshot() as object), connections: this.connections.size }));
+      return;
+    }
     const match = this.routes.find((r) => r.route.method === method && r.regex.test(url.pathname));
     if (!match) {
       send(404, errorBody('not_found', `No route ${method} ${url.pathname}`));

@@ -9,6 +9,7 @@ import { workers } from '../lib/routes.ts';
 import { streamFilterPatterns, tables } from '../lib/tables.ts';
 import { DynamoDbLocal } from './dynamodb.ts';
 import { LocalGateway, loadHandler } from './gateway.ts';
+import { instrument } from './metrics.ts';
 import { StreamPoller } from './stream-poller.ts';
 import { ensureTable } from './tables.ts';
 
@@ -86,10 +87,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   // imported only now: config reads the environment set above
   const { verifyToken } = await import('../functions/commons/auth.ts');
+  const metrics = instrument((await import('../functions/commons/clients.ts')).dynamodb);
   const gateway = new LocalGateway({
     httpPort: opts.httpPort,
     wsPort: opts.wsPort,
     verifyToken,
+    metrics,
     idleTimeoutSeconds: opts.idleTimeoutSeconds,
     maxConnectionSeconds: opts.maxConnectionSeconds,
     onLog: (l) => log(`[gateway] ${l}`),
@@ -102,7 +105,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     tableName: tableNames.Presence as string,
     handler: (
       (streamHandler) => (event) =>
-        streamHandler(event, {})
+        metrics.invoke(workers.stream.id, () => streamHandler(event, {}))
     )(await loadHandler(workers.stream.entry)),
     filterPatterns: streamFilterPatterns,
     intervalMs: opts.streamPollMs ?? 100,
@@ -113,7 +116,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const sweeper = await loadHandler(workers.sweeper.entry);
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweepNow = () => {
-    sweeping = sweeping.then(() => sweeper({}, {})).catch((err) => log(`[sweeper] ${(err as Error).stack}`));
+    sweeping = sweeping.then(() => metrics.invoke(workers.sweeper.id, () => sweeper({}, {}))).catch((err) => log(`[sweeper] ${(err as Error).stack}`));
     return sweeping;
   };
   const sweepMs = Number(process.env.SWEEP_INTERVAL_SECONDS) * 1000;
