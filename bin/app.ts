@@ -6,10 +6,16 @@
  *   jwtAudience  comma-separated accepted audiences (default: presence)
  *   jwksUrl      optional, default `${jwtIssuer}/.well-known/jwks.json`
  */
-import { App, Tags } from 'aws-cdk-lib';
+import { App, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { PresenceStack } from '../lib/presence-stack.ts';
 
 const app = new App();
+
+// cdk-nag: any unacknowledged AwsSolutions finding (error or warning) fails `cdk synth`.
+// The findings kept on purpose are acknowledged with their reasons in lib/nag-suppressions.ts;
+// writeSuppressionsToCloudFormation copies those reasons into each resource's template Metadata (cdk_nag).
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true }));
 
 const context = (key: string): string | undefined => {
   const v: unknown = app.node.tryGetContext(key);

@@ -4,9 +4,17 @@
  * lib/routes.ts with grants derived from the route's `access`, the tables of
  * lib/tables.ts, the stream fan-out worker and the scheduled sweeper.
  */
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, LogGroupLogDestination, type ThrottleSettings, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  HttpApi,
+  HttpMethod,
+  LogGroupLogDestination,
+  type ThrottleSettings,
+  WebSocketApi,
+  type WebSocketRoute,
+  WebSocketStage,
+} from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
@@ -15,7 +23,7 @@ import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 const SWEEPER_LOOP_SECONDS = 60;
 
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Grant, ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -23,6 +31,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { PresenceFunction } from './constructs/presence-function.ts';
 import { type BoundTable, createTables } from './constructs/presence-tables.ts';
+import { acknowledgeNagFindings } from './nag-suppressions.ts';
 import { type Access, httpRoutes, SCOPES, workers, wsRoutes } from './routes.ts';
 import { streamFilterPatterns } from './tables.ts';
 
@@ -52,6 +61,10 @@ export class PresenceStack extends Stack {
   readonly httpApi: HttpApi;
   readonly webSocketApi: WebSocketApi;
   readonly webSocketStage: WebSocketStage;
+  /** every WebSocket route by route key */
+  readonly webSocketRoutes: Record<string, WebSocketRoute> = {};
+  /** the account-level API Gateway CloudWatch role, unless `apiGatewayCloudWatchRole: false` */
+  readonly apiGatewayCloudWatchRole?: Role;
   readonly tables: Record<'Presence' | 'Graph', BoundTable>;
   readonly streamDlq: Queue;
   /** every PresenceFunction by route/worker id */
@@ -103,6 +116,7 @@ export class PresenceStack extends Stack {
       });
       const account = new CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
       this.webSocketStage.node.addDependency(account);
+      this.apiGatewayCloudWatchRole = role;
     }
 
     const common: Record<string, string> = {
@@ -114,8 +128,9 @@ export class PresenceStack extends Stack {
       f.bindAccess(access, tables);
       if (access.connections) {
         f.addEnvironment('WS_CALLBACK_URL', this.webSocketStage.callbackUrl);
-        // execute-api:ManageConnections on this stage's @connections/* only
-        this.webSocketStage.grantManagementApiAccess(f.fn);
+        // execute-api:ManageConnections for PostToConnection on this stage's connections only
+        // (webSocketStage.grantManagementApiAccess would allow every method: GET, DELETE too)
+        Grant.addToPrincipal({ grantee: f.fn, actions: ['execute-api:ManageConnections'], resourceArns: [this.connectionsArn('POST')] });
       }
       this.functions[id] = f;
       return f;
@@ -177,11 +192,11 @@ export class PresenceStack extends Stack {
       const f = make(route.id, route.entry, route.access);
       const integration = new WebSocketLambdaIntegration(`${route.id}Integration`, f.fn);
       if (route.routeKey === '$connect') {
-        this.webSocketApi.addRoute(route.routeKey, { integration, authorizer: wsAuthorizer });
+        this.webSocketRoutes[route.routeKey] = this.webSocketApi.addRoute(route.routeKey, { integration, authorizer: wsAuthorizer });
       } else if (route.routeKey === '$disconnect') {
-        this.webSocketApi.addRoute(route.routeKey, { integration });
+        this.webSocketRoutes[route.routeKey] = this.webSocketApi.addRoute(route.routeKey, { integration });
       } else {
-        this.webSocketApi.addRoute(route.routeKey, { integration, returnResponse: true });
+        this.webSocketRoutes[route.routeKey] = this.webSocketApi.addRoute(route.routeKey, { integration, returnResponse: true });
       }
     }
 
@@ -232,6 +247,19 @@ export class PresenceStack extends Stack {
     new CfnOutput(this, 'SysFunctionName', {
       value: sysInvoke.fn.functionName,
       description: 'aws lambda invoke --function-name <this> --payload {"op":"initializePresence",...}',
+    });
+
+    // ---- cdk-nag: the findings that stay, each with its reason (lib/nag-suppressions.ts) ----
+    acknowledgeNagFindings(this);
+  }
+
+  /** ARN of the @connections management API of the WebSocket stage, for one HTTP method and any connection id */
+  connectionsArn(method: 'POST' | 'GET' | 'DELETE'): string {
+    return this.formatArn({
+      service: 'execute-api',
+      resource: this.webSocketApi.apiId,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+      resourceName: `${this.webSocketStage.stageName}/${method}/@connections/*`,
     });
   }
 }

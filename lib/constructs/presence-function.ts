@@ -1,11 +1,13 @@
 /**
- * One Lambda with the house defaults (Node 22 on arm64, X-Ray, ESM bundle with
- * source maps, explicit log group with retention) and helpers that hand it a
- * table only at the access level its route asks for.
+ * One Lambda with the house defaults (Node 24 on arm64, X-Ray, ESM bundle with
+ * source maps, explicit log group with retention, its own role with no AWS
+ * managed policy) and helpers that hand it a table only at the access level
+ * its route asks for.
  */
 import path from 'node:path';
 import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -39,6 +41,8 @@ export interface PresenceFunctionProps {
 export class PresenceFunction extends Construct {
   readonly fn: NodejsFunction;
   readonly logGroup: LogGroup;
+  /** execution role: logs to `logGroup` only, plus X-Ray and whatever the grants add */
+  readonly role: Role;
 
   constructor(scope: Construct, id: string, props: PresenceFunctionProps) {
     super(scope, id);
@@ -49,17 +53,28 @@ export class PresenceFunction extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
+    // Instead of the default role with the AWS managed AWSLambdaBasicExecutionRole
+    // (logs:CreateLogGroup/CreateLogStream/PutLogEvents on every log group, cdk-nag IAM4):
+    // the function may only write to its own log group.
+    this.role = new Role(this, 'ServiceRole', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `execution role of presence ${id}`,
+    });
+    this.logGroup.grantWrite(this.role);
+
     this.fn = new NodejsFunction(this, 'Function', {
       entry: path.resolve(REPO_ROOT, props.entry),
       handler: 'handler',
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      runtime: Runtime.NODEJS_22_X,
+      // the latest Node.js Lambda runtime (cdk-nag L1); handlers are async-only, as nodejs24.x requires
+      runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       tracing: Tracing.ACTIVE,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? API_TIMEOUT,
       logGroup: this.logGroup,
+      role: this.role,
       description: props.description,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
@@ -70,10 +85,10 @@ export class PresenceFunction extends Construct {
         minify: true,
         sourceMap: true,
         format: OutputFormat.ESM,
-        target: 'node22',
+        target: 'node24',
         mainFields: ['module', 'main'],
         logLevel: LogLevel.WARNING,
-        // SDK v3 ships with the nodejs22.x runtime
+        // SDK v3 ships with the nodejs24.x runtime
         externalModules: ['@aws-sdk/*'],
         // CommonJS dependencies bundled into ESM still call require(): give them one
         banner: "import { createRequire as __presenceCreateRequire } from 'node:module';const require = __presenceCreateRequire(import.meta.url);",

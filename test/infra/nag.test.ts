@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { App, CfnResource, type PolicyViolation, Stack, Validations } from 'aws-cdk-lib';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { CfnPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -64,6 +64,8 @@ function acknowledgementsIn(app: App): { ack: Ack; construct: unknown }[] {
 /** the same checks, blind to acknowledgements: every finding the stack would have without lib/nag-suppressions.ts */
 function unacknowledgedRun(app: App): Finding[] {
   const raw = new AwsSolutionsChecks();
+  // NagPack's (private) acknowledgement lookup; if a cdk-nag upgrade renames it, this run reports
+  // nothing and the "none stale" test below fails loudly instead of passing silently
   (raw as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
   return findingsOf(raw.validateScope(app).violations);
 }
@@ -107,15 +109,13 @@ describe('cdk-nag AwsSolutionsChecks', () => {
     new Queue(stack, 'ProbeQueue', { encryption: QueueEncryption.UNENCRYPTED });
     stack.functions.Heartbeat!.fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::probe-bucket/*'] }));
     const found = show(findingsOf(new AwsSolutionsChecks().validateScope(probe.app).violations));
-    expect(found).toEqual(
-      expect.arrayContaining([
-        'error AwsSolutions-SQS2 @ PresenceNagAgnostic/ProbeQueue/Resource',
-        'error AwsSolutions-SQS3 @ PresenceNagAgnostic/ProbeQueue/Resource',
-        'error AwsSolutions-SQS4 @ PresenceNagAgnostic/ProbeQueue/Resource',
-        'error AwsSolutions-IAM5[Resource::arn:aws:s3:::probe-bucket/*] @ PresenceNagAgnostic/Heartbeat/ServiceRole/DefaultPolicy/Resource',
-      ]),
-    );
-    expect(found).toHaveLength(4);
+    // only the probe's own findings count here (the rest is covered by the tests above)
+    expect(found.filter((f) => /ProbeQueue|probe-bucket/.test(f))).toEqual([
+      'error AwsSolutions-IAM5[Resource::arn:aws:s3:::probe-bucket/*] @ PresenceNagAgnostic/Heartbeat/ServiceRole/DefaultPolicy/Resource',
+      'error AwsSolutions-SQS2 @ PresenceNagAgnostic/ProbeQueue/Resource',
+      'error AwsSolutions-SQS3 @ PresenceNagAgnostic/ProbeQueue/Resource',
+      'error AwsSolutions-SQS4 @ PresenceNagAgnostic/ProbeQueue/Resource',
+    ]);
   });
 });
 
@@ -169,22 +169,22 @@ describe('acknowledgements (lib/nag-suppressions.ts)', () => {
       const resource = ack.rule.replace(/^AwsSolutions-IAM5\[Resource::(.*)\]$/, '$1');
       expect(resource, `${ack.path}: ${ack.rule}`).toMatch(/^\*$|^<(Presence|Graph)[0-9A-F]{8}\.Arn>\/index\/\*$|\/live\/POST\/@connections\/\*$/);
     }
-    for (const stack of stacks) {
-      const template = assembly!.getStackByName(stack.stackName).template as { Resources: Record<string, { Type: string; Properties: any }> };
-      for (const [logicalId, r] of Object.entries(template.Resources)) {
-        if (r.Type !== 'AWS::IAM::Policy') continue;
-        for (const s of r.Properties.PolicyDocument.Statement as Statement[]) {
-          const actions = Array.isArray(s.Action) ? s.Action : [s.Action];
+    // the IAM5[Resource::*] acknowledgement covers a whole policy: check what is on "*" in every policy
+    const policies = app.node.findAll().filter((c): c is CfnPolicy => c instanceof CfnPolicy);
+    expect(policies.length).toBeGreaterThan(0);
+    for (const policy of policies) {
+      const doc = Stack.of(policy).resolve(policy.policyDocument) as { Statement: Statement[] };
+      for (const s of doc.Statement) {
+        const actions = Array.isArray(s.Action) ? s.Action : [s.Action];
+        expect(
+          actions.filter((a) => a.includes('*')),
+          `${policy.node.path}: action wildcards`,
+        ).toEqual([]);
+        if (s.Resource === '*' || (Array.isArray(s.Resource) && s.Resource.includes('*'))) {
           expect(
-            actions.filter((a) => a.includes('*')),
-            `${logicalId} action wildcards`,
+            actions.filter((a) => RESOURCE_STAR_ACTIONS[a] === undefined),
+            `${policy.node.path}: actions on Resource "*" that have resource-level permissions`,
           ).toEqual([]);
-          if (s.Resource === '*' || (Array.isArray(s.Resource) && s.Resource.includes('*'))) {
-            expect(
-              actions.filter((a) => RESOURCE_STAR_ACTIONS[a] === undefined),
-              `${stack.stackName}/${logicalId}: actions on Resource "*" that have resource-level permissions`,
-            ).toEqual([]);
-          }
         }
       }
     }
