@@ -17,7 +17,7 @@ const port = (name: string, fallback: number) => {
   return n;
 };
 env.LOG_LEVEL ??= 'warn';
-// Node 20 is fine for the local stack; Lambda runs nodejs22.x
+// Node 20 is fine for the local stack; Lambda runs nodejs24.x
 env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const stack = await startLocalStack({

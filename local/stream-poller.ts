@@ -119,7 +119,9 @@ export class StreamPoller {
         return;
       }
       try {
+        const t0 = performance.now();
         const out = await this.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: this.opts.batchSize ?? 100 }));
+        if (process.env.STREAM_DEBUG && out.Records?.length) this.opts.onLog?.(`GetRecords ${out.Records.length} in ${(performance.now() - t0).toFixed(0)} ms`);
         shard.iterator = out.NextShardIterator;
         const last = out.Records?.[out.Records.length - 1]?.dynamodb?.SequenceNumber;
         if (last) shard.lastSequence = last;
@@ -156,7 +158,9 @@ export class StreamPoller {
     if (this.recentBatches.length > 50) this.recentBatches.shift();
     let failedFrom = -1;
     try {
+      const t0 = performance.now();
       const res = await this.opts.handler({ Records: batch });
+      if (process.env.STREAM_DEBUG) this.opts.onLog?.(`handler ${batch.length} records in ${(performance.now() - t0).toFixed(0)} ms`);
       const failures = res?.batchItemFailures ?? [];
       if (failures.length) {
         const seqs = new Set(failures.map((f) => f.itemIdentifier));
