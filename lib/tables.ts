@@ -47,7 +47,7 @@ export const graphTable: TableDef = {
   ttlAttribute: 'ttl',
   stream: false,
   indexes: [
-    // who watches a user (subscriptions and userIds listeners), a group's listeners, a user's groups
+    // who watches a user (subscriptions and userIds listeners) and a group's listeners
     { name: 'byWatchedUser', partitionKey: 'gpk', sortKey: 'gsk', sortKeyType: 'S', projection: ['exp', 'u'] },
     // sparse: subscriptions only; the sweeper deletes expired ones with a Query, never a Scan
     { name: 'bySubscriptionExpiry', partitionKey: 'xshard', sortKey: 'exp', sortKeyType: 'N', projection: [] },

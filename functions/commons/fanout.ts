@@ -31,7 +31,7 @@ interface Delivery {
  * listeners of the user's groups, and friends with a friends listener open.
  */
 async function audience(userId: string, now: number) {
-  const [watchers, friends, groups] = await Promise.all([store.watchersOf(userId, now), store.friendsOf(userId), store.groupsOf(userId)]);
+  const [watchers, { friends, groups }] = await Promise.all([store.watchersOf(userId, now), store.relationsOf(userId)]);
   const groupListeners = await Promise.all(groups.map((g) => store.groupListenersOf(g, now)));
   const direct = new Set([...watchers, ...groupListeners.flat()]);
   const friendsOnly = [...friends].filter((f) => !direct.has(f));

@@ -11,7 +11,8 @@
  *   LCONN#<conn> / T#<target>          a userIds listener of a connection (u, exp, ttl); gpk W#<target>, gsk L#<conn>
  *   LCONN#<conn> / G#<groupId>         a group listener (u, exp, ttl); gpk GL#<groupId>, gsk C#<conn>
  *   USER#<userId> / FRIEND#<friendId>  friendship, one item per direction
- *   GROUP#<groupId> / MEMBER#<userId>  membership; gpk UG#<userId>, gsk G#<groupId> (a user's groups)
+ *   GROUP#<groupId> / MEMBER#<userId>  membership, listed per group
+ *   USER#<userId> / GROUP#<groupId>    the same membership, listed per user (one Query with the friends)
  * Friends listeners are a flag on the connection in the user's state (conns[c].f).
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
@@ -53,7 +54,7 @@ const keys = {
   watchersOf: (target: string) => `W#${target}`,
   friend: (userId: string, friendId: string) => ({ pk: `USER#${userId}`, sk: `FRIEND#${friendId}` }),
   member: (groupId: string, userId: string) => ({ pk: `GROUP#${groupId}`, sk: `MEMBER#${userId}` }),
-  groupsOf: (userId: string) => `UG#${userId}`,
+  groupOfUser: (userId: string, groupId: string) => ({ pk: `USER#${userId}`, sk: `GROUP#${groupId}` }),
   listenersOfConn: (conn: string) => `LCONN#${conn}`,
   groupListeners: (groupId: string) => `GL#${groupId}`,
 };
@@ -266,26 +267,51 @@ export async function touchDevice(
   }
 }
 
-/** The last version of `userId` whose fan-out completed (0 if none). */
-export async function pushedVersion(userId: string): Promise<number> {
-  const out = await ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.pushed(userId), ConsistentRead: true }));
-  return Number(out.Item?.v ?? 0);
+/**
+ * Claims the fan-out of `version` (one conditional write): false when this or
+ * a newer version was already fanned out (a replayed or late stream record).
+ * Returns the previously claimed version so a failed fan-out can release it.
+ */
+export async function claimPush(userId: string, version: number): Promise<{ claimed: boolean; previous: number }> {
+  try {
+    const out = await ddb.send(
+      new UpdateCommand({
+        TableName: PRESENCE,
+        Key: keys.pushed(userId),
+        UpdateExpression: 'SET v = :v',
+        ConditionExpression: 'attribute_not_exists(v) OR v < :v',
+        ExpressionAttributeValues: { ':v': version },
+        ReturnValues: 'UPDATED_OLD',
+      }),
+    );
+    return { claimed: true, previous: Number(out.Attributes?.v ?? 0) };
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) return { claimed: false, previous: version };
+    throw err;
+  }
 }
 
-/** Records that `version` was fanned out; never moves backwards. */
-export async function markPushed(userId: string, version: number): Promise<void> {
+/** Gives a claim back after a failed fan-out, so the retry delivers it (unless a newer one was claimed since). */
+export async function releasePush(userId: string, version: number, previous: number): Promise<void> {
   try {
     await ddb.send(
-      new PutCommand({
+      new UpdateCommand({
         TableName: PRESENCE,
-        Item: { ...keys.pushed(userId), v: version },
-        ConditionExpression: 'attribute_not_exists(pk) OR v < :v',
-        ExpressionAttributeValues: { ':v': version },
+        Key: keys.pushed(userId),
+        UpdateExpression: 'SET v = :p',
+        ConditionExpression: 'v = :v',
+        ExpressionAttributeValues: { ':v': version, ':p': previous },
       }),
     );
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
   }
+}
+
+/** The last version of `userId` claimed for fan-out (0 if none). */
+export async function pushedVersion(userId: string): Promise<number> {
+  const out = await ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.pushed(userId), ConsistentRead: true }));
+  return Number(out.Item?.v ?? 0);
 }
 
 /** Users whose sweep is due (devices or availability may have expired), one Query per shard. */
@@ -533,16 +559,14 @@ export async function removeFriendship(a: string, b: string): Promise<void> {
 
 // ---------- groups ----------
 export async function addGroupMember(groupId: string, userId: string, now: number): Promise<void> {
-  await ddb.send(
-    new PutCommand({
-      TableName: GRAPH,
-      Item: { ...keys.member(groupId, userId), gpk: keys.groupsOf(userId), gsk: `G#${groupId}`, since: now },
-    }),
-  );
+  await batchWrite(GRAPH, [
+    { PutRequest: { Item: { ...keys.member(groupId, userId), since: now } } },
+    { PutRequest: { Item: { ...keys.groupOfUser(userId, groupId), since: now } } },
+  ]);
 }
 
 export async function removeGroupMember(groupId: string, userId: string): Promise<void> {
-  await ddb.send(new DeleteCommand({ TableName: GRAPH, Key: keys.member(groupId, userId) }));
+  await batchWrite(GRAPH, [{ DeleteRequest: { Key: keys.member(groupId, userId) } }, { DeleteRequest: { Key: keys.groupOfUser(userId, groupId) } }]);
 }
 
 export async function isGroupMember(groupId: string, userId: string): Promise<boolean> {
@@ -566,15 +590,22 @@ export async function groupMembers(groupId: string, limit: number, afterUserId: 
   return { members, next: out.LastEvaluatedKey ? (members[members.length - 1] ?? null) : null };
 }
 
-/** The groups a user belongs to. */
-export async function groupsOf(userId: string): Promise<string[]> {
+/** A user's friends and groups, in one Query of the user's relation items. */
+export async function relationsOf(userId: string): Promise<{ friends: Set<string>; groups: string[] }> {
   const items = await queryAll({
     TableName: GRAPH,
-    IndexName: WATCH_INDEX,
-    KeyConditionExpression: 'gpk = :g',
-    ExpressionAttributeValues: { ':g': keys.groupsOf(userId) },
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': keys.friend(userId, '').pk },
+    ProjectionExpression: 'sk',
   });
-  return items.map((i) => String(i.gsk).slice(2));
+  const friends = new Set<string>();
+  const groups: string[] = [];
+  for (const i of items) {
+    const sk = String(i.sk);
+    if (sk.startsWith('FRIEND#')) friends.add(sk.slice('FRIEND#'.length));
+    else if (sk.startsWith('GROUP#')) groups.push(sk.slice('GROUP#'.length));
+  }
+  return { friends, groups };
 }
 
 // ---------- helpers ----------
