@@ -42,6 +42,8 @@ export interface LocalStack {
   dynamodb: DynamoDbLocal | undefined;
   gateway: LocalGateway;
   poller: StreamPoller;
+  /** DynamoDB requests and capacity units per function (local instrumentation) */
+  metrics: ReturnType<typeof instrument>;
   /** runs one sweep now (what the timer does) */
   sweepNow(): Promise<unknown>;
   stop(): Promise<void>;
@@ -131,6 +133,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     dynamodb,
     gateway,
     poller,
+    metrics,
     sweepNow,
     stop() {
       stopped ??= (async () => {
