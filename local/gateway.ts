@@ -176,9 +176,14 @@ export class LocalGateway {
     }
     const values = match.regex.exec(url.pathname)?.slice(1) ?? [];
     const pathParameters: Record<string, string> = {};
-    match.params.forEach((p, i) => {
-      pathParameters[p] = decodeURIComponent(values[i] ?? '');
-    });
+    try {
+      match.params.forEach((p, i) => {
+        pathParameters[p] = decodeURIComponent(values[i] ?? '');
+      });
+    } catch {
+      send(400, errorBody('bad_request', 'Malformed percent-encoding in the path'));
+      return;
+    }
     const query: Record<string, string> = {};
     for (const [k, v] of url.searchParams) query[k] = query[k] === undefined ? v : `${query[k]},${v}`;
     const headers: Record<string, string> = {};
@@ -380,7 +385,14 @@ export class LocalGateway {
       send(404, { message: 'Not Found' });
       return;
     }
-    const conn = this.connections.get(decodeURIComponent(m[1] as string));
+    let id: string;
+    try {
+      id = decodeURIComponent(m[1] as string);
+    } catch {
+      send(400, { message: 'Bad connection id' });
+      return;
+    }
+    const conn = this.connections.get(id);
     const body = await readBody(req, WS_MESSAGE_LIMIT);
     if (!conn || conn.socket.readyState !== WebSocket.OPEN) {
       send(410, { message: 'Gone' });

@@ -1,6 +1,7 @@
 /** Token verification with this deployment's settings (local secret or JWKS). */
 import type { JsonWebKey } from 'node:crypto';
-import { type Claims, verifyJwt } from '../core/jwt.ts';
+import { type Claims, TokenError, verifyJwt } from '../core/jwt.ts';
+import { USER_ID_PATTERN } from '../core/schemas.ts';
 import { config } from './config.ts';
 
 let jwks: { at: number; keys: (JsonWebKey & { kid?: string })[] } | undefined;
@@ -22,11 +23,16 @@ async function keyFor(kid: string | undefined): Promise<JsonWebKey | undefined> 
   return find();
 }
 
-export function verifyToken(token: string): Promise<Claims> {
-  return verifyJwt(token, {
+const USER_ID = new RegExp(USER_ID_PATTERN);
+
+/** Verifies a token; its subject must be a valid userId (it becomes part of DynamoDB keys). */
+export async function verifyToken(token: string): Promise<Claims> {
+  const claims = await verifyJwt(token, {
     secret: config.jwt.secret,
     keys: config.jwt.jwksUrl ? keyFor : undefined,
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
   });
+  if (!USER_ID.test(claims.sub)) throw new TokenError('subject is not a valid userId');
+  return claims;
 }

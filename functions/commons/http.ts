@@ -8,11 +8,12 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { ApiError, badRequest, toApiError } from '../core/errors.ts';
 import { scopesOf } from '../core/jwt.ts';
-import { LIMITS } from '../core/schemas.ts';
+import { LIMITS, USER_ID_PATTERN } from '../core/schemas.ts';
 import { type Schema, validate } from '../core/validate.ts';
 import { log } from './log.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
+const USER_ID = new RegExp(USER_ID_PATTERN);
 type Result = APIGatewayProxyStructuredResultV2;
 
 export interface HttpRequest<B> {
@@ -43,7 +44,8 @@ export const json = (statusCode: number, data: unknown): Result => ({
 const authorize = (scope: string | null | undefined): middy.MiddlewareObj<HttpEvent, Result> => ({
   before: (request) => {
     const claims = request.event.requestContext?.authorizer?.jwt?.claims ?? {};
-    if (typeof claims.sub !== 'string' || claims.sub === '') throw new ApiError('unauthorized', 'Missing or invalid token');
+    // on AWS the JWT authorizer checked the signature; the subject must still be a valid userId
+    if (typeof claims.sub !== 'string' || !USER_ID.test(claims.sub)) throw new ApiError('unauthorized', 'Missing or invalid token');
     if (scope && !scopesOf(claims).includes(scope)) throw new ApiError('forbidden', `This route needs the ${scope} scope`);
   },
 });

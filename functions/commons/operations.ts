@@ -251,6 +251,7 @@ export async function addFriends(a: string, b: string): Promise<{ ok: true }> {
 }
 
 export async function removeFriends(a: string, b: string): Promise<{ ok: true }> {
+  if (a === b) throw badRequest('A user cannot befriend themselves');
   await store.removeFriendship(a, b);
   await permissionChanged([a, b]);
   return { ok: true };

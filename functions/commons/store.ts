@@ -67,7 +67,14 @@ const sweepShard = (userId: string): string => {
 };
 
 // ---------- user state ----------
-type StateItem = UserState & { pk: string; sk: string; sweepShard?: string; sweepAt?: number; quiet?: boolean };
+type StateItem = Omit<UserState, 'activity'> & {
+  activity: string | Record<string, unknown> | null;
+  pk: string;
+  sk: string;
+  sweepShard?: string;
+  sweepAt?: number;
+  quiet?: boolean;
+};
 
 export function stateFromItem(item: Record<string, unknown> | undefined, userId: string): UserState {
   if (!item) return emptyState(userId);
@@ -79,7 +86,7 @@ export function stateFromItem(item: Record<string, unknown> | undefined, userId:
     availability: s.availability ?? base.availability,
     availabilityUntil: s.availabilityUntil ?? null,
     customStatus: s.customStatus ?? null,
-    activity: s.activity ?? null,
+    activity: typeof s.activity === 'string' ? (JSON.parse(s.activity) as Record<string, unknown>) : (s.activity ?? null),
     visibility: s.visibility ?? base.visibility,
     lastSeen: s.lastSeen ?? null,
     version: s.version ?? 0,
@@ -97,7 +104,9 @@ export function userIdOfStateKey(item: Record<string, unknown> | undefined): str
 }
 
 function toItem(state: UserState): StateItem {
-  const item: StateItem = { ...keys.userState(state.userId), ...state };
+  // activity is free-form JSON: stored as a string so any JSON object the contract allows is storable
+  const activity = state.activity === null ? null : JSON.stringify(state.activity);
+  const item = { ...keys.userState(state.userId), ...state, activity } as unknown as StateItem;
   const due = sweepDueAt(state);
   if (due !== null) {
     item.sweepShard = sweepShard(state.userId);

@@ -16,6 +16,7 @@ export const LIMITS = {
   customStatusChars: 64,
   extBytes: 64,
   activityBytes: 1024,
+  activityDepth: 16,
   wsMessageBytes: 32 * 1024,
   httpBodyBytes: 64 * 1024,
   listPageMax: 500,
@@ -23,7 +24,13 @@ export const LIMITS = {
 } as const;
 
 export const USER_ID_PATTERN = '^[A-Za-z0-9_.@:-]{1,64}$';
-export const DEVICE_PATTERN = '^[A-Za-z0-9_.:-]{1,64}$';
+/**
+ * Device names become keys of the user's device map, so the few that collide
+ * with JavaScript object internals (`__proto__`, `constructor`, `toString`, …)
+ * are refused: a documented narrowing of the contract's device pattern.
+ */
+export const RESERVED_DEVICE_NAMES = Object.getOwnPropertyNames(Object.prototype);
+export const DEVICE_PATTERN = `^(?!(?:${RESERVED_DEVICE_NAMES.map((n) => n.replace(/[$]/g, '\\$')).join('|')})$)[A-Za-z0-9_.:-]{1,64}$`;
 
 export const userId: Schema = { type: 'string', pattern: USER_ID_PATTERN, description: '1–64 chars of [A-Za-z0-9_.@:-]' };
 export const groupId: Schema = { type: 'string', pattern: USER_ID_PATTERN, description: '1–64 chars of [A-Za-z0-9_.@:-]' };
@@ -36,7 +43,7 @@ export const userIds: Schema = {
   uniqueItems: true,
 };
 
-const activity: Schema = { type: ['object', 'null'], maxBytes: LIMITS.activityBytes };
+const activity: Schema = { type: ['object', 'null'], maxDepth: LIMITS.activityDepth, maxBytes: LIMITS.activityBytes };
 const ext: Schema = { type: ['string', 'null'], maxBytes: LIMITS.extBytes };
 
 const presenceFields: Record<string, Schema> = {

@@ -27,6 +27,8 @@ export interface Schema {
   format?: 'date-time';
   anyOf?: readonly Schema[];
   maxBytes?: number;
+  /** ours: free-form JSON — nesting depth at most this, every number finite */
+  maxDepth?: number;
   description?: string;
   default?: unknown;
 }
@@ -63,6 +65,10 @@ export function validate(schema: Schema, value: unknown, path = 'body'): string 
   }
   if (schema.const !== undefined && value !== schema.const) return `${path} must be ${JSON.stringify(schema.const)}`;
   if (schema.enum && !schema.enum.includes(value)) return `${path} must be one of ${schema.enum.join(', ')}`;
+  if (schema.maxDepth !== undefined && value !== undefined) {
+    const problem = plainJson(value, schema.maxDepth);
+    if (problem) return `${path} ${problem}`;
+  }
   if (schema.maxBytes !== undefined && value !== undefined) {
     const size = Buffer.byteLength(typeof value === 'string' ? value : JSON.stringify(value), 'utf8');
     if (size > schema.maxBytes) return `${path} must be at most ${schema.maxBytes} bytes`;
@@ -95,13 +101,27 @@ export function validate(schema: Schema, value: unknown, path = 'body'): string 
       return `${path} must have at least ${schema.minProperties} field(s)`;
     for (const key of schema.required ?? []) if (obj[key] === undefined) return `${path}.${key} is required`;
     for (const [key, v] of Object.entries(obj)) {
-      const sub = schema.properties?.[key];
+      const sub = schema.properties && Object.hasOwn(schema.properties, key) ? schema.properties[key] : undefined;
       if (!sub) {
         if (schema.additionalProperties === false) return `${path}.${key} is not allowed`;
         continue;
       }
       const err = validate(sub, v, `${path}.${key}`);
       if (err) return err;
+    }
+  }
+  return null;
+}
+
+/** Free-form JSON that round-trips: bounded nesting (checked before anything recurses deeply) and finite numbers. */
+function plainJson(value: unknown, maxDepth: number): string | null {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v === 'number' && !Number.isFinite(v)) return 'must contain only finite numbers';
+    if (v !== null && typeof v === 'object') {
+      if (depth >= maxDepth) return `must be nested at most ${maxDepth} levels deep`;
+      for (const x of Object.values(v)) stack.push([x, depth + 1]);
     }
   }
   return null;

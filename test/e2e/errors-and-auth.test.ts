@@ -129,3 +129,13 @@ describe('WebSocket errors', () => {
     await c.close();
   });
 });
+
+describe('token subjects', () => {
+  it('refuses a token whose subject is not a valid userId (it would become a key)', async () => {
+    for (const sub of ['x'.repeat(65), 'a#b', 'USER#x', 'a b']) {
+      const t = signHs256({ sub, exp: Math.floor(Date.now() / 1000) + 60 }, 'test-secret');
+      expect((await call('GET', '/v1/me/presence', t)).status, sub).toBe(401);
+      await expect(connect(stack, t)).rejects.toMatchObject({ status: 401 });
+    }
+  });
+});

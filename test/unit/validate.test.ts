@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import * as schemas from '../../functions/core/schemas.ts';
 import { decodeCursor, encodeCursor, patchPresenceBody, putDeviceBody, subscribeBody, wsSchemas } from '../../functions/core/schemas.ts';
 import { validate } from '../../functions/core/validate.ts';
 
@@ -28,6 +29,26 @@ describe('request schemas', () => {
     const problem = validate(patchPresenceBody, body);
     if (expected === null) expect(problem).toBeNull();
     else expect(problem).toMatch(expected);
+  });
+
+  it('refuses activity that would not round-trip: too deep, non-finite numbers', () => {
+    let deep: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 20; i++) deep = { a: deep };
+    expect(validate(patchPresenceBody, { activity: deep })).toMatch(/nested at most 16/);
+    expect(validate(patchPresenceBody, { activity: { x: Number.POSITIVE_INFINITY } })).toMatch(/finite/);
+    let huge: unknown[] = [];
+    for (let i = 0; i < 20_000; i++) huge = [huge];
+    expect(validate(patchPresenceBody, { activity: { x: huge } })).toMatch(/nested/); // no stack overflow
+    expect(validate(patchPresenceBody, { activity: { '': 1, constructor: { x: 1e-200 } } })).toBeNull(); // stored as JSON text
+  });
+
+  it('refuses device names that collide with object internals, and inherited schema properties', () => {
+    const { device } = schemas;
+    expect(validate(device, '__proto__')).toMatch(/invalid characters/);
+    expect(validate(device, 'constructor')).toMatch(/invalid characters/);
+    expect(validate(device, 'constructor_2')).toBeNull();
+    expect(validate(putDeviceBody, { status: 'online', constructor: 1 })).toMatch(/constructor is not allowed/);
+    expect(validate(putDeviceBody, { status: 'online', toString: 1 })).toMatch(/toString is not allowed/);
   });
 
   it('limits ext to 64 bytes (not characters)', () => {
