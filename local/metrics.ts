@@ -18,7 +18,8 @@ export interface DynamoMetrics {
 }
 
 const bump = (table: Record<string, Record<string, number>>, fn: string, op: string, by: number) => {
-  const row = (table[fn] ??= {});
+  table[fn] ??= {};
+  const row = table[fn];
   row[op] = (row[op] ?? 0) + by;
 };
 
