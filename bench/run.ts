@@ -8,10 +8,10 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
 import WebSocket from 'ws';
 import { signHs256 } from '../functions/core/jwt.ts';
 import { httpRoutes, workers, wsRoutes } from '../lib/routes.ts';
+import { bundleEntry } from './bundle.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
@@ -60,19 +60,7 @@ async function measureBundles() {
   const rows: Record<string, { bundleKB: number; coldInitMs: number; initHeapMB: number }> = {};
   for (const [id, entry] of entries) {
     const file = join(out, `${id}.mjs`);
-    // the same settings as lib/constructs/presence-function.ts (the SDK is in the Lambda runtime)
-    await build({
-      entryPoints: [join(ROOT, entry)],
-      outfile: file,
-      bundle: true,
-      minify: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'esm',
-      external: ['@aws-sdk/*'],
-      banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
-      logLevel: 'error',
-    });
+    await bundleEntry(entry, file);
     const probe = `const t=performance.now();await import(${JSON.stringify(file)});console.log(JSON.stringify({ms:performance.now()-t,heap:process.memoryUsage().heapUsed}))`;
     const samples: { ms: number; heap: number }[] = [];
     for (let i = 0; i < (quick ? 1 : 3); i++) {
@@ -338,7 +326,7 @@ async function loadTests(stack: Stack) {
     await http(stack, 'POST', '/v1/me/subscriptions', u, { userIds: targets });
   });
   const users = await Promise.all(names.map((u) => connectWs(stack, u)));
-  await sleep(1000);
+  await quiesce(stack); // the 200 connects fan out too: start measuring once they are delivered
   const rssSamples: { nodeMB: number; jvmMB: number }[] = [];
   const sampler = setInterval(() => rssSamples.push(rss(stack)), 500);
   log('notify latency at 50 changes/s');

@@ -277,39 +277,19 @@ export async function touchDevice(
 }
 
 /**
- * Claims the fan-out of `version` (one conditional write): false when this or
- * a newer version was already fanned out (a replayed or late stream record).
- * Returns the previously claimed version so a failed fan-out can release it.
+ * Records that `version` was fanned out (after the fan-out finished, so a
+ * crash or timeout mid-way leaves it unrecorded and the retry delivers it
+ * again: at least once). Never moves backwards.
  */
-export async function claimPush(userId: string, version: number): Promise<{ claimed: boolean; previous: number }> {
+export async function markPushed(userId: string, version: number): Promise<void> {
   try {
-    const out = await ddb.send(
+    await ddb.send(
       new UpdateCommand({
         TableName: PRESENCE,
         Key: keys.pushed(userId),
         UpdateExpression: 'SET v = :v',
         ConditionExpression: 'attribute_not_exists(v) OR v < :v',
         ExpressionAttributeValues: { ':v': version },
-        ReturnValues: 'UPDATED_OLD',
-      }),
-    );
-    return { claimed: true, previous: Number(out.Attributes?.v ?? 0) };
-  } catch (err) {
-    if (err instanceof ConditionalCheckFailedException) return { claimed: false, previous: version };
-    throw err;
-  }
-}
-
-/** Gives a claim back after a failed fan-out, so the retry delivers it (unless a newer one was claimed since). */
-export async function releasePush(userId: string, version: number, previous: number): Promise<void> {
-  try {
-    await ddb.send(
-      new UpdateCommand({
-        TableName: PRESENCE,
-        Key: keys.pushed(userId),
-        UpdateExpression: 'SET v = :p',
-        ConditionExpression: 'v = :v',
-        ExpressionAttributeValues: { ':v': version, ':p': previous },
       }),
     );
   } catch (err) {
@@ -317,7 +297,7 @@ export async function releasePush(userId: string, version: number, previous: num
   }
 }
 
-/** The last version of `userId` claimed for fan-out (0 if none). */
+/** The last version of `userId` whose fan-out finished (0 if none). */
 export async function pushedVersion(userId: string): Promise<number> {
   const out = await ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.pushed(userId), ConsistentRead: true }));
   return Number(out.Item?.v ?? 0);
@@ -478,16 +458,21 @@ export async function listSubscriptions(subscriber: string, limit: number, after
  * listener on it (the fan-out audience, before friends and group listeners).
  */
 export async function watchersOf(target: string, now: number): Promise<string[]> {
-  const items = await queryAll({
+  const items = await unexpiredOnWatchIndex(keys.watchersOf(target), now);
+  const users = items.map((i) => (String(i.gsk).startsWith('S#') ? String(i.gsk).slice(2) : String(i.u)));
+  return [...new Set(users)];
+}
+
+/** The unexpired items of one partition of the `byWatchedUser` index. */
+function unexpiredOnWatchIndex(gpk: string, now: number): Promise<Record<string, unknown>[]> {
+  return queryAll({
     TableName: GRAPH,
     IndexName: WATCH_INDEX,
     KeyConditionExpression: 'gpk = :g',
     FilterExpression: '#exp > :now',
     ExpressionAttributeNames: { '#exp': 'exp' },
-    ExpressionAttributeValues: { ':g': keys.watchersOf(target), ':now': now },
+    ExpressionAttributeValues: { ':g': gpk, ':now': now },
   });
-  const users = items.map((i) => (String(i.gsk).startsWith('S#') ? String(i.gsk).slice(2) : String(i.u)));
-  return [...new Set(users)];
 }
 
 // ---------- listeners (per WebSocket connection) ----------
@@ -534,14 +519,7 @@ export async function removeListeners(conn: string): Promise<number> {
 
 /** Users with an unexpired listener on a group. */
 export async function groupListenersOf(groupId: string, now: number): Promise<string[]> {
-  const items = await queryAll({
-    TableName: GRAPH,
-    IndexName: WATCH_INDEX,
-    KeyConditionExpression: 'gpk = :g',
-    FilterExpression: '#exp > :now',
-    ExpressionAttributeNames: { '#exp': 'exp' },
-    ExpressionAttributeValues: { ':g': keys.groupListeners(groupId), ':now': now },
-  });
+  const items = await unexpiredOnWatchIndex(keys.groupListeners(groupId), now);
   return [...new Set(items.map((i) => String(i.u)))];
 }
 

@@ -9,7 +9,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { fanOut } from '../commons/fanout.ts';
 import { log } from '../commons/log.ts';
-import { claimPush, releasePush, stateFromItem, userIdOfStateKey } from '../commons/store.ts';
+import { markPushed, pushedVersion, stateFromItem, userIdOfStateKey } from '../commons/store.ts';
 
 const image = (img: Record<string, unknown> | undefined) => (img ? unmarshall(img as Record<string, AttributeValue>) : undefined);
 
@@ -22,15 +22,10 @@ async function processRecord(record: DynamoDBRecord): Promise<void> {
   const after = stateFromItem(newItem, userId);
   if (after.version <= before.version) return; // not a visible change
   // a replayed or late record (retry, bisect, duplicate delivery) must not push again or regress
-  const claim = await claimPush(userId, after.version);
-  if (!claim.claimed) return;
-  let result: Awaited<ReturnType<typeof fanOut>>;
-  try {
-    result = await fanOut(before, after);
-  } catch (err) {
-    await releasePush(userId, after.version, claim.previous).catch(() => {});
-    throw err;
-  }
+  if ((await pushedVersion(userId)) >= after.version) return;
+  const result = await fanOut(before, after);
+  // recorded only once delivered: a fan-out cut short (error, timeout) is retried in full
+  await markPushed(userId, after.version);
   if (result.recipients) log.info('fanout', { userId, version: after.version, ...result });
 }
 

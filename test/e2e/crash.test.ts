@@ -9,10 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startLocalStack } from '../../local/stack.ts';
-import { api, connect, eventually, SECRET, token } from '../support/e2e.ts';
+import { api, connect, eventually, isPushOf, SECRET, token } from '../support/e2e.ts';
 import { freePort } from '../support/ports.ts';
-
-const isPushOf = (userId: string, pred: (d: any) => boolean) => (m: any) => m.type === 'presence' && m.data.userId === userId && pred(m.data);
 
 describe('DynamoDB Local dies', () => {
   it('answers 503 fast while it is down, restarts it on the same data, and pushes flow again', async () => {

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.ts';
-import { api, type Client, connect, eventually, sleep, startTestStack, token } from '../support/e2e.ts';
+import { api, type Client, connect, eventually, isPushOf, sleep, startTestStack, token } from '../support/e2e.ts';
 
 let stack: LocalStack;
 let call: ReturnType<typeof api>;
@@ -25,11 +25,6 @@ afterAll(async () => {
   await Promise.all(open.map((c) => c.close()));
   await stack?.stop();
 });
-
-const isPushOf =
-  (userId: string, pred: (d: any) => boolean = () => true) =>
-  (m: any) =>
-    m.type === 'presence' && m.data.userId === userId && pred(m.data);
 
 describe('presence loop', () => {
   it("pushes B's changes to every connection of subscriber A, once per change, with increasing versions", async () => {

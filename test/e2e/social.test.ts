@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.ts';
 import { countRequests } from '../support/dynamo.ts';
-import { api, type Client, connect, sleep, startTestStack, token } from '../support/e2e.ts';
+import { api, type Client, connect, isPushOf, sleep, startTestStack, token } from '../support/e2e.ts';
 
 let stack: LocalStack;
 let call: ReturnType<typeof api>;
@@ -24,10 +24,6 @@ const sys = async (method: string, path: string, body?: unknown) => {
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body;
 };
-const isPushOf =
-  (userId: string, pred: (d: any) => boolean = () => true) =>
-  (m: any) =>
-    m.type === 'presence' && m.data.userId === userId && pred(m.data);
 /** no push about `userId` arrives at `c` for a while */
 async function quiet(c: Client, userId: string, ms = 600) {
   const before = c.pushes().filter(isPushOf(userId)).length;

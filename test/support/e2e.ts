@@ -137,3 +137,9 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, ti
     await sleep(50);
   }
 }
+
+/** Matches a `presence` push about `userId` (optionally with a predicate on the Presence). */
+export const isPushOf =
+  (userId: string, pred: (d: any) => boolean = () => true) =>
+  (m: any) =>
+    m.type === 'presence' && m.data.userId === userId && pred(m.data);
