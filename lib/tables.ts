@@ -33,8 +33,9 @@ export const presenceTable: TableDef = {
   ttlAttribute: 'ttl',
   stream: true,
   indexes: [
-    // sparse: only users with something that can expire carry sweepShard/sweepAt
-    { name: 'bySweepDue', partitionKey: 'sweepShard', sortKey: 'sweepAt', sortKeyType: 'N', projection: 'ALL' },
+    // sparse: only users with something that can expire carry sweepShard/sweepAt; keys only,
+    // so a heartbeat (which changes no index key) writes the table alone, not the index
+    { name: 'bySweepDue', partitionKey: 'sweepShard', sortKey: 'sweepAt', sortKeyType: 'N', projection: [] },
   ],
 };
 

@@ -193,8 +193,8 @@ export async function sweep(now = Date.now()): Promise<SweepCounts> {
   const counts: SweepCounts = { usersMarkedOffline: 0, devicesExpired: 0, availabilityCleared: 0, subscriptionsExpired: 0 };
   const [due, subscriptionsExpired] = await Promise.all([store.dueForSweep(now), store.deleteExpiredSubscriptions(now)]);
   counts.subscriptionsExpired = subscriptionsExpired;
-  await mapLimit(due, 16, async (candidate) => {
-    const result = await store.mutateUser(candidate.userId, (s) => s, { force: true });
+  await mapLimit(due, 16, async (userId) => {
+    const result = await store.mutateUser(userId, (s) => s, { force: true });
     counts.devicesExpired += result.devicesExpired;
     if (result.availabilityCleared) counts.availabilityCleared++;
     const hadDevices = Object.keys(result.before.devices).length > 0;

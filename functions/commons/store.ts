@@ -41,6 +41,7 @@ const WATCH_INDEX = graphTable.indexes[0]?.name as string;
 const SUB_EXPIRY_INDEX = graphTable.indexes[1]?.name as string;
 export const SWEEP_SHARDS = 4;
 const MAX_ATTEMPTS = 8;
+const BATCH_GETS_IN_FLIGHT = 8;
 /** read-modify-write retries under contention (jittered backoff, capped at 1 s) */
 const MAX_MUTATE_ATTEMPTS = 25;
 
@@ -135,24 +136,29 @@ export async function getUserStates(userIds: readonly string[], projection?: rea
   }
   const chunks: string[][] = [];
   for (let i = 0; i < unique.length; i += 100) chunks.push(unique.slice(i, i + 100));
-  await Promise.all(
-    chunks.map(async (chunk) => {
-      let request: NonNullable<BatchGetCommandOutput['UnprocessedKeys']> = {
-        [PRESENCE]: {
-          Keys: chunk.map((u) => keys.userState(u)),
-          ...(projectionExpression ? { ProjectionExpression: projectionExpression, ExpressionAttributeNames: names } : {}),
-        },
-      };
-      for (let attempt = 0; Object.keys(request).length > 0; attempt++) {
-        if (attempt > 0) await backoff(attempt);
-        if (attempt >= MAX_ATTEMPTS) throw new Error('BatchGetItem kept returning unprocessed keys');
-        const out = await ddb.send(new BatchGetCommand({ RequestItems: request }));
-        for (const item of out.Responses?.[PRESENCE] ?? []) {
-          const id = userIdOfStateKey(item);
-          if (id) result.set(id, stateFromItem(item, id));
-        }
-        request = out.UnprocessedKeys ?? {};
+  const readChunk = async (chunk: string[]) => {
+    let request: NonNullable<BatchGetCommandOutput['UnprocessedKeys']> = {
+      [PRESENCE]: {
+        Keys: chunk.map((u) => keys.userState(u)),
+        ...(projectionExpression ? { ProjectionExpression: projectionExpression, ExpressionAttributeNames: names } : {}),
+      },
+    };
+    for (let attempt = 0; Object.keys(request).length > 0; attempt++) {
+      if (attempt > 0) await backoff(attempt);
+      if (attempt >= MAX_ATTEMPTS) throw new Error('BatchGetItem kept returning unprocessed keys');
+      const out = await ddb.send(new BatchGetCommand({ RequestItems: request }));
+      for (const item of out.Responses?.[PRESENCE] ?? []) {
+        const id = userIdOfStateKey(item);
+        if (id) result.set(id, stateFromItem(item, id));
       }
+      request = out.UnprocessedKeys ?? {};
+    }
+  };
+  // a few batches in flight at a time: a huge audience must not burst the table's read capacity
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(BATCH_GETS_IN_FLIGHT, chunks.length) }, async () => {
+      while (next < chunks.length) await readChunk(chunks[next++] as string[]);
     }),
   );
   for (const u of unique) if (!result.has(u)) result.set(u, emptyState(u));
@@ -303,8 +309,8 @@ export async function pushedVersion(userId: string): Promise<number> {
   return Number(out.Item?.v ?? 0);
 }
 
-/** Users whose sweep is due (devices or availability may have expired), one Query per shard. */
-export async function dueForSweep(now: number): Promise<UserState[]> {
+/** Users whose sweep is due (devices or availability may have expired), one Query per shard (keys only). */
+export async function dueForSweep(now: number): Promise<string[]> {
   const shards = Array.from({ length: SWEEP_SHARDS }, (_, i) => `S#${i}`);
   const pages = await Promise.all(
     shards.map((shard) =>
@@ -316,7 +322,7 @@ export async function dueForSweep(now: number): Promise<UserState[]> {
       }),
     ),
   );
-  return pages.flat().map((item) => stateFromItem(item, userIdOfStateKey(item) ?? ''));
+  return pages.flat().flatMap((item) => userIdOfStateKey(item) ?? []);
 }
 
 // ---------- subscriptions ----------
