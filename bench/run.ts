@@ -329,6 +329,10 @@ async function loadTests(stack: Stack) {
   await quiesce(stack); // the 200 connects fan out too: start measuring once they are delivered
   const rssSamples: { nodeMB: number; jvmMB: number }[] = [];
   const sampler = setInterval(() => rssSamples.push(rss(stack)), 500);
+  // DynamoDB Local's JVM and V8 warm up first (JIT); the first seconds of load are not representative
+  log('warm-up: 20 changes/s for 6 s (not measured)');
+  await latencyRun(stack, users, 20, 6, 'warm');
+  await quiesce(stack);
   log('notify latency at 50 changes/s');
   const main = await latencyRun(stack, users, 50, quick ? 8 : 30, 'main');
   log(`  p50 ${main.p50} ms, p95 ${main.p95} ms, p99 ${main.p99} ms over ${main.deliveries} deliveries`);

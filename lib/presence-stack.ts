@@ -7,6 +7,7 @@
 import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
 import {
+  type CfnStage,
   HttpApi,
   HttpMethod,
   LogGroupLogDestination,
@@ -32,7 +33,7 @@ import type { Construct } from 'constructs';
 import { PresenceFunction } from './constructs/presence-function.ts';
 import { type BoundTable, createTables } from './constructs/presence-tables.ts';
 import { acknowledgeNagFindings } from './nag-suppressions.ts';
-import { type Access, httpRoutes, SCOPES, workers, wsRoutes } from './routes.ts';
+import { type Access, httpRoutes, SCOPES, throttleFor, workers, wsRoutes } from './routes.ts';
 import { streamFilterPatterns } from './tables.ts';
 
 export interface PresenceStackProps extends StackProps {
@@ -163,6 +164,14 @@ export class PresenceStack extends Stack {
         ),
       },
     });
+    // per-route throttling: the L2 stage only takes the stage default, so set the route settings on its CfnStage
+    // (CfnStage.routeSettings is a JSON map: CloudFormation's own property names)
+    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
+    for (const route of httpRoutes) {
+      const t = throttleFor(route);
+      if (t) routeSettings[`${route.method} ${route.path}`] = { ThrottlingRateLimit: t.rateLimit, ThrottlingBurstLimit: t.burstLimit };
+    }
+    (httpStage.node.defaultChild as CfnStage).routeSettings = routeSettings;
     const jwtAuthorizer = new HttpJwtAuthorizer('JwtAuthorizer', issuer, {
       jwtAudience: props.jwtAudience,
       identitySource: ['$request.header.Authorization'],

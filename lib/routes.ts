@@ -36,6 +36,19 @@ export interface Worker {
   access: Access;
 }
 
+/**
+ * Per-route HTTP throttling (requests/s, burst) on top of the stage default:
+ * by authorization class, with the heavy user routes tighter still.
+ */
+export const ROUTE_THROTTLE: Record<Auth, { rateLimit: number; burstLimit: number } | null> = {
+  user: null, // the stage default
+  sys: { rateLimit: 500, burstLimit: 1000 },
+  admin: { rateLimit: 1, burstLimit: 5 },
+};
+/** routes that write up to 100 items per call */
+export const HEAVY_ROUTE_THROTTLE = { rateLimit: 200, burstLimit: 400 };
+export const throttleFor = (route: HttpRoute) => (route.id === 'Subscribe' || route.id === 'Unsubscribe' ? HEAVY_ROUTE_THROTTLE : ROUTE_THROTTLE[route.auth]);
+
 export const SCOPES: Record<Auth, string | null> = {
   user: null,
   sys: 'presence:sys',

@@ -452,3 +452,21 @@ describe('outputs', () => {
     }
   });
 });
+
+describe('per-route throttling', () => {
+  it('sets route-level limits for sys, admin and the heavy user routes on the HTTP stage', async () => {
+    const { throttleFor } = await import('../../lib/routes.ts');
+    const stages = template.findResources('AWS::ApiGatewayV2::Stage', { Properties: { StageName: '$default' } });
+    const settings = (Object.values(stages)[0] as any).Properties.RouteSettings as Record<
+      string,
+      { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }
+    >;
+    const throttled = httpRoutes.filter((r) => throttleFor(r));
+    expect(throttled.length).toBeGreaterThan(5);
+    for (const r of throttled) {
+      const t = throttleFor(r);
+      expect(settings[`${r.method} ${r.path}`], `${r.method} ${r.path}`).toEqual({ ThrottlingRateLimit: t?.rateLimit, ThrottlingBurstLimit: t?.burstLimit });
+    }
+    expect(settings['POST /v1/admin/cleanup-presence']?.ThrottlingRateLimit).toBe(1);
+  });
+});
