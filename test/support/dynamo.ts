@@ -18,16 +18,20 @@ export type Counts = Record<string, number>;
  */
 export function countRequests(client: DynamoDBClient) {
   const counts: Counts = {};
+  /** since the start, never reset */
+  const totals: Counts = {};
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const op = String((context as { commandName?: string }).commandName ?? 'unknown').replace(/Command$/, '');
       counts[op] = (counts[op] ?? 0) + 1;
+      totals[op] = (totals[op] ?? 0) + 1;
       return next(args);
     },
     { step: 'initialize', name: 'countRequests', override: true },
   );
   return {
     counts,
+    totals,
     reset() {
       for (const k of Object.keys(counts)) delete counts[k];
     },

@@ -1,0 +1,73 @@
+/**
+ * The graph access patterns against DynamoDB Local: friendships (both
+ * directions), group memberships (per group, paged, and per user, read with
+ * the friends in one Query), listeners per connection (userIds and groups,
+ * removed with the connection), and the watchers of a user. Each is a Query
+ * or a Get/Batch call on a key, never a Scan.
+ */
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { dynamodb } from '../../functions/commons/clients.ts';
+import * as store from '../../functions/commons/store.ts';
+import { countRequests, createTables } from '../support/dynamo.ts';
+
+const requests = countRequests(dynamodb);
+beforeAll(createTables);
+beforeEach(() => requests.reset());
+
+describe('friends and groups', () => {
+  it('stores friendship in both directions and reads friends and groups in one Query', async () => {
+    const now = Date.now();
+    await store.addFriendship('g-ann', 'g-bob', now);
+    await store.addGroupMember('club', 'g-ann', now);
+    await store.addGroupMember('team', 'g-ann', now);
+    requests.reset();
+    const rel = await store.relationsOf('g-ann');
+    expect(requests.counts).toEqual({ Query: 1 });
+    expect([...rel.friends]).toEqual(['g-bob']);
+    expect(rel.groups.sort()).toEqual(['club', 'team']);
+    expect([...(await store.friendsOf('g-bob'))]).toEqual(['g-ann']);
+    await store.removeFriendship('g-bob', 'g-ann');
+    expect((await store.relationsOf('g-ann')).friends.size).toBe(0);
+    await store.removeGroupMember('team', 'g-ann');
+    expect((await store.relationsOf('g-ann')).groups).toEqual(['club']);
+    expect(await store.isGroupMember('team', 'g-ann')).toBe(false);
+    expect(await store.isGroupMember('club', 'g-ann')).toBe(true);
+  });
+
+  it("pages a group's members in userId order", async () => {
+    for (const m of ['m1', 'm2', 'm3', 'm4', 'm5']) await store.addGroupMember('paged', m, Date.now());
+    const p1 = await store.groupMembers('paged', 2, null);
+    const p2 = await store.groupMembers('paged', 2, p1.next);
+    const p3 = await store.groupMembers('paged', 2, p2.next);
+    expect([p1.members, p2.members, p3.members]).toEqual([['m1', 'm2'], ['m3', 'm4'], ['m5']]);
+    expect(p3.next).toBeNull();
+  });
+});
+
+describe('listeners', () => {
+  it("make a connection's user a watcher, count toward the cap, and go with the connection", async () => {
+    const exp = Date.now() + 60_000;
+    await store.addUserListeners('l-ann', 'conn-1', ['l-x', 'l-y'], exp);
+    await store.addGroupListener('l-ann', 'conn-1', 'club', exp);
+    await store.subscribe('l-sub', ['l-x'], exp, Date.now());
+    expect((await store.watchersOf('l-x', Date.now())).sort()).toEqual(['l-ann', 'l-sub']);
+    expect(await store.groupListenersOf('club', Date.now())).toEqual(['l-ann']);
+    expect(await store.countListeners('conn-1')).toBe(3);
+    requests.reset();
+    expect(await store.removeListeners('conn-1')).toBe(3);
+    expect(requests.counts).toEqual({ Query: 1, BatchWriteItem: 1 });
+    expect(await store.watchersOf('l-x', Date.now())).toEqual(['l-sub']);
+    expect(await store.groupListenersOf('club', Date.now())).toEqual([]);
+  });
+
+  it('ignores expired listeners at read', async () => {
+    await store.addUserListeners('l-old', 'conn-2', ['l-z'], Date.now() + 20);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(await store.watchersOf('l-z', Date.now())).toEqual([]);
+  });
+
+  it('used no Scan in this file', () => {
+    expect(Object.keys(requests.totals).length).toBeGreaterThan(3);
+    expect(requests.totals.Scan).toBeUndefined();
+  });
+});
