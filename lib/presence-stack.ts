@@ -26,7 +26,7 @@ const SWEEPER_LOOP_SECONDS = 60;
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant, ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -68,6 +68,8 @@ export class PresenceStack extends Stack {
   readonly apiGatewayCloudWatchRole?: Role;
   readonly tables: Record<'Presence' | 'Graph', BoundTable>;
   readonly streamDlq: Queue;
+  /** dead letters of the chunked fan-out queue */
+  readonly fanoutChunkDlq: Queue;
   /** every PresenceFunction by route/worker id */
   readonly functions: Record<string, PresenceFunction> = {};
 
@@ -231,6 +233,26 @@ export class PresenceStack extends Stack {
         filters: streamFilterPatterns.map((pattern) => FilterCriteria.filter(pattern)),
       }),
     );
+
+    // ---- chunked fan-out: audiences above FANOUT_CHUNK_SIZE go through SQS, one chunk per message ----
+    const chunkDlq = new Queue(this, 'FanoutChunkDlq', {
+      enforceSSL: true,
+      encryption: QueueEncryption.SQS_MANAGED,
+      retentionPeriod: Duration.days(14),
+    });
+    this.fanoutChunkDlq = chunkDlq;
+    const chunkQueue = new Queue(this, 'FanoutChunkQueue', {
+      enforceSSL: true,
+      encryption: QueueEncryption.SQS_MANAGED,
+      // a change older than this is stale: newer versions have been pushed since
+      retentionPeriod: Duration.hours(1),
+      visibilityTimeout: Duration.seconds(6 * 60),
+      deadLetterQueue: { queue: chunkDlq, maxReceiveCount: 3 },
+    });
+    const chunkFn = make(workers.fanoutChunk.id, workers.fanoutChunk.entry, workers.fanoutChunk.access, Duration.seconds(60));
+    chunkFn.fn.addEventSource(new SqsEventSource(chunkQueue, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency: 200 }));
+    chunkQueue.grantSendMessages(stream.fn);
+    stream.fn.addEnvironment('FANOUT_QUEUE_URL', chunkQueue.queueUrl);
 
     // ---- sweeper ----
     // EventBridge fires at most once a minute: each invocation loops, sweeping every

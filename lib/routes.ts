@@ -168,6 +168,8 @@ export const workers = {
   // 410 Gone cleanup removes the connection's listeners too, hence graph write
   stream: { id: 'StreamFanout', entry: 'functions/workers/stream.ts', access: { presence: 'write', graph: 'write', connections: true } },
   sweeper: { id: 'Sweeper', entry: 'functions/workers/sweeper.ts', access: { presence: 'write', graph: 'write' } },
+  /** delivers chunks of large audiences (SQS on AWS, an in-process queue locally) */
+  fanoutChunk: { id: 'FanoutChunk', entry: 'functions/workers/fanout-chunk.ts', access: { presence: 'write', graph: 'write', connections: true } },
   /** the sys operations for cloud functions in the account (IAM invoke, no HTTP) */
   sysInvoke: { id: 'SysInvoke', entry: 'functions/workers/sys-invoke.ts', access: { presence: 'write', graph: 'write' } },
 } as const satisfies Record<string, Worker>;

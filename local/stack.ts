@@ -115,6 +115,28 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   });
   await poller.start();
 
+  // the fan-out chunk queue: SQS on AWS, here an in-process queue feeding the same chunk handler
+  const chunkHandler = await loadHandler(workers.fanoutChunk.entry);
+  const { useLocalChunkQueue } = await import('../functions/commons/chunk-queue.ts');
+  const chunkWork = new Set<Promise<unknown>>();
+  let chunkSeq = 0;
+  useLocalChunkQueue(async (chunks) => {
+    for (const chunk of chunks) {
+      const record = { messageId: `local-${++chunkSeq}`, body: JSON.stringify(chunk), eventSource: 'aws:sqs' };
+      const run = async () => {
+        for (let attempt = 1; attempt <= 3; attempt++) {
+          const res = await metrics.invoke(workers.fanoutChunk.id, () => chunkHandler({ Records: [record] }, {}));
+          if (!res?.batchItemFailures?.length) return;
+          await new Promise((r) => setTimeout(r, 100 * attempt));
+        }
+        log(`[fanout] chunk ${record.messageId} dropped after 3 attempts (dead-letter queue)`);
+      };
+      const p = run().catch((err) => log(`[fanout] ${(err as Error).stack}`));
+      chunkWork.add(p);
+      void p.finally(() => chunkWork.delete(p));
+    }
+  });
+
   const sweeper = await loadHandler(workers.sweeper.entry);
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweepNow = () => {
@@ -141,6 +163,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await gateway.stop();
         await sweeping;
         await poller.stop();
+        await Promise.allSettled([...chunkWork]);
         client.destroy();
         await dynamodb?.stop();
       })();

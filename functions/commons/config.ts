@@ -19,6 +19,10 @@ export const config = {
   presenceTimeoutSeconds: int('PRESENCE_TIMEOUT_SECONDS', 120),
   sweepIntervalSeconds: int('SWEEP_INTERVAL_SECONDS', 15),
   fanoutConcurrency: int('FANOUT_CONCURRENCY', 32),
+  /** audiences larger than this are split into chunks delivered in parallel */
+  fanoutChunkSize: int('FANOUT_CHUNK_SIZE', 500),
+  /** SQS queue of fan-out chunks (AWS); locally an in-process queue */
+  fanoutQueueUrl: env.FANOUT_QUEUE_URL || undefined,
   /** per-connection WebSocket message limit: WS_RATE_LIMIT messages per WS_RATE_WINDOW_SECONDS */
   wsRateLimit: int('WS_RATE_LIMIT', 100),
   wsRateWindowSeconds: int('WS_RATE_WINDOW_SECONDS', 10),

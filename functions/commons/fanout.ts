@@ -38,22 +38,63 @@ async function audience(userId: string, now: number) {
   return { direct, friendsOnly, friends };
 }
 
-export async function fanOut(before: UserState, after: UserState, now = Date.now()): Promise<FanoutResult> {
-  const result: FanoutResult = { recipients: 0, posted: 0, gone: 0, failed: 0 };
+/** One unit of delivery: a change and part of its audience (≤ FANOUT_CHUNK_SIZE recipients). */
+export interface FanoutChunk {
+  before: UserState;
+  after: UserState;
+  /** epoch ms of the fan-out (pushes carry it as `timestamp`) */
+  at: number;
+  /** recipients: userId, whether they are friends of the changed user, whether they watch directly */
+  recipients: { u: string; friend: boolean; direct: boolean }[];
+}
+
+/** Where chunks go when an audience is larger than one chunk (SQS on AWS, an in-process queue locally). */
+export type ChunkQueue = (chunks: FanoutChunk[]) => Promise<void>;
+
+/**
+ * Fans out one change: small audiences are delivered right here; larger ones
+ * are split into chunks handed to `queue` and delivered in parallel by the
+ * fan-out chunk function, each chunk retried on its own.
+ */
+export async function fanOut(before: UserState, after: UserState, queue?: ChunkQueue, now = Date.now()): Promise<FanoutResult & { chunks: number }> {
   const { direct, friendsOnly, friends } = await audience(after.userId, now);
-  if (direct.size === 0 && friendsOnly.length === 0) return result;
-  const states = await store.getUserStates([...direct, ...friendsOnly], ['conns']);
-  const timestamp = iso(now);
+  const recipients = [
+    ...[...direct].map((u) => ({ u, friend: friends.has(u), direct: true })),
+    ...friendsOnly.map((u) => ({ u, friend: true, direct: false })),
+  ];
+  const size = config.fanoutChunkSize;
+  // connection records carry no presence: keep chunks small
+  const strip = (s: UserState): UserState => ({ ...s, conns: {} });
+  if (recipients.length <= size || !queue) {
+    return { ...(await deliverChunk({ before, after, at: now, recipients })), chunks: 0 };
+  }
+  const chunks: FanoutChunk[] = [];
+  for (let i = 0; i < recipients.length; i += size)
+    chunks.push({ before: strip(before), after: strip(after), at: now, recipients: recipients.slice(i, i + size) });
+  await queue(chunks);
+  return { recipients: recipients.length, posted: 0, gone: 0, failed: 0, chunks: chunks.length };
+}
+
+/** Delivers one chunk: reads the recipients' connections (⌈n/100⌉ batch reads), applies privacy, posts. */
+export async function deliverChunk(chunk: FanoutChunk): Promise<FanoutResult> {
+  const { before, after, at } = chunk;
+  const result: FanoutResult = { recipients: 0, posted: 0, gone: 0, failed: 0 };
+  if (chunk.recipients.length === 0) return result;
+  const states = await store.getUserStates(
+    chunk.recipients.map((r) => r.u),
+    ['conns'],
+  );
+  const timestamp = iso(at);
   const deliveries: Delivery[] = [];
-  for (const [userId, state] of states) {
-    const conns = Object.entries(state.conns);
+  for (const r of chunk.recipients) {
+    const conns = Object.entries(states.get(r.u)?.conns ?? {});
     // a friend hears only while one of their connections listens to friends
-    if (!direct.has(userId) && !conns.some(([, c]) => c.f)) continue;
-    const rel = { self: userId === after.userId, friend: friends.has(userId) };
+    if (!r.direct && !conns.some(([, c]) => c.f)) continue;
+    const rel = { self: r.u === after.userId, friend: r.friend };
     if (projectedVersion(after, rel) <= projectedVersion(before, rel)) continue;
     result.recipients++;
-    const payload = JSON.stringify({ type: 'presence', data: projectFor(after, rel, now), timestamp });
-    for (const [connectionId] of conns) deliveries.push({ userId, connectionId, payload });
+    const payload = JSON.stringify({ type: 'presence', data: projectFor(after, rel, at), timestamp });
+    for (const [connectionId] of conns) deliveries.push({ userId: r.u, connectionId, payload });
   }
   await mapLimit(deliveries, config.fanoutConcurrency, async (d) => {
     const outcome = await post(d);

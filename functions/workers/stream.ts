@@ -7,6 +7,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { chunkQueue } from '../commons/chunk-queue.ts';
 import { fanOut } from '../commons/fanout.ts';
 import { log } from '../commons/log.ts';
 import { markPushed, pushedVersion, stateFromItem, userIdOfStateKey } from '../commons/store.ts';
@@ -23,7 +24,7 @@ async function processRecord(record: DynamoDBRecord): Promise<void> {
   if (after.version <= before.version) return; // not a visible change
   // a replayed or late record (retry, bisect, duplicate delivery) must not push again or regress
   if ((await pushedVersion(userId)) >= after.version) return;
-  const result = await fanOut(before, after);
+  const result = await fanOut(before, after, chunkQueue());
   // recorded only once delivered: a fan-out cut short (error, timeout) is retried in full
   await markPushed(userId, after.version);
   if (result.recipients) log.info('fanout', { userId, version: after.version, ...result });

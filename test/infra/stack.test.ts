@@ -395,7 +395,7 @@ describe('Lambda functions', () => {
 
 describe('stream fan-out', () => {
   it('event source mapping on the presence stream: bounded retries, bisect, max age, partial batch response, DLQ', () => {
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2); // the presence stream, and the fan-out chunk queue
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: fnById(workers.stream.id).logicalId },
       EventSourceArn: { 'Fn::GetAtt': [presenceTableId, 'StreamArn'] },
@@ -412,7 +412,9 @@ describe('stream fan-out', () => {
   });
 
   it('filter criteria are exactly the patterns of lib/tables.ts', () => {
-    const [mapping] = Object.values(template.findResources('AWS::Lambda::EventSourceMapping') as Record<string, Resource>);
+    const [mapping] = Object.values(
+      template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { StartingPosition: 'LATEST' } }) as Record<string, Resource>,
+    );
     const filters = mapping?.Properties.FilterCriteria?.Filters as { Pattern: string }[];
     expect(filters.map((f) => f.Pattern)).toEqual(streamFilterPatterns.map((p) => JSON.stringify(p)));
   });
@@ -468,5 +470,22 @@ describe('per-route throttling', () => {
       expect(settings[`${r.method} ${r.path}`], `${r.method} ${r.path}`).toEqual({ ThrottlingRateLimit: t?.rateLimit, ThrottlingBurstLimit: t?.burstLimit });
     }
     expect(settings['POST /v1/admin/cleanup-presence']?.ThrottlingRateLimit).toBe(1);
+  });
+});
+
+describe('chunked fan-out', () => {
+  it('sends large audiences through an encrypted SQS queue with a DLQ, consumed with partial batch responses', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 3 }),
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnById(workers.fanoutChunk.id).logicalId },
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 200 },
+    });
+    const env = fnById(workers.stream.id).resource.Properties.Environment.Variables as Record<string, unknown>;
+    expect(env.FANOUT_QUEUE_URL).toBeDefined();
   });
 });
