@@ -5,40 +5,29 @@
  * ceil(N/100) batch reads plus four fixed requests, never a request per
  * recipient; nothing uses a Scan.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../local/stack.ts';
-import { api, type Client, connect, eventually, sleep, startTestStack, token } from '../support/e2e.ts';
+import { describe, expect, it } from 'vitest';
+import { connect, eventually, sleep, token, useStack } from '../support/e2e.ts';
 
-let stack: LocalStack;
-let call: ReturnType<typeof api>;
-const open: Client[] = [];
+const requests = (fn: string) => fx.stack.metrics.snapshot().requests[fn] ?? {};
 
-beforeAll(async () => {
-  stack = await startTestStack();
-  call = api(stack);
-});
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()));
-  await stack?.stop();
-});
-
-const requests = (fn: string) => stack.metrics.snapshot().requests[fn] ?? {};
+const fx = useStack();
+const { call } = fx;
 
 describe('request budgets', () => {
   it('a WebSocket heartbeat is one UpdateItem and invokes no fan-out', async () => {
-    const c = await connect(stack, token('budget-hb'));
-    open.push(c);
+    const c = await connect(fx.stack, token('budget-hb'));
+    fx.track(c);
     await sleep(300);
-    stack.metrics.reset();
+    fx.stack.metrics.reset();
     for (let i = 0; i < 5; i++) await c.request('heartbeat');
     await sleep(400);
     expect(requests('WsHeartbeat')).toEqual({ UpdateItem: 5 });
-    expect(stack.metrics.snapshot().invocations.StreamFanout).toBeUndefined();
+    expect(fx.stack.metrics.snapshot().invocations.StreamFanout).toBeUndefined();
   });
 
   it('an HTTP heartbeat of a live device is one UpdateItem', async () => {
     await call('POST', '/v1/me/heartbeat', token('budget-http'), { device: 'web' });
-    stack.metrics.reset();
+    fx.stack.metrics.reset();
     for (let i = 0; i < 5; i++) await call('POST', '/v1/me/heartbeat', token('budget-http'), { device: 'web' });
     expect(requests('Heartbeat')).toEqual({ UpdateItem: 5 });
   });
@@ -48,12 +37,12 @@ describe('request budgets', () => {
     const watchers = Array.from({ length: N }, (_, i) => `bw-${i}`);
     for (let i = 0; i < N; i += 25)
       await Promise.all(watchers.slice(i, i + 25).map((w) => call('POST', '/v1/me/subscriptions', token(w), { userIds: ['budget-star'] })));
-    const conns = await Promise.all(watchers.slice(0, 20).map((w) => connect(stack, token(w))));
-    open.push(...conns);
+    const conns = await Promise.all(watchers.slice(0, 20).map((w) => connect(fx.stack, token(w))));
+    fx.track(...conns);
     await call('POST', '/v1/me/heartbeat', token('budget-star'), {});
     await eventually(async () => conns.every((c) => c.pushes().length > 0));
     await sleep(300);
-    stack.metrics.reset();
+    fx.stack.metrics.reset();
     await call('PATCH', '/v1/me/presence', token('budget-star'), { customStatus: 'counted' });
     await eventually(async () => conns.every((c) => c.pushes().some((m) => m.data.customStatus === 'counted')));
     await sleep(200);
@@ -67,6 +56,6 @@ describe('request budgets', () => {
   }, 60_000);
 
   it('no request path used a Scan', () => {
-    for (const [fn, ops] of Object.entries(stack.metrics.snapshot().requests)) expect(ops.Scan, fn).toBeUndefined();
+    for (const [fn, ops] of Object.entries(fx.stack.metrics.snapshot().requests)) expect(ops.Scan, fn).toBeUndefined();
   });
 });

@@ -3,20 +3,13 @@
  * replace the shortest existing ones (evicted), shorter ones are rejected;
  * evicted subscriptions deliver nothing.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../local/stack.ts';
-import { api, connect, sleep, startTestStack, token } from '../support/e2e.ts';
-
-let stack: LocalStack;
-let call: ReturnType<typeof api>;
-
-beforeAll(async () => {
-  stack = await startTestStack();
-  call = api(stack);
-});
-afterAll(async () => stack?.stop());
+import { describe, expect, it } from 'vitest';
+import { connect, sleep, token, useStack } from '../support/e2e.ts';
 
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
+
+const fx = useStack();
+const { call } = fx;
 
 describe('subscription cap', () => {
   it('holds 3000, evicts the shortest for longer ones, rejects shorter ones', async () => {
@@ -43,7 +36,7 @@ describe('subscription cap', () => {
     expect(renew.body).toMatchObject({ subscribed: [{ userId: 'a0005' }], rejected: [], evicted: [] });
 
     // evicted subscriptions deliver nothing
-    const ws = await connect(stack, me);
+    const ws = await connect(fx.stack, me);
     await call('POST', '/v1/me/heartbeat', token('a0000'), {});
     await call('POST', '/v1/me/heartbeat', token('b1'), {});
     await ws.next((m) => m.type === 'presence' && m.data.userId === 'b1');

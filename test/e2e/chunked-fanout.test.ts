@@ -3,23 +3,13 @@
  * fan-out chunk function delivers in parallel (SQS on AWS, the in-process
  * queue locally); every connected recipient gets the push exactly once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../local/stack.ts';
-import { api, type Client, connect, eventually, isPushOf, sleep, startTestStack, token } from '../support/e2e.ts';
+import { describe, expect, it } from 'vitest';
+import { connect, eventually, isPushOf, sleep, token, useStack } from '../support/e2e.ts';
 
 process.env.FANOUT_CHUNK_SIZE = '100';
-let stack: LocalStack;
-let call: ReturnType<typeof api>;
-const open: Client[] = [];
 
-beforeAll(async () => {
-  stack = await startTestStack();
-  call = api(stack);
-});
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()));
-  await stack?.stop();
-});
+const fx = useStack();
+const { call } = fx;
 
 describe('chunked fan-out', () => {
   it('delivers a change to 250 watchers as 3 chunks, each recipient once', async () => {
@@ -27,14 +17,14 @@ describe('chunked fan-out', () => {
     const watchers = Array.from({ length: N }, (_, i) => `ck-${i}`);
     for (let i = 0; i < N; i += 25)
       await Promise.all(watchers.slice(i, i + 25).map((w) => call('POST', '/v1/me/subscriptions', token(w), { userIds: ['ck-star'] })));
-    const conns = await Promise.all(watchers.filter((_, i) => i % 10 === 0).map((w) => connect(stack, token(w))));
-    open.push(...conns);
+    const conns = await Promise.all(watchers.filter((_, i) => i % 10 === 0).map((w) => connect(fx.stack, token(w))));
+    fx.track(...conns);
     await sleep(500);
-    stack.metrics.reset();
+    fx.stack.metrics.reset();
     await call('POST', '/v1/me/heartbeat', token('ck-star'), {});
     await eventually(async () => conns.every((c) => c.pushes().some(isPushOf('ck-star', (d) => d.status === 'online'))), 10_000);
     await sleep(300);
-    const m = stack.metrics.snapshot();
+    const m = fx.stack.metrics.snapshot();
     expect(m.invocations.FanoutChunk).toBe(3);
     expect(m.requests.StreamFanout?.BatchGetItem).toBeUndefined(); // the chunks read the connections
     expect(m.requests.FanoutChunk?.BatchGetItem).toBe(3); // ⌈100/100⌉ + ⌈100/100⌉ + ⌈50/100⌉

@@ -3,22 +3,15 @@
  * refusal), bad input (4xx, never 5xx, state unchanged), and WebSocket error
  * replies that keep the connection open.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { signHs256 } from '../../functions/core/jwt.ts';
-import type { LocalStack } from '../../local/stack.ts';
-import { api, connect, startTestStack, token } from '../support/e2e.ts';
-
-let stack: LocalStack;
-let call: ReturnType<typeof api>;
-
-beforeAll(async () => {
-  stack = await startTestStack();
-  call = api(stack);
-});
-afterAll(async () => stack?.stop());
+import { connect, token, useStack } from '../support/e2e.ts';
 
 const errorBody = (code: string) => ({ error: code, message: expect.any(String) });
+
+const fx = useStack();
+const { call } = fx;
 
 describe('authorization', () => {
   const expired = signHs256({ sub: 'x', exp: Math.floor(Date.now() / 1000) - 60 }, 'test-secret');
@@ -50,13 +43,13 @@ describe('authorization', () => {
   });
 
   it('refuses the WebSocket handshake with 401 without a valid token', async () => {
-    await expect(connect(stack, null)).rejects.toMatchObject({ status: 401 });
-    await expect(connect(stack, forged)).rejects.toMatchObject({ status: 401 });
-    await expect(connect(stack, expired)).rejects.toMatchObject({ status: 401 });
+    await expect(connect(fx.stack, null)).rejects.toMatchObject({ status: 401 });
+    await expect(connect(fx.stack, forged)).rejects.toMatchObject({ status: 401 });
+    await expect(connect(fx.stack, expired)).rejects.toMatchObject({ status: 401 });
   });
 
   it('refuses a WebSocket device name outside the contract with 400', async () => {
-    await expect(connect(stack, token('dev-user'), 'bad device!')).rejects.toMatchObject({ status: 400 });
+    await expect(connect(fx.stack, token('dev-user'), 'bad device!')).rejects.toMatchObject({ status: 400 });
     const own = await call('GET', '/v1/me/presence', token('dev-user'));
     expect(own.body.devices).toEqual([]);
   });
@@ -113,7 +106,7 @@ describe('bad input changes nothing', () => {
 
 describe('WebSocket errors', () => {
   it('replies with an error to bad messages and keeps the connection', async () => {
-    const c = await connect(stack, token('ws-err'));
+    const c = await connect(fx.stack, token('ws-err'));
     c.send('not json');
     expect(await c.next((m) => m.type === 'error')).toMatchObject({ type: 'error', error: 'bad_request' });
     expect(await c.request('nope')).toMatchObject({ type: 'error', error: 'bad_request', message: expect.stringContaining('Unknown action') });
@@ -135,7 +128,7 @@ describe('token subjects', () => {
     for (const sub of ['x'.repeat(65), 'a#b', 'USER#x', 'a b']) {
       const t = signHs256({ sub, exp: Math.floor(Date.now() / 1000) + 60 }, 'test-secret');
       expect((await call('GET', '/v1/me/presence', t)).status, sub).toBe(401);
-      await expect(connect(stack, t)).rejects.toMatchObject({ status: 401 });
+      await expect(connect(fx.stack, t)).rejects.toMatchObject({ status: 401 });
     }
   });
 });

@@ -4,35 +4,25 @@
  * timeout + sweep interval; a manual availability lapses back to auto and
  * subscribers are told.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../local/stack.ts';
-import { api, type Client, connect, startTestStack, token } from '../support/e2e.ts';
+import { describe, expect, it } from 'vitest';
+import { connect, token, useStack } from '../support/e2e.ts';
 
 const TIMEOUT = 2;
 const SWEEP = 1;
-let stack: LocalStack;
-let call: ReturnType<typeof api>;
-const open: Client[] = [];
-
-beforeAll(async () => {
-  stack = await startTestStack({ presenceTimeoutSeconds: TIMEOUT, sweepIntervalSeconds: SWEEP });
-  call = api(stack);
-});
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()));
-  await stack?.stop();
-});
 
 // generous slack for a loaded CI machine; the contract bound is TIMEOUT + SWEEP
 const BOUND_MS = (TIMEOUT + SWEEP) * 1000 + 2500;
+
+const fx = useStack({ presenceTimeoutSeconds: TIMEOUT, sweepIntervalSeconds: SWEEP });
+const { call } = fx;
 
 describe('expiry', () => {
   it('marks a silent HTTP device offline and tells subscribers within timeout + sweep interval', async () => {
     const A = 'exp-a';
     const B = 'exp-b';
     await call('POST', '/v1/me/subscriptions', token(A), { userIds: [B] });
-    const a = await connect(stack, token(A));
-    open.push(a);
+    const a = await connect(fx.stack, token(A));
+    fx.track(a);
     const hb = await call('POST', '/v1/me/heartbeat', token(B), { device: 'iot_1' });
     const lastSign = Date.now();
     expect(Date.parse(hb.body.expiresAt) - lastSign).toBeLessThanOrEqual(TIMEOUT * 1000 + 50);
@@ -44,8 +34,8 @@ describe('expiry', () => {
   });
 
   it('keeps a heartbeating WebSocket device live past the timeout', async () => {
-    const c = await connect(stack, token('exp-live'));
-    open.push(c);
+    const c = await connect(fx.stack, token('exp-live'));
+    fx.track(c);
     for (let i = 0; i < 4; i++) {
       await new Promise((r) => setTimeout(r, 900));
       await c.request('heartbeat');
@@ -58,9 +48,9 @@ describe('expiry', () => {
     const A = 'lapse-a';
     const B = 'lapse-b';
     await call('POST', '/v1/me/subscriptions', token(A), { userIds: [B] });
-    const a = await connect(stack, token(A));
-    const b = await connect(stack, token(B));
-    open.push(a, b);
+    const a = await connect(fx.stack, token(A));
+    const b = await connect(fx.stack, token(B));
+    fx.track(a, b);
     const until = new Date(Date.now() + 1500).toISOString();
     await b.request('setPresence', { availability: 'busy', availabilityUntil: until });
     const busy = await a.next((m) => m.type === 'presence' && m.data.userId === B && m.data.status === 'busy');

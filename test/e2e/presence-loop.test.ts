@@ -1,30 +1,14 @@
 /**
- * The core presence loop through the local stack with real WebSocket clients:
+ * The core presence loop through the local fx.stack with real WebSocket clients:
  * connect/disconnect as devices, pushes to every connection of every
  * subscriber with strictly increasing versions, heartbeats that push nothing,
  * reads, subscriptions and 410 Gone cleanup.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../local/stack.ts';
-import { api, type Client, connect, eventually, isPushOf, sleep, startTestStack, token } from '../support/e2e.ts';
+import { describe, expect, it } from 'vitest';
+import { eventually, isPushOf, sleep, token, useStack } from '../support/e2e.ts';
 
-let stack: LocalStack;
-let call: ReturnType<typeof api>;
-const open: Client[] = [];
-const client = async (user: string, device?: string) => {
-  const c = await connect(stack, token(user), device);
-  open.push(c);
-  return c;
-};
-
-beforeAll(async () => {
-  stack = await startTestStack();
-  call = api(stack);
-});
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()));
-  await stack?.stop();
-});
+const fx = useStack();
+const { call, client } = fx;
 
 describe('presence loop', () => {
   it("pushes B's changes to every connection of subscriber A, once per change, with increasing versions", async () => {

@@ -3,22 +3,17 @@
  * messages over the limit get a `rate_limited` error reply, the connection
  * stays open, and other connections are not affected.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { LocalStack } from '../../local/stack.ts';
-import { connect, startTestStack, token } from '../support/e2e.ts';
+import { connect, token, useStack } from '../support/e2e.ts';
 
 process.env.WS_RATE_LIMIT = '5';
-let stack: LocalStack;
 
-beforeAll(async () => {
-  stack = await startTestStack();
-});
-afterAll(async () => stack?.stop());
+const fx = useStack();
 
 describe('WebSocket rate limit', () => {
   it('answers rate_limited past the limit and keeps the connection', async () => {
-    const flood = await connect(stack, token('flooder'));
+    const flood = await connect(fx.stack, token('flooder'));
     const replies = await Promise.all(Array.from({ length: 12 }, () => flood.request('getPresence', { userIds: ['someone'] })));
     const limited = replies.filter((r) => r.type === 'error' && r.error === 'rate_limited');
     expect(limited.length).toBeGreaterThanOrEqual(1);
@@ -26,7 +21,7 @@ describe('WebSocket rate limit', () => {
     expect(replies.filter((r) => r.type === 'response').length).toBeGreaterThanOrEqual(5);
     expect(flood.ws.readyState).toBe(WebSocket.OPEN);
     // another connection has its own budget
-    const other = await connect(stack, token('calm'));
+    const other = await connect(fx.stack, token('calm'));
     expect(await other.request('getPresence', { userIds: ['someone'] })).toMatchObject({ type: 'response' });
     await Promise.all([flood.close(), other.close()]);
   });

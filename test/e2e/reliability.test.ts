@@ -4,27 +4,11 @@
  * and many concurrent writers on one user (no lost update, ordered versions).
  * (DynamoDB Local dying mid-run is in crash.test.ts: it needs its own process.)
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../local/stack.ts';
-import { api, type Client, connect, eventually, isPushOf, sleep, startTestStack, token } from '../support/e2e.ts';
+import { describe, expect, it } from 'vitest';
+import { eventually, isPushOf, sleep, token, useStack } from '../support/e2e.ts';
 
-let stack: LocalStack;
-let call: ReturnType<typeof api>;
-const open: Client[] = [];
-const client = async (user: string, device?: string) => {
-  const c = await connect(stack, token(user), device);
-  open.push(c);
-  return c;
-};
-
-beforeAll(async () => {
-  stack = await startTestStack();
-  call = api(stack);
-});
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()));
-  await stack?.stop();
-});
+const fx = useStack();
+const { call, client } = fx;
 
 describe('stream consumer', () => {
   it('does not push again when a batch is replayed, nor regress versions', async () => {
@@ -37,7 +21,7 @@ describe('stream consumer', () => {
     await a.next(isPushOf('rp-b', (d) => d.version === 2));
     const { pushedVersion } = await import('../../functions/commons/store.ts');
     await eventually(async () => (await pushedVersion('rp-b')) === 2);
-    const batches = stack.poller.recentBatches.filter((b) => JSON.stringify(b).includes('USER#rp-b'));
+    const batches = fx.stack.poller.recentBatches.filter((b) => JSON.stringify(b).includes('USER#rp-b'));
     expect(batches.length).toBeGreaterThanOrEqual(2);
     for (const batch of [...batches, ...batches].reverse()) {
       const res = await handler(batch);
@@ -56,12 +40,12 @@ describe('stream consumer', () => {
     const { handler } = await import('../../functions/workers/stream.ts');
     await call('POST', '/v1/me/subscriptions', token('pz-a'), { userIds: ['pz-b'] });
     const a = await client('pz-a');
-    const before = stack.poller.recentBatches.length;
+    const before = fx.stack.poller.recentBatches.length;
     await call('POST', '/v1/me/heartbeat', token('pz-b'), {});
     await a.next(isPushOf('pz-b', (d) => d.version === 1));
     await call('PATCH', '/v1/me/presence', token('pz-b'), { customStatus: 'good' });
     const good = await eventually(async () =>
-      stack.poller.recentBatches
+      fx.stack.poller.recentBatches
         .slice(before)
         .flatMap((b) => b.Records)
         .find((r) => JSON.stringify(r.dynamodb?.NewImage).includes('"good"')),
@@ -71,7 +55,7 @@ describe('stream consumer', () => {
     await eventually(async () => (await pushedVersion('pz-b')) >= 2);
     const { dynamodb } = await import('../../functions/commons/clients.ts');
     const { DeleteItemCommand } = await import('@aws-sdk/client-dynamodb');
-    await dynamodb.send(new DeleteItemCommand({ TableName: stack.tableNames.Presence, Key: { pk: { S: 'USER#pz-b' }, sk: { S: 'PUSHED' } } }));
+    await dynamodb.send(new DeleteItemCommand({ TableName: fx.stack.tableNames.Presence, Key: { pk: { S: 'USER#pz-b' }, sk: { S: 'PUSHED' } } }));
     const poison = {
       ...good,
       dynamodb: {

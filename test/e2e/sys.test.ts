@@ -3,37 +3,27 @@
  * terminate, expiry timing with short timeouts, and the same operations
  * invoked directly as a Lambda (cloud functions in the account).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../local/stack.ts';
-import { api, type Client, connect, sleep, startTestStack, token } from '../support/e2e.ts';
+import { describe, expect, it } from 'vitest';
+import { type Client, connect, sleep, token, useStack } from '../support/e2e.ts';
 
 const TIMEOUT = 2;
 const SWEEP = 1;
-let stack: LocalStack;
-let call: ReturnType<typeof api>;
-const open: Client[] = [];
 const SYS = token('iot-backend', 'presence:sys');
-
-beforeAll(async () => {
-  stack = await startTestStack({ presenceTimeoutSeconds: TIMEOUT, sweepIntervalSeconds: SWEEP });
-  call = api(stack);
-});
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()));
-  await stack?.stop();
-});
 
 async function watch(target: string): Promise<Client> {
   const watcher = `watch-${target}`;
   await call('POST', '/v1/me/subscriptions', token(watcher), { userIds: [target] });
-  const c = await connect(stack, token(watcher));
-  open.push(c);
+  const c = await connect(fx.stack, token(watcher));
+  fx.track(c);
   // the watcher heartbeats so its own expiry does not matter
   const t = setInterval(() => void c.request('heartbeat').catch(() => {}), 700);
   c.ws.once('close', () => clearInterval(t));
   return c;
 }
 const pushOf = (userId: string, pred: (d: any) => boolean) => (m: any) => m.type === 'presence' && m.data.userId === userId && pred(m.data);
+
+const fx = useStack({ presenceTimeoutSeconds: TIMEOUT, sweepIntervalSeconds: SWEEP });
+const { call } = fx;
 
 describe('sys presence routes', () => {
   it('need the presence:sys scope', async () => {

@@ -3,7 +3,7 @@
  * and sweeper as `npm start`, on this run's DynamoDB Local) and real
  * WebSocket/HTTP clients.
  */
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import WebSocket from 'ws';
 import { signHs256 } from '../../functions/core/jwt.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
@@ -143,3 +143,45 @@ export const isPushOf =
   (userId: string, pred: (d: any) => boolean = () => true) =>
   (m: any) =>
     m.type === 'presence' && m.data.userId === userId && pred(m.data);
+
+export interface StackFixture {
+  /** the running stack (after beforeAll) */
+  readonly stack: LocalStack;
+  /** HTTP calls against the stack */
+  call: ReturnType<typeof api>;
+  /** a WebSocket client for `user`, closed after the file */
+  client(user: string, device?: string): Promise<Client>;
+  /** closes these clients after the file too */
+  track(...clients: Client[]): void;
+}
+
+/** Starts a local stack for the test file (beforeAll) and stops it and its clients afterwards. */
+export function useStack(opts: Parameters<typeof startTestStack>[0] = {}): StackFixture {
+  let stack: LocalStack | undefined;
+  const open: Client[] = [];
+  beforeAll(async () => {
+    stack = await startTestStack(opts);
+  });
+  afterAll(async () => {
+    await Promise.all(open.map((c) => c.close()));
+    await stack?.stop();
+  });
+  const running = (): LocalStack => {
+    if (!stack) throw new Error('the stack starts in beforeAll');
+    return stack;
+  };
+  return {
+    get stack() {
+      return running();
+    },
+    call: (method, path, auth, body) => api(running())(method, path, auth, body),
+    async client(user, device) {
+      const c = await connect(running(), token(user), device);
+      open.push(c);
+      return c;
+    },
+    track(...clients) {
+      open.push(...clients);
+    },
+  };
+}
