@@ -109,6 +109,12 @@ export class LocalGateway {
     this.wsHttp = createServer((req, res) => this.track(this.onManagement(req, res)));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: WS_MESSAGE_LIMIT });
     this.wsHttp.on('upgrade', (req, socket, head) => this.track(this.onUpgrade(req, socket, head)));
+    // keep idle client connections open longer than clients' own keep-alive (as load balancers do),
+    // so a client never reuses a socket the server is just closing
+    for (const server of [this.http, this.wsHttp]) {
+      server.keepAliveTimeout = 65_000;
+      server.headersTimeout = 66_000;
+    }
     const host = this.opts.host ?? '127.0.0.1';
     await Promise.all([listen(this.http, this.opts.httpPort, host), listen(this.wsHttp, this.opts.wsPort, host)]);
   }
