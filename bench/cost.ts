@@ -81,8 +81,19 @@ lines.push('## Prices and assumptions', '', '| item | value |', '|---|---|');
 for (const [k, v] of Object.entries(PRICE)) lines.push(`| ${k} | $${v} |`);
 for (const [k, v] of Object.entries(ASSUME)) lines.push(`| ${k} (assumed) | ${v} |`);
 lines.push('', '## Measured DynamoDB cost of each operation', '', '| operation | requests | capacity units | by operation |', '|---|---|---|---|');
-for (const [k, v] of Object.entries(ops)) lines.push(`| ${k} | ${v.requests} | ${v.capacityUnits} | ${Object.entries(v.byOperation).map(([o, n]) => `${o} ${n}`).join(', ')} |`);
-lines.push('', '## Cost per million presence changes', '', '| audience (recipients) | total | the change | fan-out DynamoDB | fan-out Lambda | WebSocket pushes |', '|---|---|---|---|---|---|');
+for (const [k, v] of Object.entries(ops))
+  lines.push(
+    `| ${k} | ${v.requests} | ${v.capacityUnits} | ${Object.entries(v.byOperation)
+      .map(([o, n]) => `${o} ${n}`)
+      .join(', ')} |`,
+  );
+lines.push(
+  '',
+  '## Cost per million presence changes',
+  '',
+  '| audience (recipients) | total | the change | fan-out DynamoDB | fan-out Lambda | WebSocket pushes |',
+  '|---|---|---|---|---|---|',
+);
 for (const n of [1, 20, 1000]) {
   const c = perChange(n);
   lines.push(`| ${n} | ${usd(c.total * 1e6)} | ${usd(c.change * 1e6)} | ${usd(c.fanoutDdb * 1e6)} | ${usd(c.fanoutLambda * 1e6)} | ${usd(c.pushes * 1e6)} |`);
@@ -92,10 +103,17 @@ lines.push(
   'Formulas: the change = one Lambda invocation + the measured capacity of `PATCH /v1/me/presence` + one WebSocket message; fan-out DynamoDB = measured capacity per recipient × N (reads) + one claim write; fan-out Lambda = base + N posts × 2 ms / 32 in flight; pushes = N messages.',
   '',
 );
-lines.push('## Cost per month of always-connected users (heartbeat every 60 s, no other activity)', '', '| users | total / month | connection minutes | heartbeats | sweeper writes | sweeper Lambda | reconnects every 2 h |', '|---|---|---|---|---|---|---|');
+lines.push(
+  '## Cost per month of always-connected users (heartbeat every 60 s, no other activity)',
+  '',
+  '| users | total / month | connection minutes | heartbeats | sweeper writes | sweeper Lambda | reconnects every 2 h |',
+  '|---|---|---|---|---|---|---|',
+);
 for (const u of [10_000, 100_000]) {
   const m = perMonth(u);
-  lines.push(`| ${u.toLocaleString('en-US')} | ${usd(m.total)} | ${usd(m.connectionMinutes)} | ${usd(m.heartbeatCost)} | ${usd(m.sweeperWrites)} | ${usd(m.sweeperLambda)} | ${usd(m.reconnects)} |`);
+  lines.push(
+    `| ${u.toLocaleString('en-US')} | ${usd(m.total)} | ${usd(m.connectionMinutes)} | ${usd(m.heartbeatCost)} | ${usd(m.sweeperWrites)} | ${usd(m.sweeperLambda)} | ${usd(m.reconnects)} |`,
+  );
 }
 lines.push(
   '',
