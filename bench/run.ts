@@ -414,7 +414,7 @@ async function perOp(stack: Stack) {
 }
 
 // ---------------- notify latency under load ----------------
-async function latencyRun(stack: Stack, users: Conn[], ratePerSecond: number, seconds: number, tag: string) {
+async function latencyRun(users: Conn[], ratePerSecond: number, seconds: number, tag: string) {
   const sent = new Map<string, number>();
   const lat: number[] = [];
   for (const c of users) {
@@ -463,10 +463,10 @@ async function loadTests(stack: Stack) {
   const sampler = setInterval(() => rssSamples.push(rss(stack)), 500);
   // DynamoDB Local's JVM and V8 warm up first (JIT); the first seconds of load are not representative
   log(`warm-up: 20 changes/s for ${quick ? 3 : 6} s (not measured)`);
-  await latencyRun(stack, users, 20, quick ? 3 : 6, 'warm');
+  await latencyRun(users, 20, quick ? 3 : 6, 'warm');
   await quiesce(stack);
   log('notify latency at 50 changes/s');
-  const main = await latencyRun(stack, users, 50, quick ? 8 : 30, 'main');
+  const main = await latencyRun(users, 50, quick ? 8 : 30, 'main');
   log(`  p50 ${main.p50} ms, p95 ${main.p95} ms, p99 ${main.p99} ms over ${main.deliveries} deliveries`);
   await quiesce(stack);
   // the highest sustained rate whose p99 stays under 1 s, searched upwards from 10/s
@@ -475,7 +475,7 @@ async function loadTests(stack: Stack) {
   const ramp: Record<string, unknown>[] = [];
   for (const rate of steps) {
     log(`ramp: ${rate} changes/s`);
-    const r = await latencyRun(stack, users, rate, quick ? 4 : 8, `r${rate}`);
+    const r = await latencyRun(users, rate, quick ? 4 : 8, `r${rate}`);
     ramp.push({ rate, ...r });
     log(`  achieved ${r.achievedRate}/s, p99 ${r.p99} ms`);
     if (r.p99 < 1000 && r.achievedRate >= rate * 0.9) maxRate = rate;
