@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
+import { asyncApiDocument, openApiDocument } from '../lib/api-docs.ts';
 import { type HttpRoute, httpRoutes, SCOPES, workers, wsRoutes } from '../lib/routes.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -148,6 +149,11 @@ export class LocalGateway {
       res.end(body);
     };
     const method = req.method ?? 'GET';
+    if (method === 'GET' && (url.pathname === '/openapi.json' || url.pathname === '/asyncapi.json')) {
+      const doc = url.pathname === '/openapi.json' ? openApiDocument(this.httpUrl) : asyncApiDocument(this.wsUrl);
+      send(200, JSON.stringify(doc), { 'access-control-allow-origin': '*' });
+      return;
+    }
     if (url.pathname === '/__local/metrics' && this.opts.metrics) {
       if (method === 'DELETE') this.opts.metrics.reset();
       send(200, JSON.stringify({ ...(this.opts.metrics.snapshot() as object), connections: this.connections.size }));

@@ -1,0 +1,131 @@
+/**
+ * OpenAPI 3.1 (HTTP) and AsyncAPI 3.0 (WebSocket) documents, generated from
+ * the route table and the same JSON Schemas the handlers validate with
+ * (functions/core/schemas.ts) and answer with (functions/core/response-schemas.ts).
+ * The local stack serves them at /openapi.json and /asyncapi.json.
+ */
+
+import * as res from '../functions/core/response-schemas.ts';
+import * as req from '../functions/core/schemas.ts';
+import type { Schema } from '../functions/core/validate.ts';
+import { type HttpRoute, httpRoutes, SCOPES, wsRoutes } from './routes.ts';
+
+interface RouteDoc {
+  summary: string;
+  body?: Schema;
+  query?: Schema;
+  response: Schema;
+}
+
+/** What each HTTP route takes and answers (the request schemas are the handlers' own). */
+export const ROUTE_DOCS: Record<string, RouteDoc> = {
+  GetOwnPresence: { summary: 'Own presence, with visibility and availability', response: res.ownPresence },
+  PatchOwnPresence: { summary: 'Set availability (+ until), customStatus, activity, visibility', body: req.patchPresenceBody, response: res.ownPresence },
+  PushOwnPresence: { summary: 'Force-push current presence to subscribers and listeners', response: res.presence },
+  Heartbeat: { summary: 'Keep a device live for the presence timeout', body: req.heartbeatBody, response: res.heartbeatResult },
+  PutDevice: { summary: 'Set a device status/ext (offline removes it); counts as a heartbeat', body: req.putDeviceBody, response: res.ownPresence },
+  DeleteDevice: { summary: 'Remove a device', response: res.ownPresence },
+  GetUserPresence: { summary: "One user's presence as the caller may see it", response: res.presence },
+  GetPresenceBatch: { summary: 'Up to 100 users, in request order', query: req.batchPresenceQuery, response: res.presenceList },
+  Subscribe: { summary: 'Subscribe (cap 3000: evicted / rejected)', body: req.subscribeBody, response: res.subscribeResult },
+  Unsubscribe: { summary: 'Unsubscribe', body: req.unsubscribeBody, response: res.unsubscribeResult },
+  ListSubscriptions: { summary: 'Unexpired subscriptions, paged', query: req.listSubscriptionsQuery, response: res.subscriptionPage },
+  GetFriends: { summary: 'My friends', response: res.friendsResult },
+  GetFriendsPresence: { summary: "My friends' presence", query: req.friendsPresenceQuery, response: res.presenceList },
+  GetGroupPresence: { summary: "A group's presence (members only)", query: req.groupPresenceQuery, response: res.presenceList },
+  SysPutPresence: { summary: 'SysInitializePresence', body: req.sysPresenceBody, response: res.presence },
+  SysExtendPresence: { summary: 'SysExtendPxExpiry (404 without a live sys device)', body: req.sysExtendBody, response: res.presence },
+  SysDeletePresence: { summary: 'SysTerminatePresence', query: req.sysTerminateQuery, response: res.presence },
+  SysPutFriend: { summary: 'Mutual friendship, both directions', response: res.okResult },
+  SysDeleteFriend: { summary: 'End a friendship, both directions', response: res.okResult },
+  SysPutMember: { summary: 'Add a group member', response: res.okResult },
+  SysDeleteMember: { summary: 'Remove a group member', response: res.okResult },
+  AdminCleanup: { summary: 'Run a sweep now', response: res.sweepCounts },
+};
+
+const PARAMS: Record<string, Schema> = { userId: req.userId, friendId: req.userId, groupId: req.groupId, device: req.device };
+const json = (schema: Schema) => ({ 'application/json': { schema } });
+const errors = Object.fromEntries(
+  [
+    ['400', 'Bad request'],
+    ['401', 'Missing or invalid token'],
+    ['403', 'Missing scope (or not a group member)'],
+    ['404', 'Not found'],
+    ['413', 'Body too large'],
+    ['429', 'Throttled'],
+    ['503', 'Data store unavailable: retry'],
+  ].map(([code, description]) => [code, { description, content: json(res.errorBody) }]),
+);
+
+function operation(route: HttpRoute) {
+  const doc = ROUTE_DOCS[route.id];
+  if (!doc) throw new Error(`no API documentation for route ${route.id}`);
+  const params = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: PARAMS[m[1] as string] }));
+  const query = Object.entries(doc.query?.properties ?? {}).map(([name, schema]) => ({
+    name,
+    in: 'query',
+    required: (doc.query?.required ?? []).includes(name),
+    schema,
+  }));
+  const scope = SCOPES[route.auth];
+  return {
+    operationId: route.id,
+    summary: doc.summary,
+    security: [{ bearer: scope ? [scope] : [] }],
+    ...(params.length || query.length ? { parameters: [...params, ...query] } : {}),
+    ...(doc.body ? { requestBody: { required: route.id !== 'Heartbeat', content: json(doc.body) } } : {}),
+    responses: { '200': { description: 'OK', content: json(doc.response) }, ...errors },
+  };
+}
+
+export function openApiDocument(serverUrl = 'http://127.0.0.1:3000') {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of httpRoutes) {
+    paths[route.path] ??= {};
+    (paths[route.path] as Record<string, unknown>)[route.method.toLowerCase()] = operation(route);
+  }
+  return {
+    openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: { title: 'Presence API', version: '1.0.0', description: 'HTTP routes of the presence contract (spec/api.md).' },
+    servers: [{ url: serverUrl }],
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    paths,
+  };
+}
+
+export function asyncApiDocument(serverUrl = 'ws://127.0.0.1:3001') {
+  const actions = wsRoutes.filter((r) => !r.routeKey.startsWith('$')).map((r) => r.routeKey);
+  const clientMessages = Object.fromEntries(actions.map((a) => [a, { name: a, payload: req.wsSchemas[a] }]));
+  const serverMessages = {
+    response: { name: 'response', payload: res.wsResponse },
+    error: { name: 'error', payload: res.wsError },
+    presence: { name: 'presence', payload: res.wsPush },
+  };
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'Presence WebSocket API',
+      version: '1.0.0',
+      description: 'Connect with ?token=<JWT>&device=<device>; every message gets a response or an error.',
+    },
+    servers: { local: { host: serverUrl.replace(/^ws:\/\//, ''), protocol: 'ws' } },
+    channels: {
+      presence: {
+        address: '/',
+        messages: { ...clientMessages, ...serverMessages },
+        bindings: { ws: { query: { type: 'object', properties: { token: { type: 'string' }, device: req.device }, required: ['token'] } } },
+      },
+    },
+    operations: {
+      ...Object.fromEntries(
+        actions.map((a) => [a, { action: 'send', channel: { $ref: '#/channels/presence' }, messages: [{ $ref: `#/channels/presence/messages/${a}` }] }]),
+      ),
+      receive: {
+        action: 'receive',
+        channel: { $ref: '#/channels/presence' },
+        messages: Object.keys(serverMessages).map((m) => ({ $ref: `#/channels/presence/messages/${m}` })),
+      },
+    },
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * The OpenAPI and AsyncAPI documents the local stack serves are generated from
+ * the handlers' own schemas, and real responses, errors and pushes match them
+ * (a response that does not match its documented schema fails here).
+ */
+import { describe, expect, it } from 'vitest';
+import { patchPresenceBody, subscribeBody, wsSchemas } from '../../functions/core/schemas.ts';
+import { type Schema, validate } from '../../functions/core/validate.ts';
+import { httpRoutes, wsRoutes } from '../../lib/routes.ts';
+import { connect, eventually, token, useStack } from '../support/e2e.ts';
+
+const fx = useStack();
+const { call } = fx;
+const SYS = token('docs-backend', 'presence:sys');
+const ADMIN = token('docs-ops', 'presence:admin');
+
+async function documents() {
+  const open = (await fetch(`${fx.stack.httpUrl}/openapi.json`)).json() as Promise<any>;
+  const asyncapi = (await fetch(`${fx.stack.httpUrl}/asyncapi.json`)).json() as Promise<any>;
+  return { openapi: await open, asyncapi: await asyncapi };
+}
+
+const roundTrip = (s: Schema) => JSON.parse(JSON.stringify(s));
+
+describe('API documents', () => {
+  it('OpenAPI 3.1 lists every HTTP route with the handlers own request schemas', async () => {
+    const { openapi } = await documents();
+    expect(openapi.openapi).toBe('3.1.0');
+    for (const r of httpRoutes) expect(openapi.paths[r.path]?.[r.method.toLowerCase()]?.operationId, `${r.method} ${r.path}`).toBe(r.id);
+    expect(openapi.paths['/v1/me/presence'].patch.requestBody.content['application/json'].schema).toEqual(roundTrip(patchPresenceBody));
+    expect(openapi.paths['/v1/me/subscriptions'].post.requestBody.content['application/json'].schema).toEqual(roundTrip(subscribeBody));
+    expect(openapi.paths['/v1/sys/users/{userId}/presence'].put.security).toEqual([{ bearer: ['presence:sys'] }]);
+  });
+
+  it('AsyncAPI 3.0 lists every WebSocket action with the handlers own message schemas', async () => {
+    const { asyncapi } = await documents();
+    expect(asyncapi.asyncapi).toBe('3.0.0');
+    for (const r of wsRoutes.filter((x) => !x.routeKey.startsWith('$'))) {
+      expect(asyncapi.channels.presence.messages[r.routeKey]?.payload, r.routeKey).toEqual(roundTrip(wsSchemas[r.routeKey] as Schema));
+      expect(asyncapi.operations[r.routeKey]?.action).toBe('send');
+    }
+  });
+
+  it('every HTTP route answers what its document says (success and error)', async () => {
+    const { openapi } = await documents();
+    const U = 'docs-user';
+    const calls: [string, string, string, string | undefined, unknown?][] = [
+      ['GET', '/v1/me/presence', '/v1/me/presence', token(U)],
+      ['PATCH', '/v1/me/presence', '/v1/me/presence', token(U), { customStatus: 'documented', activity: { a: 1 } }],
+      ['POST', '/v1/me/heartbeat', '/v1/me/heartbeat', token(U), { device: 'web' }],
+      ['PUT', '/v1/me/devices/{device}', '/v1/me/devices/ios_1', token(U), { status: 'busy', ext: 'v1' }],
+      ['DELETE', '/v1/me/devices/{device}', '/v1/me/devices/ios_1', token(U)],
+      ['POST', '/v1/me/presence/push', '/v1/me/presence/push', token(U)],
+      ['GET', '/v1/users/{userId}/presence', '/v1/users/docs-other/presence', token(U)],
+      ['GET', '/v1/presence', '/v1/presence?userIds=docs-user,docs-other', token(U)],
+      ['POST', '/v1/me/subscriptions', '/v1/me/subscriptions', token(U), { userIds: ['docs-other'] }],
+      ['GET', '/v1/me/subscriptions', '/v1/me/subscriptions?limit=1', token(U)],
+      ['DELETE', '/v1/me/subscriptions', '/v1/me/subscriptions', token(U), { userIds: ['docs-other'] }],
+      ['PUT', '/v1/sys/users/{userId}/friends/{friendId}', '/v1/sys/users/docs-user/friends/docs-other', SYS],
+      ['GET', '/v1/me/friends', '/v1/me/friends', token(U)],
+      ['GET', '/v1/me/friends/presence', '/v1/me/friends/presence?includeOffline=true', token(U)],
+      ['DELETE', '/v1/sys/users/{userId}/friends/{friendId}', '/v1/sys/users/docs-user/friends/docs-other', SYS],
+      ['PUT', '/v1/sys/groups/{groupId}/members/{userId}', '/v1/sys/groups/docs-g/members/docs-user', SYS],
+      ['GET', '/v1/groups/{groupId}/presence', '/v1/groups/docs-g/presence?includeOffline=true&limit=10', token(U)],
+      ['DELETE', '/v1/sys/groups/{groupId}/members/{userId}', '/v1/sys/groups/docs-g/members/docs-user', SYS],
+      ['PUT', '/v1/sys/users/{userId}/presence', '/v1/sys/users/docs-iot/presence', SYS, { expiresIn: 60, activity: { t: 20 } }],
+      ['POST', '/v1/sys/users/{userId}/presence/extend', '/v1/sys/users/docs-iot/presence/extend', SYS, { expiresIn: 120 }],
+      ['DELETE', '/v1/sys/users/{userId}/presence', '/v1/sys/users/docs-iot/presence', SYS],
+      ['POST', '/v1/admin/cleanup-presence', '/v1/admin/cleanup-presence', ADMIN],
+    ];
+    expect(new Set(calls.map(([m, p]) => `${m} ${p}`))).toEqual(new Set(httpRoutes.map((r) => `${r.method} ${r.path}`)));
+    for (const [method, template, path, auth, body] of calls) {
+      const op = openapi.paths[template][method.toLowerCase()];
+      const res = await call(method, path, auth, body);
+      expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBe(200);
+      expect(validate(op.responses['200'].content['application/json'].schema, res.body, 'response'), `${method} ${path}`).toBeNull();
+      const bad = await call(method, path, undefined, body);
+      expect(validate(op.responses[String(bad.status)].content['application/json'].schema, bad.body, 'error'), `${method} ${path} without token`).toBeNull();
+    }
+    const notFound = await call('POST', '/v1/sys/users/docs-none/presence/extend', SYS, { expiresIn: 5 });
+    expect(
+      validate(openapi.paths['/v1/sys/users/{userId}/presence/extend'].post.responses['404'].content['application/json'].schema, notFound.body),
+    ).toBeNull();
+  });
+
+  it('WebSocket responses, errors and pushes match the AsyncAPI messages', async () => {
+    const { asyncapi } = await documents();
+    const messages = asyncapi.channels.presence.messages;
+    await call('POST', '/v1/me/subscriptions', token('docs-ws'), { userIds: ['docs-src'] });
+    const c = await connect(fx.stack, token('docs-ws'));
+    fx.track(c);
+    const replies = [
+      await c.request('heartbeat'),
+      await c.request('getPresence', { userIds: ['docs-src'] }),
+      await c.request('setPresence', { customStatus: 'ws' }),
+      await c.request('subscribe', { userIds: ['docs-src'] }),
+      await c.request('listen', { userIds: ['docs-src'] }),
+      await c.request('stopListening'),
+      await c.request('forcePush'),
+      await c.request('unsubscribe', { userIds: ['nobody'] }),
+      await c.request('nope'),
+      await c.request('getPresence', { userIds: 'bad' }),
+    ];
+    for (const r of replies) {
+      const schema = r.type === 'error' ? messages.error.payload : messages.response.payload;
+      expect(validate(schema, r, 'message'), JSON.stringify(r)).toBeNull();
+    }
+    await call('POST', '/v1/me/heartbeat', token('docs-src'), {});
+    const push = await eventually(async () => c.pushes().find((m) => m.data.userId === 'docs-src'));
+    expect(validate(messages.presence.payload, push, 'push')).toBeNull();
+  });
+});
