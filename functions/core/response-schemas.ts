@@ -107,7 +107,9 @@ export const okResult: Schema = { type: 'object', properties: { ok: { const: tru
 
 export const sweepCounts: Schema = {
   type: 'object',
-  properties: Object.fromEntries(['usersMarkedOffline', 'devicesExpired', 'availabilityCleared', 'subscriptionsExpired'].map((k) => [k, { type: 'integer', minimum: 0 }])),
+  properties: Object.fromEntries(
+    ['usersMarkedOffline', 'devicesExpired', 'availabilityCleared', 'subscriptionsExpired'].map((k) => [k, { type: 'integer', minimum: 0 }]),
+  ),
   required: ['usersMarkedOffline', 'devicesExpired', 'availabilityCleared', 'subscriptionsExpired'],
   additionalProperties: false,
 };
@@ -120,7 +122,12 @@ export const wsResponse: Schema = {
 };
 export const wsError: Schema = {
   type: 'object',
-  properties: { type: { const: 'error' }, requestId: { type: ['string', 'integer', 'null'] as Schema['type'] }, error: errorBody.properties?.error as Schema, message: { type: 'string' } },
+  properties: {
+    type: { const: 'error' },
+    requestId: { type: ['string', 'integer', 'null'] as Schema['type'] },
+    error: errorBody.properties?.error as Schema,
+    message: { type: 'string' },
+  },
   required: ['type', 'error', 'message'],
 };
 export const wsPush: Schema = {
