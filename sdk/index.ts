@@ -1,0 +1,342 @@
+/**
+ * Presence client SDK (Node ≥ 20 and browsers): a WebSocket session with
+ * heartbeats, reconnect with jittered exponential backoff and a fresh token,
+ * listeners re-established after every reconnect (subscriptions live on the
+ * server and survive), a presence cache that ignores stale versions, typed
+ * actions with request/response correlation and timeouts, and typed HTTP calls.
+ *
+ *   const presence = connect({ url: 'ws://127.0.0.1:3001', httpUrl: 'http://127.0.0.1:3000', getToken });
+ *   presence.on('presence', (p) => render(p));
+ *   await presence.subscribe(['bob']);
+ */
+
+export type Status = 'online' | 'away' | 'busy' | 'dnd' | 'offline';
+export type DeviceStatus = Exclude<Status, 'offline'>;
+
+export interface Presence {
+  userId: string;
+  status: Status;
+  customStatus: string | null;
+  activity: Record<string, unknown> | null;
+  availabilityUntil: string | null;
+  devices: { device: string; status: DeviceStatus; ext: string | null; lastSeen: string }[];
+  lastSeen: string | null;
+  version: number;
+}
+
+export interface OwnPresence extends Presence {
+  visibility: 'everyone' | 'friends' | 'nobody';
+  availability: 'auto' | 'away' | 'busy' | 'dnd';
+}
+
+export interface PresencePatch {
+  availability?: 'auto' | 'away' | 'busy' | 'dnd';
+  availabilityUntil?: string | null;
+  customStatus?: string | null;
+  activity?: Record<string, unknown> | null;
+  visibility?: 'everyone' | 'friends' | 'nobody';
+}
+
+export type ListenTarget = { friends: true } | { groupId: string } | { userIds: string[] };
+
+export interface SubscribeResult {
+  subscribed: { userId: string; expiresAt: string }[];
+  rejected: string[];
+  evicted: string[];
+  presence: Presence[];
+}
+
+export class PresenceError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PresenceError';
+  }
+}
+
+/** The WebSocket API this SDK needs (the browser's, or the `ws` package in Node). */
+export interface WebSocketLike {
+  readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onclose: ((ev: { code?: number }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+}
+export type WebSocketFactory = new (url: string) => WebSocketLike;
+
+export interface ConnectOptions {
+  /** WebSocket API url, e.g. ws://127.0.0.1:3001 or wss://<api>/<stage> */
+  url: string;
+  /** HTTP API url, for the `http` methods */
+  httpUrl?: string;
+  /** a fixed token, or… */
+  token?: string;
+  /** …a function called for a fresh token on every (re)connect */
+  getToken?: () => string | Promise<string>;
+  device?: string;
+  heartbeatSeconds?: number;
+  requestTimeoutMs?: number;
+  /** reconnect backoff: first delay and cap (ms) */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /** the WebSocket implementation (default: globalThis.WebSocket) */
+  WebSocket?: WebSocketFactory;
+}
+
+type Events = {
+  presence: (p: Presence) => void;
+  connected: () => void;
+  disconnected: (info: { code?: number }) => void;
+  error: (err: unknown) => void;
+};
+
+interface Pending {
+  resolve: (data: any) => void;
+  reject: (err: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class PresenceClient {
+  private ws: WebSocketLike | undefined;
+  private readonly handlers: { [K in keyof Events]: Set<Events[K]> } = {
+    presence: new Set(),
+    connected: new Set(),
+    disconnected: new Set(),
+    error: new Set(),
+  };
+  private readonly pending = new Map<string, Pending>();
+  private readonly cache = new Map<string, Presence>();
+  private readonly listeners: ListenTarget[] = [];
+  private seq = 0;
+  private attempt = 0;
+  private closed = false;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private openWaiters: (() => void)[] = [];
+  /** how many times the session (re)connected */
+  connects = 0;
+
+  constructor(private readonly opts: ConnectOptions) {
+    void this.open();
+  }
+
+  on<K extends keyof Events>(event: K, fn: Events[K]): () => void {
+    this.handlers[event].add(fn);
+    return () => this.handlers[event].delete(fn);
+  }
+
+  private emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): void {
+    for (const fn of this.handlers[event]) (fn as (...a: Parameters<Events[K]>) => void)(...args);
+  }
+
+  /** Resolves when the socket is open (now or after the next reconnect). */
+  ready(): Promise<void> {
+    if (this.ws?.readyState === 1) return Promise.resolve();
+    return new Promise((r) => this.openWaiters.push(r));
+  }
+
+  get connected(): boolean {
+    return this.ws?.readyState === 1;
+  }
+
+  /** The newest presence seen for a user (pushes, replies), or undefined. */
+  presence(userId: string): Presence | undefined {
+    return this.cache.get(userId);
+  }
+
+  private async token(): Promise<string> {
+    if (this.opts.getToken) return this.opts.getToken();
+    if (this.opts.token) return this.opts.token;
+    throw new Error('connect() needs token or getToken');
+  }
+
+  private async open(): Promise<void> {
+    if (this.closed) return;
+    let token: string;
+    try {
+      token = await this.token();
+    } catch (err) {
+      this.emit('error', err);
+      this.scheduleReconnect();
+      return;
+    }
+    const Impl = this.opts.WebSocket ?? (globalThis as unknown as { WebSocket?: WebSocketFactory }).WebSocket;
+    if (!Impl) throw new Error('no WebSocket implementation: pass options.WebSocket');
+    const q = new URLSearchParams({ token });
+    if (this.opts.device) q.set('device', this.opts.device);
+    const ws = new Impl(`${this.opts.url.replace(/\/$/, '')}/?${q}`);
+    this.ws = ws;
+    ws.onopen = () => void this.onOpen(ws);
+    ws.onmessage = (ev) => this.onMessage(typeof ev.data === 'string' ? ev.data : String(ev.data));
+    ws.onerror = (ev) => this.emit('error', ev);
+    ws.onclose = (ev) => this.onClose(ws, ev.code);
+  }
+
+  private async onOpen(ws: WebSocketLike): Promise<void> {
+    if (ws !== this.ws) return;
+    this.attempt = 0;
+    this.connects++;
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => void this.request('heartbeat').catch(() => {}), (this.opts.heartbeatSeconds ?? 30) * 1000);
+    for (const w of this.openWaiters.splice(0)) w();
+    // listeners belong to a connection: re-establish them
+    for (const target of this.listeners)
+      await this.request('listen', { ...target })
+        .then((r) => this.remember(r?.presence))
+        .catch((err) => this.emit('error', err));
+    this.emit('connected');
+  }
+
+  private onClose(ws: WebSocketLike, code?: number): void {
+    if (ws !== this.ws) return;
+    clearInterval(this.heartbeat);
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new PresenceError('disconnected', 'connection closed before the reply'));
+      this.pending.delete(id);
+    }
+    this.emit('disconnected', { code });
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed) return;
+    const { initialMs = 500, maxMs = 30_000 } = this.opts.backoff ?? {};
+    const base = Math.min(maxMs, initialMs * 2 ** this.attempt++);
+    const delay = base / 2 + Math.random() * (base / 2); // jitter: half to full
+    setTimeout(() => void this.open(), delay);
+  }
+
+  private onMessage(raw: string): void {
+    let m: any;
+    try {
+      m = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    if (m.type === 'presence') {
+      if (this.remember([m.data])) this.emit('presence', m.data);
+      return;
+    }
+    const p = m.requestId !== undefined ? this.pending.get(String(m.requestId)) : undefined;
+    if (!p) {
+      if (m.type === 'error') this.emit('error', new PresenceError(m.error, m.message));
+      return;
+    }
+    this.pending.delete(String(m.requestId));
+    clearTimeout(p.timer);
+    if (m.type === 'error') p.reject(new PresenceError(m.error, m.message));
+    else p.resolve(m.data);
+  }
+
+  /** Keeps the newest version per user; true when `list` brought something newer. */
+  private remember(list: Presence[] | undefined): boolean {
+    let newer = false;
+    for (const p of list ?? []) {
+      const held = this.cache.get(p.userId);
+      if (!held || p.version > held.version) {
+        this.cache.set(p.userId, p);
+        newer = true;
+      }
+    }
+    return newer;
+  }
+
+  /** Sends an action and resolves with its reply's data (rejects on error reply or timeout). */
+  request<T = any>(action: string, fields: Record<string, unknown> = {}): Promise<T> {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== 1) return Promise.reject(new PresenceError('disconnected', 'not connected'));
+    const requestId = `sdk-${++this.seq}`;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        reject(new PresenceError('timeout', `${action} got no reply`));
+      }, this.opts.requestTimeoutMs ?? 5000);
+      this.pending.set(requestId, { resolve, reject, timer });
+      ws.send(JSON.stringify({ action, requestId, ...fields }));
+    });
+  }
+
+  // ---- typed WebSocket actions ----
+  sendHeartbeat = () => this.request<{ device: string; expiresAt: string }>('heartbeat');
+  setPresence = (patch: PresencePatch & { status?: DeviceStatus; ext?: string | null }) => this.request<OwnPresence>('setPresence', { ...patch });
+  getPresence = async (userIds: string[]) => {
+    const r = await this.request<{ presence: Presence[] }>('getPresence', { userIds });
+    this.remember(r.presence);
+    return r.presence;
+  };
+  subscribe = async (userIds: string[], expiresIn?: number) => {
+    const r = await this.request<SubscribeResult>('subscribe', expiresIn === undefined ? { userIds } : { userIds, expiresIn });
+    this.remember(r.presence);
+    return r;
+  };
+  unsubscribe = (userIds: string[]) => this.request<{ unsubscribed: string[] }>('unsubscribe', { userIds });
+  /** Listens (and keeps listening across reconnects) until stopListening. */
+  listen = async (target: ListenTarget) => {
+    const r = await this.request<{ presence: Presence[] }>('listen', { ...target });
+    this.listeners.push(target);
+    this.remember(r.presence);
+    return r.presence;
+  };
+  stopListening = async () => {
+    this.listeners.length = 0;
+    return this.request<{ stopped: number }>('stopListening');
+  };
+  forcePush = () => this.request<Presence>('forcePush');
+
+  // ---- typed HTTP routes ----
+  readonly http = {
+    call: async <T = any>(method: string, path: string, body?: unknown): Promise<T> => {
+      if (!this.opts.httpUrl) throw new Error('connect() needs httpUrl for HTTP calls');
+      const res = await fetch(`${this.opts.httpUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${await this.token()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const data = (await res.json()) as any;
+      if (!res.ok) throw new PresenceError(data?.error ?? 'internal', data?.message ?? res.statusText);
+      return data as T;
+    },
+    me: () => this.http.call<OwnPresence>('GET', '/v1/me/presence'),
+    patchMe: (patch: PresencePatch) => this.http.call<OwnPresence>('PATCH', '/v1/me/presence', patch),
+    push: () => this.http.call<Presence>('POST', '/v1/me/presence/push'),
+    heartbeat: (device?: string) => this.http.call<{ device: string; expiresAt: string }>('POST', '/v1/me/heartbeat', device ? { device } : {}),
+    setDevice: (device: string, status: Status, ext?: string | null) =>
+      this.http.call<OwnPresence>('PUT', `/v1/me/devices/${encodeURIComponent(device)}`, ext === undefined ? { status } : { status, ext }),
+    deleteDevice: (device: string) => this.http.call<OwnPresence>('DELETE', `/v1/me/devices/${encodeURIComponent(device)}`),
+    user: (userId: string) => this.http.call<Presence>('GET', `/v1/users/${encodeURIComponent(userId)}/presence`),
+    users: (userIds: string[]) => this.http.call<{ presence: Presence[] }>('GET', `/v1/presence?userIds=${userIds.map(encodeURIComponent).join(',')}`),
+    subscribe: (userIds: string[], expiresIn?: number) =>
+      this.http.call<SubscribeResult>('POST', '/v1/me/subscriptions', { userIds, ...(expiresIn ? { expiresIn } : {}) }),
+    unsubscribe: (userIds: string[]) => this.http.call<{ unsubscribed: string[] }>('DELETE', '/v1/me/subscriptions', { userIds }),
+    subscriptions: (limit?: number, cursor?: string) =>
+      this.http.call<{ total: number; subscriptions: { userId: string; expiresAt: string }[]; nextCursor: string | null }>(
+        'GET',
+        `/v1/me/subscriptions?${new URLSearchParams({ ...(limit ? { limit: String(limit) } : {}), ...(cursor ? { cursor } : {}) })}`,
+      ),
+    friends: () => this.http.call<{ friends: string[] }>('GET', '/v1/me/friends'),
+    friendsPresence: (includeOffline = false) => this.http.call<{ presence: Presence[] }>('GET', `/v1/me/friends/presence?includeOffline=${includeOffline}`),
+    groupPresence: (groupId: string, o: { includeOffline?: boolean; limit?: number; cursor?: string } = {}) =>
+      this.http.call<{ presence: Presence[]; nextCursor: string | null }>(
+        'GET',
+        `/v1/groups/${encodeURIComponent(groupId)}/presence?${new URLSearchParams({
+          includeOffline: String(o.includeOffline ?? false),
+          ...(o.limit ? { limit: String(o.limit) } : {}),
+          ...(o.cursor ? { cursor: o.cursor } : {}),
+        })}`,
+      ),
+  };
+
+  /** Ends the session for good (no reconnect). */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    this.ws?.close(1000, 'client closed');
+  }
+}
+
+export function connect(options: ConnectOptions): PresenceClient {
+  return new PresenceClient(options);
+}
