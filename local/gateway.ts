@@ -84,6 +84,7 @@ export class LocalGateway {
   private authorizer: Handler | undefined;
   readonly connections = new Map<string, Connection>();
   private readonly inflight = new Set<Promise<unknown>>();
+  private stopping = false;
 
   constructor(private readonly opts: GatewayOptions) {}
 
@@ -128,10 +129,13 @@ export class LocalGateway {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true; // no new WebSocket connections from here on
     for (const c of this.connections.values()) c.socket.close(1001, 'Going away');
-    // let $disconnect handlers run
+    // let $disconnect handlers run; sockets that do not finish the close handshake are cut
     await new Promise((r) => setTimeout(r, 50));
     await Promise.allSettled([...this.inflight]);
+    for (const c of this.connections.values()) c.socket.terminate();
+    for (const client of this.wss?.clients ?? []) client.terminate();
     this.wss?.close();
     await Promise.all([close(this.http), close(this.wsHttp)]);
   }
@@ -241,6 +245,10 @@ export class LocalGateway {
 
   // ---------------- WebSocket API ----------------
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    if (this.stopping) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://local');
     const reject = (status: number, text: string, body?: string) => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body ?? ''}`);

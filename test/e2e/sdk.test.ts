@@ -113,8 +113,8 @@ describe('client SDK', () => {
     const before = erin.connects;
     await stack.stop();
     stack = await start();
-    await eventually(async () => erin.connected && erin.connects > before, 15_000);
+    await eventually(async () => erin.connected && erin.connects > before, 30_000);
     const reply = await erin.getPresence(['sdk-erin']);
     expect(reply[0]?.status).toBe('online');
-  });
+  }, 90_000);
 });
