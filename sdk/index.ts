@@ -10,32 +10,10 @@
  *   await presence.subscribe(['bob']);
  */
 
-export type Status = 'online' | 'away' | 'busy' | 'dnd' | 'offline';
-export type DeviceStatus = Exclude<Status, 'offline'>;
+// the wire types are the server's own (type-only imports: nothing of the server is bundled)
+import type { DeviceStatus, OwnPresence, Presence, PresencePatch, Status } from '../functions/core/presence.ts';
 
-export interface Presence {
-  userId: string;
-  status: Status;
-  customStatus: string | null;
-  activity: Record<string, unknown> | null;
-  availabilityUntil: string | null;
-  devices: { device: string; status: DeviceStatus; ext: string | null; lastSeen: string }[];
-  lastSeen: string | null;
-  version: number;
-}
-
-export interface OwnPresence extends Presence {
-  visibility: 'everyone' | 'friends' | 'nobody';
-  availability: 'auto' | 'away' | 'busy' | 'dnd';
-}
-
-export interface PresencePatch {
-  availability?: 'auto' | 'away' | 'busy' | 'dnd';
-  availabilityUntil?: string | null;
-  customStatus?: string | null;
-  activity?: Record<string, unknown> | null;
-  visibility?: 'everyone' | 'friends' | 'nobody';
-}
+export type { DeviceStatus, OwnPresence, Presence, PresencePatch, Status };
 
 export type ListenTarget = { friends: true } | { groupId: string } | { userIds: string[] };
 
