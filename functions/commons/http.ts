@@ -8,7 +8,7 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { ApiError, badRequest, toApiError } from '../core/errors.ts';
 import { scopesOf } from '../core/jwt.ts';
-import { LIMITS, USER_ID_PATTERN } from '../core/schemas.ts';
+import { decodeCursor, encodeCursor, LIMITS, pageLimit, USER_ID_PATTERN } from '../core/schemas.ts';
 import { type Schema, validate } from '../core/validate.ts';
 import { log } from './log.ts';
 
@@ -107,4 +107,20 @@ export function httpRoute<B = Record<string, never>>(opts: HttpRouteOptions, fn:
       });
       return json(status, data);
     });
+}
+
+/**
+ * Cursor paging shared by the list routes: `limit` (1–500, default 100) and an
+ * opaque `cursor` from the query in, the next opaque cursor out.
+ */
+export async function paged<P extends { nextCursor: string | null }>(
+  query: Record<string, string>,
+  fetchPage: (limit: number, after: string | null) => Promise<P>,
+): Promise<P> {
+  const limit = pageLimit(query.limit);
+  if (typeof limit === 'string') throw badRequest(limit);
+  const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
+  if (after === undefined) throw badRequest('cursor is not valid');
+  const page = await fetchPage(limit, after);
+  return { ...page, nextCursor: page.nextCursor === null ? null : encodeCursor(page.nextCursor) };
 }

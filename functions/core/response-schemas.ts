@@ -2,6 +2,7 @@
  * Response schemas of the contract (JSON Schema): published in the API
  * documents and checked against real responses in the tests.
  */
+import { ERROR_STATUS } from './errors.ts';
 import { AVAILABILITIES, DEVICE_STATUSES, STATUSES, VISIBILITIES } from './presence.ts';
 import type { Schema } from './validate.ts';
 
@@ -49,7 +50,7 @@ export const presenceList: Schema = {
 export const errorBody: Schema = {
   type: 'object',
   properties: {
-    error: { enum: ['bad_request', 'unauthorized', 'forbidden', 'not_found', 'payload_too_large', 'rate_limited', 'internal', 'unavailable'] },
+    error: { enum: Object.keys(ERROR_STATUS) },
     message: { type: 'string' },
   },
   required: ['error', 'message'],
