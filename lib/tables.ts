@@ -68,3 +68,11 @@ export const streamFilterPatterns: readonly Record<string, unknown>[] = [
     dynamodb: { NewImage: { sk: { S: ['STATE'] }, quiet: { BOOL: [{ exists: false }] } } },
   },
 ];
+
+/**
+ * Concurrent batches per stream shard (Lambda's ParallelizationFactor, max 10):
+ * records are spread over this many lanes by partition key, so order per user
+ * holds while one slow fan-out does not hold up everyone else's changes.
+ * The event source mapping and the local poller both use it.
+ */
+export const STREAM_PARALLELIZATION = 10;

@@ -71,7 +71,7 @@ export interface GatewayOptions {
   idleTimeoutSeconds?: number;
   maxConnectionSeconds?: number;
   /** local-only DynamoDB request/capacity counters, served at /__local/metrics */
-  metrics?: { snapshot(): unknown; reset(): void; invoke<T>(fn: string, run: () => Promise<T>): Promise<T> };
+  metrics?: { snapshot(): Promise<unknown>; reset(): Promise<void>; invoke<T>(fn: string, run: () => Promise<T>): Promise<T> };
   onLog?: (line: string) => void;
 }
 
@@ -159,8 +159,8 @@ export class LocalGateway {
       return;
     }
     if (url.pathname === '/__local/metrics' && this.opts.metrics) {
-      if (method === 'DELETE') this.opts.metrics.reset();
-      send(200, JSON.stringify({ ...(this.opts.metrics.snapshot() as object), connections: this.connections.size }));
+      if (method === 'DELETE') await this.opts.metrics.reset();
+      send(200, JSON.stringify({ ...((await this.opts.metrics.snapshot()) as object), connections: this.connections.size }));
       return;
     }
     const match = this.routes.find((r) => r.route.method === method && r.regex.test(url.pathname));

@@ -36,6 +36,17 @@ const WITH_CAPACITY = new Set([
   'TransactGetItems',
 ]);
 
+/** Sums the counters of several threads (the local stack's main thread and its stream consumer). */
+export function mergeMetrics(...all: DynamoMetrics[]): DynamoMetrics {
+  const out: DynamoMetrics = { requests: {}, capacityUnits: {}, invocations: {} };
+  for (const m of all) {
+    for (const key of ['requests', 'capacityUnits'] as const)
+      for (const [fn, ops] of Object.entries(m[key])) for (const [op, n] of Object.entries(ops)) bump(out[key], fn, op, n);
+    for (const [fn, n] of Object.entries(m.invocations)) out.invocations[fn] = (out.invocations[fn] ?? 0) + n;
+  }
+  return out;
+}
+
 export function instrument(client: DynamoDBClient) {
   const metrics: DynamoMetrics = { requests: {}, capacityUnits: {}, invocations: {} };
   client.middlewareStack.add(

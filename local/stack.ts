@@ -6,11 +6,11 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { workers } from '../lib/routes.ts';
-import { streamFilterPatterns, tables } from '../lib/tables.ts';
+import { tables } from '../lib/tables.ts';
+import { ConsumerThread } from './consumer-thread.ts';
 import { DynamoDbLocal } from './dynamodb.ts';
 import { LocalGateway, loadHandler } from './gateway.ts';
-import { instrument } from './metrics.ts';
-import { StreamPoller } from './stream-poller.ts';
+import { type DynamoMetrics, instrument, mergeMetrics } from './metrics.ts';
 import { ensureTable } from './tables.ts';
 
 export const DEV_JWT_SECRET = 'local-dev-secret';
@@ -34,6 +34,13 @@ export interface LocalStackOptions {
   onLog?: (line: string) => void;
 }
 
+export interface LocalMetrics {
+  snapshot(): Promise<DynamoMetrics>;
+  reset(): Promise<void>;
+  /** runs one handler invocation of the main thread attributed to `fn` */
+  invoke<T>(fn: string, run: () => Promise<T>): Promise<T>;
+}
+
 export interface LocalStack {
   httpUrl: string;
   wsUrl: string;
@@ -41,9 +48,10 @@ export interface LocalStack {
   tableNames: Record<string, string>;
   dynamodb: DynamoDbLocal | undefined;
   gateway: LocalGateway;
-  poller: StreamPoller;
-  /** DynamoDB requests and capacity units per function (local instrumentation) */
-  metrics: ReturnType<typeof instrument>;
+  /** the stream consumer's thread (its poller's recent batches and stats) */
+  consumer: ConsumerThread;
+  /** DynamoDB requests and capacity units per function, on every thread (local instrumentation) */
+  metrics: LocalMetrics;
   /** runs one sweep now (what the timer does) */
   sweepNow(): Promise<unknown>;
   stop(): Promise<void>;
@@ -89,7 +97,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   // imported only now: config reads the environment set above
   const { verifyToken } = await import('../functions/commons/auth.ts');
-  const metrics = instrument((await import('../functions/commons/clients.ts')).dynamodb);
+  const local = instrument((await import('../functions/commons/clients.ts')).dynamodb);
+  let consumer: ConsumerThread | undefined;
+  const metrics: LocalMetrics = {
+    invoke: local.invoke,
+    snapshot: async () => mergeMetrics(local.snapshot(), ...(consumer ? [await consumer.metrics()] : [])),
+    async reset() {
+      local.reset();
+      await consumer?.resetMetrics();
+    },
+  };
   const gateway = new LocalGateway({
     httpPort: opts.httpPort,
     wsPort: opts.wsPort,
@@ -101,41 +118,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   });
   await gateway.start();
 
-  const poller = new StreamPoller({
-    client,
-    endpoint,
-    tableName: tableNames.Presence as string,
-    handler: (
-      (streamHandler) => (event) =>
-        metrics.invoke(workers.stream.id, () => streamHandler(event, {}))
-    )(await loadHandler(workers.stream.entry)),
-    filterPatterns: streamFilterPatterns,
-    intervalMs: opts.streamPollMs ?? 100,
-    onLog: (l) => log(`[stream] ${l}`),
-  });
-  await poller.start();
-
-  // the fan-out chunk queue: SQS on AWS, here an in-process queue feeding the same chunk handler
-  const chunkHandler = await loadHandler(workers.fanoutChunk.entry);
-  const { useLocalChunkQueue } = await import('../functions/commons/chunk-queue.ts');
-  const chunkWork = new Set<Promise<unknown>>();
-  let chunkSeq = 0;
-  useLocalChunkQueue(async (chunks) => {
-    for (const chunk of chunks) {
-      const record = { messageId: `local-${++chunkSeq}`, body: JSON.stringify(chunk), eventSource: 'aws:sqs' };
-      const run = async () => {
-        for (let attempt = 1; attempt <= 3; attempt++) {
-          const res = await metrics.invoke(workers.fanoutChunk.id, () => chunkHandler({ Records: [record] }, {}));
-          if (!res?.batchItemFailures?.length) return;
-          await new Promise((r) => setTimeout(r, 100 * attempt));
-        }
-        log(`[fanout] chunk ${record.messageId} dropped after 3 attempts (dead-letter queue)`);
-      };
-      const p = run().catch((err) => log(`[fanout] ${(err as Error).stack}`));
-      chunkWork.add(p);
-      void p.finally(() => chunkWork.delete(p));
-    }
-  });
+  // the stream consumer (StreamFanout + FanoutChunk) on its own thread, as on AWS it is its own function
+  const thread = await ConsumerThread.start({ endpoint, tableName: tableNames.Presence as string, intervalMs: opts.streamPollMs ?? 100 }, log);
+  consumer = thread;
 
   const sweeper = await loadHandler(workers.sweeper.entry);
   let sweeping: Promise<unknown> = Promise.resolve();
@@ -154,7 +139,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     tableNames,
     dynamodb,
     gateway,
-    poller,
+    consumer: thread,
     metrics,
     sweepNow,
     stop() {
@@ -162,8 +147,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         clearInterval(timer);
         await gateway.stop();
         await sweeping;
-        await poller.stop();
-        await Promise.allSettled([...chunkWork]);
+        await thread.stop();
         client.destroy();
         await dynamodb?.stop();
       })();

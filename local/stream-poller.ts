@@ -3,7 +3,10 @@
  * applies the same filter patterns, hands the handler real
  * `DynamoDBStreamEvent` batches, honours partial batch responses (retries
  * from the first failed record, bounded, then drops it to the log as an
- * on-failure destination would) and polls every `intervalMs`.
+ * on-failure destination would) and polls every `intervalMs`. Like
+ * `ParallelizationFactor`, each shard's records are spread over
+ * `parallelization` lanes by partition key: up to that many batches run at
+ * once, records of one key always in order, one after the other.
  */
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -26,18 +29,29 @@ export interface StreamPollerOptions {
   filterPatterns: readonly Record<string, unknown>[];
   intervalMs?: number;
   batchSize?: number;
+  /** concurrent batches per shard, records of one partition key in order (default 1) */
+  parallelization?: number;
   maxRetries?: number;
   onLog?: (line: string) => void;
+}
+
+/** Records of some partition keys, delivered in order, one batch at a time. */
+interface Lane {
+  queue: DynamoDBRecord[];
+  attempts: number;
+  running: Promise<void> | undefined;
 }
 
 interface ShardState {
   iterator: string | undefined;
   /** sequence number of the last record read, to re-open the shard after it */
   lastSequence?: string;
-  pending: DynamoDBRecord[];
-  attempts: number;
+  lanes: Lane[];
   done: boolean;
 }
+
+/** records read but not yet delivered, per shard, before reading pauses (back-pressure) */
+const READ_AHEAD_LIMIT = 2000;
 
 export class StreamPoller {
   private readonly streams: DynamoDBStreamsClient;
@@ -83,7 +97,13 @@ export class StreamPoller {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     await this.busy;
+    // what was read is delivered before the poller goes (each lane drains its queue)
+    for (const shard of this.shards.values()) await Promise.all(shard.lanes.map((l) => l.running));
     this.streams.destroy();
+  }
+
+  private newLanes(): Lane[] {
+    return Array.from({ length: Math.max(1, this.opts.parallelization ?? 1) }, () => ({ queue: [], attempts: 0, running: undefined }));
   }
 
   private async discover(position: 'LATEST' | 'TRIM_HORIZON'): Promise<void> {
@@ -96,11 +116,11 @@ export class StreamPoller {
         if (this.shards.has(id)) continue;
         const closed = shard.SequenceNumberRange?.EndingSequenceNumber !== undefined;
         if (position === 'LATEST' && closed) {
-          this.shards.set(id, { iterator: undefined, pending: [], attempts: 0, done: true });
+          this.shards.set(id, { iterator: undefined, lanes: this.newLanes(), done: true });
           continue;
         }
         const it = await this.streams.send(new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: id, ShardIteratorType: position }));
-        this.shards.set(id, { iterator: it.ShardIterator, pending: [], attempts: 0, done: false });
+        this.shards.set(id, { iterator: it.ShardIterator, lanes: this.newLanes(), done: false });
       }
       start = out.StreamDescription?.LastEvaluatedShardId;
     } while (start);
@@ -113,46 +133,59 @@ export class StreamPoller {
   }
 
   private async pollShard(id: string, shard: ShardState): Promise<void> {
-    if (shard.pending.length === 0) {
-      if (!shard.iterator) {
-        shard.done = true;
+    const queued = shard.lanes.reduce((n, l) => n + l.queue.length, 0);
+    if (!shard.iterator) {
+      shard.done = queued === 0;
+      return;
+    }
+    if (queued >= READ_AHEAD_LIMIT) return;
+    try {
+      const t0 = performance.now();
+      const out = await this.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: this.opts.batchSize ?? 100 }));
+      if (process.env.STREAM_DEBUG && out.Records?.length) this.opts.onLog?.(`GetRecords ${out.Records.length} in ${(performance.now() - t0).toFixed(0)} ms`);
+      shard.iterator = out.NextShardIterator;
+      const last = out.Records?.[out.Records.length - 1]?.dynamodb?.SequenceNumber;
+      if (last) shard.lastSequence = last;
+      const records = (out.Records ?? []).map((r) => this.toLambdaRecord(r));
+      this.stats.records += records.length;
+      for (const r of records) {
+        if (!matchesAny(this.opts.filterPatterns, r)) {
+          this.stats.filteredOut++;
+          continue;
+        }
+        const lane = shard.lanes[laneOf(r, shard.lanes.length)] as Lane;
+        lane.queue.push(r);
+        lane.running ??= this.drain(lane).finally(() => {
+          lane.running = undefined;
+        });
+      }
+    } catch (err) {
+      if (err instanceof ExpiredIteratorException || err instanceof TrimmedDataAccessException) {
+        // DynamoDB Local sometimes refuses an idle iterator: re-open the shard after the last record read
+        const it = await this.streams.send(
+          new GetShardIteratorCommand({
+            StreamArn: this.streamArn,
+            ShardId: id,
+            ...(shard.lastSequence
+              ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: shard.lastSequence }
+              : { ShardIteratorType: 'TRIM_HORIZON' }),
+          }),
+        );
+        shard.iterator = it.ShardIterator;
         return;
       }
-      try {
-        const t0 = performance.now();
-        const out = await this.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: this.opts.batchSize ?? 100 }));
-        if (process.env.STREAM_DEBUG && out.Records?.length) this.opts.onLog?.(`GetRecords ${out.Records.length} in ${(performance.now() - t0).toFixed(0)} ms`);
-        shard.iterator = out.NextShardIterator;
-        const last = out.Records?.[out.Records.length - 1]?.dynamodb?.SequenceNumber;
-        if (last) shard.lastSequence = last;
-        const records = (out.Records ?? []).map((r) => this.toLambdaRecord(r));
-        this.stats.records += records.length;
-        shard.pending = records.filter((r) => matchesAny(this.opts.filterPatterns, r));
-        this.stats.filteredOut += records.length - shard.pending.length;
-      } catch (err) {
-        if (err instanceof ExpiredIteratorException || err instanceof TrimmedDataAccessException) {
-          // DynamoDB Local sometimes refuses an idle iterator: re-open the shard after the last record read
-          const it = await this.streams.send(
-            new GetShardIteratorCommand({
-              StreamArn: this.streamArn,
-              ShardId: id,
-              ...(shard.lastSequence
-                ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: shard.lastSequence }
-                : { ShardIteratorType: 'TRIM_HORIZON' }),
-            }),
-          );
-          shard.iterator = it.ShardIterator;
-          return;
-        }
-        throw err;
-      }
+      throw err;
     }
-    if (shard.pending.length === 0) return;
-    await this.deliver(shard);
   }
 
-  private async deliver(shard: ShardState): Promise<void> {
-    const batch = shard.pending;
+  /** Delivers a lane's queue batch by batch until it is empty. */
+  private async drain(lane: Lane): Promise<void> {
+    while (lane.queue.length > 0) await this.deliver(lane);
+  }
+
+  /** Hands the lane's next batch to the handler; removes what succeeded (or was given up on) from the queue. */
+  private async deliver(lane: Lane): Promise<void> {
+    const batch = lane.queue.slice(0, this.opts.batchSize ?? 100);
     this.stats.batches++;
     this.recentBatches.push({ Records: batch });
     if (this.recentBatches.length > 50) this.recentBatches.shift();
@@ -172,21 +205,20 @@ export class StreamPoller {
       failedFrom = 0;
     }
     if (failedFrom < 0) {
-      shard.pending = [];
-      shard.attempts = 0;
+      lane.queue.splice(0, batch.length);
+      lane.attempts = 0;
       return;
     }
     this.stats.failures++;
-    shard.attempts++;
-    shard.pending = batch.slice(failedFrom);
-    if (shard.attempts > (this.opts.maxRetries ?? 3)) {
-      const [dropped, ...rest] = shard.pending;
+    lane.attempts++;
+    lane.queue.splice(0, failedFrom); // the records before the failed one are done
+    if (lane.attempts > (this.opts.maxRetries ?? 3)) {
+      const [dropped] = lane.queue.splice(0, 1);
       this.stats.dropped++;
       this.opts.onLog?.(`stream record dropped after retries (on-failure destination): ${JSON.stringify(dropped?.dynamodb?.Keys)}`);
-      shard.pending = rest;
-      shard.attempts = 0;
+      lane.attempts = 0;
     } else {
-      await new Promise((r) => setTimeout(r, 100 * 2 ** shard.attempts));
+      await new Promise((r) => setTimeout(r, 100 * 2 ** lane.attempts));
     }
   }
 
@@ -226,4 +258,13 @@ function wire(image: Record<string, any> | undefined): never {
     return v;
   };
   return Object.fromEntries(Object.entries(image).map(([k, v]) => [k, fix(v)])) as never;
+}
+
+/** The lane of a record: a hash of its partition key (records of one key share a lane, so keep their order). */
+function laneOf(record: DynamoDBRecord, lanes: number): number {
+  if (lanes <= 1) return 0;
+  const key = JSON.stringify(record.dynamodb?.Keys?.pk ?? record.dynamodb?.Keys ?? '');
+  let h = 2166136261;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
+  return (h >>> 0) % lanes;
 }

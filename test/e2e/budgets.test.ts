@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { connect, eventually, sleep, token, useStack } from '../support/e2e.ts';
 
-const requests = (fn: string) => fx.stack.metrics.snapshot().requests[fn] ?? {};
+const requests = async (fn: string) => (await fx.stack.metrics.snapshot()).requests[fn] ?? {};
 
 const fx = useStack();
 const { call } = fx;
@@ -18,18 +18,18 @@ describe('request budgets', () => {
     const c = await connect(fx.stack, token('budget-hb'));
     fx.track(c);
     await sleep(300);
-    fx.stack.metrics.reset();
+    await fx.stack.metrics.reset();
     for (let i = 0; i < 5; i++) await c.request('heartbeat');
     await sleep(400);
-    expect(requests('WsHeartbeat')).toEqual({ UpdateItem: 5 });
-    expect(fx.stack.metrics.snapshot().invocations.StreamFanout).toBeUndefined();
+    expect(await requests('WsHeartbeat')).toEqual({ UpdateItem: 5 });
+    expect((await fx.stack.metrics.snapshot()).invocations.StreamFanout).toBeUndefined();
   });
 
   it('an HTTP heartbeat of a live device is one UpdateItem', async () => {
     await call('POST', '/v1/me/heartbeat', token('budget-http'), { device: 'web' });
-    fx.stack.metrics.reset();
+    await fx.stack.metrics.reset();
     for (let i = 0; i < 5; i++) await call('POST', '/v1/me/heartbeat', token('budget-http'), { device: 'web' });
-    expect(requests('Heartbeat')).toEqual({ UpdateItem: 5 });
+    expect(await requests('Heartbeat')).toEqual({ UpdateItem: 5 });
   });
 
   it('a fan-out to 250 recipients costs 3 batch reads and four fixed requests', async () => {
@@ -42,11 +42,11 @@ describe('request budgets', () => {
     await call('POST', '/v1/me/heartbeat', token('budget-star'), {});
     await eventually(async () => conns.every((c) => c.pushes().length > 0));
     await sleep(300);
-    fx.stack.metrics.reset();
+    await fx.stack.metrics.reset();
     await call('PATCH', '/v1/me/presence', token('budget-star'), { customStatus: 'counted' });
     await eventually(async () => conns.every((c) => c.pushes().some((m) => m.data.customStatus === 'counted')));
     await sleep(200);
-    const fanout = requests('StreamFanout');
+    const fanout = await requests('StreamFanout');
     expect(fanout).toEqual({
       GetItem: 1, // was this version already fanned out? (replays)
       UpdateItem: 1, // record it once delivered
@@ -55,7 +55,7 @@ describe('request budgets', () => {
     });
   }, 60_000);
 
-  it('no request path used a Scan', () => {
-    for (const [fn, ops] of Object.entries(fx.stack.metrics.snapshot().requests)) expect(ops.Scan, fn).toBeUndefined();
+  it('no request path used a Scan', async () => {
+    for (const [fn, ops] of Object.entries((await fx.stack.metrics.snapshot()).requests)) expect(ops.Scan, fn).toBeUndefined();
   });
 });

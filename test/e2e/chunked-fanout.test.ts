@@ -20,11 +20,11 @@ describe('chunked fan-out', () => {
     const conns = await Promise.all(watchers.filter((_, i) => i % 10 === 0).map((w) => connect(fx.stack, token(w))));
     fx.track(...conns);
     await sleep(500);
-    fx.stack.metrics.reset();
+    await fx.stack.metrics.reset();
     await call('POST', '/v1/me/heartbeat', token('ck-star'), {});
     await eventually(async () => conns.every((c) => c.pushes().some(isPushOf('ck-star', (d) => d.status === 'online'))), 10_000);
     await sleep(300);
-    const m = fx.stack.metrics.snapshot();
+    const m = await fx.stack.metrics.snapshot();
     expect(m.invocations.FanoutChunk).toBe(3);
     expect(m.requests.StreamFanout?.BatchGetItem).toBeUndefined(); // the chunks read the connections
     expect(m.requests.FanoutChunk?.BatchGetItem).toBe(3); // ⌈100/100⌉ + ⌈100/100⌉ + ⌈50/100⌉

@@ -21,7 +21,7 @@ describe('stream consumer', () => {
     await a.next(isPushOf('rp-b', (d) => d.version === 2));
     const { pushedVersion } = await import('../../functions/commons/store.ts');
     await eventually(async () => (await pushedVersion('rp-b')) === 2);
-    const batches = fx.stack.poller.recentBatches.filter((b) => JSON.stringify(b).includes('USER#rp-b'));
+    const batches = (await fx.stack.consumer.recentBatches()).filter((b) => JSON.stringify(b).includes('USER#rp-b'));
     expect(batches.length).toBeGreaterThanOrEqual(2);
     for (const batch of [...batches, ...batches].reverse()) {
       const res = await handler(batch);
@@ -40,12 +40,12 @@ describe('stream consumer', () => {
     const { handler } = await import('../../functions/workers/stream.ts');
     await call('POST', '/v1/me/subscriptions', token('pz-a'), { userIds: ['pz-b'] });
     const a = await client('pz-a');
-    const before = fx.stack.poller.recentBatches.length;
+    const before = (await fx.stack.consumer.recentBatches()).length;
     await call('POST', '/v1/me/heartbeat', token('pz-b'), {});
     await a.next(isPushOf('pz-b', (d) => d.version === 1));
     await call('PATCH', '/v1/me/presence', token('pz-b'), { customStatus: 'good' });
     const good = await eventually(async () =>
-      fx.stack.poller.recentBatches
+      (await fx.stack.consumer.recentBatches())
         .slice(before)
         .flatMap((b) => b.Records)
         .find((r) => JSON.stringify(r.dynamodb?.NewImage).includes('"good"')),

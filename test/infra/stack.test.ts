@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_TAG } from '../../lib/constructs/presence-function.ts';
 import { PresenceStack } from '../../lib/presence-stack.ts';
 import { type Access, httpRoutes, SCOPES, workers, wsRoutes } from '../../lib/routes.ts';
-import { graphTable, presenceTable, streamFilterPatterns, type TableDef } from '../../lib/tables.ts';
+import { graphTable, presenceTable, STREAM_PARALLELIZATION, streamFilterPatterns, type TableDef } from '../../lib/tables.ts';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
 
@@ -401,6 +401,7 @@ describe('stream fan-out', () => {
       EventSourceArn: { 'Fn::GetAtt': [presenceTableId, 'StreamArn'] },
       StartingPosition: 'LATEST',
       BatchSize: 100,
+      ParallelizationFactor: STREAM_PARALLELIZATION,
       BisectBatchOnFunctionError: true,
       MaximumRetryAttempts: 3,
       MaximumRecordAgeInSeconds: 3600,
