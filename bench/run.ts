@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
 import { signHs256 } from '../functions/core/jwt.ts';
 import { httpRoutes, workers, wsRoutes } from '../lib/routes.ts';
+import { startCommand } from '../local/start-command.ts';
 import { bundleEntry } from './bundle.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -212,10 +213,12 @@ interface Stack {
 
 async function startStack(): Promise<Stack> {
   const [http, ws, db] = [await freePort(), await freePort(), await freePort()];
-  // node itself (with tsx as a loader), so the stack is one process; BENCH_PROFILE=<dir> writes its CPU profile
+  // BENCH_PROFILE=<dir> writes CPU profiles of the stack's threads (profiling slows it down: not for the figures)
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const verbose = process.env.BENCH_VERBOSE ? ['--verbose'] : [];
-  const child = spawn(process.execPath, ['--import', 'tsx', ...profile, 'bin/local.ts', '--in-memory', ...verbose], {
+  // exactly what `npm start` runs (its heap limits included), plus the profiling flags
+  const { command, args } = startCommand(['--in-memory', ...verbose]);
+  const child = spawn(command, [...profile, ...args], {
     cwd: ROOT,
     env: {
       ...process.env,

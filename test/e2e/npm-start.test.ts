@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { portFree } from '../../local/dynamodb.ts';
+import { startCommand } from '../../local/start-command.ts';
 import { token } from '../support/e2e.ts';
 import { freePort } from '../support/ports.ts';
 
@@ -26,7 +27,8 @@ interface Running {
 
 async function start(args: string[] = []): Promise<Running> {
   const ports = { http: await freePort(), ws: await freePort(), db: await freePort() };
-  const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['bin/local.ts', ...args], {
+  const { command, args: argv } = startCommand(args);
+  const child = spawn(command, argv, {
     cwd: ROOT,
     env: {
       ...process.env,
