@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import { asyncApiDocument, openApiDocument } from '../lib/api-docs.ts';
 import { type HttpRoute, httpRoutes, SCOPES, workers, wsRoutes } from '../lib/routes.ts';
+import type { LocalWebPage } from './web.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 type Handler = (event: any, context: any) => Promise<any>;
@@ -72,6 +73,8 @@ export interface GatewayOptions {
   maxConnectionSeconds?: number;
   /** local-only DynamoDB request/capacity counters, served at /__local/metrics */
   metrics?: { snapshot(): Promise<unknown>; reset(): Promise<void>; invoke<T>(fn: string, run: () => Promise<T>): Promise<T> };
+  /** the live presence page (local/web.ts) */
+  page?: LocalWebPage;
   onLog?: (line: string) => void;
 }
 
@@ -156,6 +159,11 @@ export class LocalGateway {
     if (method === 'GET' && (url.pathname === '/openapi.json' || url.pathname === '/asyncapi.json')) {
       const doc = url.pathname === '/openapi.json' ? openApiDocument(this.httpUrl) : asyncApiDocument(this.wsUrl);
       send(200, JSON.stringify(doc), { 'access-control-allow-origin': '*' });
+      return;
+    }
+    const page = await this.opts.page?.serve(method, url.pathname, async () => JSON.parse(((await readBody(req, 4096)) ?? '').toString()));
+    if (page) {
+      send(page.status, page.body, { 'content-type': page.type, 'cache-control': 'no-store' });
       return;
     }
     if (url.pathname === '/__local/metrics' && this.opts.metrics) {

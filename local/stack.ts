@@ -5,6 +5,7 @@
  * handler modules that are deployed to Lambda.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { signHs256 } from '../functions/core/jwt.ts';
 import { workers } from '../lib/routes.ts';
 import { tables } from '../lib/tables.ts';
 import { ConsumerThread } from './consumer-thread.ts';
@@ -12,6 +13,7 @@ import { DynamoDbLocal } from './dynamodb.ts';
 import { LocalGateway, loadHandler } from './gateway.ts';
 import { type DynamoMetrics, instrument, mergeMetrics } from './metrics.ts';
 import { ensureTable } from './tables.ts';
+import { LocalWebPage } from './web.ts';
 
 export const DEV_JWT_SECRET = 'local-dev-secret';
 
@@ -112,6 +114,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     wsPort: opts.wsPort,
     verifyToken,
     metrics,
+    page: new LocalWebPage({
+      wsPort: opts.wsPort,
+      issueToken: (sub) => {
+        const now = Math.floor(Date.now() / 1000);
+        return signHs256({ sub, iat: now, exp: now + 86_400 }, process.env.PRESENCE_JWT_SECRET as string);
+      },
+    }),
     idleTimeoutSeconds: opts.idleTimeoutSeconds,
     maxConnectionSeconds: opts.maxConnectionSeconds,
     onLog: (l) => log(`[gateway] ${l}`),

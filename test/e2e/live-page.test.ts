@@ -1,0 +1,110 @@
+/**
+ * The live presence page (web/, served by the local stack at `/`) in a real
+ * browser: Debian's Chromium driven by playwright-core, two users each on
+ * their own page. One user's changes appear on the other's page, privacy
+ * holds on the page too, and presence text is shown as text, never as HTML.
+ * Screenshots are written to test-output/.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { token, useStack } from '../support/e2e.ts';
+
+const fx = useStack();
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const OUT = resolve(import.meta.dirname, '../../test-output');
+// no background traffic: this machine's network is closed, and a test needs none
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+let browser: Browser;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's package (apt-get install chromium, as .ci/run does) or set CHROMIUM_PATH`);
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+  mkdirSync(OUT, { recursive: true });
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function signIn(userId: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => pageErrors.push(`${userId}: ${err.message}`));
+  await page.goto(`${fx.stack.httpUrl}/`);
+  await page.fill('#user', userId);
+  await page.click('#signin-button');
+  await page.waitForSelector('body[data-connected="true"]');
+  return page;
+}
+
+const card = (page: Page, userId: string) => page.locator(`.card[data-user="${userId}"]`);
+const text = (page: Page, userId: string, part: string) => card(page, userId).locator(`.${part}`).textContent({ timeout: 5000 });
+
+describe('live presence page', () => {
+  it("shows one user's changes live on another user's page", async () => {
+    const alice = await signIn('lp-alice');
+    const bob = await signIn('lp-bob');
+    await bob.fill('#subscribe-ids', 'lp-alice');
+    await bob.click('#subscribe');
+    await expect.poll(() => text(bob, 'lp-alice', 'status')).toBe('online');
+
+    await alice.selectOption('#status', 'busy');
+    await alice.fill('#custom', 'In a meeting');
+    await alice.click('#custom-set');
+    await expect.poll(() => text(bob, 'lp-alice', 'custom')).toBe('In a meeting');
+    await expect.poll(() => text(bob, 'lp-alice', 'status')).toBe('busy');
+
+    // a manual availability wins over the device's status
+    await alice.selectOption('#availability', 'dnd');
+    await expect.poll(() => text(bob, 'lp-alice', 'status')).toBe('dnd');
+    await alice.screenshot({ path: resolve(OUT, 'live-page-alice.png'), fullPage: true });
+    await bob.screenshot({ path: resolve(OUT, 'live-page-bob.png'), fullPage: true });
+
+    // visibility: nobody → bob now sees her offline, without her custom status
+    await alice.selectOption('#visibility', 'nobody');
+    await expect.poll(() => text(bob, 'lp-alice', 'status')).toBe('offline');
+    expect(await text(bob, 'lp-alice', 'custom')).toBe('');
+    // her own page still shows her as she is
+    expect(await text(alice, 'lp-alice', 'status')).toBe('dnd');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('lists friends when listening to them and shows presence text as text, not HTML', async () => {
+    const sys = token('lp-sys', 'presence:sys');
+    expect((await fx.call('PUT', '/v1/sys/users/lp-carol/friends/lp-dave', sys)).status).toBeLessThan(300);
+    const dave = await signIn('lp-dave');
+    const carol = await signIn('lp-carol');
+    await carol.click('#listen-friends');
+    await expect.poll(() => text(carol, 'lp-dave', 'status')).toBe('online');
+
+    const hostile = '<img src=x onerror="document.title=\'pwned\'">';
+    await dave.fill('#custom', hostile);
+    await dave.click('#custom-set');
+    await expect.poll(() => text(carol, 'lp-dave', 'custom')).toBe(hostile);
+    expect(await card(carol, 'lp-dave').locator('img').count()).toBe(0);
+    expect(await carol.title()).not.toBe('pwned');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('explains a refused action on the page instead of failing silently', async () => {
+    const erin = await signIn('lp-erin');
+    await erin.fill('#group-id', 'lp-no-such-group');
+    await erin.click('#listen-group');
+    await expect.poll(() => erin.locator('#error').textContent()).toMatch(/\S/);
+    const res = await fetch(`${fx.stack.httpUrl}/__local/token`, { method: 'POST', body: JSON.stringify({ userId: 'no spaces allowed' }) });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'bad_request' });
+  });
+});

@@ -1,0 +1,158 @@
+/**
+ * The live presence page served by the local stack at http://127.0.0.1:3000/,
+ * built on the client SDK: sign in as a user (a local token), watch
+ * subscribed users, friends or a group change live, and set your own status,
+ * availability, custom status and visibility.
+ */
+import { connect, type OwnPresence, type Presence, type PresenceClient } from '../sdk/index.ts';
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const input = (id: string) => $<HTMLInputElement>(id);
+const select = (id: string) => $<HTMLSelectElement>(id);
+
+let client: PresenceClient | undefined;
+let me = '';
+const shown = new Map<string, Presence>();
+
+function log(line: string) {
+  const el = $('log');
+  el.textContent = `${new Date().toLocaleTimeString()}  ${line}\n${el.textContent ?? ''}`.slice(0, 8000);
+}
+
+function showError(err: unknown) {
+  const e = err as { code?: string; message?: string };
+  $('error').textContent = e?.message ? `${e.code ? `${e.code}: ` : ''}${e.message}` : String(err);
+}
+
+const clearError = () => {
+  $('error').textContent = '';
+};
+
+/** One card per user; every text goes through textContent (presence is user input). */
+function render(p: Presence) {
+  const held = shown.get(p.userId);
+  if (held && held.version > p.version) return;
+  shown.set(p.userId, p);
+  $('people-empty').hidden = true;
+  let card = document.querySelector<HTMLElement>(`.card[data-user="${CSS.escape(p.userId)}"]`);
+  if (!card) {
+    card = document.createElement('article');
+    card.className = 'card';
+    card.dataset.user = p.userId;
+    card.innerHTML = '<div class="who"><span class="dot"></span><span class="name"></span><span class="status"></span></div><div class="custom"></div><div class="meta"></div>';
+    $('people').append(card);
+  }
+  const part = (cls: string) => card.querySelector(`.${cls}`) as HTMLElement;
+  part('dot').className = `dot ${p.status}`;
+  part('name').textContent = p.userId === me ? `${p.userId} (me)` : p.userId;
+  part('status').textContent = p.status;
+  part('custom').textContent = p.customStatus ?? '';
+  const devices = p.devices.map((d) => `${d.device}: ${d.status}`).join(', ');
+  const seen = p.lastSeen ? `last seen ${new Date(p.lastSeen).toLocaleTimeString()}` : 'never seen';
+  part('meta').textContent = `${devices || 'no devices'} · ${seen} · v${p.version}`;
+  card.classList.add('flash');
+  setTimeout(() => card.classList.remove('flash'), 700);
+}
+
+function showOwn(p: OwnPresence) {
+  select('availability').value = p.availability;
+  select('visibility').value = p.visibility;
+  if (document.activeElement !== input('custom')) input('custom').value = p.customStatus ?? '';
+  render(p);
+}
+
+async function localToken(userId: string): Promise<string> {
+  const res = await fetch('/__local/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId }) });
+  const body = (await res.json()) as { token?: string; message?: string };
+  if (!res.ok || !body.token) throw new Error(body.message ?? `token: HTTP ${res.status}`);
+  return body.token;
+}
+
+async function signIn(userId: string, device: string, pasted: string) {
+  const { wsPort } = (await (await fetch('/__local/page-config')).json()) as { wsPort: number };
+  const token = pasted || (await localToken(userId));
+  me = userId;
+  client = connect({ url: `ws://${location.hostname}:${wsPort}`, httpUrl: location.origin, token, device });
+  client.on('presence', (p) => {
+    log(`push ${p.userId}: ${p.status}${p.customStatus ? ` "${p.customStatus}"` : ''} v${p.version}`);
+    render(p);
+  });
+  client.on('connected', () => {
+    $('session').textContent = `${userId} · ${device} · connected`;
+    document.body.dataset.connected = 'true';
+  });
+  client.on('disconnected', () => {
+    $('session').textContent = `${userId} · reconnecting…`;
+    document.body.dataset.connected = 'false';
+  });
+  client.on('error', (err) => err instanceof Error && showError(err));
+  await client.ready();
+  showOwn(await client.http.me());
+  $('signin').hidden = true;
+  $('me').hidden = false;
+  $('watch').hidden = false;
+  log(`signed in as ${userId}`);
+}
+
+/** Runs a UI action: errors shown, never thrown. */
+const act = (fn: () => Promise<void>) => (ev?: Event) => {
+  ev?.preventDefault();
+  clearError();
+  fn().catch(showError);
+};
+
+$('signin-form').addEventListener(
+  'submit',
+  act(async () => {
+    $<HTMLButtonElement>('signin-button').disabled = true;
+    try {
+      await signIn(input('user').value.trim(), input('device').value.trim() || 'web', input('token').value.trim());
+    } catch (err) {
+      client?.close();
+      client = undefined;
+      $<HTMLButtonElement>('signin-button').disabled = false;
+      $('session').textContent = 'signed out';
+      throw err;
+    }
+  }),
+);
+
+const setOwn = (patch: Parameters<PresenceClient['setPresence']>[0]) => act(async () => showOwn(await (client as PresenceClient).setPresence(patch)));
+select('status').addEventListener('change', () => setOwn({ status: select('status').value as never })());
+select('availability').addEventListener('change', () => setOwn({ availability: select('availability').value as never })());
+select('visibility').addEventListener('change', () => setOwn({ visibility: select('visibility').value as never })());
+$('custom-form').addEventListener('submit', (ev) => setOwn({ customStatus: input('custom').value.trim() || null })(ev));
+
+$('subscribe-form').addEventListener(
+  'submit',
+  act(async () => {
+    const ids = input('subscribe-ids')
+      .value.split(/[\s,]+/)
+      .filter(Boolean);
+    const r = await (client as PresenceClient).subscribe(ids);
+    for (const p of r.presence) render(p);
+    log(`subscribed to ${r.subscribed.map((s) => s.userId).join(', ') || 'nobody'}${r.rejected.length ? `; rejected ${r.rejected.join(', ')}` : ''}`);
+    input('subscribe-ids').value = '';
+  }),
+);
+$('listen-friends').addEventListener(
+  'click',
+  act(async () => {
+    const list = await (client as PresenceClient).listen({ friends: true });
+    for (const p of list) render(p);
+    log(`listening to friends (${list.length} online)`);
+  }),
+);
+$('group-form').addEventListener(
+  'submit',
+  act(async () => {
+    const groupId = input('group-id').value.trim();
+    const list = await (client as PresenceClient).listen({ groupId });
+    for (const p of list) render(p);
+    log(`listening to group ${groupId} (${list.length} online)`);
+  }),
+);
+$('signout').addEventListener('click', () => {
+  client?.close();
+  location.reload();
+});
