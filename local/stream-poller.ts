@@ -261,7 +261,7 @@ function wire(image: Record<string, any> | undefined): never {
 }
 
 /** The lane of a record: a hash of its partition key (records of one key share a lane, so keep their order). */
-function laneOf(record: DynamoDBRecord, lanes: number): number {
+export function laneOf(record: DynamoDBRecord, lanes: number): number {
   if (lanes <= 1) return 0;
   const key = JSON.stringify(record.dynamodb?.Keys?.pk ?? record.dynamodb?.Keys ?? '');
   let h = 2166136261;
