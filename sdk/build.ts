@@ -1,0 +1,33 @@
+/**
+ * `npm run build:sdk`: builds the SDK as its own package in sdk/dist —
+ * one ESM file for Node and browsers (esbuild; nothing of the server is
+ * bundled: the SDK only imports its types) and its type declarations (tsc).
+ * `cd sdk && npm pack` then gives the installable tarball.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+
+const SDK = import.meta.dirname;
+const DIST = join(SDK, 'dist');
+rmSync(DIST, { recursive: true, force: true });
+
+await build({
+  entryPoints: [join(SDK, 'index.ts')],
+  outfile: join(DIST, 'index.js'),
+  bundle: true,
+  format: 'esm',
+  platform: 'neutral',
+  target: 'es2022',
+  sourcemap: true,
+  logLevel: 'error',
+});
+
+execFileSync(process.execPath, [resolve(SDK, '../node_modules/typescript/bin/tsc'), '-p', join(SDK, 'tsconfig.build.json')], { stdio: 'inherit' });
+// the sources import with .ts extensions; the published declarations point at .js
+const walk = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)]));
+for (const file of walk(join(DIST, 'types')).filter((f) => f.endsWith('.d.ts')))
+  writeFileSync(file, readFileSync(file, 'utf8').replace(/(from\s+'\.{1,2}\/[^']+)\.ts'/g, "$1.js'"));
+writeFileSync(join(DIST, 'index.d.ts'), "export * from './types/sdk/index.js';\n");
+console.log(`built ${DIST}`);

@@ -1,0 +1,102 @@
+/**
+ * The SDK as its own package: `npm run build:sdk` and `npm pack` give a
+ * tarball that installs into an empty project; plain Node (no TypeScript
+ * loader) imports it by its package name and gets a push from the local
+ * stack through it; its type declarations type-check a consumer under
+ * NodeNext resolution and reject a wrong use.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { token, useStack } from '../support/e2e.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const fx = useStack();
+const work = mkdtempSync(join(tmpdir(), 'sdk-package-'));
+const app = join(work, 'app');
+const run = promisify(execFile);
+const npm = (args: string[], cwd: string) => execFileSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, stdio: 'pipe' }).toString();
+
+beforeAll(() => {
+  execFileSync(process.execPath, ['--import', 'tsx', 'sdk/build.ts'], { cwd: ROOT, stdio: 'pipe' });
+  npm(['pack', '--pack-destination', work], join(ROOT, 'sdk'));
+  const tarball = readdirSync(work).find((f) => f.endsWith('.tgz')) as string;
+  mkdirSync(app);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  npm(['install', '--offline', join(work, tarball)], app);
+}, 120_000);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('SDK package', () => {
+  it('installs from its tarball and, in plain Node, receives a push from the local stack', async () => {
+    writeFileSync(
+      join(app, 'watch.mjs'),
+      `import { connect } from '@presence-backend/client';
+const { default: WebSocket } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'node_modules/ws/wrapper.mjs')).href)});
+const { WS_URL, HTTP_URL, TOKEN_A, TOKEN_B } = process.env;
+const a = connect({ url: WS_URL, httpUrl: HTTP_URL, token: TOKEN_A, WebSocket });
+await a.ready();
+await a.subscribe(['pkg-b']);
+const pushed = new Promise((ok) => a.on('presence', (p) => p.customStatus === 'from the package' && ok(p)));
+await fetch(HTTP_URL + '/v1/me/presence', { method: 'PATCH', headers: { authorization: 'Bearer ' + TOKEN_B, 'content-type': 'application/json' }, body: JSON.stringify({ customStatus: 'from the package' }) });
+const p = await Promise.race([pushed, new Promise((_, no) => setTimeout(() => no(new Error('no push in 5 s')), 5000))]);
+console.log(JSON.stringify({ userId: p.userId, customStatus: p.customStatus, cached: a.presence('pkg-b')?.version === p.version }));
+a.close();
+`,
+    );
+    // asynchronously: the local stack answering it runs in this very process
+    const { stdout: out } = await run(process.execPath, ['watch.mjs'], {
+      cwd: app,
+      env: { ...process.env, WS_URL: fx.stack.wsUrl, HTTP_URL: fx.stack.httpUrl, TOKEN_A: token('pkg-a'), TOKEN_B: token('pkg-b'), NODE_OPTIONS: '' },
+      timeout: 20_000,
+    });
+    expect(JSON.parse(out.trim().split('\n').pop() as string)).toEqual({ userId: 'pkg-b', customStatus: 'from the package', cached: true });
+  });
+
+  it('ships type declarations that check a consumer and reject a wrong use', () => {
+    const tsc = (file: string) => {
+      try {
+        execFileSync(
+          process.execPath,
+          [
+            join(ROOT, 'node_modules/typescript/bin/tsc'),
+            '--noEmit',
+            '--strict',
+            '--module',
+            'nodenext',
+            '--moduleResolution',
+            'nodenext',
+            '--lib',
+            'es2023,dom',
+            file,
+          ],
+          { cwd: app, stdio: 'pipe' },
+        );
+        return '';
+      } catch (err) {
+        return (err as { stdout: Buffer }).stdout.toString();
+      }
+    };
+    writeFileSync(
+      join(app, 'good.ts'),
+      `import { connect, type Presence, PresenceError } from '@presence-backend/client';
+const c = connect({ url: 'ws://127.0.0.1:3001', token: 't', device: 'web' });
+c.on('presence', (p: Presence) => p.status.toUpperCase());
+export const own = c.setPresence({ status: 'busy', customStatus: 'x', visibility: 'friends' });
+export const e: Error = new PresenceError('forbidden', 'no');
+`,
+    );
+    writeFileSync(
+      join(app, 'bad.ts'),
+      `import { connect } from '@presence-backend/client';
+export const own = connect({ url: 'x', token: 't' }).setPresence({ visibility: 'strangers' });
+`,
+    );
+    expect(tsc('good.ts')).toBe('');
+    expect(tsc('bad.ts')).toMatch(/bad\.ts.*error TS2322/s);
+  });
+});
