@@ -225,7 +225,7 @@ export class PresenceClient {
   /** Sends an action and resolves with its reply's data (rejects on error reply or timeout). */
   request<T = any>(action: string, fields: Record<string, unknown> = {}): Promise<T> {
     const ws = this.ws;
-    if (!ws || ws.readyState !== 1) return Promise.reject(new PresenceError('disconnected', 'not connected'));
+    if (ws?.readyState !== 1) return Promise.reject(new PresenceError('disconnected', 'not connected'));
     const requestId = `sdk-${++this.seq}`;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {

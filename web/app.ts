@@ -39,7 +39,8 @@ function render(p: Presence) {
     card = document.createElement('article');
     card.className = 'card';
     card.dataset.user = p.userId;
-    card.innerHTML = '<div class="who"><span class="dot"></span><span class="name"></span><span class="status"></span></div><div class="custom"></div><div class="meta"></div>';
+    card.innerHTML =
+      '<div class="who"><span class="dot"></span><span class="name"></span><span class="status"></span></div><div class="custom"></div><div class="meta"></div>';
     $('people').append(card);
   }
   const part = (cls: string) => card.querySelector(`.${cls}`) as HTMLElement;

@@ -65,7 +65,11 @@ describe('stream poller', () => {
         for (let i = 0; i < 60 && !fastDone; i++) await sleep(50);
         slowWaitedForFast = fastDone;
       }
-      for (const r of Records) (seen[userOf(r)] ??= []).push(versionOf(r));
+      for (const r of Records) {
+        const list = seen[userOf(r)] ?? [];
+        list.push(versionOf(r));
+        seen[userOf(r)] = list;
+      }
       if (users.has(fast)) fastDone = true;
       for (const u of users) inFlight.set(u, 0);
       return { batchItemFailures: [] };
