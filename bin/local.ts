@@ -31,6 +31,7 @@ const stack = await startLocalStack({
 });
 
 console.log(`presence local stack ready
+  live page      ${stack.httpUrl}/
   HTTP API       ${stack.httpUrl}
   WebSocket API  ${stack.wsUrl}
   DynamoDB Local ${stack.dynamodbEndpoint}${inMemory ? ' (in memory)' : ` (data in ${env.PRESENCE_DATA_DIR ?? '.presence-local'})`}

@@ -21,6 +21,7 @@ export class ConsumerThread {
   private readonly pending = new Map<number, { ok: (v: unknown) => void; fail: (e: Error) => void }>();
   private seq = 0;
   private exited = false;
+  private stopping = false;
 
   private constructor(config: ConsumerConfig, onLog: (line: string) => void, ready: (err?: Error) => void) {
     this.worker = new Worker(new URL('./consumer-worker.mjs', import.meta.url), {
@@ -44,7 +45,7 @@ export class ConsumerThread {
     });
     this.worker.on('exit', (code) => {
       this.exited = true;
-      if (code !== 0) onLog(`[stream] consumer thread exited with ${code}`);
+      if (!this.stopping) onLog(`[stream] consumer thread exited with ${code}`);
       for (const p of this.pending.values()) p.fail(new Error('stream consumer thread exited'));
       this.pending.clear();
       ready(new Error(`stream consumer thread exited with ${code}`));
@@ -83,6 +84,7 @@ export class ConsumerThread {
   async stop(): Promise<void> {
     if (this.exited) return;
     await this.call('stop').catch(() => {});
+    this.stopping = true; // what the thread had to do is done: end it
     await this.worker.terminate();
   }
 }

@@ -73,6 +73,10 @@ describe('npm start', () => {
     const first = await start();
     expect(first.output()).toContain(`HTTP API       http://127.0.0.1:${first.ports.http}`);
     expect(first.output()).toContain(`WebSocket API  ws://127.0.0.1:${first.ports.ws}`);
+    expect(first.output()).toContain(`live page      http://127.0.0.1:${first.ports.http}/`);
+    const page = await fetch(`http://127.0.0.1:${first.ports.http}/`);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(await page.text()).toContain('<script type="module" src="/app.js">');
     const base = `http://127.0.0.1:${first.ports.http}`;
     const auth = { authorization: `Bearer ${token('starter')}`, 'content-type': 'application/json' };
     const patched = await fetch(`${base}/v1/me/presence`, { method: 'PATCH', headers: auth, body: JSON.stringify({ customStatus: 'kept' }) });
@@ -86,6 +90,7 @@ describe('npm start', () => {
     expect(await stop(first)).toBe(0);
     await closed; // the stack closed the socket on its way down
     expect(first.output()).toContain('stopped');
+    expect(first.output()).not.toMatch(/error|failed|exited with/i); // a clean stop says nothing alarming
     expect(await portFree(first.ports.db)).toBe(true); // DynamoDB Local is gone
     expect(await portFree(first.ports.http)).toBe(true);
 
