@@ -77,6 +77,9 @@ async function signIn(userId: string, device: string, pasted: string) {
   client.on('presence', (p) => {
     log(`push ${p.userId}: ${p.status}${p.customStatus ? ` "${p.customStatus}"` : ''} v${p.version}`);
     render(p);
+    // my own changes made elsewhere (another device, an HTTP call) arrive as pushes too; pushes carry
+    // what others see, so read my own settings (availability, visibility) back
+    if (p.userId === me) client?.http.me().then(showOwn, showError);
   });
   client.on('connected', () => {
     $('session').textContent = `${userId} · ${device} · connected`;
@@ -89,6 +92,7 @@ async function signIn(userId: string, device: string, pasted: string) {
   client.on('error', (err) => err instanceof Error && showError(err));
   await client.ready();
   showOwn(await client.http.me());
+  await client.listen({ userIds: [userId] }); // hear my own changes from my other devices
   $('signin').hidden = true;
   $('me').hidden = false;
   $('watch').hidden = false;

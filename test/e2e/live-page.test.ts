@@ -78,6 +78,11 @@ describe('live presence page', () => {
     expect(await text(bob, 'lp-alice', 'custom')).toBe('');
     // her own page still shows her as she is
     expect(await text(alice, 'lp-alice', 'status')).toBe('dnd');
+    // a change she makes elsewhere (an HTTP call from another device) reaches her own page too
+    expect((await fx.call('PATCH', '/v1/me/presence', token('lp-alice'), { customStatus: 'from my phone', visibility: 'everyone' })).status).toBe(200);
+    await expect.poll(() => text(alice, 'lp-alice', 'custom')).toBe('from my phone');
+    await expect.poll(() => alice.inputValue('#visibility')).toBe('everyone');
+    await expect.poll(() => text(bob, 'lp-alice', 'custom')).toBe('from my phone');
     expect(pageErrors).toEqual([]);
   });
 
