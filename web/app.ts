@@ -90,7 +90,9 @@ async function signIn(userId: string, device: string, pasted: string) {
     document.body.dataset.connected = 'false';
   });
   client.on('error', (err) => err instanceof Error && showError(err));
-  await client.ready();
+  // a refused token never opens the socket (the SDK keeps retrying): say so instead of waiting forever
+  const refused = new Promise<never>((_, no) => setTimeout(() => no(new Error('Could not connect: is the token valid for this stack?')), 5000));
+  await Promise.race([client.ready(), refused]);
   showOwn(await client.http.me());
   await client.listen({ userIds: [userId] }); // hear my own changes from my other devices
   $('signin').hidden = true;

@@ -103,7 +103,15 @@ describe('live presence page', () => {
     expect(pageErrors).toEqual([]);
   });
 
-  it('explains a refused action on the page instead of failing silently', async () => {
+  it('explains a refused sign-in and a refused action on the page instead of failing silently', async () => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${fx.stack.httpUrl}/`);
+    await page.fill('#user', 'lp-mallory');
+    await page.fill('#token', 'not.a.token');
+    await page.click('#signin-button');
+    await expect.poll(() => page.locator('#error').textContent(), { timeout: 10_000 }).toMatch(/Could not connect/);
+    expect(await page.isEnabled('#signin-button')).toBe(true); // one can try again
+
     const erin = await signIn('lp-erin');
     await erin.fill('#group-id', 'lp-no-such-group');
     await erin.click('#listen-group');
