@@ -8,6 +8,8 @@ export default defineConfig({
     setupFiles: ['test/support/setup-env.ts'],
     pool: 'forks',
     testTimeout: 30_000,
+    // expect.poll waits on pushes through the whole local stack (write → stream → fan-out), in parallel forks
+    expect: { poll: { timeout: 10_000 } },
     hookTimeout: 120_000,
     reporters: ['default'],
   },

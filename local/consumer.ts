@@ -83,5 +83,5 @@ port.on('message', (req: ConsumerRequest) => {
   );
 });
 
-await poller.start();
+await poller.start(config.from);
 port.postMessage({ ready: true } satisfies ConsumerReply);

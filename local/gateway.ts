@@ -110,8 +110,8 @@ export class LocalGateway {
     for (const r of wsRoutes) this.wsHandlers.set(r.routeKey, await this.load(r.entry, r.id));
     this.authorizer = await this.load(workers.wsAuthorizer.entry, workers.wsAuthorizer.id);
 
-    this.http = createServer((req, res) => this.track(this.onHttp(req, res)));
-    this.wsHttp = createServer((req, res) => this.track(this.onManagement(req, res)));
+    this.http = createServer((req, res) => this.track(answered(res, this.onHttp(req, res))));
+    this.wsHttp = createServer((req, res) => this.track(answered(res, this.onManagement(req, res))));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: WS_MESSAGE_LIMIT });
     this.wsHttp.on('upgrade', (req, socket, head) => this.track(this.onUpgrade(req, socket, head)));
     // keep idle client connections open longer than clients' own keep-alive (as load balancers do),
@@ -161,7 +161,7 @@ export class LocalGateway {
       send(200, JSON.stringify(doc), { 'access-control-allow-origin': '*' });
       return;
     }
-    const page = await this.opts.page?.serve(method, url.pathname, async () => JSON.parse(((await readBody(req, 4096)) ?? '').toString()));
+    const page = await this.opts.page?.serve(method, url.pathname, req.headers, async () => JSON.parse(((await readBody(req, 4096)) ?? '').toString()));
     if (page) {
       send(page.status, page.body, { 'content-type': page.type, 'cache-control': 'no-store' });
       return;
@@ -449,6 +449,17 @@ export class LocalGateway {
       default:
         send(405, { message: 'Method Not Allowed' });
     }
+  }
+}
+
+/** A request whose handling failed unexpectedly still gets an answer (500, the contract's body), never a hang; the error is logged by track(). */
+async function answered(res: ServerResponse, handling: Promise<void>): Promise<void> {
+  try {
+    await handling;
+  } catch (err) {
+    if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+    if (!res.writableEnded) res.end(errorBody('internal', 'Internal error'));
+    throw err;
   }
 }
 

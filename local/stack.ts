@@ -33,6 +33,11 @@ export interface LocalStackOptions {
   streamPollMs?: number;
   idleTimeoutSeconds?: number;
   maxConnectionSeconds?: number;
+  /**
+   * whether the live page may get tokens by user id (POST /__local/token); default: only when the
+   * stack runs with the documented dev secret, never with a secret of your own
+   */
+  pageTokens?: boolean;
   onLog?: (line: string) => void;
 }
 
@@ -103,10 +108,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let consumer: ConsumerThread | undefined;
   const metrics: LocalMetrics = {
     invoke: local.invoke,
-    snapshot: async () => mergeMetrics(local.snapshot(), ...(consumer ? [await consumer.metrics()] : [])),
+    // while a crashed consumer thread restarts, its counters are gone with it: the main thread's still count
+    snapshot: async () =>
+      mergeMetrics(local.snapshot(), ...(consumer ? [await consumer.metrics().catch(() => ({ requests: {}, capacityUnits: {}, invocations: {} }))] : [])),
     async reset() {
       local.reset();
-      await consumer?.resetMetrics();
+      await consumer?.resetMetrics().catch(() => {});
     },
   };
   const gateway = new LocalGateway({
@@ -116,10 +123,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     metrics,
     page: new LocalWebPage({
       wsPort: opts.wsPort,
-      issueToken: (sub) => {
-        const now = Math.floor(Date.now() / 1000);
-        return signHs256({ sub, iat: now, exp: now + 86_400 }, process.env.PRESENCE_JWT_SECRET as string);
-      },
+      issueToken:
+        (opts.pageTokens ?? process.env.PRESENCE_JWT_SECRET === DEV_JWT_SECRET)
+          ? (sub) => {
+              const now = Math.floor(Date.now() / 1000);
+              return signHs256({ sub, iat: now, exp: now + 86_400 }, process.env.PRESENCE_JWT_SECRET as string);
+            }
+          : undefined,
     }),
     idleTimeoutSeconds: opts.idleTimeoutSeconds,
     maxConnectionSeconds: opts.maxConnectionSeconds,

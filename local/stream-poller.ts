@@ -46,16 +46,19 @@ interface ShardState {
   iterator: string | undefined;
   /** sequence number of the last record read, to re-open the shard after it */
   lastSequence?: string;
-  lanes: Lane[];
+  /** a child shard is read only once its parent is read to its end (order per key across a roll-over) */
+  parent?: string;
   done: boolean;
 }
 
-/** records read but not yet delivered, per shard, before reading pauses (back-pressure) */
+/** records read but not yet delivered, across lanes, before reading pauses (back-pressure) */
 const READ_AHEAD_LIMIT = 2000;
 
 export class StreamPoller {
   private readonly streams: DynamoDBStreamsClient;
   private readonly shards = new Map<string, ShardState>();
+  /** shared by all shards: a user's records from a parent shard and then its child stay in one lane, in order */
+  private readonly lanes: Lane[];
   private streamArn = '';
   private timer: NodeJS.Timeout | undefined;
   private running = false;
@@ -72,14 +75,19 @@ export class StreamPoller {
       region: 'local',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
+    this.lanes = Array.from({ length: Math.max(1, opts.parallelization ?? 1) }, () => ({ queue: [], attempts: 0, running: undefined }));
   }
 
-  async start(): Promise<void> {
+  /**
+   * Starts reading: at the tip of every open shard (records written before
+   * start-up are history), or from the oldest record of every shard (a
+   * consumer replacing one that died).
+   */
+  async start(from: 'LATEST' | 'TRIM_HORIZON' = 'LATEST'): Promise<void> {
     const out = await this.opts.client.send(new DescribeTableCommand({ TableName: this.opts.tableName }));
     this.streamArn = out.Table?.LatestStreamArn ?? '';
     if (!this.streamArn) throw new Error(`table ${this.opts.tableName} has no stream`);
-    // records written before start-up are history: begin at the tip of every open shard
-    await this.discover('LATEST');
+    await this.discover(from);
     this.running = true;
     this.schedule();
   }
@@ -98,12 +106,8 @@ export class StreamPoller {
     if (this.timer) clearTimeout(this.timer);
     await this.busy;
     // what was read is delivered before the poller goes (each lane drains its queue)
-    for (const shard of this.shards.values()) await Promise.all(shard.lanes.map((l) => l.running));
+    await Promise.all(this.lanes.map((l) => l.running));
     this.streams.destroy();
-  }
-
-  private newLanes(): Lane[] {
-    return Array.from({ length: Math.max(1, this.opts.parallelization ?? 1) }, () => ({ queue: [], attempts: 0, running: undefined }));
   }
 
   private async discover(position: 'LATEST' | 'TRIM_HORIZON'): Promise<void> {
@@ -116,11 +120,11 @@ export class StreamPoller {
         if (this.shards.has(id)) continue;
         const closed = shard.SequenceNumberRange?.EndingSequenceNumber !== undefined;
         if (position === 'LATEST' && closed) {
-          this.shards.set(id, { iterator: undefined, lanes: this.newLanes(), done: true });
+          this.shards.set(id, { iterator: undefined, done: true });
           continue;
         }
         const it = await this.streams.send(new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: id, ShardIteratorType: position }));
-        this.shards.set(id, { iterator: it.ShardIterator, lanes: this.newLanes(), done: false });
+        this.shards.set(id, { iterator: it.ShardIterator, parent: shard.ParentShardId, done: false });
       }
       start = out.StreamDescription?.LastEvaluatedShardId;
     } while (start);
@@ -133,12 +137,13 @@ export class StreamPoller {
   }
 
   private async pollShard(id: string, shard: ShardState): Promise<void> {
-    const queued = shard.lanes.reduce((n, l) => n + l.queue.length, 0);
     if (!shard.iterator) {
-      shard.done = queued === 0;
+      shard.done = true; // read to its end: what it had is queued in the lanes
       return;
     }
-    if (queued >= READ_AHEAD_LIMIT) return;
+    const parent = shard.parent ? this.shards.get(shard.parent) : undefined;
+    if (parent && !parent.done) return;
+    if (this.lanes.reduce((n, l) => n + l.queue.length, 0) >= READ_AHEAD_LIMIT) return;
     try {
       const t0 = performance.now();
       const out = await this.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: this.opts.batchSize ?? 100 }));
@@ -153,11 +158,9 @@ export class StreamPoller {
           this.stats.filteredOut++;
           continue;
         }
-        const lane = shard.lanes[laneOf(r, shard.lanes.length)] as Lane;
+        const lane = this.lanes[laneOf(r, this.lanes.length)] as Lane;
         lane.queue.push(r);
-        lane.running ??= this.drain(lane).finally(() => {
-          lane.running = undefined;
-        });
+        lane.running ??= this.drain(lane);
       }
     } catch (err) {
       if (err instanceof ExpiredIteratorException || err instanceof TrimmedDataAccessException) {
@@ -178,9 +181,23 @@ export class StreamPoller {
     }
   }
 
-  /** Delivers a lane's queue batch by batch until it is empty. */
+  /**
+   * Delivers a lane's queue batch by batch until it is empty. `running` is
+   * cleared in the same synchronous step that finds the queue empty, so a
+   * record queued at any later moment starts a new drain.
+   */
   private async drain(lane: Lane): Promise<void> {
-    while (lane.queue.length > 0) await this.deliver(lane);
+    try {
+      while (lane.queue.length > 0) await this.deliver(lane);
+    } catch (err) {
+      // deliver() handles the handler's failures; anything else is a bug of the poller: say so, keep the records, try again
+      this.opts.onLog?.(`stream lane failed: ${(err as Error).stack}`);
+      setTimeout(() => {
+        if (lane.queue.length > 0) lane.running ??= this.drain(lane);
+      }, 1000);
+    } finally {
+      lane.running = undefined;
+    }
   }
 
   /** Hands the lane's next batch to the handler; removes what succeeded (or was given up on) from the queue. */

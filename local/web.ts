@@ -4,16 +4,20 @@
  *   GET  /                      the page
  *   GET  /app.js                web/app.ts bundled for browsers (esbuild, on first request)
  *   GET  /__local/page-config   where the page finds the WebSocket API
- *   POST /__local/token         {"userId"} → a user token signed with the local secret
+ *   POST /__local/token         {"userId"} → a user token signed with the local secret (only with the
+ *                               documented dev secret or `pageTokens`, only from loopback pages, only JSON)
  * Local only: on AWS the app hosts its own pages and its identity provider issues tokens.
  */
+
 import { readFile } from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
 import { USER_ID_PATTERN } from '../functions/core/schemas.ts';
 
 const WEB = resolve(import.meta.dirname, '../web');
 const USER_ID = new RegExp(USER_ID_PATTERN);
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 export interface WebResponse {
   status: number;
@@ -29,13 +33,13 @@ export class LocalWebPage {
   constructor(
     private readonly opts: {
       wsPort: number;
-      /** signs a user token (no scopes) with the local stack's secret */
-      issueToken: (userId: string) => string;
+      /** signs a user token (no scopes) with the local stack's secret; undefined: sign-in by user id is off */
+      issueToken?: (userId: string) => string;
     },
   ) {}
 
   /** The response for `method pathname`, or undefined when the path is not the page's. */
-  async serve(method: string, pathname: string, readJson: () => Promise<unknown>): Promise<WebResponse | undefined> {
+  async serve(method: string, pathname: string, headers: IncomingHttpHeaders, readJson: () => Promise<unknown>): Promise<WebResponse | undefined> {
     if (method === 'GET' && (pathname === '/' || pathname === '/index.html'))
       return { status: 200, type: 'text/html; charset=utf-8', body: await readFile(resolve(WEB, 'index.html'), 'utf8') };
     if (method === 'GET' && pathname === '/app.js') {
@@ -48,11 +52,24 @@ export class LocalWebPage {
         sourcemap: 'inline',
         write: false,
         logLevel: 'error',
-      }).then((out) => out.outputFiles[0]?.text ?? '');
+      }).then(
+        (out) => out.outputFiles[0]?.text ?? '',
+        (err: Error) => {
+          this.bundle = undefined; // fix web/app.ts and reload: the next request builds again
+          throw err;
+        },
+      );
       return { status: 200, type: 'text/javascript; charset=utf-8', body: await this.bundle };
     }
     if (method === 'GET' && pathname === '/__local/page-config') return json(200, { wsPort: this.opts.wsPort });
     if (method === 'POST' && pathname === '/__local/token') {
+      if (!this.opts.issueToken)
+        return json(403, { error: 'forbidden', message: 'This stack runs with its own PRESENCE_JWT_SECRET: paste a token (npm run token)' });
+      // only this machine's pages (no DNS rebinding: the Host must be loopback) and only JSON (no form posts from elsewhere)
+      const host = (headers.host ?? '').replace(/:\d+$/, '');
+      if (!LOOPBACK.has(host)) return json(403, { error: 'forbidden', message: 'Tokens are issued to pages on 127.0.0.1 or localhost only' });
+      if (!(headers['content-type'] ?? '').startsWith('application/json'))
+        return json(400, { error: 'bad_request', message: 'Send {"userId"} as application/json' });
       const body = (await readJson().catch(() => undefined)) as { userId?: unknown } | undefined;
       const userId = body?.userId;
       if (typeof userId !== 'string' || !USER_ID.test(userId)) return json(400, { error: 'bad_request', message: 'userId: 1–64 chars of [A-Za-z0-9_.@:-]' });

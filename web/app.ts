@@ -56,6 +56,7 @@ function render(p: Presence) {
 }
 
 function showOwn(p: OwnPresence) {
+  if ((shown.get(p.userId)?.version ?? -1) > p.version) return; // an older reply arriving late
   select('availability').value = p.availability;
   select('visibility').value = p.visibility;
   if (document.activeElement !== input('custom')) input('custom').value = p.customStatus ?? '';
@@ -71,9 +72,15 @@ async function localToken(userId: string): Promise<string> {
 
 async function signIn(userId: string, device: string, pasted: string) {
   const { wsPort } = (await (await fetch('/__local/page-config')).json()) as { wsPort: number };
-  const token = pasted || (await localToken(userId));
+  if (!pasted) await localToken(userId); // fails here, clearly, when this stack issues no tokens
   me = userId;
-  client = connect({ url: `ws://${location.hostname}:${wsPort}`, httpUrl: location.origin, token, device });
+  // a pasted token is used as is; otherwise a fresh token is asked for on every (re)connect
+  client = connect({
+    url: `ws://${location.hostname}:${wsPort}`,
+    httpUrl: location.origin,
+    ...(pasted ? { token: pasted } : { getToken: () => localToken(userId) }),
+    device,
+  });
   client.on('presence', (p) => {
     log(`push ${p.userId}: ${p.status}${p.customStatus ? ` "${p.customStatus}"` : ''} v${p.version}`);
     render(p);
@@ -82,23 +89,25 @@ async function signIn(userId: string, device: string, pasted: string) {
     if (p.userId === me) client?.http.me().then(showOwn, showError);
   });
   client.on('connected', () => {
-    $('session').textContent = `${userId} · ${device} · connected`;
+    $('session').textContent = `${me} · ${device} · connected`;
     document.body.dataset.connected = 'true';
   });
   client.on('disconnected', () => {
-    $('session').textContent = `${userId} · reconnecting…`;
+    $('session').textContent = `${me} · reconnecting…`;
     document.body.dataset.connected = 'false';
   });
   client.on('error', (err) => err instanceof Error && showError(err));
   // a refused token never opens the socket (the SDK keeps retrying): say so instead of waiting forever
   const refused = new Promise<never>((_, no) => setTimeout(() => no(new Error('Could not connect: is the token valid for this stack?')), 5000));
   await Promise.race([client.ready(), refused]);
-  showOwn(await client.http.me());
-  await client.listen({ userIds: [userId] }); // hear my own changes from my other devices
+  const own = await client.http.me();
+  me = own.userId; // a pasted token speaks for its own user, whatever was typed
+  showOwn(own);
+  await client.listen({ userIds: [me] }); // hear my own changes from my other devices
   $('signin').hidden = true;
   $('me').hidden = false;
   $('watch').hidden = false;
-  log(`signed in as ${userId}`);
+  log(`signed in as ${me}`);
 }
 
 /** Runs a UI action: errors shown, never thrown. */

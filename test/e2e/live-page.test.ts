@@ -6,6 +6,7 @@
  * Screenshots are written to test-output/.
  */
 import { existsSync, mkdirSync } from 'node:fs';
+import { request } from 'node:http';
 import { resolve } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,8 +117,29 @@ describe('live presence page', () => {
     await erin.fill('#group-id', 'lp-no-such-group');
     await erin.click('#listen-group');
     await expect.poll(() => erin.locator('#error').textContent()).toMatch(/\S/);
-    const res = await fetch(`${fx.stack.httpUrl}/__local/token`, { method: 'POST', body: JSON.stringify({ userId: 'no spaces allowed' }) });
-    expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ error: 'bad_request' });
+  });
+
+  it('issues page tokens only for valid user ids, as JSON, to loopback pages', async () => {
+    const ask = (body: string, headers: Record<string, string>) =>
+      new Promise<{ status: number; body: any }>((ok, fail) => {
+        const req = request(`${fx.stack.httpUrl}/__local/token`, { method: 'POST', headers }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => ok({ status: res.statusCode as number, body: JSON.parse(text) }));
+        });
+        req.on('error', fail);
+        req.end(body);
+      });
+    const json = { 'content-type': 'application/json' };
+    const ok = await ask(JSON.stringify({ userId: 'lp-frank' }), json);
+    expect(ok.status).toBe(200);
+    expect((await fx.call('GET', '/v1/me/presence', ok.body.token)).body).toMatchObject({ userId: 'lp-frank' });
+    expect(await ask(JSON.stringify({ userId: 'no spaces allowed' }), json)).toMatchObject({ status: 400, body: { error: 'bad_request' } });
+    expect(await ask('userId=lp-frank', { 'content-type': 'application/x-www-form-urlencoded' })).toMatchObject({ status: 400 });
+    // a page of another site whose name resolves to 127.0.0.1 (DNS rebinding) gets nothing
+    expect(await ask(JSON.stringify({ userId: 'lp-frank' }), { ...json, host: 'evil.example:3000' })).toMatchObject({
+      status: 403,
+      body: { error: 'forbidden' },
+    });
   });
 });

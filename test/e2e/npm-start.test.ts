@@ -77,6 +77,13 @@ describe('npm start', () => {
     const page = await fetch(`http://127.0.0.1:${first.ports.http}/`);
     expect(page.headers.get('content-type')).toContain('text/html');
     expect(await page.text()).toContain('<script type="module" src="/app.js">');
+    // started with a secret of its own (not the documented dev default): the page gets no tokens by user id
+    const minted = await fetch(`http://127.0.0.1:${first.ports.http}/__local/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'anyone' }),
+    });
+    expect(minted.status).toBe(403);
     const base = `http://127.0.0.1:${first.ports.http}`;
     const auth = { authorization: `Bearer ${token('starter')}`, 'content-type': 'application/json' };
     const patched = await fetch(`${base}/v1/me/presence`, { method: 'PATCH', headers: auth, body: JSON.stringify({ customStatus: 'kept' }) });

@@ -23,6 +23,7 @@ export async function startTestStack(opts: { presenceTimeoutSeconds?: number; sw
     dynamodbEndpoint: inject('dynamodbEndpoint'),
     tablePrefix: `e2e_${process.env.TABLE_SUFFIX}_`,
     jwtSecret: SECRET,
+    pageTokens: true, // the live page's sign-in by user id, with the test secret
     presenceTimeoutSeconds: opts.presenceTimeoutSeconds ?? 120,
     sweepIntervalSeconds: opts.sweepIntervalSeconds ?? 15,
     onLog: (line) => {
