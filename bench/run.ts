@@ -477,7 +477,7 @@ async function loadTests(stack: Stack) {
   log(`  p50 ${main.p50} ms, p95 ${main.p95} ms, p99 ${main.p99} ms over ${main.deliveries} deliveries`);
   await quiesce(stack);
   // the highest sustained rate whose p99 stays under 1 s, searched upwards from 10/s
-  const steps = quick ? [20, 50, 100] : [10, 20, 35, 50, 75, 100, 150, 200, 300];
+  const steps = quick ? [20, 50, 100] : [10, 20, 35, 50, 60, 75, 100, 150, 200, 300];
   let maxRate = 0;
   const ramp: Record<string, unknown>[] = [];
   for (const rate of steps) {
