@@ -252,8 +252,11 @@ export class PresenceStack extends Stack {
     });
     const chunkFn = make(workers.fanoutChunk.id, workers.fanoutChunk.entry, workers.fanoutChunk.access, Duration.seconds(60));
     chunkFn.fn.addEventSource(new SqsEventSource(chunkQueue, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency: 200 }));
-    chunkQueue.grantSendMessages(stream.fn);
-    stream.fn.addEnvironment('FANOUT_QUEUE_URL', chunkQueue.queueUrl);
+    // the stream consumer queues large audiences; the chunk function re-queues recipients whose pushes failed
+    for (const sender of [stream, chunkFn]) {
+      chunkQueue.grantSendMessages(sender.fn);
+      sender.fn.addEnvironment('FANOUT_QUEUE_URL', chunkQueue.queueUrl);
+    }
 
     // ---- sweeper ----
     // EventBridge fires at most once a minute: each invocation loops, sweeping every

@@ -29,10 +29,12 @@ const chunkHandler = await loadHandler(workers.fanoutChunk.entry);
 const { useLocalChunkQueue } = await import('../functions/commons/chunk-queue.ts');
 const chunkWork = new Set<Promise<unknown>>();
 let chunkSeq = 0;
-useLocalChunkQueue(async (chunks) => {
+useLocalChunkQueue(async (chunks, delaySeconds = 0) => {
   for (const chunk of chunks) {
     const record = { messageId: `local-${++chunkSeq}`, body: JSON.stringify(chunk), eventSource: 'aws:sqs' };
     const run = async () => {
+      // SQS DelaySeconds: the message becomes visible later; queuing it returns at once
+      if (delaySeconds > 0) await new Promise((r) => setTimeout(r, delaySeconds * 1000));
       for (let attempt = 1; attempt <= 3; attempt++) {
         const res = await metrics.invoke(workers.fanoutChunk.id, () => chunkHandler({ Records: [record] }, {}));
         if (!res?.batchItemFailures?.length) return;

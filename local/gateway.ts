@@ -86,6 +86,8 @@ export class LocalGateway {
   private wsHandlers = new Map<string, Handler>();
   private authorizer: Handler | undefined;
   readonly connections = new Map<string, Connection>();
+  /** connection id → until when pushes to it are refused with 429 (fault injection for tests) */
+  private readonly throttledUntil = new Map<string, number>();
   private readonly inflight = new Set<Promise<unknown>>();
   private stopping = false;
 
@@ -129,6 +131,20 @@ export class LocalGateway {
     const handler = await loadHandler(entry);
     const metrics = this.opts.metrics;
     return metrics ? (event, context) => metrics.invoke(id, () => handler(event, context)) : handler;
+  }
+
+  /**
+   * Answers every push to the user's open connections with 429 for `ms`, as
+   * API Gateway does past its rate limits (tests: throttled pushes are retried).
+   */
+  throttlePushesTo(userId: string, ms: number): number {
+    let n = 0;
+    for (const c of this.connections.values())
+      if (c.authorizer.userId === userId) {
+        this.throttledUntil.set(c.id, Date.now() + ms);
+        n++;
+      }
+    return n;
   }
 
   async stop(): Promise<void> {
@@ -430,6 +446,10 @@ export class LocalGateway {
       case 'POST':
         if (body === null) {
           send(413, { message: 'Payload too large' });
+          return;
+        }
+        if ((this.throttledUntil.get(id) ?? 0) > Date.now()) {
+          send(429, { message: 'Too Many Requests' });
           return;
         }
         conn.socket.send(body.toString('utf8'));

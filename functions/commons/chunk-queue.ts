@@ -9,13 +9,17 @@ import type { ChunkQueue, FanoutChunk } from './fanout.ts';
 
 const sqs = config.fanoutQueueUrl ? new SQSClient({}) : undefined;
 
-const toSqs: ChunkQueue = async (chunks) => {
+const toSqs: ChunkQueue = async (chunks, delaySeconds) => {
   for (let i = 0; i < chunks.length; i += 10) {
     const batch = chunks.slice(i, i + 10);
     const out = await sqs?.send(
       new SendMessageBatchCommand({
         QueueUrl: config.fanoutQueueUrl,
-        Entries: batch.map((c, j) => ({ Id: String(j), MessageBody: JSON.stringify(c) })),
+        Entries: batch.map((c, j) => ({
+          Id: String(j),
+          MessageBody: JSON.stringify(c),
+          ...(delaySeconds ? { DelaySeconds: Math.min(900, delaySeconds) } : {}),
+        })),
       }),
     );
     if (out?.Failed?.length) throw new Error(`${out.Failed.length} fan-out chunks could not be queued`);

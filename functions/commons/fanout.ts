@@ -17,8 +17,12 @@ export interface FanoutResult {
   recipients: number;
   posted: number;
   gone: number;
+  /** posts that still failed after their retries (throttled, 5xx, network): re-queued while attempts remain */
   failed: number;
 }
+
+/** deliveries of one change to one recipient: the first, then re-queued ones for posts that failed */
+export const MAX_DELIVERY_ATTEMPTS = 5;
 
 interface Delivery {
   userId: string;
@@ -46,10 +50,12 @@ export interface FanoutChunk {
   at: number;
   /** recipients: userId, whether they are friends of the changed user, whether they watch directly */
   recipients: { u: string; friend: boolean; direct: boolean }[];
+  /** 1 for the first delivery; a chunk of recipients whose posts failed comes back with the next */
+  attempt?: number;
 }
 
-/** Where chunks go when an audience is larger than one chunk (SQS on AWS, an in-process queue locally). */
-export type ChunkQueue = (chunks: FanoutChunk[]) => Promise<void>;
+/** Where chunks go (SQS on AWS, an in-process queue locally), optionally after a delay. */
+export type ChunkQueue = (chunks: FanoutChunk[], delaySeconds?: number) => Promise<void>;
 
 /**
  * Fans out one change: small audiences are delivered right here; larger ones
@@ -66,7 +72,7 @@ export async function fanOut(before: UserState, after: UserState, queue?: ChunkQ
   // connection records carry no presence: keep chunks small
   const strip = (s: UserState): UserState => ({ ...s, conns: {} });
   if (recipients.length <= size || !queue) {
-    return { ...(await deliverChunk({ before, after, at: now, recipients })), chunks: 0 };
+    return { ...(await deliverChunk({ before, after, at: now, recipients }, queue)), chunks: 0 };
   }
   const chunks: FanoutChunk[] = [];
   for (let i = 0; i < recipients.length; i += size)
@@ -75,8 +81,13 @@ export async function fanOut(before: UserState, after: UserState, queue?: ChunkQ
   return { recipients: recipients.length, posted: 0, gone: 0, failed: 0, chunks: chunks.length };
 }
 
-/** Delivers one chunk: reads the recipients' connections (⌈n/100⌉ batch reads), applies privacy, posts. */
-export async function deliverChunk(chunk: FanoutChunk): Promise<FanoutResult> {
+/**
+ * Delivers one chunk: reads the recipients' connections (⌈n/100⌉ batch reads),
+ * applies privacy, posts. Recipients with a post that still failed after its
+ * retries are handed back to `queue` as a chunk of their own, delayed, until
+ * MAX_DELIVERY_ATTEMPTS (a recipient reached twice ignores the older version).
+ */
+export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Promise<FanoutResult> {
   const { before, after, at } = chunk;
   const result: FanoutResult = { recipients: 0, posted: 0, gone: 0, failed: 0 };
   if (chunk.recipients.length === 0) return result;
@@ -96,10 +107,23 @@ export async function deliverChunk(chunk: FanoutChunk): Promise<FanoutResult> {
     const payload = JSON.stringify({ type: 'presence', data: projectFor(after, rel, at), timestamp });
     for (const [connectionId] of conns) deliveries.push({ userId: r.u, connectionId, payload });
   }
+  const retry = new Set<string>();
   await mapLimit(deliveries, config.fanoutConcurrency, async (d) => {
     const outcome = await post(d);
     result[outcome]++;
+    if (outcome === 'failed') retry.add(d.userId);
   });
+  if (retry.size > 0) {
+    const attempt = (chunk.attempt ?? 1) + 1;
+    if (queue && attempt <= MAX_DELIVERY_ATTEMPTS) {
+      await queue(
+        [{ ...chunk, before: { ...before, conns: {} }, after: { ...after, conns: {} }, recipients: chunk.recipients.filter((r) => retry.has(r.u)), attempt }],
+        attempt - 1,
+      );
+    } else {
+      log.error('pushes given up', { userId: after.userId, version: after.version, recipients: retry.size, attempts: chunk.attempt ?? 1 });
+    }
+  }
   return result;
 }
 
@@ -114,7 +138,8 @@ async function post(d: Delivery): Promise<'posted' | 'gone' | 'failed'> {
         return 'gone';
       }
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if ((status === 429 || (status !== undefined && status >= 500)) && attempt < 3) {
+      // throttled, a server error, or no answer at all: worth another try
+      if ((status === undefined || status === 429 || status >= 500) && attempt < 3) {
         await new Promise((r) => setTimeout(r, 50 * 2 ** attempt * (0.5 + Math.random())));
         continue;
       }

@@ -5,6 +5,7 @@
  * clients ignore by version.
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { chunkQueue } from '../commons/chunk-queue.ts';
 import { deliverChunk, type FanoutChunk } from '../commons/fanout.ts';
 import { log } from '../commons/log.ts';
 
@@ -14,7 +15,7 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
     event.Records.map(async (record) => {
       try {
         const chunk = JSON.parse(record.body) as FanoutChunk;
-        const result = await deliverChunk(chunk);
+        const result = await deliverChunk(chunk, chunkQueue());
         log.info('fanout chunk', { userId: chunk.after.userId, version: chunk.after.version, ...result });
       } catch (error) {
         log.error('fanout chunk failed', { error, messageId: record.messageId });

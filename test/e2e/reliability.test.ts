@@ -98,6 +98,30 @@ describe('stream consumer', () => {
     ).toEqual([1, 2]);
   }, 30_000);
 
+  it('re-queues pushes API Gateway throttles: the subscriber gets the change once, after the throttling', async () => {
+    await call('POST', '/v1/me/subscriptions', token('th-a'), { userIds: ['th-b'] });
+    const a = await client('th-a');
+    await call('POST', '/v1/me/heartbeat', token('th-b'), {});
+    await a.next(isPushOf('th-b', (d) => d.version === 1));
+    const chunksBefore = (await fx.stack.metrics.snapshot()).invocations.FanoutChunk ?? 0;
+    // longer than a post's own retries (≈ 0.2–0.5 s): the delivery fails and goes back to the chunk queue
+    expect(fx.stack.gateway.throttlePushesTo('th-a', 1200)).toBe(1);
+    expect((await call('PATCH', '/v1/me/presence', token('th-b'), { customStatus: 'throttled' })).status).toBe(200);
+    await a.next(
+      isPushOf('th-b', (d) => d.customStatus === 'throttled'),
+      15_000,
+    );
+    // an audience of one goes through the chunk function only when re-queued
+    expect((await fx.stack.metrics.snapshot()).invocations.FanoutChunk ?? 0).toBeGreaterThan(chunksBefore);
+    await sleep(300);
+    expect(
+      a
+        .pushes()
+        .filter(isPushOf('th-b'))
+        .map((m) => m.data.version),
+    ).toEqual([1, 2]);
+  }, 30_000);
+
   it('treats a late TTL deletion from DynamoDB (AWS) as a no-op', async () => {
     const { handler } = await import('../../functions/workers/stream.ts');
     await call('POST', '/v1/me/subscriptions', token('ttl-a'), { userIds: ['ttl-b'] });

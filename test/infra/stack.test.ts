@@ -486,7 +486,13 @@ describe('chunked fan-out', () => {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: 200 },
     });
-    const env = fnById(workers.stream.id).resource.Properties.Environment.Variables as Record<string, unknown>;
-    expect(env.FANOUT_QUEUE_URL).toBeDefined();
+    for (const id of [workers.stream.id, workers.fanoutChunk.id]) {
+      const env = fnById(id).resource.Properties.Environment.Variables as Record<string, unknown>;
+      expect(env.FANOUT_QUEUE_URL, id).toBeDefined();
+      expect(
+        statementsOf(fnById(id).resource).some((st) => [st.Action].flat().includes('sqs:SendMessage')),
+        `${id} may send to the chunk queue`,
+      ).toBe(true);
+    }
   });
 });
