@@ -1,7 +1,8 @@
 /**
  * Faults survived: replayed stream batches (no duplicate push, no version
  * regression), a poison record next to good ones (partial batch response),
- * and many concurrent writers on one user (no lost update, ordered versions).
+ * the consumer thread dying, pushes throttled past their retries, and many
+ * concurrent writers on one user (no lost update, ordered versions).
  * (DynamoDB Local dying mid-run is in crash.test.ts: it needs its own process.)
  */
 import { describe, expect, it } from 'vitest';
@@ -10,13 +11,26 @@ import { eventually, isPushOf, sleep, token, useStack } from '../support/e2e.ts'
 const fx = useStack();
 const { call, client } = fx;
 
+/** `a` subscribed to `b` and connected; `b` online, and that first change (version 1) pushed to `a` */
+async function watching(a: string, b: string) {
+  await call('POST', '/v1/me/subscriptions', token(a), { userIds: [b] });
+  const conn = await client(a);
+  await call('POST', '/v1/me/heartbeat', token(b), {});
+  await conn.next(isPushOf(b, (d) => d.version === 1));
+  return conn;
+}
+
+/** the versions of `b` pushed to a connection, in arrival order */
+const versionsOf = (conn: Awaited<ReturnType<typeof client>>, b: string) =>
+  conn
+    .pushes()
+    .filter(isPushOf(b))
+    .map((m) => m.data.version);
+
 describe('stream consumer', () => {
   it('does not push again when a batch is replayed, nor regress versions', async () => {
     const { handler } = await import('../../functions/workers/stream.ts');
-    await call('POST', '/v1/me/subscriptions', token('rp-a'), { userIds: ['rp-b'] });
-    const a = await client('rp-a');
-    await call('POST', '/v1/me/heartbeat', token('rp-b'), {});
-    await a.next(isPushOf('rp-b', (d) => d.version === 1));
+    const a = await watching('rp-a', 'rp-b');
     await call('PATCH', '/v1/me/presence', token('rp-b'), { customStatus: 'v2' });
     await a.next(isPushOf('rp-b', (d) => d.version === 2));
     const { pushedVersion } = await import('../../functions/commons/store.ts');
@@ -28,12 +42,7 @@ describe('stream consumer', () => {
       expect(res.batchItemFailures).toEqual([]);
     }
     await sleep(400);
-    expect(
-      a
-        .pushes()
-        .filter(isPushOf('rp-b'))
-        .map((m) => m.data.version),
-    ).toEqual([1, 2]);
+    expect(versionsOf(a, 'rp-b')).toEqual([1, 2]);
   });
 
   it('reports a poison record and still delivers the good ones of the batch', async () => {
@@ -72,10 +81,7 @@ describe('stream consumer', () => {
   });
 
   it('loses no change when the consumer thread dies: it is restarted and pushes what was not pushed, once', async () => {
-    await call('POST', '/v1/me/subscriptions', token('cr-a'), { userIds: ['cr-b'] });
-    const a = await client('cr-a');
-    await call('POST', '/v1/me/heartbeat', token('cr-b'), {});
-    await a.next(isPushOf('cr-b', (d) => d.version === 1));
+    const a = await watching('cr-a', 'cr-b');
     // crash once version 1 is recorded as pushed (a crash between the push and that record re-pushes it: at least once)
     const { pushedVersion } = await import('../../functions/commons/store.ts');
     await eventually(async () => (await pushedVersion('cr-b')) === 1);
@@ -90,19 +96,11 @@ describe('stream consumer', () => {
     expect(fx.stack.consumer.restarts).toBe(restarts + 1);
     await sleep(300);
     // the replay from the stream's oldest record skipped what had been pushed already
-    expect(
-      a
-        .pushes()
-        .filter(isPushOf('cr-b'))
-        .map((m) => m.data.version),
-    ).toEqual([1, 2]);
+    expect(versionsOf(a, 'cr-b')).toEqual([1, 2]);
   }, 30_000);
 
   it('re-queues pushes API Gateway throttles: the subscriber gets the change once, after the throttling', async () => {
-    await call('POST', '/v1/me/subscriptions', token('th-a'), { userIds: ['th-b'] });
-    const a = await client('th-a');
-    await call('POST', '/v1/me/heartbeat', token('th-b'), {});
-    await a.next(isPushOf('th-b', (d) => d.version === 1));
+    const a = await watching('th-a', 'th-b');
     const chunksBefore = (await fx.stack.metrics.snapshot()).invocations.FanoutChunk ?? 0;
     // longer than a post's own retries (≈ 0.2–0.5 s): the delivery fails and goes back to the chunk queue
     expect(fx.stack.gateway.throttlePushesTo('th-a', 1200)).toBe(1);
@@ -114,12 +112,7 @@ describe('stream consumer', () => {
     // an audience of one goes through the chunk function only when re-queued
     expect((await fx.stack.metrics.snapshot()).invocations.FanoutChunk ?? 0).toBeGreaterThan(chunksBefore);
     await sleep(300);
-    expect(
-      a
-        .pushes()
-        .filter(isPushOf('th-b'))
-        .map((m) => m.data.version),
-    ).toEqual([1, 2]);
+    expect(versionsOf(a, 'th-b')).toEqual([1, 2]);
   }, 30_000);
 
   it('treats a late TTL deletion from DynamoDB (AWS) as a no-op', async () => {
