@@ -5,7 +5,7 @@
  * reads, subscriptions and 410 Gone cleanup.
  */
 import { describe, expect, it } from 'vitest';
-import { eventually, isPushOf, sleep, token, useStack } from '../support/e2e.ts';
+import { eventually, isPushOf, pushedVersions, sleep, token, useStack } from '../support/e2e.ts';
 
 const fx = useStack();
 const { call, client } = fx;
@@ -49,19 +49,11 @@ describe('presence loop', () => {
     expect(offline.data.devices).toEqual([]);
     expect(Date.parse(offline.data.lastSeen)).toBeGreaterThan(Date.parse(busy.data.lastSeen) - 1);
 
-    const versions = a1
-      .pushes()
-      .filter(isPushOf(B))
-      .map((m) => m.data.version);
+    const versions = pushedVersions(a1, B);
     expect(versions).toEqual([...versions].sort((x, y) => x - y));
     expect(new Set(versions).size).toBe(versions.length);
     expect(versions.length).toBe(3); // online, busy, offline: one push per change
-    expect(
-      a2
-        .pushes()
-        .filter(isPushOf(B))
-        .map((m) => m.data.version),
-    ).toEqual(versions);
+    expect(pushedVersions(a2, B)).toEqual(versions);
   });
 
   it('PATCH /v1/me/presence pushes; a manual availability wins over devices until set back to auto', async () => {

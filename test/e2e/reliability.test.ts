@@ -6,7 +6,7 @@
  * (DynamoDB Local dying mid-run is in crash.test.ts: it needs its own process.)
  */
 import { describe, expect, it } from 'vitest';
-import { eventually, isPushOf, sleep, token, useStack } from '../support/e2e.ts';
+import { eventually, isPushOf, pushedVersions, sleep, token, useStack } from '../support/e2e.ts';
 
 const fx = useStack();
 const { call, client } = fx;
@@ -19,13 +19,6 @@ async function watching(a: string, b: string) {
   await conn.next(isPushOf(b, (d) => d.version === 1));
   return conn;
 }
-
-/** the versions of `b` pushed to a connection, in arrival order */
-const versionsOf = (conn: Awaited<ReturnType<typeof client>>, b: string) =>
-  conn
-    .pushes()
-    .filter(isPushOf(b))
-    .map((m) => m.data.version);
 
 describe('stream consumer', () => {
   it('does not push again when a batch is replayed, nor regress versions', async () => {
@@ -42,7 +35,7 @@ describe('stream consumer', () => {
       expect(res.batchItemFailures).toEqual([]);
     }
     await sleep(400);
-    expect(versionsOf(a, 'rp-b')).toEqual([1, 2]);
+    expect(pushedVersions(a, 'rp-b')).toEqual([1, 2]);
   });
 
   it('reports a poison record and still delivers the good ones of the batch', async () => {
@@ -96,7 +89,7 @@ describe('stream consumer', () => {
     expect(fx.stack.consumer.restarts).toBe(restarts + 1);
     await sleep(300);
     // the replay from the stream's oldest record skipped what had been pushed already
-    expect(versionsOf(a, 'cr-b')).toEqual([1, 2]);
+    expect(pushedVersions(a, 'cr-b')).toEqual([1, 2]);
   }, 30_000);
 
   it('re-queues pushes API Gateway throttles: the subscriber gets the change once, after the throttling', async () => {
@@ -112,7 +105,7 @@ describe('stream consumer', () => {
     // an audience of one goes through the chunk function only when re-queued
     expect((await fx.stack.metrics.snapshot()).invocations.FanoutChunk ?? 0).toBeGreaterThan(chunksBefore);
     await sleep(300);
-    expect(versionsOf(a, 'th-b')).toEqual([1, 2]);
+    expect(pushedVersions(a, 'th-b')).toEqual([1, 2]);
   }, 30_000);
 
   it('treats a late TTL deletion from DynamoDB (AWS) as a no-op', async () => {
@@ -155,10 +148,7 @@ describe('concurrent writers', () => {
       isPushOf(H, (d) => d.version === final.body.version),
       10_000,
     );
-    const versions = watcher
-      .pushes()
-      .filter(isPushOf(H))
-      .map((m) => m.data.version);
+    const versions = pushedVersions(watcher, H);
     expect(versions).toEqual([...versions].sort((x, y) => x - y));
     expect(new Set(versions).size).toBe(versions.length);
     console.log(`hammer: 8 writers × ${ROUNDS} rounds, final version ${final.body.version}, ${versions.length} pushes, 0 lost updates`);

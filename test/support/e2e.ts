@@ -145,6 +145,13 @@ export const isPushOf =
   (m: any) =>
     m.type === 'presence' && m.data.userId === userId && pred(m.data);
 
+/** the versions of `userId` pushed to a client so far, in arrival order */
+export const pushedVersions = (client: Client, userId: string): number[] =>
+  client
+    .pushes()
+    .filter(isPushOf(userId))
+    .map((m) => m.data.version);
+
 export interface StackFixture {
   /** the running stack (after beforeAll) */
   readonly stack: LocalStack;
