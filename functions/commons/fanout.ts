@@ -42,6 +42,9 @@ async function audience(userId: string, now: number) {
   return { direct, friendsOnly, friends };
 }
 
+/** A state as a queued chunk carries it: connection records carry no presence, and chunks stay small. */
+const withoutConnections = (s: UserState): UserState => ({ ...s, conns: {} });
+
 /** One unit of delivery: a change and part of its audience (≤ FANOUT_CHUNK_SIZE recipients). */
 export interface FanoutChunk {
   before: UserState;
@@ -69,14 +72,12 @@ export async function fanOut(before: UserState, after: UserState, queue?: ChunkQ
     ...friendsOnly.map((u) => ({ u, friend: true, direct: false })),
   ];
   const size = config.fanoutChunkSize;
-  // connection records carry no presence: keep chunks small
-  const strip = (s: UserState): UserState => ({ ...s, conns: {} });
   if (recipients.length <= size || !queue) {
     return { ...(await deliverChunk({ before, after, at: now, recipients }, queue)), chunks: 0 };
   }
   const chunks: FanoutChunk[] = [];
   for (let i = 0; i < recipients.length; i += size)
-    chunks.push({ before: strip(before), after: strip(after), at: now, recipients: recipients.slice(i, i + size) });
+    chunks.push({ before: withoutConnections(before), after: withoutConnections(after), at: now, recipients: recipients.slice(i, i + size) });
   await queue(chunks);
   return { recipients: recipients.length, posted: 0, gone: 0, failed: 0, chunks: chunks.length };
 }
@@ -117,7 +118,15 @@ export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Prom
     const attempt = (chunk.attempt ?? 1) + 1;
     if (queue && attempt <= MAX_DELIVERY_ATTEMPTS) {
       await queue(
-        [{ ...chunk, before: { ...before, conns: {} }, after: { ...after, conns: {} }, recipients: chunk.recipients.filter((r) => retry.has(r.u)), attempt }],
+        [
+          {
+            ...chunk,
+            before: withoutConnections(before),
+            after: withoutConnections(after),
+            recipients: chunk.recipients.filter((r) => retry.has(r.u)),
+            attempt,
+          },
+        ],
         attempt - 1,
       );
     } else {
