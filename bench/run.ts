@@ -9,7 +9,7 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
-import { signHs256 } from '../functions/core/jwt.ts';
+import { signUserToken } from '../functions/core/jwt.ts';
 import { httpRoutes, workers, wsRoutes } from '../lib/routes.ts';
 import { startCommand } from '../local/start-command.ts';
 import { bundleEntry } from './bundle.ts';
@@ -22,7 +22,7 @@ const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOStri
 
 // ---------------- helpers ----------------
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const token = (sub: string) => signHs256({ sub, exp: Math.floor(Date.now() / 1000) + 7200 }, SECRET);
+const token = (sub: string) => signUserToken(sub, SECRET, { ttlSeconds: 7200 });
 const freePort = () =>
   new Promise<number>((ok) => {
     const srv = createServer();

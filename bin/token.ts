@@ -4,7 +4,7 @@
  * `local-dev-secret`). Only for the local stack: on AWS your identity
  * provider issues tokens.
  */
-import { signHs256 } from '../functions/core/jwt.ts';
+import { signUserToken } from '../functions/core/jwt.ts';
 import { USER_ID_PATTERN } from '../functions/core/schemas.ts';
 
 const args = process.argv.slice(2);
@@ -22,7 +22,4 @@ if (!userId || !new RegExp(USER_ID_PATTERN).test(userId) || !Number.isInteger(tt
   console.error('usage: npm run token -- <userId> [--scope "presence:sys presence:admin"] [--ttl seconds]');
   process.exit(2);
 }
-const now = Math.floor(Date.now() / 1000);
-const claims: Record<string, unknown> = { sub: userId, iat: now, exp: now + ttl };
-if (scope) claims.scope = scope;
-console.log(signHs256(claims, process.env.PRESENCE_JWT_SECRET || 'local-dev-secret'));
+console.log(signUserToken(userId, process.env.PRESENCE_JWT_SECRET || 'local-dev-secret', { ttlSeconds: ttl, scope }));

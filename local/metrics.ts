@@ -36,9 +36,11 @@ const WITH_CAPACITY = new Set([
   'TransactGetItems',
 ]);
 
+export const emptyMetrics = (): DynamoMetrics => ({ requests: {}, capacityUnits: {}, invocations: {} });
+
 /** Sums the counters of several threads (the local stack's main thread and its stream consumer). */
 export function mergeMetrics(...all: DynamoMetrics[]): DynamoMetrics {
-  const out: DynamoMetrics = { requests: {}, capacityUnits: {}, invocations: {} };
+  const out = emptyMetrics();
   for (const m of all) {
     for (const key of ['requests', 'capacityUnits'] as const)
       for (const [fn, ops] of Object.entries(m[key])) for (const [op, n] of Object.entries(ops)) bump(out[key], fn, op, n);
@@ -48,7 +50,7 @@ export function mergeMetrics(...all: DynamoMetrics[]): DynamoMetrics {
 }
 
 export function instrument(client: DynamoDBClient) {
-  const metrics: DynamoMetrics = { requests: {}, capacityUnits: {}, invocations: {} };
+  const metrics = emptyMetrics();
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const op = String((context as { commandName?: string }).commandName ?? 'unknown').replace(/Command$/, '');
@@ -67,9 +69,7 @@ export function instrument(client: DynamoDBClient) {
   return {
     snapshot: (): DynamoMetrics => structuredClone(metrics),
     reset() {
-      metrics.requests = {};
-      metrics.capacityUnits = {};
-      metrics.invocations = {};
+      Object.assign(metrics, emptyMetrics());
     },
     /** runs one handler invocation attributed to `fn` */
     invoke<T>(fn: string, run: () => Promise<T>): Promise<T> {

@@ -5,13 +5,13 @@
  * handler modules that are deployed to Lambda.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { signHs256 } from '../functions/core/jwt.ts';
+import { signUserToken } from '../functions/core/jwt.ts';
 import { workers } from '../lib/routes.ts';
 import { tables } from '../lib/tables.ts';
 import { ConsumerThread } from './consumer-thread.ts';
 import { DynamoDbLocal } from './dynamodb.ts';
 import { LocalGateway, loadHandler } from './gateway.ts';
-import { type DynamoMetrics, instrument, mergeMetrics } from './metrics.ts';
+import { type DynamoMetrics, emptyMetrics, instrument, mergeMetrics } from './metrics.ts';
 import { ensureTable } from './tables.ts';
 import { LocalWebPage } from './web.ts';
 
@@ -109,8 +109,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const metrics: LocalMetrics = {
     invoke: local.invoke,
     // while a crashed consumer thread restarts, its counters are gone with it: the main thread's still count
-    snapshot: async () =>
-      mergeMetrics(local.snapshot(), ...(consumer ? [await consumer.metrics().catch(() => ({ requests: {}, capacityUnits: {}, invocations: {} }))] : [])),
+    snapshot: async () => mergeMetrics(local.snapshot(), (await consumer?.metrics().catch(emptyMetrics)) ?? emptyMetrics()),
     async reset() {
       local.reset();
       await consumer?.resetMetrics().catch(() => {});
@@ -125,10 +124,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       wsPort: opts.wsPort,
       issueToken:
         (opts.pageTokens ?? process.env.PRESENCE_JWT_SECRET === DEV_JWT_SECRET)
-          ? (sub) => {
-              const now = Math.floor(Date.now() / 1000);
-              return signHs256({ sub, iat: now, exp: now + 86_400 }, process.env.PRESENCE_JWT_SECRET as string);
-            }
+          ? (sub) => signUserToken(sub, process.env.PRESENCE_JWT_SECRET as string, { ttlSeconds: 86_400 })
           : undefined,
     }),
     idleTimeoutSeconds: opts.idleTimeoutSeconds,

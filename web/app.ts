@@ -72,13 +72,22 @@ async function localToken(userId: string): Promise<string> {
 
 async function signIn(userId: string, device: string, pasted: string) {
   const { wsPort } = (await (await fetch('/__local/page-config')).json()) as { wsPort: number };
-  if (!pasted) await localToken(userId); // fails here, clearly, when this stack issues no tokens
+  // asked here first, so a stack that issues no tokens fails the sign-in clearly; the SDK asks getToken on every
+  // (re)connect and HTTP call: hand out this one until it is half-way to its 24 h expiry, then a fresh one
+  let issued = pasted ? undefined : { token: await localToken(userId), at: Date.now() };
   me = userId;
-  // a pasted token is used as is; otherwise a fresh token is asked for on every (re)connect
+  // a pasted token is used as is
   client = connect({
     url: `ws://${location.hostname}:${wsPort}`,
     httpUrl: location.origin,
-    ...(pasted ? { token: pasted } : { getToken: () => localToken(userId) }),
+    ...(pasted
+      ? { token: pasted }
+      : {
+          getToken: async () => {
+            if (!issued || Date.now() - issued.at > 12 * 3600_000) issued = { token: await localToken(userId), at: Date.now() };
+            return issued.token;
+          },
+        }),
     device,
   });
   client.on('presence', (p) => {

@@ -51,6 +51,12 @@ export function signHs256(claims: Record<string, unknown>, secret: string): stri
   return `${head}.${body}.${sig}`;
 }
 
+/** A user token as the local tools issue them (`npm run token`, the live page, tests, the benchmark). */
+export function signUserToken(sub: string, secret: string, opts: { ttlSeconds: number; scope?: string }): string {
+  const now = Math.floor(Date.now() / 1000);
+  return signHs256({ sub, iat: now, exp: now + opts.ttlSeconds, ...(opts.scope ? { scope: opts.scope } : {}) }, secret);
+}
+
 /** Verifies signature, time and (when configured) issuer/audience; returns the claims. */
 export async function verifyJwt(token: string, opts: VerifyOptions): Promise<Claims> {
   const parts = token.split('.');

@@ -5,15 +5,14 @@
  */
 import { afterAll, beforeAll, inject } from 'vitest';
 import WebSocket from 'ws';
-import { signHs256 } from '../../functions/core/jwt.ts';
+import { signUserToken } from '../../functions/core/jwt.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { freePort } from './ports.ts';
 
 export const SECRET = 'test-secret';
 
 export function token(sub: string, scope?: string, ttlSeconds = 3600): string {
-  const now = Math.floor(Date.now() / 1000);
-  return signHs256({ sub, exp: now + ttlSeconds, ...(scope ? { scope } : {}) }, SECRET);
+  return signUserToken(sub, SECRET, { ttlSeconds, scope });
 }
 
 export async function startTestStack(opts: { presenceTimeoutSeconds?: number; sweepIntervalSeconds?: number } = {}): Promise<LocalStack> {
