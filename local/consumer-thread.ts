@@ -8,7 +8,6 @@
 import { Worker } from 'node:worker_threads';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import type { DynamoMetrics } from './metrics.ts';
-import type { StreamPoller } from './stream-poller.ts';
 
 export interface ConsumerConfig {
   endpoint: string;
@@ -18,7 +17,7 @@ export interface ConsumerConfig {
   from: 'LATEST' | 'TRIM_HORIZON';
 }
 
-export type ConsumerRequest = { id: number; op: 'metrics' | 'resetMetrics' | 'recentBatches' | 'stats' | 'stop' };
+export type ConsumerRequest = { id: number; op: 'metrics' | 'resetMetrics' | 'recentBatches' | 'stop' };
 export type ConsumerReply = { id: number; result?: unknown; error?: string } | { log: string } | { ready: true };
 
 /** how long a stop may take (in-flight batches finish) before the thread is ended anyway */
@@ -94,7 +93,6 @@ export class ConsumerThread {
   resetMetrics = () => this.call<void>('resetMetrics');
   /** the last batches handed to the stream handler (tests replay them) */
   recentBatches = () => this.call<DynamoDBStreamEvent[]>('recentBatches');
-  stats = () => this.call<StreamPoller['stats']>('stats');
 
   /** Ends the thread as a crash would (tests: the thread is restarted and no change is lost). */
   async crash(): Promise<void> {

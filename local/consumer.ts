@@ -68,8 +68,6 @@ async function answer(req: ConsumerRequest): Promise<unknown> {
       return metrics.reset();
     case 'recentBatches':
       return poller.recentBatches;
-    case 'stats':
-      return poller.stats;
     case 'stop':
       await poller.stop();
       await Promise.allSettled([...chunkWork]);

@@ -55,7 +55,7 @@ export interface LocalStack {
   tableNames: Record<string, string>;
   dynamodb: DynamoDbLocal | undefined;
   gateway: LocalGateway;
-  /** the stream consumer's thread (its poller's recent batches and stats) */
+  /** the stream consumer's thread (its poller's recent batches; crash() for tests) */
   consumer: ConsumerThread;
   /** DynamoDB requests and capacity units per function, on every thread (local instrumentation) */
   metrics: LocalMetrics;

@@ -5,7 +5,7 @@
  * `cd sdk && npm pack` then gives the installable tarball.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
@@ -26,8 +26,8 @@ await build({
 
 execFileSync(process.execPath, [resolve(SDK, '../node_modules/typescript/bin/tsc'), '-p', join(SDK, 'tsconfig.build.json')], { stdio: 'inherit' });
 // the sources import with .ts extensions; the published declarations point at .js
-const walk = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)]));
-for (const file of walk(join(DIST, 'types')).filter((f) => f.endsWith('.d.ts')))
-  writeFileSync(file, readFileSync(file, 'utf8').replace(/(from\s+'\.{1,2}\/[^']+)\.ts'/g, "$1.js'"));
+const types = join(DIST, 'types');
+for (const file of readdirSync(types, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts')))
+  writeFileSync(join(types, file), readFileSync(join(types, file), 'utf8').replace(/(from\s+'\.{1,2}\/[^']+)\.ts'/g, "$1.js'"));
 writeFileSync(join(DIST, 'index.d.ts'), "export * from './types/sdk/index.js';\n");
 console.log(`built ${DIST}`);
