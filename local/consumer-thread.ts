@@ -13,9 +13,14 @@ export interface ConsumerConfig {
   endpoint: string;
   tableName: string;
   intervalMs: number;
+  /** where the stream checkpoint is persisted (the data directory); undefined: kept in memory only */
+  checkpointFile?: string;
   /** where a new thread starts reading: the tip (start-up) or the oldest record (after a crash) */
   from: 'LATEST' | 'TRIM_HORIZON';
 }
+
+/** the stream checkpoint's file name in the data directory */
+export const STREAM_CHECKPOINT_FILE = 'stream-checkpoint.json';
 
 export type ConsumerRequest = { id: number; op: 'metrics' | 'resetMetrics' | 'recentBatches' | 'stop' };
 export type ConsumerReply = { id: number; result?: unknown; error?: string } | { log: string } | { ready: true };

@@ -4,11 +4,12 @@
  * consumer fed by a poller and the sweeper on a timer, all running the
  * handler modules that are deployed to Lambda.
  */
+import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { signUserToken } from '../functions/core/jwt.ts';
 import { workers } from '../lib/routes.ts';
 import { tables } from '../lib/tables.ts';
-import { ConsumerThread } from './consumer-thread.ts';
+import { ConsumerThread, STREAM_CHECKPOINT_FILE } from './consumer-thread.ts';
 import { DynamoDbLocal } from './dynamodb.ts';
 import { LocalGateway, loadHandler } from './gateway.ts';
 import { type DynamoMetrics, emptyMetrics, instrument, mergeMetrics } from './metrics.ts';
@@ -134,7 +135,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   await gateway.start();
 
   // the stream consumer (StreamFanout + FanoutChunk) on its own thread, as on AWS it is its own function
-  const thread = await ConsumerThread.start({ endpoint, tableName: tableNames.Presence as string, intervalMs: opts.streamPollMs ?? 100 }, log);
+  // its stream checkpoint is kept with the data (in memory: only for the life of this process)
+  const checkpointFile = opts.dataDir ? join(resolve(opts.dataDir), STREAM_CHECKPOINT_FILE) : undefined;
+  const thread = await ConsumerThread.start({ endpoint, tableName: tableNames.Presence as string, intervalMs: opts.streamPollMs ?? 100, checkpointFile }, log);
   consumer = thread;
 
   const sweeper = await loadHandler(workers.sweeper.entry);

@@ -86,7 +86,7 @@ const errorBody = (): middy.MiddlewareObj<HttpEvent, Result> => ({
     const apiError = toApiError(request.error);
     if (apiError.status >= 500) log.error('request failed', { error: request.error, route: request.event.routeKey });
     request.response = json(apiError.status, apiError.toBody());
-    if (apiError.status === 503) request.response.headers = { ...request.response.headers, 'retry-after': '1' };
+    if (apiError.retryAfter !== undefined) request.response.headers = { ...request.response.headers, 'retry-after': String(apiError.retryAfter) };
   },
 });
 

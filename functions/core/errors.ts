@@ -16,11 +16,14 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
-  constructor(code: ErrorCode, message: string) {
+  /** seconds after which a retry may succeed (429 / 503: the HTTP Retry-After header) */
+  readonly retryAfter: number | undefined;
+  constructor(code: ErrorCode, message: string, retryAfter?: number) {
     super(message);
     this.name = 'ApiError';
     this.code = code;
     this.status = ERROR_STATUS[code];
+    this.retryAfter = retryAfter;
   }
   toBody(): { error: ErrorCode; message: string } {
     return { error: this.code, message: this.message };
@@ -29,6 +32,8 @@ export class ApiError extends Error {
 
 export const badRequest = (message: string) => new ApiError('bad_request', message);
 export const notFound = (message: string) => new ApiError('not_found', message);
+/** 429: a limit was reached; `retryAfter` seconds until it lets the caller through again */
+export const rateLimited = (message: string, retryAfter: number) => new ApiError('rate_limited', message, Math.max(1, Math.ceil(retryAfter)));
 
 /**
  * Maps anything thrown to what the client is told. Client mistakes surfaced by
@@ -37,7 +42,7 @@ export const notFound = (message: string) => new ApiError('not_found', message);
  */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
-  if (isUnavailable(err)) return new ApiError('unavailable', 'Service temporarily unavailable, retry shortly');
+  if (isUnavailable(err)) return new ApiError('unavailable', 'Service temporarily unavailable, retry shortly', 1);
   const status = (err as { statusCode?: unknown } | null)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     if (status === 413) return new ApiError('payload_too_large', 'Request body too large');
