@@ -1,13 +1,22 @@
 /**
  * Main-thread side of the local stream consumer: starts `consumer.ts` on a
  * worker thread and asks it for its metrics, recent batches and to stop.
- * A thread that dies unexpectedly is restarted, reading the stream from its
- * oldest record: what was already pushed is skipped (the consumer records the
- * version it pushed), what was not is pushed, so a crash loses no change.
+ *
+ * Like Lambda's event source mapping it keeps the consumer's checkpoint (per
+ * shard, the last record handled) outside the consumer: in the data directory
+ * when there is one (written atomically as it advances), else in memory. A
+ * thread started after a stop, a crash of the thread or a kill of the whole
+ * process resumes right after the checkpoint; with none it reads every shard
+ * from its oldest record, never from the tip, so no change written after the
+ * tables exist is skipped. What it hands over twice (handled after the last
+ * checkpoint write) is skipped by the fan-out's own record of pushed versions.
  */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import type { DynamoMetrics } from './metrics.ts';
+import type { StreamCheckpoint } from './stream-poller.ts';
 
 export interface ConsumerConfig {
   endpoint: string;
@@ -15,18 +24,30 @@ export interface ConsumerConfig {
   intervalMs: number;
   /** where the stream checkpoint is persisted (the data directory); undefined: kept in memory only */
   checkpointFile?: string;
-  /** where a new thread starts reading: the tip (start-up) or the oldest record (after a crash) */
-  from: 'LATEST' | 'TRIM_HORIZON';
+  /** where the thread resumes; none: every shard from its oldest record */
+  checkpoint?: StreamCheckpoint;
 }
 
 /** the stream checkpoint's file name in the data directory */
 export const STREAM_CHECKPOINT_FILE = 'stream-checkpoint.json';
 
 export type ConsumerRequest = { id: number; op: 'metrics' | 'resetMetrics' | 'recentBatches' | 'stop' };
-export type ConsumerReply = { id: number; result?: unknown; error?: string } | { log: string } | { ready: true };
+export type ConsumerReply = { id: number; result?: unknown; error?: string } | { log: string } | { ready: true } | { checkpoint: StreamCheckpoint };
 
 /** how long a stop may take (in-flight batches finish) before the thread is ended anyway */
 const STOP_DEADLINE_MS = 10_000;
+/** checkpoint writes are batched this long (a kill in between only hands some records over again) */
+const CHECKPOINT_WRITE_MS = 50;
+
+function readCheckpoint(file: string | undefined): StreamCheckpoint | undefined {
+  if (!file) return undefined;
+  try {
+    const c = JSON.parse(readFileSync(file, 'utf8')) as StreamCheckpoint;
+    return typeof c?.streamArn === 'string' && c.shards && typeof c.shards === 'object' ? c : undefined;
+  } catch {
+    return undefined; // none yet (or unreadable: start from the oldest records, nothing is skipped)
+  }
+}
 
 export class ConsumerThread {
   private worker: Worker | undefined;
@@ -35,31 +56,50 @@ export class ConsumerThread {
   private stopping = false;
   /** how many times the thread was restarted after dying */
   restarts = 0;
+  /** where the consumer stands (what a new thread resumes from) */
+  private checkpoint: StreamCheckpoint | undefined;
+  private saveTimer: NodeJS.Timeout | undefined;
 
   private constructor(
-    private readonly config: Omit<ConsumerConfig, 'from'>,
+    private readonly config: Omit<ConsumerConfig, 'checkpoint'>,
     private readonly onLog: (line: string) => void,
-  ) {}
+  ) {
+    this.checkpoint = readCheckpoint(config.checkpointFile);
+  }
 
   /** starts the thread and resolves once its poller reads the stream */
-  static async start(config: Omit<ConsumerConfig, 'from'>, onLog: (line: string) => void): Promise<ConsumerThread> {
+  static async start(config: Omit<ConsumerConfig, 'checkpoint'>, onLog: (line: string) => void): Promise<ConsumerThread> {
     const thread = new ConsumerThread(config, onLog);
-    await thread.spawn('LATEST');
+    await thread.spawn();
     return thread;
   }
 
-  private spawn(from: ConsumerConfig['from']): Promise<void> {
+  /** Persists the checkpoint (atomically: a kill mid-write leaves the previous one). */
+  private save(): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    const file = this.config.checkpointFile;
+    if (!file || !this.checkpoint) return;
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(`${file}.tmp`, JSON.stringify(this.checkpoint));
+    renameSync(`${file}.tmp`, file);
+  }
+
+  private spawn(): Promise<void> {
     return new Promise((ok, fail) => {
       let ready = false;
       const worker = new Worker(new URL('./consumer-worker.mjs', import.meta.url), {
-        workerData: { ...this.config, from } satisfies ConsumerConfig,
+        workerData: { ...this.config, checkpoint: this.checkpoint } satisfies ConsumerConfig,
         // profiling flags reach the thread; tsx is registered by the entry itself
         execArgv: process.execArgv.filter((a) => a.startsWith('--cpu-prof') || a.startsWith('--heap-prof')),
       });
       this.worker = worker;
       worker.on('message', (msg: ConsumerReply) => {
         if ('log' in msg) this.onLog(msg.log);
-        else if ('ready' in msg) {
+        else if ('checkpoint' in msg) {
+          this.checkpoint = msg.checkpoint;
+          this.saveTimer ??= setTimeout(() => this.save(), CHECKPOINT_WRITE_MS);
+        } else if ('ready' in msg) {
           ready = true;
           ok();
         } else {
@@ -77,8 +117,8 @@ export class ConsumerThread {
         if (!ready) return fail(new Error(`stream consumer thread exited with ${code} while starting`));
         if (this.stopping) return;
         this.restarts++;
-        this.onLog(`[stream] consumer thread exited with ${code}: restarting it, reading the stream from its oldest record`);
-        this.spawn('TRIM_HORIZON').catch((err: Error) => this.onLog(`[stream] consumer thread restart failed: ${err.stack}`));
+        this.onLog(`[stream] consumer thread exited with ${code}: restarting it from its checkpoint`);
+        this.spawn().catch((err: Error) => this.onLog(`[stream] consumer thread restart failed: ${err.stack}`));
       });
     });
   }
@@ -107,7 +147,7 @@ export class ConsumerThread {
   async stop(): Promise<void> {
     this.stopping = true;
     const worker = this.worker;
-    if (!worker) return;
+    if (!worker) return this.save();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((ok) => {
       timer = setTimeout(() => {
@@ -118,5 +158,6 @@ export class ConsumerThread {
     await Promise.race([this.call('stop').catch(() => {}), deadline]);
     clearTimeout(timer);
     await worker.terminate();
+    this.save();
   }
 }

@@ -57,6 +57,8 @@ const poller = new StreamPoller({
   filterPatterns: streamFilterPatterns,
   parallelization: STREAM_PARALLELIZATION,
   intervalMs: config.intervalMs,
+  // the main thread keeps the checkpoint (and persists it with the data): it outlives this thread
+  onCheckpoint: (checkpoint) => port.postMessage({ checkpoint } satisfies ConsumerReply),
   onLog: (l) => log(`[stream] ${l}`),
 });
 
@@ -83,5 +85,5 @@ port.on('message', (req: ConsumerRequest) => {
   );
 });
 
-await poller.start(config.from);
+await poller.start(config.checkpoint ?? 'TRIM_HORIZON');
 port.postMessage({ ready: true } satisfies ConsumerReply);

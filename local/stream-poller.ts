@@ -7,6 +7,13 @@
  * `ParallelizationFactor`, each shard's records are spread over
  * `parallelization` lanes by partition key: up to that many batches run at
  * once, records of one key always in order, one after the other.
+ *
+ * Like the event source mapping it keeps a checkpoint per shard: the sequence
+ * number up to which every record was handled (or filtered out, or given up
+ * on). `onCheckpoint` hears every advance; a poller started from a checkpoint
+ * resumes right after it, so a consumer that stops or dies never skips a
+ * record (it may hand over again what it handled after its last checkpoint:
+ * at least once, as on AWS).
  */
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -32,23 +39,49 @@ export interface StreamPollerOptions {
   /** concurrent batches per shard, records of one partition key in order (default 1) */
   parallelization?: number;
   maxRetries?: number;
+  /** hears every advance of the checkpoint (the local stack persists it with its data) */
+  onCheckpoint?: (checkpoint: StreamCheckpoint) => void;
   onLog?: (line: string) => void;
+}
+
+/** Where a consumer stands in a stream: per shard, the last sequence number handled (or the shard is finished). */
+export interface StreamCheckpoint {
+  streamArn: string;
+  shards: Record<string, { after?: string; finished?: true }>;
+}
+
+/** Where a poller starts: a checkpoint (resume after it), the oldest record, or the tip. */
+export type StartPosition = StreamCheckpoint | 'TRIM_HORIZON' | 'LATEST';
+
+/** A record read from a shard and not yet handled. */
+interface Pending {
+  record: DynamoDBRecord;
+  shard: ShardState;
+  handled: boolean;
 }
 
 /** Records of some partition keys, delivered in order, one batch at a time. */
 interface Lane {
-  queue: DynamoDBRecord[];
+  queue: Pending[];
   attempts: number;
   running: Promise<void> | undefined;
 }
 
 interface ShardState {
+  id: string;
   iterator: string | undefined;
   /** sequence number of the last record read, to re-open the shard after it */
   lastSequence?: string;
   /** a child shard is read only once its parent is read to its end (order per key across a roll-over) */
   parent?: string;
+  /** read to its end */
   done: boolean;
+  /** records read, in stream order, not yet all handled */
+  pending: Pending[];
+  /** every record up to this sequence number is handled */
+  checkpoint?: string;
+  /** what onCheckpoint last heard of this shard */
+  reported?: string;
 }
 
 /** records read but not yet delivered, across lanes, before reading pauses (back-pressure) */
@@ -79,17 +112,30 @@ export class StreamPoller {
   }
 
   /**
-   * Starts reading: at the tip of every open shard (records written before
-   * start-up are history), or from the oldest record of every shard (a
-   * consumer replacing one that died).
+   * Starts reading: right after a checkpoint of this stream (shards it does
+   * not know are read from their oldest record), from the oldest record of
+   * every shard (no checkpoint: nothing written to the table is skipped), or
+   * at the tip (tests that only want what they write next).
    */
-  async start(from: 'LATEST' | 'TRIM_HORIZON' = 'LATEST'): Promise<void> {
+  async start(from: StartPosition = 'TRIM_HORIZON'): Promise<void> {
     const out = await this.opts.client.send(new DescribeTableCommand({ TableName: this.opts.tableName }));
     this.streamArn = out.Table?.LatestStreamArn ?? '';
     if (!this.streamArn) throw new Error(`table ${this.opts.tableName} has no stream`);
-    await this.discover(from);
+    // a checkpoint of another stream (the table was re-created) says nothing about this one
+    const checkpoint = typeof from === 'object' && from.streamArn === this.streamArn ? from : undefined;
+    await this.discover(from === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON', checkpoint);
     this.running = true;
     this.schedule();
+  }
+
+  /** The current checkpoint (what a replacement consumer resumes from). */
+  checkpoint(): StreamCheckpoint {
+    const shards: StreamCheckpoint['shards'] = {};
+    for (const [id, s] of this.shards) {
+      if (s.done && s.pending.length === 0) shards[id] = { finished: true };
+      else if (s.checkpoint) shards[id] = { after: s.checkpoint };
+    }
+    return { streamArn: this.streamArn, shards };
   }
 
   private schedule(): void {
@@ -110,7 +156,7 @@ export class StreamPoller {
     this.streams.destroy();
   }
 
-  private async discover(position: 'LATEST' | 'TRIM_HORIZON'): Promise<void> {
+  private async discover(position: 'LATEST' | 'TRIM_HORIZON', checkpoint?: StreamCheckpoint): Promise<void> {
     this.lastDiscovery = Date.now();
     let start: string | undefined;
     do {
@@ -119,15 +165,33 @@ export class StreamPoller {
         const id = shard.ShardId as string;
         if (this.shards.has(id)) continue;
         const closed = shard.SequenceNumberRange?.EndingSequenceNumber !== undefined;
-        if (position === 'LATEST' && closed) {
-          this.shards.set(id, { iterator: undefined, done: true });
+        const saved = checkpoint?.shards[id];
+        if (saved?.finished || (position === 'LATEST' && closed)) {
+          this.shards.set(id, { id, iterator: undefined, done: true, pending: [], reported: 'finished' });
           continue;
         }
-        const it = await this.streams.send(new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: id, ShardIteratorType: position }));
-        this.shards.set(id, { iterator: it.ShardIterator, parent: shard.ParentShardId, done: false });
+        const iterator = await this.openShard(id, saved?.after, position);
+        const after = saved?.after;
+        this.shards.set(id, { id, iterator, parent: shard.ParentShardId, done: false, pending: [], checkpoint: after, reported: after, lastSequence: after });
       }
       start = out.StreamDescription?.LastEvaluatedShardId;
     } while (start);
+  }
+
+  /** An iterator right after `after`, or at `position`; a checkpoint older than the stream's retention reads from the oldest record. */
+  private async openShard(id: string, after: string | undefined, position: 'LATEST' | 'TRIM_HORIZON'): Promise<string | undefined> {
+    const base = { StreamArn: this.streamArn, ShardId: id };
+    if (after) {
+      try {
+        const it = await this.streams.send(new GetShardIteratorCommand({ ...base, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after }));
+        return it.ShardIterator;
+      } catch (err) {
+        if (!(err instanceof TrimmedDataAccessException)) throw err;
+        this.opts.onLog?.(`checkpoint of shard ${id} is older than the stream's retention: reading from its oldest record`);
+      }
+    }
+    const it = await this.streams.send(new GetShardIteratorCommand({ ...base, ShardIteratorType: after ? 'TRIM_HORIZON' : position }));
+    return it.ShardIterator;
   }
 
   private async poll(): Promise<void> {
@@ -139,6 +203,7 @@ export class StreamPoller {
   private async pollShard(id: string, shard: ShardState): Promise<void> {
     if (!shard.iterator) {
       shard.done = true; // read to its end: what it had is queued in the lanes
+      this.advance(shard);
       return;
     }
     const parent = shard.parent ? this.shards.get(shard.parent) : undefined;
@@ -153,15 +218,19 @@ export class StreamPoller {
       if (last) shard.lastSequence = last;
       const records = (out.Records ?? []).map((r) => this.toLambdaRecord(r));
       this.stats.records += records.length;
-      for (const r of records) {
-        if (!matchesAny(this.opts.filterPatterns, r)) {
+      for (const record of records) {
+        const pending: Pending = { record, shard, handled: false };
+        shard.pending.push(pending);
+        if (!matchesAny(this.opts.filterPatterns, record)) {
           this.stats.filteredOut++;
+          pending.handled = true;
           continue;
         }
-        const lane = this.lanes[laneOf(r, this.lanes.length)] as Lane;
-        lane.queue.push(r);
+        const lane = this.lanes[laneOf(record, this.lanes.length)] as Lane;
+        lane.queue.push(pending);
         lane.running ??= this.drain(lane);
       }
+      this.advance(shard);
     } catch (err) {
       if (err instanceof ExpiredIteratorException || err instanceof TrimmedDataAccessException) {
         // DynamoDB Local sometimes refuses an idle iterator: re-open the shard after the last record read
@@ -200,9 +269,32 @@ export class StreamPoller {
     }
   }
 
+  /** Moves the shard's checkpoint over the records handled in stream order, and tells `onCheckpoint`. */
+  private advance(shard: ShardState): void {
+    let n = 0;
+    while (n < shard.pending.length && shard.pending[n]?.handled) n++;
+    if (n > 0) shard.checkpoint = shard.pending[n - 1]?.record.dynamodb?.SequenceNumber ?? shard.checkpoint;
+    shard.pending.splice(0, n);
+    const entry = shard.done && shard.pending.length === 0 ? 'finished' : shard.checkpoint;
+    if (entry === shard.reported) return;
+    shard.reported = entry;
+    this.opts.onCheckpoint?.(this.checkpoint());
+  }
+
+  /** Marks records handled (delivered, or given up on) and advances their shards' checkpoints. */
+  private handled(done: Pending[]): void {
+    const shards = new Set<ShardState>();
+    for (const p of done) {
+      p.handled = true;
+      shards.add(p.shard);
+    }
+    for (const s of shards) this.advance(s);
+  }
+
   /** Hands the lane's next batch to the handler; removes what succeeded (or was given up on) from the queue. */
   private async deliver(lane: Lane): Promise<void> {
-    const batch = lane.queue.slice(0, this.opts.batchSize ?? 100);
+    const pendings = lane.queue.slice(0, this.opts.batchSize ?? 100);
+    const batch = pendings.map((p) => p.record);
     this.stats.batches++;
     this.recentBatches.push({ Records: batch });
     if (this.recentBatches.length > 50) this.recentBatches.shift();
@@ -222,17 +314,18 @@ export class StreamPoller {
       failedFrom = 0;
     }
     if (failedFrom < 0) {
-      lane.queue.splice(0, batch.length);
+      this.handled(lane.queue.splice(0, batch.length));
       lane.attempts = 0;
       return;
     }
     this.stats.failures++;
     lane.attempts++;
-    lane.queue.splice(0, failedFrom); // the records before the failed one are done
+    this.handled(lane.queue.splice(0, failedFrom)); // the records before the failed one are done
     if (lane.attempts > (this.opts.maxRetries ?? 3)) {
-      const [dropped] = lane.queue.splice(0, 1);
+      const dropped = lane.queue.splice(0, 1);
       this.stats.dropped++;
-      this.opts.onLog?.(`stream record dropped after retries (on-failure destination): ${JSON.stringify(dropped?.dynamodb?.Keys)}`);
+      this.opts.onLog?.(`stream record dropped after retries (on-failure destination): ${JSON.stringify(dropped[0]?.record.dynamodb?.Keys)}`);
+      this.handled(dropped);
       lane.attempts = 0;
     } else {
       await new Promise((r) => setTimeout(r, 100 * 2 ** lane.attempts));

@@ -4,69 +4,20 @@
  * restarts in the data directory, and on SIGTERM stops everything it started
  * (no DynamoDB Local left behind).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { portFree } from '../../local/dynamodb.ts';
-import { startCommand } from '../../local/start-command.ts';
 import { token } from '../support/e2e.ts';
-import { freePort } from '../support/ports.ts';
+import { type Running, startNpm, stopNpm } from '../support/npm-start.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const dataDir = mkdtempSync(join(tmpdir(), 'presence-data-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  ports: { http: number; ws: number; db: number };
-}
-
-async function start(args: string[] = []): Promise<Running> {
-  const ports = { http: await freePort(), ws: await freePort(), db: await freePort() };
-  const { command, args: argv } = startCommand(args);
-  const child = spawn(command, argv, {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: String(ports.http),
-      WS_PORT: String(ports.ws),
-      DYNAMODB_PORT: String(ports.db),
-      PRESENCE_DATA_DIR: dataDir,
-      PRESENCE_JWT_SECRET: 'test-secret',
-      // the test runner's own settings must not leak into the stack
-      PRESENCE_TABLE: '',
-      GRAPH_TABLE: '',
-      DYNAMODB_ENDPOINT: '',
-      LOG_LEVEL: '',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (b) => (out += b));
-  child.stderr?.on('data', (b) => (out += b));
-  await new Promise<void>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`not ready in 60 s:\n${out}`)), 60_000);
-    const check = () => {
-      if (out.includes('Ctrl-C to stop')) {
-        clearTimeout(timer);
-        ok();
-      }
-    };
-    child.stdout?.on('data', check);
-    child.once('exit', (code) => fail(new Error(`exited ${code} before ready:\n${out}`)));
-  });
-  return { child, output: () => out, ports };
-}
-
-async function stop(r: Running): Promise<number | null> {
-  const exited = new Promise<number | null>((ok) => r.child.once('exit', (code) => ok(code)));
-  r.child.kill('SIGTERM');
-  return exited;
-}
+const start = (args: string[] = []) => startNpm({ dataDir, args });
+const stop = (r: Running) => stopNpm(r);
 
 describe('npm start', () => {
   it('prints its endpoints, serves both APIs, keeps data, and stops cleanly on SIGTERM', async () => {

@@ -4,13 +4,15 @@
  * never two batches at once, while a slow batch of one user does not hold up
  * another user's records (no head-of-line blocking); a failed record is
  * retried from itself, the records before it are not handed over again.
+ * Like the event source mapping it keeps a checkpoint: a poller started from
+ * it resumes right after it, and it never passes a record not yet handled.
  * Real DynamoDB Local streams.
  */
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { STREAM_PARALLELIZATION, streamFilterPatterns } from '../../lib/tables.ts';
-import { laneOf, StreamPoller } from '../../local/stream-poller.ts';
+import { laneOf, type StartPosition, type StreamCheckpoint, StreamPoller } from '../../local/stream-poller.ts';
 import { createTables } from '../support/dynamo.ts';
 import { eventually, sleep } from '../support/e2e.ts';
 
@@ -29,7 +31,10 @@ const write = (userId: string, version: number) =>
   client.send(new PutItemCommand({ TableName: table, Item: { pk: { S: `USER#${userId}` }, sk: { S: 'STATE' }, version: { N: String(version) } } }));
 const asRecord = (userId: string) => ({ dynamodb: { Keys: { pk: { S: `USER#${userId}` } } } }) as DynamoDBRecord;
 
-async function startPoller(handler: (event: DynamoDBStreamEvent) => Promise<{ batchItemFailures: { itemIdentifier: string }[] } | undefined>) {
+type Handler = (event: DynamoDBStreamEvent) => Promise<{ batchItemFailures: { itemIdentifier: string }[] } | undefined>;
+
+/** Starts a poller (by default at the tip: the tests share one table, each wants only what it writes). */
+async function startPoller(handler: Handler, from: StartPosition = 'LATEST', onCheckpoint?: (c: StreamCheckpoint) => void) {
   poller = new StreamPoller({
     client,
     endpoint: process.env.DYNAMODB_ENDPOINT as string,
@@ -38,9 +43,14 @@ async function startPoller(handler: (event: DynamoDBStreamEvent) => Promise<{ ba
     filterPatterns: streamFilterPatterns,
     parallelization: STREAM_PARALLELIZATION,
     intervalMs: 50,
+    onCheckpoint,
   });
-  await poller.start();
+  await poller.start(from);
 }
+
+/** the highest sequence number a checkpoint says is handled */
+const handledUpTo = (c: StreamCheckpoint | undefined) =>
+  Object.values(c?.shards ?? {}).reduce((max, s) => (s.after && BigInt(s.after) > max ? BigInt(s.after) : max), 0n);
 
 describe('stream poller', () => {
   it("keeps one user's records in order, one batch at a time, while a slow user does not block the others", async () => {
@@ -111,5 +121,76 @@ describe('stream poller', () => {
     // [1], then [2, 3, 4] fails at 3, then [3, 4] again: 2 is not handed over a second time
     expect(batches).toEqual([[1], [2, 3, 4], [3, 4]]);
     expect(poller?.stats.dropped).toBe(0);
+  });
+
+  it('resumes right after its checkpoint: what was written while it was stopped is handed over, nothing before it again', async () => {
+    const user = 'sp-resume';
+    const seen: number[] = [];
+    const mine: Handler = async ({ Records }) => {
+      for (const r of Records) if (userOf(r) === user) seen.push(versionOf(r));
+      return { batchItemFailures: [] };
+    };
+    let checkpoint: StreamCheckpoint | undefined;
+    await startPoller(mine, 'LATEST', (c) => {
+      checkpoint = c;
+    });
+    await write(user, 1);
+    await write(user, 2);
+    await eventually(async () => seen.length === 2, 8000);
+    await poller?.stop();
+    poller = undefined;
+    expect(checkpoint?.streamArn).toMatch(/stream/);
+    // written while no consumer runs (a stop, a crash): a consumer starting at the tip would never see them
+    await write(user, 3);
+    await write(user, 4);
+    await startPoller(mine, checkpoint as StreamCheckpoint);
+    await eventually(async () => seen.length >= 4, 8000);
+    await sleep(300);
+    expect(seen).toEqual([1, 2, 3, 4]);
+  });
+
+  it('with no checkpoint starts from the oldest record, not the tip', async () => {
+    const user = 'sp-oldest';
+    await write(user, 1); // written before the poller exists
+    const seen: number[] = [];
+    await startPoller(async ({ Records }) => {
+      for (const r of Records) if (userOf(r) === user) seen.push(versionOf(r));
+      return { batchItemFailures: [] };
+    }, 'TRIM_HORIZON');
+    await eventually(async () => seen.length === 1, 8000);
+    expect(seen).toEqual([1]);
+  });
+
+  it('never moves its checkpoint past a record still being handled, even when later records of other users are done', async () => {
+    const slow = 'sp-cp-slow';
+    const other = Array.from({ length: 50 }, (_, i) => `sp-cp-other-${i}`).find(
+      (u) => laneOf(asRecord(u), STREAM_PARALLELIZATION) !== laneOf(asRecord(slow), STREAM_PARALLELIZATION),
+    ) as string;
+    let release = false;
+    let slowSeq = 0n;
+    let otherSeq = 0n;
+    let checkpoint: StreamCheckpoint | undefined;
+    await startPoller(
+      async ({ Records }) => {
+        for (const r of Records) {
+          const seq = BigInt(r.dynamodb?.SequenceNumber ?? '0');
+          if (userOf(r) === slow) slowSeq = seq;
+          if (userOf(r) === other) otherSeq = seq;
+        }
+        if (Records.some((r) => userOf(r) === slow)) while (!release) await sleep(20);
+        return { batchItemFailures: [] };
+      },
+      'LATEST',
+      (c) => {
+        checkpoint = c;
+      },
+    );
+    await write(slow, 1);
+    await write(other, 1);
+    await eventually(async () => slowSeq > 0n && otherSeq > slowSeq, 8000);
+    await sleep(300); // the other user's record is handled; the slow one is not
+    expect(handledUpTo(checkpoint)).toBeLessThan(slowSeq);
+    release = true;
+    await eventually(async () => handledUpTo(checkpoint) >= otherSeq, 8000);
   });
 });
