@@ -2,7 +2,8 @@
  * `npm run token -- <userId> [--scope "presence:sys"] [--ttl 3600]`
  * prints a local HS256 token signed with PRESENCE_JWT_SECRET (dev default
  * `local-dev-secret`). Only for the local stack: on AWS your identity
- * provider issues tokens.
+ * provider issues tokens. (aws-jwt-verify has no HS256: these are verified by
+ * the thin local path of functions/commons/auth.ts.)
  */
 import { signUserToken } from '../functions/core/jwt.ts';
 import { USER_ID_PATTERN } from '../functions/core/schemas.ts';

@@ -77,8 +77,8 @@ function acknowledgeFunctionWildcards(stack: PresenceStack, id: string, f: Prese
     const indexes = def.indexes.map((i) => i.name).join(', ');
     known.set(
       flattenCfnValue(stack.resolve(`${table.tableArn}/index/*`)),
-      `${id}: the CDK table grant on the ${def.id} table (read or read/write, per lib/routes.ts) always adds <table arn>/index/* so Query works on ` +
-        `its GSIs (${indexes}); the wildcard stays inside this one table's own indexes`,
+      `${id}: the ${def.id} table grant (the actions of TABLE_ACTIONS in lib/tables.ts for its read or write access, per lib/routes.ts) ` +
+        `covers <table arn>/index/* so Query works on its GSIs (${indexes}); the wildcard stays inside this one table's own indexes`,
     );
   }
   known.set(

@@ -39,7 +39,10 @@ import { STREAM_PARALLELIZATION, streamFilterPatterns } from './tables.ts';
 export interface PresenceStackProps extends StackProps {
   /** JWT issuer (`iss`) accepted by both APIs */
   jwtIssuer: string;
-  /** accepted audiences; the WebSocket authorizer checks the first one */
+  /**
+   * accepted audiences, on both APIs alike: the token's `aud` must name one of
+   * them, or, for a token without `aud` (Cognito access tokens), its `client_id`
+   */
   jwtAudience: string[];
   /** default: `${jwtIssuer}/.well-known/jwks.json` */
   jwksUrl?: string;
@@ -77,6 +80,8 @@ export class PresenceStack extends Stack {
     super(scope, id, props);
 
     if (props.jwtAudience.length === 0) throw new Error('jwtAudience needs at least one audience');
+    // the WebSocket authorizer reads them as one comma-separated variable
+    if (props.jwtAudience.some((a) => a.includes(','))) throw new Error('an audience may not contain a comma');
     const issuer = props.jwtIssuer;
     const jwksUrl = props.jwksUrl ?? `${issuer.replace(/\/+$/, '')}/.well-known/jwks.json`;
 
@@ -192,10 +197,7 @@ export class PresenceStack extends Stack {
 
     // ---- WebSocket routes ----
     const authorizerFn = make(workers.wsAuthorizer.id, workers.wsAuthorizer.entry, workers.wsAuthorizer.access, Duration.seconds(10));
-    authorizerFn
-      .addEnvironment('JWT_ISSUER', issuer)
-      .addEnvironment('JWT_AUDIENCE', props.jwtAudience[0] as string)
-      .addEnvironment('JWT_JWKS_URL', jwksUrl);
+    authorizerFn.addEnvironment('JWT_ISSUER', issuer).addEnvironment('JWT_AUDIENCE', props.jwtAudience.join(',')).addEnvironment('JWT_JWKS_URL', jwksUrl);
     const wsAuthorizer = new WebSocketLambdaAuthorizer('ConnectAuthorizer', authorizerFn.fn, {
       identitySource: ['route.request.querystring.token'],
     });

@@ -76,3 +76,17 @@ export const streamFilterPatterns: readonly Record<string, unknown>[] = [
  * The event source mapping and the local poller both use it.
  */
 export const STREAM_PARALLELIZATION = 10;
+
+/**
+ * DynamoDB actions a function gets on a table (and its indexes) per access
+ * level of lib/routes.ts: exactly what functions/commons/store.ts calls. No
+ * Scan anywhere; nothing deletes Presence items (they expire by TTL, or are
+ * overwritten), so Presence has no DeleteItem/BatchWriteItem.
+ */
+export const TABLE_ACTIONS: Readonly<Record<TableDef['id'], Readonly<Record<'read' | 'write', readonly string[]>>>> = (() => {
+  const read = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
+  return {
+    Presence: { read, write: [...read, 'dynamodb:PutItem', 'dynamodb:UpdateItem'] },
+    Graph: { read, write: [...read, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'] },
+  };
+})();

@@ -1,38 +1,93 @@
-/** Token verification with this deployment's settings (local secret or JWKS). */
-import type { JsonWebKey } from 'node:crypto';
-import { type Claims, TokenError, verifyJwt } from '../core/jwt.ts';
+/**
+ * Token verification with this deployment's settings: the one entry of the
+ * WebSocket `$connect` authorizer and of the local gateway (which plays the
+ * HTTP API's JWT authorizer). It accepts what API Gateway's JWT authorizer
+ * accepts (functions/core/jwt.ts has the claim rules).
+ *
+ * - Identity provider tokens (RS*, ES*, from `JWT_JWKS_URL`): aws-jwt-verify's
+ *   JwtVerifier. Its SimpleJwksCache keeps every key it has fetched, so a
+ *   token whose key is cached never waits on, nor fails with, the JWKS
+ *   endpoint; an unknown `kid` fetches the set again (key rotation), and after
+ *   a fetch that still lacks the kid, unknown kids are refused without a fetch
+ *   for 10 s (its SimplePenaltyBox). Each fetch has a deadline (`JWT_JWKS_TIMEOUT_MS`).
+ * - Local tokens (HS256 with `PRESENCE_JWT_SECRET`): aws-jwt-verify verifies
+ *   asymmetric signatures only, so this is a thin local path: the library
+ *   parses the token and checks `exp`/`nbf`/`iss`; only the HMAC comparison is
+ *   ours. Without a secret (AWS) an HS256 token is refused.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { JwtVerifier } from 'aws-jwt-verify';
+import type { Fetcher } from 'aws-jwt-verify/https';
+import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
+import { decomposeUnverifiedJwt, validateJwtFields } from 'aws-jwt-verify/jwt';
+import { type Claims, checkClaims, hs256Signature, scopesOf, TokenError } from '../core/jwt.ts';
 import { USER_ID_PATTERN } from '../core/schemas.ts';
 import { config } from './config.ts';
 
-let jwks: { at: number; keys: (JsonWebKey & { kid?: string })[] } | undefined;
-const JWKS_TTL_MS = 10 * 60 * 1000;
-/** an unknown key id refetches the set (key rotation), but at most this often */
-const JWKS_REFETCH_MS = 30 * 1000;
-
-async function keyFor(kid: string | undefined): Promise<JsonWebKey | undefined> {
-  const url = config.jwt.jwksUrl;
-  if (!url) return undefined;
-  const find = () => jwks?.keys.find((k) => kid === undefined || k.kid === kid);
-  const age = jwks ? Date.now() - jwks.at : Number.POSITIVE_INFINITY;
-  if (age > JWKS_TTL_MS || (!find() && age > JWKS_REFETCH_MS)) {
-    const res = await fetch(url);
-    if (!res.ok) throw new Error(`JWKS fetch failed: ${res.status}`);
-    const body = (await res.json()) as { keys?: (JsonWebKey & { kid?: string })[] };
-    jwks = { at: Date.now(), keys: body.keys ?? [] };
-  }
-  return find();
+export interface TokenSettings {
+  /** HS256 shared secret (local stack only) */
+  secret?: string;
+  /** expected `iss`; unset: not checked (local stack) */
+  issuer?: string;
+  /** accepted audiences, as on the HTTP API's JWT authorizer; empty: not checked (local stack) */
+  audiences: readonly string[];
+  jwksUrl?: string;
+  /** deadline of one JWKS download */
+  jwksTimeoutMs: number;
 }
 
+/** The token's claims (as signed), with its subject and its scopes (from `scope` or `scp`). */
+export type VerifiedToken = Claims & { scopes: string[] };
+
+/** clock skew allowed on exp, nbf and iat */
+const GRACE_SECONDS = 5;
 const USER_ID = new RegExp(USER_ID_PATTERN);
 
-/** Verifies a token; its subject must be a valid userId (it becomes part of DynamoDB keys). */
-export async function verifyToken(token: string): Promise<Claims> {
-  const claims = await verifyJwt(token, {
-    secret: config.jwt.secret,
-    keys: config.jwt.jwksUrl ? keyFor : undefined,
-    issuer: config.jwt.issuer,
-    audience: config.jwt.audience,
-  });
-  if (!USER_ID.test(claims.sub)) throw new TokenError('subject is not a valid userId');
-  return claims;
+/** JWKS download with a deadline. (The library's SimpleFetcher speaks https only and retries once; this one also serves the tests' local http JWKS.) */
+const fetcherWithTimeout = (timeoutMs: number): Fetcher => ({
+  fetch: async (uri) => {
+    const res = await fetch(uri, { signal: AbortSignal.timeout(timeoutMs) });
+    if (res.status !== 200) throw new TokenError(`JWKS fetch answered ${res.status}`);
+    return res.arrayBuffer();
+  },
+});
+
+/** Builds the verifier for `settings`; `verifyToken` below is the one with this deployment's settings. */
+export function createTokenVerifier(settings: TokenSettings): (token: string) => Promise<VerifiedToken> {
+  const jwks = settings.jwksUrl
+    ? JwtVerifier.create(
+        {
+          jwksUri: settings.jwksUrl,
+          issuer: settings.issuer ?? null,
+          // the audience rule is API Gateway's (aud, or client_id without aud): checkClaims below
+          audience: null,
+          graceSeconds: GRACE_SECONDS,
+        },
+        { jwksCache: new SimpleJwksCache({ fetcher: fetcherWithTimeout(settings.jwksTimeoutMs) }) },
+      )
+    : undefined;
+
+  const verifyHs256 = (token: string, secret: string): Record<string, unknown> => {
+    const { headerB64, payloadB64, signatureB64, payload } = decomposeUnverifiedJwt(token);
+    const want = Buffer.from(hs256Signature(`${headerB64}.${payloadB64}`, secret));
+    const got = Buffer.from(signatureB64);
+    if (got.length !== want.length || !timingSafeEqual(got, want)) throw new TokenError('bad signature');
+    validateJwtFields(payload, { issuer: settings.issuer ?? null, audience: null, graceSeconds: GRACE_SECONDS });
+    return payload;
+  };
+
+  return async (token) => {
+    const { alg } = decomposeUnverifiedJwt(token).header;
+    let claims: Record<string, unknown>;
+    if (alg === 'HS256' && settings.secret) claims = verifyHs256(token, settings.secret);
+    else if (jwks && alg !== 'HS256') claims = await jwks.verify(token);
+    else throw new TokenError(`unsupported algorithm ${String(alg)}`);
+    checkClaims(claims, { audiences: settings.audiences, graceSeconds: GRACE_SECONDS });
+    // the subject becomes part of DynamoDB keys
+    if (!USER_ID.test(claims.sub)) throw new TokenError('subject is not a valid userId');
+    return { ...claims, scopes: scopesOf(claims) };
+  };
 }
+
+/** Verifies a token with this deployment's settings (functions/commons/config.ts). */
+export const verifyToken = createTokenVerifier(config.jwt);

@@ -27,9 +27,16 @@ export const config = {
   wsRateLimit: int('WS_RATE_LIMIT', 100),
   wsRateWindowSeconds: int('WS_RATE_WINDOW_SECONDS', 10),
   jwt: {
+    /** HS256 secret of the local tokens (never set on AWS) */
     secret: env.PRESENCE_JWT_SECRET || undefined,
     issuer: env.JWT_ISSUER || undefined,
-    audience: env.JWT_AUDIENCE || undefined,
+    /** comma-separated accepted audiences, all of them, as the HTTP API's JWT authorizer takes them */
+    audiences: (env.JWT_AUDIENCE ?? '')
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean),
     jwksUrl: env.JWT_JWKS_URL || undefined,
+    /** deadline of one JWKS download, in ms */
+    jwksTimeoutMs: int('JWT_JWKS_TIMEOUT_MS', 3000),
   },
 } as const;

@@ -41,12 +41,22 @@ export const json = (statusCode: number, data: unknown): Result => ({
   body: JSON.stringify(data),
 });
 
+/**
+ * The scopes API Gateway verified (`requestContext.authorizer.jwt.scopes`, a
+ * list; null on routes without authorization scopes), else the token's own
+ * (`scope`, or `scp`, which the claims carry as API Gateway renders lists: "[a b]").
+ */
+const scopesOfRequest = (event: HttpEvent): string[] => {
+  const jwt = event.requestContext?.authorizer?.jwt;
+  return Array.isArray(jwt?.scopes) ? jwt.scopes : scopesOf(jwt?.claims ?? {});
+};
+
 const authorize = (scope: string | null | undefined): middy.MiddlewareObj<HttpEvent, Result> => ({
   before: (request) => {
     const claims = request.event.requestContext?.authorizer?.jwt?.claims ?? {};
     // on AWS the JWT authorizer checked the signature; the subject must still be a valid userId
     if (typeof claims.sub !== 'string' || !USER_ID.test(claims.sub)) throw new ApiError('unauthorized', 'Missing or invalid token');
-    if (scope && !scopesOf(claims).includes(scope)) throw new ApiError('forbidden', `This route needs the ${scope} scope`);
+    if (scope && !scopesOfRequest(request.event).includes(scope)) throw new ApiError('forbidden', `This route needs the ${scope} scope`);
   },
 });
 
@@ -100,7 +110,7 @@ export function httpRoute<B = Record<string, never>>(opts: HttpRouteOptions, fn:
       const claims = event.requestContext.authorizer.jwt.claims;
       const data = await fn({
         userId: String(claims.sub),
-        scopes: scopesOf(claims),
+        scopes: scopesOfRequest(event),
         body: (event.body ?? {}) as B,
         query: (event.queryStringParameters ?? {}) as Record<string, string>,
         params: (event.pathParameters ?? {}) as Record<string, string>,

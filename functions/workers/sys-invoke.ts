@@ -19,22 +19,26 @@ const withIds = (ids: Record<string, Schema>, body?: Schema): Schema => ({
 });
 
 type Payload = Record<string, any>;
-const OPS: Record<string, { schema: Schema; run: (p: Payload) => Promise<unknown> }> = {
-  initializePresence: { schema: withIds({ userId }, sysPresenceBody), run: (p) => ops.sysInitialize(p.userId, p as ops.SysPresenceInput) },
-  extendPresence: { schema: withIds({ userId }, sysExtendBody), run: (p) => ops.sysExtend(p.userId, p as { expiresIn: number }) },
-  terminatePresence: { schema: withIds({ userId }, { properties: { device } }), run: (p) => ops.sysTerminate(p.userId, p.device) },
-  addFriend: { schema: withIds({ userId, friendId: userId }), run: (p) => ops.addFriends(p.userId, p.friendId) },
-  removeFriend: { schema: withIds({ userId, friendId: userId }), run: (p) => ops.removeFriends(p.userId, p.friendId) },
-  addGroupMember: { schema: withIds({ groupId, userId }), run: (p) => ops.addMember(p.groupId, p.userId) },
-  removeGroupMember: { schema: withIds({ groupId, userId }), run: (p) => ops.removeMember(p.groupId, p.userId) },
-};
+type Op = { schema: Schema; run: (p: Payload) => Promise<unknown> };
+/** a Map, so that `op` is looked up among these names only (never `constructor`, `__proto__`, `toString`... of an object) */
+const OPS: ReadonlyMap<string, Op> = new Map(
+  Object.entries({
+    initializePresence: { schema: withIds({ userId }, sysPresenceBody), run: (p) => ops.sysInitialize(p.userId, p as ops.SysPresenceInput) },
+    extendPresence: { schema: withIds({ userId }, sysExtendBody), run: (p) => ops.sysExtend(p.userId, p as { expiresIn: number }) },
+    terminatePresence: { schema: withIds({ userId }, { properties: { device } }), run: (p) => ops.sysTerminate(p.userId, p.device) },
+    addFriend: { schema: withIds({ userId, friendId: userId }), run: (p) => ops.addFriends(p.userId, p.friendId) },
+    removeFriend: { schema: withIds({ userId, friendId: userId }), run: (p) => ops.removeFriends(p.userId, p.friendId) },
+    addGroupMember: { schema: withIds({ groupId, userId }), run: (p) => ops.addMember(p.groupId, p.userId) },
+    removeGroupMember: { schema: withIds({ groupId, userId }), run: (p) => ops.removeMember(p.groupId, p.userId) },
+  } satisfies Record<string, Op>),
+);
 
-export const SYS_OPS = Object.keys(OPS);
+export const SYS_OPS = [...OPS.keys()];
 
 export const handler = async (payload: unknown): Promise<unknown> => {
   try {
     const p = (payload ?? {}) as Payload;
-    const op = typeof p.op === 'string' ? OPS[p.op] : undefined;
+    const op = typeof p.op === 'string' ? OPS.get(p.op) : undefined;
     if (!op) throw badRequest(`op must be one of ${SYS_OPS.join(', ')}`);
     const problem = validate(op.schema, p, 'payload');
     if (problem) throw badRequest(problem);

@@ -20,7 +20,8 @@ export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<
       },
       context: {
         userId: claims.sub,
-        scope: typeof claims.scope === 'string' ? claims.scope : '',
+        // an authorizer context carries strings only: the scopes (from `scope` or `scp`) space-separated
+        scope: claims.scopes.join(' '),
         device: event.queryStringParameters?.device ?? '',
       },
     };

@@ -13,7 +13,7 @@ import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-n
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { Access } from '../routes.ts';
-import type { TableDef } from '../tables.ts';
+import { TABLE_ACTIONS, type TableDef } from '../tables.ts';
 
 /** Repository root: lib/constructs/ is two levels below it. */
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -103,11 +103,14 @@ export class PresenceFunction extends Construct {
     return this;
   }
 
-  /** Sets the table's env var and grants exactly `level` on it (and its indexes). */
-  bindTable(table: ITableV2, level: 'read' | 'write', envVar: TableDef['envVar']): this {
-    this.fn.addEnvironment(envVar, table.tableName);
-    if (level === 'read') table.grantReadData(this.fn);
-    else table.grantReadWriteData(this.fn);
+  /**
+   * Sets the table's env var and grants the actions of `level` on it and its
+   * indexes (TABLE_ACTIONS of lib/tables.ts: what the store calls, never Scan;
+   * CDK's grantReadData/grantReadWriteData would add Scan, and DeleteItem/BatchWriteItem everywhere).
+   */
+  bindTable(table: ITableV2, def: TableDef, level: 'read' | 'write'): this {
+    this.fn.addEnvironment(def.envVar, table.tableName);
+    table.grant(this.fn, ...TABLE_ACTIONS[def.id][level]);
     return this;
   }
 
@@ -116,8 +119,8 @@ export class PresenceFunction extends Construct {
    * `connections` is handled by the stack (it needs the WebSocket stage).
    */
   bindAccess(access: Access, tables: Record<TableDef['id'], { table: ITableV2; def: TableDef }>): this {
-    if (access.presence) this.bindTable(tables.Presence.table, access.presence, tables.Presence.def.envVar);
-    if (access.graph) this.bindTable(tables.Graph.table, access.graph, tables.Graph.def.envVar);
+    if (access.presence) this.bindTable(tables.Presence.table, tables.Presence.def, access.presence);
+    if (access.graph) this.bindTable(tables.Graph.table, tables.Graph.def, access.graph);
     return this;
   }
 }

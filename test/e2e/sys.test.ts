@@ -101,4 +101,17 @@ describe('direct Lambda invoke (cloud functions)', () => {
     expect(await handler({ op: 'initializePresence', userId: 'USER#x', expiresIn: 1 })).toMatchObject({ error: 'bad_request' });
     expect(await handler(null)).toMatchObject({ error: 'bad_request' });
   });
+
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'isPrototypeOf'])(
+    'answers op "%s" (a name every object has) with 400 bad_request, not a 500',
+    async (op) => {
+      const { handler } = await import('../../functions/workers/sys-invoke.ts');
+      expect(await handler({ op, userId: 'lamp-2' })).toEqual({ error: 'bad_request', message: expect.stringContaining('op must be one of') });
+      // and as JSON arrives from a Lambda invoke, where "__proto__" is an own key
+      expect(await handler(JSON.parse(`{"op":${JSON.stringify(op)}}`))).toEqual({
+        error: 'bad_request',
+        message: expect.stringContaining('op must be one of'),
+      });
+    },
+  );
 });

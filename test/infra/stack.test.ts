@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_TAG } from '../../lib/constructs/presence-function.ts';
 import { PresenceStack } from '../../lib/presence-stack.ts';
 import { type Access, httpRoutes, SCOPES, workers, wsRoutes } from '../../lib/routes.ts';
-import { graphTable, presenceTable, STREAM_PARALLELIZATION, streamFilterPatterns, type TableDef } from '../../lib/tables.ts';
+import { graphTable, presenceTable, STREAM_PARALLELIZATION, streamFilterPatterns, TABLE_ACTIONS, type TableDef } from '../../lib/tables.ts';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
 
@@ -53,8 +53,6 @@ type Statement = { Action: string | string[]; Resource: unknown; Effect: string 
 const statementsOf = (fn: Resource): Statement[] => policiesOf(fn).flatMap((doc) => (doc as { Statement: Statement[] }).Statement);
 const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const mentions = (value: unknown, logicalId: string) => JSON.stringify(value).includes(`"${logicalId}"`);
-
-const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 
 const tableIdFor = (def: TableDef) => (def.id === 'Presence' ? presenceTableId : graphTableId);
 
@@ -266,10 +264,10 @@ describe('WebSocket API', () => {
     template.resourceCountIs('AWS::ApiGateway::Account', 1);
   });
 
-  it('ws authorizer gets issuer, first audience and the default JWKS url', () => {
+  it('ws authorizer gets issuer, every audience (comma-separated) and the default JWKS url', () => {
     const env = fnById(workers.wsAuthorizer.id).resource.Properties.Environment.Variables as Record<string, unknown>;
     expect(env.JWT_ISSUER).toBe(ISSUER);
-    expect(env.JWT_AUDIENCE).toBe(AUDIENCE[0]);
+    expect(env.JWT_AUDIENCE).toBe(AUDIENCE.join(','));
     expect(env.JWT_JWKS_URL).toBe('https://issuer.test/.well-known/jwks.json');
   });
 });
@@ -355,21 +353,59 @@ describe('Lambda functions', () => {
     ).toEqual([]);
   });
 
-  it('least privilege: "read" access gets no write actions, "write" access gets them', () => {
+  it('least privilege: each function has exactly TABLE_ACTIONS[table][level] on each table its access names, on the table and its indexes', () => {
     for (const [id, access] of accessById) {
       const statements = statementsOf(fnById(id).resource);
-      for (const [level, tableId] of [
-        [access.presence, presenceTableId],
-        [access.graph, graphTableId],
+      for (const [level, def] of [
+        [access.presence, presenceTable],
+        [access.graph, graphTable],
       ] as const) {
         if (!level) continue;
-        const actions = statements.filter((s) => mentions(s.Resource, tableId)).flatMap(actionsOf);
-        expect(actions, `${id} reads ${tableId}`).toContain('dynamodb:GetItem');
-        expect(actions, `${id} queries ${tableId}`).toContain('dynamodb:Query');
-        for (const w of WRITE_ACTIONS) {
-          if (level === 'read') expect(actions, `${id} ${level} ${tableId}`).not.toContain(w);
-          else expect(actions, `${id} ${level} ${tableId}`).toContain(w);
+        const tableId = tableIdFor(def);
+        // (the stream consumer's stream grant is on the table's StreamArn: not a table statement)
+        const onTable = statements.filter((s) => JSON.stringify(s.Resource).includes(JSON.stringify([tableId, 'Arn'])));
+        expect(onTable.flatMap(actionsOf).sort(), `${id} ${level} ${def.id}`).toEqual([...TABLE_ACTIONS[def.id][level]].sort());
+        for (const s of onTable) {
+          expect(s.Resource, `${id} ${def.id}`).toEqual([
+            { 'Fn::GetAtt': [tableId, 'Arn'] },
+            { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId, 'Arn'] }, '/index/*']] },
+          ]);
         }
+      }
+    }
+  });
+
+  it('the action lists: reads are Get/BatchGet/Query; writes add Put/Update, and Delete/BatchWrite on Graph only', () => {
+    const read = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'];
+    expect([...TABLE_ACTIONS.Presence.read].sort()).toEqual(read);
+    expect([...TABLE_ACTIONS.Graph.read].sort()).toEqual(read);
+    expect([...TABLE_ACTIONS.Presence.write].sort()).toEqual([...read, 'dynamodb:PutItem', 'dynamodb:UpdateItem'].sort());
+    expect([...TABLE_ACTIONS.Graph.write].sort()).toEqual(
+      [...read, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'].sort(),
+    );
+  });
+
+  it('no policy in the template grants dynamodb:Scan (or a dynamodb wildcard action)', () => {
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy') as Record<string, Resource>);
+    expect(policies.length).toBeGreaterThan(0);
+    for (const [policyId, p] of policies) {
+      const actions = (p.Properties.PolicyDocument.Statement as Statement[]).flatMap(actionsOf);
+      expect(
+        actions.filter((a) => a === 'dynamodb:Scan' || (a.startsWith('dynamodb:') && a.includes('*'))),
+        policyId,
+      ).toEqual([]);
+    }
+  });
+
+  it('no function may DeleteItem or BatchWriteItem on the Presence table (nothing deletes Presence items)', () => {
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy') as Record<string, Resource>);
+    for (const [policyId, p] of policies) {
+      for (const s of p.Properties.PolicyDocument.Statement as Statement[]) {
+        if (!mentions(s.Resource, presenceTableId)) continue;
+        expect(
+          actionsOf(s).filter((a) => a === 'dynamodb:DeleteItem' || a === 'dynamodb:BatchWriteItem'),
+          policyId,
+        ).toEqual([]);
       }
     }
   });
