@@ -26,6 +26,9 @@ export const config = {
   /** per-connection WebSocket message limit: WS_RATE_LIMIT messages per WS_RATE_WINDOW_SECONDS */
   wsRateLimit: int('WS_RATE_LIMIT', 100),
   wsRateWindowSeconds: int('WS_RATE_WINDOW_SECONDS', 10),
+  /** per-user budget of changes that start a fan-out: USER_CHANGE_LIMIT per USER_CHANGE_WINDOW_SECONDS */
+  userChangeLimit: int('USER_CHANGE_LIMIT', 60),
+  userChangeWindowSeconds: int('USER_CHANGE_WINDOW_SECONDS', 60),
   jwt: {
     /** HS256 secret of the local tokens (never set on AWS) */
     secret: env.PRESENCE_JWT_SECRET || undefined,

@@ -6,7 +6,7 @@
  * 410 Gone are removed.
  */
 import { DeleteConnectionCommand, GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { iso, projectedVersion, projectFor, type UserState } from '../core/presence.ts';
+import { iso, pushFor, type UserState } from '../core/presence.ts';
 import { connections } from './clients.ts';
 import { config } from './config.ts';
 import { log } from './log.ts';
@@ -19,6 +19,8 @@ export interface FanoutResult {
   gone: number;
   /** posts that still failed after their retries (throttled, 5xx, network): re-queued while attempts remain */
   failed: number;
+  /** posts refused for good (413 too large, 4xx): never retried */
+  rejected: number;
 }
 
 /** deliveries of one change to one recipient: the first, then re-queued ones for posts that failed */
@@ -32,13 +34,22 @@ interface Delivery {
 
 /**
  * The audience of a change of `userId`: subscribers and userIds listeners,
- * listeners of the user's groups, and friends with a friends listener open.
+ * listeners of the user's groups who are still members of that group (a
+ * listener outlives a membership only until this check), friends with a
+ * friends listener open, and whoever's friendship with the user this change
+ * records as ended (they may have to be told they lost sight).
  */
-async function audience(userId: string, now: number) {
+async function audience(userId: string, now: number, relationChanged: readonly string[]) {
   const [watchers, { friends, groups }] = await Promise.all([store.watchersOf(userId, now), store.relationsOf(userId)]);
-  const groupListeners = await Promise.all(groups.map((g) => store.groupListenersOf(g, now)));
-  const direct = new Set([...watchers, ...groupListeners.flat()]);
-  const friendsOnly = [...friends].filter((f) => !direct.has(f));
+  const direct = new Set(watchers);
+  const listening = (await Promise.all(groups.map(async (groupId) => (await store.groupListenersOf(groupId, now)).map((u) => ({ groupId, userId: u })))))
+    .flat()
+    .filter((l) => !direct.has(l.userId));
+  if (listening.length > 0) {
+    const members = await store.memberships(listening);
+    for (const l of listening) if (members.has(store.membershipKey(l.groupId, l.userId))) direct.add(l.userId);
+  }
+  const friendsOnly = [...new Set([...friends, ...relationChanged])].filter((f) => !direct.has(f));
   return { direct, friendsOnly, friends };
 }
 
@@ -51,8 +62,11 @@ export interface FanoutChunk {
   after: UserState;
   /** epoch ms of the fan-out (pushes carry it as `timestamp`) */
   at: number;
-  /** recipients: userId, whether they are friends of the changed user, whether they watch directly */
-  recipients: { u: string; friend: boolean; direct: boolean }[];
+  /**
+   * recipients: userId, whether they are friends of the changed user, whether they watch directly,
+   * and whether this change is their friendship with the user being added or removed
+   */
+  recipients: { u: string; friend: boolean; direct: boolean; toggled?: true }[];
   /** 1 for the first delivery; a chunk of recipients whose posts failed comes back with the next */
   attempt?: number;
 }
@@ -63,14 +77,20 @@ export type ChunkQueue = (chunks: FanoutChunk[], delaySeconds?: number) => Promi
 /**
  * Fans out one change: small audiences are delivered right here; larger ones
  * are split into chunks handed to `queue` and delivered in parallel by the
- * fan-out chunk function, each chunk retried on its own.
+ * fan-out chunk function, each chunk retried on its own. `relationChanged`:
+ * the users whose friendship with this user the change added or removed.
  */
-export async function fanOut(before: UserState, after: UserState, queue?: ChunkQueue, now = Date.now()): Promise<FanoutResult & { chunks: number }> {
-  const { direct, friendsOnly, friends } = await audience(after.userId, now);
-  const recipients = [
-    ...[...direct].map((u) => ({ u, friend: friends.has(u), direct: true })),
-    ...friendsOnly.map((u) => ({ u, friend: true, direct: false })),
-  ];
+export async function fanOut(
+  before: UserState,
+  after: UserState,
+  queue?: ChunkQueue,
+  now = Date.now(),
+  relationChanged: readonly string[] = [],
+): Promise<FanoutResult & { chunks: number }> {
+  const { direct, friendsOnly, friends } = await audience(after.userId, now, relationChanged);
+  const toggled = new Set(relationChanged);
+  const recipient = (u: string, isDirect: boolean) => ({ u, friend: friends.has(u), direct: isDirect, ...(toggled.has(u) ? { toggled: true as const } : {}) });
+  const recipients = [...[...direct].map((u) => recipient(u, true)), ...friendsOnly.map((u) => recipient(u, false))];
   const size = config.fanoutChunkSize;
   if (recipients.length <= size || !queue) {
     return { ...(await deliverChunk({ before, after, at: now, recipients }, queue)), chunks: 0 };
@@ -79,7 +99,7 @@ export async function fanOut(before: UserState, after: UserState, queue?: ChunkQ
   for (let i = 0; i < recipients.length; i += size)
     chunks.push({ before: withoutConnections(before), after: withoutConnections(after), at: now, recipients: recipients.slice(i, i + size) });
   await queue(chunks);
-  return { recipients: recipients.length, posted: 0, gone: 0, failed: 0, chunks: chunks.length };
+  return { recipients: recipients.length, posted: 0, gone: 0, failed: 0, rejected: 0, chunks: chunks.length };
 }
 
 /**
@@ -90,7 +110,7 @@ export async function fanOut(before: UserState, after: UserState, queue?: ChunkQ
  */
 export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Promise<FanoutResult> {
   const { before, after, at } = chunk;
-  const result: FanoutResult = { recipients: 0, posted: 0, gone: 0, failed: 0 };
+  const result: FanoutResult = { recipients: 0, posted: 0, gone: 0, failed: 0, rejected: 0 };
   if (chunk.recipients.length === 0) return result;
   const states = await store.getUserStates(
     chunk.recipients.map((r) => r.u),
@@ -102,10 +122,12 @@ export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Prom
     const conns = Object.entries(states.get(r.u)?.conns ?? {});
     // a friend hears only while one of their connections listens to friends
     if (!r.direct && !conns.some(([, c]) => c.f)) continue;
-    const rel = { self: r.u === after.userId, friend: r.friend };
-    if (projectedVersion(after, rel) <= projectedVersion(before, rel)) continue;
+    const self = r.u === after.userId;
+    const relAfter = { self, friend: r.friend };
+    const data = pushFor(before, after, r.toggled ? { self, friend: !r.friend } : relAfter, relAfter, at);
+    if (!data) continue;
     result.recipients++;
-    const payload = JSON.stringify({ type: 'presence', data: projectFor(after, rel, at), timestamp });
+    const payload = JSON.stringify({ type: 'presence', data, timestamp });
     for (const [connectionId] of conns) deliveries.push({ userId: r.u, connectionId, payload });
   }
   const retry = new Set<string>();
@@ -136,17 +158,22 @@ export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Prom
   return result;
 }
 
-async function post(d: Delivery): Promise<'posted' | 'gone' | 'failed'> {
+async function post(d: Delivery): Promise<'posted' | 'gone' | 'failed' | 'rejected'> {
   for (let attempt = 0; ; attempt++) {
     try {
       await connections().send(new PostToConnectionCommand({ ConnectionId: d.connectionId, Data: d.payload }));
       return 'posted';
     } catch (err) {
-      if (err instanceof GoneException || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 410) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (err instanceof GoneException || status === 410) {
         await disconnect(d.userId, d.connectionId).catch((e) => log.warn('stale connection cleanup failed', { error: e }));
         return 'gone';
       }
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      // too large (413) or otherwise refused for good: another try would be refused the same way
+      if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
+        log.error('push refused', { connectionId: d.connectionId, bytes: Buffer.byteLength(d.payload), error: err });
+        return 'rejected';
+      }
       // throttled, a server error, or no answer at all: worth another try
       if ((status === undefined || status === 429 || status >= 500) && attempt < 3) {
         await new Promise((r) => setTimeout(r, 50 * 2 ** attempt * (0.5 + Math.random())));

@@ -6,9 +6,12 @@
 import { ApiError, badRequest, notFound } from '../core/errors.ts';
 import {
   applyPatch,
+  type ChangeBudget,
+  countMessage,
   type DeviceKind,
   type DeviceStatus,
   dropConnection,
+  fitPresences,
   MAX_CONNECTION_MS,
   type OwnPresence,
   type Presence,
@@ -21,12 +24,19 @@ import {
   type UserState,
   upsertDevice,
 } from '../core/presence.ts';
-import { LIMITS } from '../core/schemas.ts';
+import { encodeCursor, LIMITS } from '../core/schemas.ts';
 import type { SubscriptionPlan } from '../core/subscriptions.ts';
 import { config } from './config.ts';
 import * as store from './store.ts';
 
 const timeoutMs = config.presenceTimeoutSeconds * 1000;
+/**
+ * Every change a user makes that starts a fan-out (connect, a heartbeat that
+ * brings a device back, PATCH, setPresence, device PUT/DELETE, force push)
+ * spends one unit of this per-user budget; none left → 429 `rate_limited`.
+ */
+const changeBudget: ChangeBudget = { limit: config.userChangeLimit, windowMs: config.userChangeWindowSeconds * 1000 };
+const userChange = { budget: changeBudget };
 
 export async function ownPresence(userId: string): Promise<OwnPresence> {
   return toOwnPresence(await store.getUserState(userId), Date.now());
@@ -34,7 +44,7 @@ export async function ownPresence(userId: string): Promise<OwnPresence> {
 
 /** A WebSocket connection opened: its device is live from now. */
 export async function connectDevice(userId: string, device: string, conn: string): Promise<void> {
-  await store.mutateUser(userId, (s, now) => upsertDevice(s, device, { kind: 'ws', conn, expiresAt: now + timeoutMs }, now));
+  await store.mutateUser(userId, (s, now) => upsertDevice(s, device, { kind: 'ws', conn, expiresAt: now + timeoutMs }, now), userChange);
 }
 
 /**
@@ -54,7 +64,7 @@ export async function heartbeat(userId: string, device: string, kind: DeviceKind
   const now = Date.now();
   const expiresAt = now + timeoutMs;
   if (!(await store.touchDevice(userId, device, expiresAt, now))) {
-    await store.mutateUser(userId, (s, t) => upsertDevice(s, device, { kind, expiresAt: t + timeoutMs }, t));
+    await store.mutateUser(userId, (s, t) => upsertDevice(s, device, { kind, expiresAt: t + timeoutMs }, t), userChange);
   }
   return { device, expiresAt: new Date(expiresAt).toISOString() };
 }
@@ -69,16 +79,39 @@ export interface Touch {
 /**
  * Every WebSocket message is a sign of life of its connection's device, and
  * counts against the connection's message rate, in the same single write.
+ * When that write cannot apply (the device expired or is gone, or the
+ * connection is not recorded), the full path re-adds the device and counts
+ * the message too: no message goes uncounted. A device still held live by
+ * another connection (two sockets sharing one `device`) stays that
+ * connection's.
  */
 export async function touchConnection(who: { userId: string; device: string; connectionId: string }): Promise<Touch> {
   const now = Date.now();
   const expiresAt = now + timeoutMs;
   const window = Math.floor(now / (config.wsRateWindowSeconds * 1000));
   const touched = await store.touchDevice(who.userId, who.device, expiresAt, now, { id: who.connectionId, window });
+  let messagesInWindow = touched?.messagesInWindow ?? 0;
   if (!touched) {
-    await store.mutateUser(who.userId, (s, t) => upsertDevice(s, who.device, { kind: 'ws', conn: who.connectionId, expiresAt: t + timeoutMs }, t));
+    await store.mutateUser(
+      who.userId,
+      (s, t) => {
+        const held = s.devices[who.device];
+        const owner = held?.c !== undefined && held.c !== who.connectionId && s.conns[held.c] ? held.c : who.connectionId;
+        let live = s;
+        try {
+          live = upsertDevice(s, who.device, { kind: 'ws', conn: owner, expiresAt: t + timeoutMs }, t);
+        } catch (err) {
+          // past the device cap the device stays away, but the message still counts
+          if (!(err instanceof ApiError)) throw err;
+        }
+        const counted = countMessage(live, who.connectionId, who.device, window, t);
+        messagesInWindow = counted.count;
+        return counted.state;
+      },
+      userChange,
+    );
   }
-  return { device: who.device, expiresAt: new Date(expiresAt).toISOString(), messagesInWindow: touched?.messagesInWindow ?? 0 };
+  return { device: who.device, expiresAt: new Date(expiresAt).toISOString(), messagesInWindow };
 }
 
 function checkPatch(patch: PresencePatch, state: UserState, now: number): void {
@@ -97,35 +130,43 @@ export async function updatePresence(
   deviceChange?: { device: string; kind: DeviceKind; conn?: string; status?: DeviceStatus; ext?: string | null },
 ): Promise<OwnPresence> {
   let rejection: ApiError | undefined;
-  const result = await store.mutateUser(userId, (s, now) => {
-    try {
-      checkPatch(patch, s, now);
-    } catch (err) {
-      rejection = err as ApiError;
-      return null;
-    }
-    let next = applyPatch(s, patch, now);
-    if (deviceChange && (deviceChange.status !== undefined || deviceChange.ext !== undefined)) {
-      next = upsertDevice(next, deviceChange.device, { ...deviceChange, expiresAt: now + timeoutMs }, now);
-    }
-    return next;
-  });
+  const result = await store.mutateUser(
+    userId,
+    (s, now) => {
+      try {
+        checkPatch(patch, s, now);
+      } catch (err) {
+        rejection = err as ApiError;
+        return null;
+      }
+      let next = applyPatch(s, patch, now);
+      if (deviceChange && (deviceChange.status !== undefined || deviceChange.ext !== undefined)) {
+        next = upsertDevice(next, deviceChange.device, { ...deviceChange, expiresAt: now + timeoutMs }, now);
+      }
+      return next;
+    },
+    userChange,
+  );
   if (rejection) throw rejection;
   return toOwnPresence(result.state, Date.now());
 }
 
 /** PUT /v1/me/devices/{device}: sets status/ext and counts as a heartbeat; `offline` removes it. */
 export async function setDevice(userId: string, device: string, status: DeviceStatus | 'offline', ext: string | null | undefined): Promise<OwnPresence> {
-  const result = await store.mutateUser(userId, (s, now) => {
-    if (status === 'offline') return removeDevice(s, device, now);
-    const old = s.devices[device];
-    return upsertDevice(s, device, { kind: old?.k ?? 'http', status, ext, expiresAt: now + timeoutMs }, now);
-  });
+  const result = await store.mutateUser(
+    userId,
+    (s, now) => {
+      if (status === 'offline') return removeDevice(s, device, now);
+      const old = s.devices[device];
+      return upsertDevice(s, device, { kind: old?.k ?? 'http', status, ext, expiresAt: now + timeoutMs }, now);
+    },
+    userChange,
+  );
   return toOwnPresence(result.state, Date.now());
 }
 
 export async function deleteDevice(userId: string, device: string): Promise<OwnPresence> {
-  const result = await store.mutateUser(userId, (s, now) => removeDevice(s, device, now));
+  const result = await store.mutateUser(userId, (s, now) => removeDevice(s, device, now), userChange);
   return toOwnPresence(result.state, Date.now());
 }
 
@@ -152,7 +193,10 @@ export async function subscribe(
   expiresIn: number = LIMITS.subscriptionDefaultSeconds,
 ): Promise<SubscribeResult> {
   const now = Date.now();
-  const plan: SubscriptionPlan = await store.subscribe(subscriber, userIds, now + expiresIn * 1000, now);
+  // the cap holds under concurrent subscribes: the read of what is held and the writes happen under the user's lease
+  const plan: SubscriptionPlan = await store.withLease(store.leases.subscriptionsOf(subscriber), () =>
+    store.subscribe(subscriber, userIds, now + expiresIn * 1000, now),
+  );
   const subscribed = plan.subscribed.map((s) => ({ userId: s.userId, expiresAt: new Date(s.expiresAt).toISOString() }));
   const presence = subscribed.length
     ? await presenceFor(
@@ -222,10 +266,28 @@ export async function friends(userId: string): Promise<{ friends: string[] }> {
 
 const online = (p: Presence) => p.status !== 'offline';
 
-export async function friendsPresence(userId: string, includeOffline: boolean): Promise<{ presence: Presence[] }> {
+/**
+ * The presence of a user's friends, in userId order: all of them, or a page
+ * (`limit` after the friend `after`) with the cursor of the next page.
+ */
+export async function friendsPresence(
+  userId: string,
+  includeOffline: boolean,
+  page?: { limit: number; after: string | null },
+): Promise<{ presence: Presence[]; nextCursor?: string | null }> {
   const set = await store.friendsOf(userId);
-  const presence = await presenceFor(userId, [...set].sort(), set);
-  return { presence: includeOffline ? presence : presence.filter(online) };
+  let ids = [...set].sort();
+  let nextCursor: string | null = null;
+  if (page) {
+    ids = ids.filter((id) => page.after === null || id > page.after);
+    if (ids.length > page.limit) {
+      ids = ids.slice(0, page.limit);
+      nextCursor = ids[ids.length - 1] ?? null;
+    }
+  }
+  const presence = await presenceFor(userId, ids, set);
+  const shown = includeOffline ? presence : presence.filter(online);
+  return page ? { presence: shown, nextCursor } : { presence: shown };
 }
 
 async function requireMember(groupId: string, userId: string): Promise<void> {
@@ -245,25 +307,29 @@ export async function groupPresence(userId: string, groupId: string, includeOffl
 
 export async function addFriends(a: string, b: string): Promise<{ ok: true }> {
   if (a === b) throw badRequest('A user cannot befriend themselves');
-  await store.addFriendship(a, b, Date.now());
-  await permissionChanged([a, b]);
+  if (await store.addFriendship(a, b, Date.now())) await permissionChanged(a, b);
   return { ok: true };
 }
 
 export async function removeFriends(a: string, b: string): Promise<{ ok: true }> {
   if (a === b) throw badRequest('A user cannot befriend themselves');
-  await store.removeFriendship(a, b);
-  await permissionChanged([a, b]);
+  if (await store.removeFriendship(a, b)) await permissionChanged(a, b);
   return { ok: true };
 }
 
 /**
  * Friendship decides what `friends`-visibility users show: when it changes,
- * such users get a new version so the viewers whose permission changed are
- * pushed what they may now see.
+ * such a user gets a new version recording whose friendship changed, so the
+ * fan-out pushes what the other one may now see (and only to them: viewers
+ * whose permission did not change see nothing new).
  */
-async function permissionChanged(userIds: string[]): Promise<void> {
-  await Promise.all(userIds.map((u) => store.mutateUser(u, (s) => (s.visibility === 'friends' ? s : null), { bump: true })));
+async function permissionChanged(a: string, b: string): Promise<void> {
+  await Promise.all(
+    [
+      [a, b],
+      [b, a],
+    ].map(([u, other]) => store.mutateUser(u as string, (s) => (s.visibility === 'friends' ? s : null), { bump: true, relationChanged: [other as string] })),
+  );
 }
 
 export async function addMember(groupId: string, userId: string): Promise<{ ok: true }> {
@@ -271,8 +337,10 @@ export async function addMember(groupId: string, userId: string): Promise<{ ok: 
   return { ok: true };
 }
 
+/** Removes a member; their listeners on the group end with the membership (the fan-out re-checks it too). */
 export async function removeMember(groupId: string, userId: string): Promise<{ ok: true }> {
   await store.removeGroupMember(groupId, userId);
+  await store.removeGroupListenersOf(groupId, userId);
   return { ok: true };
 }
 
@@ -287,21 +355,31 @@ interface Connection {
 /** The most presences a listen reply carries (a larger group is read page by page over HTTP). */
 export const LISTEN_SNAPSHOT_MAX = 1000;
 
-/** Adds a listener to this connection and replies with the current presence of its targets. */
-export async function listen(who: Connection, target: ListenTarget): Promise<{ presence: Presence[] }> {
+export interface ListenResult {
+  presence: Presence[];
+  /** group or friends snapshot cut short (at LISTEN_SNAPSHOT_MAX, or at the message size): continue over HTTP with this cursor */
+  nextCursor?: string;
+  /** userIds snapshot cut short at the message size: ask getPresence for these */
+  remaining?: string[];
+}
+
+/**
+ * Adds a listener to this connection and replies with the current presence
+ * of its targets, as much of it as fits in one WebSocket message (API
+ * Gateway's 128 KB); the rest is named by `remaining` or `nextCursor`. The
+ * cap on targets holds under concurrent listens on one connection: the
+ * count and the write happen under the connection's lease.
+ */
+export async function listen(who: Connection, target: ListenTarget): Promise<ListenResult> {
   const exp = Date.now() + MAX_CONNECTION_MS;
-  if (!('friends' in target)) {
-    const adding = 'userIds' in target ? target.userIds.length : 1;
-    if ((await store.countListeners(who.connectionId)) + adding > LIMITS.listenersPerConnection)
-      throw badRequest(`A connection may listen to at most ${LIMITS.listenersPerConnection} users and groups; stopListening first`);
-  }
   if ('userIds' in target) {
-    await store.addUserListeners(who.userId, who.connectionId, target.userIds, exp);
-    return { presence: await presenceFor(who.userId, target.userIds) };
+    await addListenersCapped(who, target.userIds.length, () => store.addUserListeners(who.userId, who.connectionId, target.userIds, exp));
+    const { fitted, rest } = fitPresences(await presenceFor(who.userId, target.userIds));
+    return { presence: fitted, ...(rest.length ? { remaining: rest.map((p) => p.userId) } : {}) };
   }
   if ('groupId' in target) {
     await requireMember(target.groupId, who.userId);
-    await store.addGroupListener(who.userId, who.connectionId, target.groupId, exp);
+    await addListenersCapped(who, 1, () => store.addGroupListener(who.userId, who.connectionId, target.groupId, exp));
     const members: string[] = [];
     let after: string | null = null;
     do {
@@ -309,10 +387,28 @@ export async function listen(who: Connection, target: ListenTarget): Promise<{ p
       members.push(...page.members);
       after = page.next;
     } while (after && members.length < LISTEN_SNAPSHOT_MAX);
-    return { presence: await presenceFor(who.userId, members.slice(0, LISTEN_SNAPSHOT_MAX)) };
+    const snapshot = members.slice(0, LISTEN_SNAPSHOT_MAX);
+    return snapshotPage(await presenceFor(who.userId, snapshot), after !== null || members.length > LISTEN_SNAPSHOT_MAX);
   }
   await store.mutateUser(who.userId, (s, now) => setFriendsListener(s, who.connectionId, who.device, true, now));
-  return friendsPresence(who.userId, true);
+  const { presence } = await friendsPresence(who.userId, true);
+  return snapshotPage(presence.slice(0, LISTEN_SNAPSHOT_MAX), presence.length > LISTEN_SNAPSHOT_MAX);
+}
+
+/** A sorted snapshot as much as fits, and the cursor after the last presence given when more follow. */
+function snapshotPage(presence: Presence[], more: boolean): ListenResult {
+  const { fitted, rest } = fitPresences(presence);
+  const last = fitted[fitted.length - 1];
+  return { presence: fitted, ...((more || rest.length > 0) && last ? { nextCursor: encodeCursor(last.userId) } : {}) };
+}
+
+/** Adds `adding` listener targets to a connection, refusing past the cap even when listens race. */
+async function addListenersCapped(who: Connection, adding: number, write: () => Promise<void>): Promise<void> {
+  await store.withLease(store.leases.listenersOf(who.connectionId), async () => {
+    if ((await store.countListeners(who.connectionId)) + adding > LIMITS.listenersPerConnection)
+      throw badRequest(`A connection may listen to at most ${LIMITS.listenersPerConnection} users and groups; stopListening first`);
+    await write();
+  });
 }
 
 export async function stopListening(who: Connection): Promise<{ stopped: number }> {
@@ -325,7 +421,7 @@ export async function stopListening(who: Connection): Promise<{ stopped: number 
 
 /** forcePush / POST /v1/me/presence/push: a new version, pushed to every watcher. */
 export async function forcePush(userId: string): Promise<Presence> {
-  const result = await store.mutateUser(userId, (s) => s, { bump: true });
+  const result = await store.mutateUser(userId, (s) => s, { bump: true, ...userChange });
   return toPresence(result.state, Date.now());
 }
 

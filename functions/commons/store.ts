@@ -13,8 +13,11 @@
  *   USER#<userId> / FRIEND#<friendId>  friendship, one item per direction
  *   GROUP#<groupId> / MEMBER#<userId>  membership, listed per group
  *   USER#<userId> / GROUP#<groupId>    the same membership, listed per user (one Query with the friends)
+ *   LEASE#<name> / LEASE               a short lease that serializes one cap's read-then-write (until, owner, ttl)
  * Friends listeners are a flag on the connection in the user's state (conns[c].f).
  */
+
+import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
@@ -28,7 +31,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { graphTable, presenceTable } from '../../lib/tables.ts';
-import { emptyState, finalize, sweepDueAt, sweepState, type UserState } from '../core/presence.ts';
+import { ApiError, rateLimited } from '../core/errors.ts';
+import { type ChangeBudget, emptyState, finalize, spendBudget, sweepDueAt, sweepState, type UserState } from '../core/presence.ts';
 import { LIMITS } from '../core/schemas.ts';
 import { planSubscriptions, type SubscriptionPlan } from '../core/subscriptions.ts';
 import { ddb } from './clients.ts';
@@ -58,6 +62,13 @@ const keys = {
   groupOfUser: (userId: string, groupId: string) => ({ pk: `USER#${userId}`, sk: `GROUP#${groupId}` }),
   listenersOfConn: (conn: string) => `LCONN#${conn}`,
   groupListeners: (groupId: string) => `GL#${groupId}`,
+  lease: (name: string) => ({ pk: `LEASE#${name}`, sk: 'LEASE' }),
+};
+
+/** The leases the caps are checked under: what is counted and written together. */
+export const leases = {
+  subscriptionsOf: (subscriber: string) => `SUB#${subscriber}`,
+  listenersOf: (conn: string) => `LCONN#${conn}`,
 };
 
 /** Spreads a sparse "due" index over SWEEP_SHARDS partitions (no hot key). */
@@ -93,6 +104,8 @@ export function stateFromItem(item: Record<string, unknown> | undefined, userId:
     version: s.version ?? 0,
     rev: s.rev ?? 0,
     hidden: s.hidden ?? null,
+    hiddenToFriends: s.hiddenToFriends ?? null,
+    ...(s.budget ? { budget: s.budget } : {}),
     conns: s.conns ?? {},
   };
 }
@@ -134,35 +147,49 @@ export async function getUserStates(userIds: readonly string[], projection?: rea
     });
     projectionExpression = attrs.map((_, i) => `#p${i}`).join(',');
   }
-  const chunks: string[][] = [];
-  for (let i = 0; i < unique.length; i += 100) chunks.push(unique.slice(i, i + 100));
-  const readChunk = async (chunk: string[]) => {
-    let request: NonNullable<BatchGetCommandOutput['UnprocessedKeys']> = {
-      [PRESENCE]: {
-        Keys: chunk.map((u) => keys.userState(u)),
-        ...(projectionExpression ? { ProjectionExpression: projectionExpression, ExpressionAttributeNames: names } : {}),
-      },
-    };
+  const items = await batchGetAll(
+    PRESENCE,
+    unique.map((u) => keys.userState(u)),
+    projectionExpression ? { ProjectionExpression: projectionExpression, ExpressionAttributeNames: names } : {},
+  );
+  for (const item of items) {
+    const id = userIdOfStateKey(item);
+    if (id) result.set(id, stateFromItem(item, id));
+  }
+  for (const u of unique) if (!result.has(u)) result.set(u, emptyState(u));
+  return result;
+}
+
+/**
+ * Every item of `keyList` that exists, ⌈n/100⌉ BatchGetItem calls with their
+ * unprocessed keys retried; a few batches in flight at a time, so a huge
+ * audience does not burst the table's read capacity.
+ */
+async function batchGetAll(
+  table: string,
+  keyList: readonly Record<string, unknown>[],
+  projection: { ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> },
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  const chunks: Record<string, unknown>[][] = [];
+  for (let i = 0; i < keyList.length; i += 100) chunks.push(keyList.slice(i, i + 100));
+  const readChunk = async (chunk: Record<string, unknown>[]) => {
+    let request: NonNullable<BatchGetCommandOutput['UnprocessedKeys']> = { [table]: { Keys: chunk, ...projection } };
     for (let attempt = 0; Object.keys(request).length > 0; attempt++) {
       if (attempt > 0) await backoff(attempt);
       if (attempt >= MAX_ATTEMPTS) throw new Error('BatchGetItem kept returning unprocessed keys');
       const out = await ddb.send(new BatchGetCommand({ RequestItems: request }));
-      for (const item of out.Responses?.[PRESENCE] ?? []) {
-        const id = userIdOfStateKey(item);
-        if (id) result.set(id, stateFromItem(item, id));
-      }
+      items.push(...(out.Responses?.[table] ?? []));
       request = out.UnprocessedKeys ?? {};
     }
   };
-  // a few batches in flight at a time: a huge audience must not burst the table's read capacity
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(BATCH_GETS_IN_FLIGHT, chunks.length) }, async () => {
-      while (next < chunks.length) await readChunk(chunks[next++] as string[]);
+      while (next < chunks.length) await readChunk(chunks[next++] as Record<string, unknown>[]);
     }),
   );
-  for (const u of unique) if (!result.has(u)) result.set(u, emptyState(u));
-  return result;
+  return items;
 }
 
 export interface MutationResult {
@@ -183,6 +210,14 @@ export interface MutateOptions {
   force?: boolean;
   /** count the write as a visible change (force push, permission change) */
   bump?: boolean;
+  /**
+   * the user's change budget: a write that changes what subscribers see (and
+   * so starts a fan-out) spends one unit; none left → 429 `rate_limited`,
+   * nothing written
+   */
+  budget?: ChangeBudget;
+  /** users whose friendship with this user this write records as changed (the fan-out reads it from the stream) */
+  relationChanged?: readonly string[];
 }
 
 /**
@@ -195,7 +230,7 @@ export interface MutateOptions {
 export async function mutateUser(
   userId: string,
   change: (state: UserState, now: number) => UserState | null,
-  { clock = Date.now, force = false, bump = false }: MutateOptions = {},
+  { clock = Date.now, force = false, bump = false, budget, relationChanged }: MutateOptions = {},
 ): Promise<MutationResult> {
   for (let attempt = 0; attempt < MAX_MUTATE_ATTEMPTS; attempt++) {
     if (attempt > 0) await backoff(attempt);
@@ -208,9 +243,18 @@ export async function mutateUser(
     if (next === null || (unchanged && !bump && !(force && out.Item))) {
       return { before, state: before, written: false, visibleChange: false, devicesExpired: 0, availabilityCleared: false };
     }
-    const { state, visibleChange } = finalize(before, next, { bump });
+    const finalized = finalize(before, next, { bump });
+    let state = finalized.state;
+    const visibleChange = finalized.visibleChange;
+    if (budget && visibleChange) {
+      const spent = spendBudget(state, budget, now);
+      if ('retryAfterMs' in spent)
+        throw rateLimited(`At most ${budget.limit} presence changes per ${budget.windowMs / 1000} s per user`, spent.retryAfterMs / 1000);
+      state = spent.state;
+    }
     const item: Record<string, unknown> = { ...toItem(state) };
     if (!visibleChange) item.quiet = true;
+    if (relationChanged?.length) item.rc = [...relationChanged];
     try {
       await ddb.send(
         new PutCommand({
@@ -238,12 +282,13 @@ export async function mutateUser(
 
 /**
  * The heartbeat fast path: ONE conditional UpdateItem, no read, no push.
- * Succeeds only if the device is live (and, for WebSocket devices, still owned
- * by this connection); returns null otherwise so the caller can take the
- * full path (a heartbeat that brings a device back is a visible change).
- * For a WebSocket connection the same write counts its messages in the
- * current rate window (`conns.<id>.m<window>`, older windows removed) and
- * returns that count.
+ * Succeeds only if the device is live; returns null otherwise so the caller
+ * can take the full path (a heartbeat that brings a device back is a visible
+ * change). For a WebSocket connection (still known in the user's state) the
+ * same write counts the message in the connection's current rate window
+ * (`conns.<id>.m<window>`, the previous windows removed) and returns that
+ * count, whichever connection holds the device: every message of every
+ * connection is counted.
  */
 export async function touchDevice(
   userId: string,
@@ -254,20 +299,22 @@ export async function touchDevice(
 ): Promise<{ messagesInWindow: number } | null> {
   const names: Record<string, string> = { '#dv': 'devices', '#d': device, '#e': 'e', '#l': 'l', '#rev': 'rev' };
   const values: Record<string, unknown> = { ':e': expiresAt, ':now': now, ':t': true, ':one': 1 };
-  let update = 'SET #dv.#d.#e = :e, #dv.#d.#l = :now, lastSeen = :now, quiet = :t ADD #rev :one';
+  let set = 'SET #dv.#d.#e = :e, #dv.#d.#l = :now, lastSeen = :now, quiet = :t';
+  let remove = '';
   let condition = 'attribute_exists(#dv.#d) AND #dv.#d.#e > :now';
   if (conn) {
-    Object.assign(names, { '#c': 'c', '#cn': 'conns', '#conn': conn.id, '#w': `m${conn.window}`, '#w1': `m${conn.window - 1}`, '#w2': `m${conn.window - 2}` });
-    values[':c'] = conn.id;
-    update += ', #cn.#conn.#w :one REMOVE #cn.#conn.#w1, #cn.#conn.#w2';
-    condition += ' AND #dv.#d.#c = :c AND attribute_exists(#cn.#conn)';
+    Object.assign(names, { '#cn': 'conns', '#conn': conn.id, '#w': `m${conn.window}`, '#w1': `m${conn.window - 1}`, '#w2': `m${conn.window - 2}` });
+    values[':zero'] = 0;
+    set += ', #cn.#conn.#w = if_not_exists(#cn.#conn.#w, :zero) + :one';
+    remove = ' REMOVE #cn.#conn.#w1, #cn.#conn.#w2';
+    condition += ' AND attribute_exists(#cn.#conn)';
   }
   try {
     const out = await ddb.send(
       new UpdateCommand({
         TableName: PRESENCE,
         Key: keys.userState(userId),
-        UpdateExpression: update,
+        UpdateExpression: `${set}${remove} ADD #rev :one`,
         ConditionExpression: condition,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
@@ -375,10 +422,11 @@ export interface Subscription {
   expiresAt: number;
 }
 
-/** Every unexpired subscription of a user (≤ 3000 items: one or two pages). */
+/** Every unexpired subscription of a user (≤ 3000 items: one or two pages), strongly consistent (the cap counts them). */
 export async function allSubscriptions(subscriber: string, now: number): Promise<Subscription[]> {
   const items = await queryAll({
     TableName: GRAPH,
+    ConsistentRead: true,
     KeyConditionExpression: 'pk = :pk',
     FilterExpression: '#exp > :now',
     ProjectionExpression: 'sk, #exp',
@@ -503,9 +551,14 @@ export async function addGroupListener(userId: string, conn: string, groupId: st
   await ddb.send(new PutCommand({ TableName: GRAPH, Item: listenerItem(conn, userId, `G#${groupId}`, keys.groupListeners(groupId), `C#${conn}`, exp) }));
 }
 
-/** How many listener items (users and groups) a connection holds. */
+/** How many listener items (users and groups) a connection holds (strongly consistent: the cap counts them). */
 export async function countListeners(conn: string): Promise<number> {
-  return countQuery({ TableName: GRAPH, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.listenersOfConn(conn) } });
+  return countQuery({
+    TableName: GRAPH,
+    ConsistentRead: true,
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': keys.listenersOfConn(conn) },
+  });
 }
 
 /** Deletes every listener item of a connection; returns how many there were. */
@@ -529,6 +582,31 @@ export async function groupListenersOf(groupId: string, now: number): Promise<st
   return [...new Set(items.map((i) => String(i.u)))];
 }
 
+/** Deletes a user's listeners on a group (their membership ended). */
+export async function removeGroupListenersOf(groupId: string, userId: string): Promise<void> {
+  const items = await queryAll({
+    TableName: GRAPH,
+    IndexName: WATCH_INDEX,
+    KeyConditionExpression: 'gpk = :g',
+    FilterExpression: 'u = :u',
+    ExpressionAttributeValues: { ':g': keys.groupListeners(groupId), ':u': userId },
+  });
+  await batchWrite(
+    GRAPH,
+    items.map((i) => ({ DeleteRequest: { Key: { pk: i.pk, sk: i.sk } } })),
+  );
+}
+
+/** The key `memberships` answers with for a (group, user) pair. */
+export const membershipKey = (groupId: string, userId: string) => `${groupId}/${userId}`;
+
+/** Which of these (group, user) pairs are memberships now (⌈n/100⌉ BatchGetItem), as membershipKey strings. */
+export async function memberships(pairs: readonly { groupId: string; userId: string }[]): Promise<Set<string>> {
+  const keyList = [...new Map(pairs.map((p) => [membershipKey(p.groupId, p.userId), keys.member(p.groupId, p.userId)])).values()];
+  const items = await batchGetAll(GRAPH, keyList, { ProjectionExpression: 'pk, sk' });
+  return new Set(items.map((i) => membershipKey(String(i.pk).slice('GROUP#'.length), String(i.sk).slice('MEMBER#'.length))));
+}
+
 // ---------- friends ----------
 /** The user's friends (friendship is stored in both directions, so this is mutual). */
 export async function friendsOf(userId: string): Promise<Set<string>> {
@@ -541,13 +619,20 @@ export async function friendsOf(userId: string): Promise<Set<string>> {
   return new Set(items.map((i) => String(i.sk).slice('FRIEND#'.length)));
 }
 
-/** Mutual friendship: both directions in one request. */
-export async function addFriendship(a: string, b: string, now: number): Promise<void> {
-  await batchWrite(GRAPH, [{ PutRequest: { Item: { ...keys.friend(a, b), since: now } } }, { PutRequest: { Item: { ...keys.friend(b, a), since: now } } }]);
+/** Mutual friendship, both directions; true when it did not exist before (in either direction). */
+export async function addFriendship(a: string, b: string, now: number): Promise<boolean> {
+  const outs = await Promise.all(
+    [keys.friend(a, b), keys.friend(b, a)].map((key) => ddb.send(new PutCommand({ TableName: GRAPH, Item: { ...key, since: now }, ReturnValues: 'ALL_OLD' }))),
+  );
+  return outs.some((o) => o.Attributes === undefined);
 }
 
-export async function removeFriendship(a: string, b: string): Promise<void> {
-  await batchWrite(GRAPH, [{ DeleteRequest: { Key: keys.friend(a, b) } }, { DeleteRequest: { Key: keys.friend(b, a) } }]);
+/** Ends a friendship, both directions; true when it existed (in either direction). */
+export async function removeFriendship(a: string, b: string): Promise<boolean> {
+  const outs = await Promise.all(
+    [keys.friend(a, b), keys.friend(b, a)].map((Key) => ddb.send(new DeleteCommand({ TableName: GRAPH, Key, ReturnValues: 'ALL_OLD' }))),
+  );
+  return outs.some((o) => o.Attributes !== undefined);
 }
 
 // ---------- groups ----------
@@ -599,6 +684,59 @@ export async function relationsOf(userId: string): Promise<{ friends: Set<string
     else if (sk.startsWith('GROUP#')) groups.push(sk.slice('GROUP#'.length));
   }
   return { friends, groups };
+}
+
+// ---------- leases ----------
+/** how long a lease holds if its holder dies (longer than any API function's 29 s) */
+const LEASE_MS = 30_000;
+/** how long to wait for a lease before answering 503 (retry) */
+const LEASE_WAIT_MS = 10_000;
+
+/**
+ * Runs `fn` while holding the lease `name`: a conditional put that only one
+ * holder wins (or a lease whose holder died and whose time ran out), deleted
+ * afterwards. Serializes a cap's count-then-write across concurrent calls.
+ */
+export async function withLease<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const owner = randomUUID();
+  const deadline = Date.now() + LEASE_WAIT_MS;
+  for (let attempt = 0; ; attempt++) {
+    const now = Date.now();
+    try {
+      await ddb.send(
+        new PutCommand({
+          TableName: GRAPH,
+          Item: { ...keys.lease(name), owner, until: now + LEASE_MS, ttl: Math.ceil((now + LEASE_MS) / 1000) + 60 },
+          ConditionExpression: 'attribute_not_exists(pk) OR #until < :now',
+          ExpressionAttributeNames: { '#until': 'until' },
+          ExpressionAttributeValues: { ':now': now },
+        }),
+      );
+      break;
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      if (Date.now() > deadline) throw new ApiError('unavailable', 'Busy with another request of this user or connection, retry shortly', 1);
+      await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await ddb
+      .send(
+        new DeleteCommand({
+          TableName: GRAPH,
+          Key: keys.lease(name),
+          ConditionExpression: '#owner = :me',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':me': owner },
+        }),
+      )
+      .catch((err) => {
+        // taken over after it ran out, or the table is unreachable: it expires by itself
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      });
+  }
 }
 
 // ---------- helpers ----------

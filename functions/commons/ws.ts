@@ -6,6 +6,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { ApiError, badRequest, toApiError } from '../core/errors.ts';
+import { fitPresences, type Presence } from '../core/presence.ts';
 import { LIMITS } from '../core/schemas.ts';
 import { type Schema, validate } from '../core/validate.ts';
 import { config } from './config.ts';
@@ -87,7 +88,13 @@ export function wsAction<M = Record<string, unknown>>(opts: WsActionOptions, fn:
         const err = toApiError(request.error);
         if (err.status >= 500) log.error('ws action failed', { error: request.error, route: request.event.requestContext.routeKey });
         const parsed = state.get(request.event)?.parsed;
-        request.response = reply({ type: 'error', requestId: parsed?.requestId, error: err.code, message: err.message });
+        request.response = reply({
+          type: 'error',
+          requestId: parsed?.requestId,
+          error: err.code,
+          message: err.message,
+          ...(err.retryAfter !== undefined ? { retryAfter: err.retryAfter } : {}),
+        });
       },
     })
     .handler(async (event) => {
@@ -111,4 +118,14 @@ export function wsAction<M = Record<string, unknown>>(opts: WsActionOptions, fn:
       const data = await fn(parsed.message as M, who, touch);
       return reply({ type: 'response', requestId: parsed.requestId, data });
     });
+}
+
+/**
+ * A reply's presences, as many as fit in one WebSocket message (API Gateway
+ * delivers at most 128 KB); the userIds left out are named in `remaining`
+ * (ask `getPresence` for them).
+ */
+export function fitted<R extends { presence: Presence[] }>(reply: R): R & { remaining?: string[] } {
+  const { fitted: presence, rest } = fitPresences(reply.presence);
+  return rest.length ? { ...reply, presence, remaining: rest.map((p) => p.userId) } : reply;
 }

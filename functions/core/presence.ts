@@ -2,6 +2,7 @@
  * The presence core: pure functions over a user's stored state.
  * No I/O here; every function takes `now` (epoch ms) explicitly.
  */
+import { badRequest } from './errors.ts';
 
 export const DEVICE_STATUSES = ['online', 'away', 'busy', 'dnd'] as const;
 export const STATUSES = [...DEVICE_STATUSES, 'offline'] as const;
@@ -44,8 +45,12 @@ export interface UserState {
   version: number;
   /** Write counter: increases on every write (optimistic concurrency). */
   rev: number;
-  /** What hidden viewers see (frozen when the user stopped being visible to everyone). */
-  hidden: { lastSeen: number | null; version: number } | null;
+  /** What strangers see while hidden (frozen when the user stopped being visible to everyone). */
+  hidden: HiddenView | null;
+  /** What friends see while the visibility is `nobody` (frozen when it became `nobody`). */
+  hiddenToFriends: HiddenView | null;
+  /** fan-out-triggering changes in the current budget window (the per-user change budget) */
+  budget?: { w: number; n: number };
   /**
    * Open WebSocket connections (id → device, opened at): where pushes go.
    * Independent of liveness: an idle but open socket still receives pushes.
@@ -53,6 +58,12 @@ export interface UserState {
    * 2-hour connection limit.
    */
   conns: Record<string, ConnectionState>;
+}
+
+/** What a viewer who may not see the user sees: an offline user, last seen then, at that version. */
+export interface HiddenView {
+  lastSeen: number | null;
+  version: number;
 }
 
 /** An open WebSocket connection of a user. */
@@ -63,6 +74,8 @@ export interface ConnectionState {
   t: number;
   /** listens to the user's friends */
   f?: true;
+  /** messages counted in rate window <n> (only the current window is kept) */
+  [window: `m${number}`]: number;
 }
 
 /** API Gateway closes every WebSocket connection after 2 hours; entries older than this are stale. */
@@ -110,6 +123,7 @@ export function emptyState(userId: string): UserState {
     version: 0,
     rev: 0,
     hidden: null,
+    hiddenToFriends: null,
     conns: {},
   };
 }
@@ -167,8 +181,9 @@ export function toOwnPresence(state: UserState, now: number): OwnPresence {
   };
 }
 
-/** What a viewer who may not see the user gets: exactly an offline user. */
-export function hiddenPresence(state: UserState): Presence {
+/** What a viewer who may not see the user gets: exactly an offline user, as frozen for their class of viewer. */
+export function hiddenPresence(state: UserState, rel: ViewerRelation = { self: false, friend: false }): Presence {
+  const view = hiddenViewFor(state, rel);
   return {
     userId: state.userId,
     status: 'offline',
@@ -176,10 +191,14 @@ export function hiddenPresence(state: UserState): Presence {
     activity: null,
     availabilityUntil: null,
     devices: [],
-    lastSeen: iso(state.hidden?.lastSeen ?? null),
-    version: state.hidden?.version ?? 0,
+    lastSeen: iso(view?.lastSeen ?? null),
+    version: view?.version ?? 0,
   };
 }
+
+/** Friends lose sight only at `nobody` (their own frozen view); everyone else sees the strangers' one. */
+const hiddenViewFor = (state: UserState, rel: ViewerRelation): HiddenView | null =>
+  rel.friend && state.visibility === 'nobody' ? (state.hiddenToFriends ?? state.hidden) : state.hidden;
 
 export interface ViewerRelation {
   /** the viewer is the user */
@@ -202,12 +221,30 @@ export function maySee(state: UserState, rel: ViewerRelation): boolean {
 
 /** Presence as a given viewer may see it (privacy applied). */
 export function projectFor(state: UserState, rel: ViewerRelation, now: number): Presence {
-  return maySee(state, rel) ? toPresence(state, now) : hiddenPresence(state);
+  return maySee(state, rel) ? toPresence(state, now) : hiddenPresence(state, rel);
 }
 
-/** The version a viewer holds of this state: a push is due when it grows. */
+/** The version a viewer holds of this state. */
 export function projectedVersion(state: UserState, rel: ViewerRelation): number {
-  return maySee(state, rel) ? state.version : (state.hidden?.version ?? 0);
+  return maySee(state, rel) ? state.version : (hiddenViewFor(state, rel)?.version ?? 0);
+}
+
+/**
+ * What a change before → after pushes to one viewer, or null for nothing.
+ * `relBefore` differs from `relAfter` when this change is the viewer's
+ * friendship with the user being added or removed. A viewer who may see the
+ * user after the change gets the real presence when its version grew (or
+ * when they just gained sight); one who just lost sight gets an offline
+ * presence with the change's version (newer than anything real they saw);
+ * one who could not see before and cannot see after gets nothing, whatever
+ * happened (force pushes, friendship and visibility changes of others): what
+ * they see cannot have changed, so a truly offline user is indistinguishable.
+ */
+export function pushFor(before: UserState, after: UserState, relBefore: ViewerRelation, relAfter: ViewerRelation, now: number): Presence | null {
+  const sawBefore = maySee(before, relBefore);
+  if (maySee(after, relAfter)) return !sawBefore || after.version > before.version ? toPresence(after, now) : null;
+  if (!sawBefore || after.version <= before.version) return null;
+  return { ...hiddenPresence(after, relAfter), version: after.version };
 }
 
 /**
@@ -230,24 +267,23 @@ function visibleKey(state: UserState): string {
 
 /**
  * Completes a transition prev → next made by a write path: bumps the version
- * when what subscribers see changed, freezes what hidden viewers see when the
- * user stops being visible to everyone, and counts the write.
+ * when what subscribers see changed, freezes what hidden viewers see when
+ * they lose sight (strangers when the user stops being visible to everyone,
+ * friends when it becomes `nobody`), and counts the write. A force push or a
+ * friendship change bumps the version but freezes nothing again: viewers who
+ * were hidden stay exactly as they were.
  * Returns the state to store and whether subscribers must be told.
  */
 export function finalize(prev: UserState, next: UserState, opts: { bump?: boolean } = {}): { state: UserState; visibleChange: boolean } {
   const visibleChange = opts.bump === true || visibleKey(prev) !== visibleKey(next);
   const version = visibleChange ? prev.version + 1 : prev.version;
-  let hidden = next.hidden;
-  if (next.visibility === 'everyone') {
-    hidden = null;
-  } else if (prev.visibility === 'everyone') {
-    hidden = { lastSeen: prev.lastSeen, version };
-  } else if (prev.visibility !== next.visibility || opts.bump) {
-    // the set of hidden viewers changed (friends ↔ nobody, a friendship, a force push): they
-    // get a newer version; what they see stays frozen at the moment strangers lost sight
-    hidden = { lastSeen: prev.hidden?.lastSeen ?? prev.lastSeen, version };
-  }
-  return { state: { ...next, version, rev: prev.rev + 1, hidden }, visibleChange };
+  const frozenAt = (was: HiddenView | null, hiddenBefore: boolean, hiddenAfter: boolean): HiddenView | null => {
+    if (!hiddenAfter) return null;
+    return hiddenBefore && was ? was : { lastSeen: prev.lastSeen, version };
+  };
+  const hidden = frozenAt(next.hidden, prev.visibility !== 'everyone', next.visibility !== 'everyone');
+  const hiddenToFriends = frozenAt(next.hiddenToFriends, prev.visibility === 'nobody', next.visibility === 'nobody');
+  return { state: { ...next, version, rev: prev.rev + 1, hidden, hiddenToFriends }, visibleChange };
 }
 
 /** The earliest moment the sweeper must look at this user again (null: never). */
@@ -296,7 +332,15 @@ export function sweepState(state: UserState, now: number): SweepResult {
   };
 }
 
-/** Adds or refreshes a device (connect, heartbeat of an unknown device, device PUT). */
+/**
+ * The most live devices a user may have: every push and reply carries them
+ * all, and API Gateway delivers at most 128 KB per WebSocket message (32
+ * devices of the largest size take about 7 KB). A new device past this is
+ * refused (400): the user's existing devices are never dropped for it.
+ */
+export const MAX_DEVICES = 32;
+
+/** Adds or refreshes a device (connect, heartbeat of an unknown device, device PUT); a new one past MAX_DEVICES is refused. */
 export function upsertDevice(
   state: UserState,
   device: string,
@@ -304,6 +348,8 @@ export function upsertDevice(
   now: number,
 ): UserState {
   const old = state.devices[device];
+  if (!old && liveDevices(state, now).length >= MAX_DEVICES)
+    throw badRequest(`A user may have at most ${MAX_DEVICES} live devices; remove one (DELETE /v1/me/devices/{device}) or let it expire`);
   const d: DeviceState = {
     s: patch.status ?? old?.s ?? 'online',
     x: patch.ext !== undefined ? patch.ext : (old?.x ?? null),
@@ -315,7 +361,7 @@ export function upsertDevice(
   let conns = state.conns;
   if (conn !== undefined) {
     d.c = conn;
-    if (conns[conn]?.d !== device) conns = { ...conns, [conn]: { d: device, t: conns[conn]?.t ?? now } };
+    if (conns[conn]?.d !== device) conns = { ...conns, [conn]: { ...conns[conn], d: device, t: conns[conn]?.t ?? now } };
   }
   return { ...state, devices: { ...state.devices, [device]: d }, conns, lastSeen: now };
 }
@@ -372,4 +418,54 @@ export function applyPatch(state: UserState, patch: PresencePatch, now: number):
   if (patch.visibility !== undefined) next.visibility = patch.visibility;
   if (liveDevices(state, now).length > 0) next.lastSeen = now;
   return next;
+}
+
+/**
+ * Counts one WebSocket message of `conn` in rate window `window` (earlier
+ * windows' counts are dropped) and returns the new count. Every message of
+ * every connection is counted, whoever holds the connection's device.
+ */
+export function countMessage(state: UserState, conn: string, device: string, window: number, now: number): { state: UserState; count: number } {
+  const entry: ConnectionState = { ...(state.conns[conn] ?? { d: device, t: now }) };
+  const key = `m${window}` as const;
+  const count = (entry[key] ?? 0) + 1;
+  for (const k of Object.keys(entry)) if (/^m\d+$/.test(k)) delete entry[k as `m${number}`];
+  entry[key] = count;
+  return { state: { ...state, conns: { ...state.conns, [conn]: entry } }, count };
+}
+
+/** A per-user budget: `limit` changes per `windowMs`. */
+export interface ChangeBudget {
+  limit: number;
+  windowMs: number;
+}
+
+/**
+ * Spends one unit of the user's change budget for a change that triggers a
+ * fan-out. Returns the state with the spend recorded, or the milliseconds
+ * until the budget's window ends when it is used up.
+ */
+export function spendBudget(state: UserState, budget: ChangeBudget, now: number): { state: UserState } | { retryAfterMs: number } {
+  const w = Math.floor(now / budget.windowMs);
+  const n = state.budget?.w === w ? state.budget.n : 0;
+  if (n >= budget.limit) return { retryAfterMs: (w + 1) * budget.windowMs - now };
+  return { state: { ...state, budget: { w, n: n + 1 } } };
+}
+
+/**
+ * API Gateway delivers a WebSocket message of at most 128 KB: a reply's
+ * presences take at most this many bytes of it (the rest of a reply is a few
+ * KB at most: ids, expiries, requestId).
+ */
+export const REPLY_PRESENCE_BYTES = 96 * 1024;
+
+/** The leading presences whose JSON fits in `budget` bytes, and the rest. */
+export function fitPresences<P extends { userId: string }>(list: readonly P[], budget = REPLY_PRESENCE_BYTES): { fitted: P[]; rest: P[] } {
+  let size = 0;
+  let i = 0;
+  for (; i < list.length; i++) {
+    size += Buffer.byteLength(JSON.stringify(list[i]), 'utf8') + 1;
+    if (size > budget) break;
+  }
+  return { fitted: list.slice(0, i), rest: list.slice(i) };
 }

@@ -128,6 +128,7 @@ export const wsError: Schema = {
     requestId: { type: ['string', 'integer', 'null'] as Schema['type'] },
     error: errorBody.properties?.error as Schema,
     message: { type: 'string' },
+    retryAfter: { type: 'integer', minimum: 1, description: 'rate_limited: seconds until the limit lets this through again' },
   },
   required: ['type', 'error', 'message'],
 };

@@ -2,7 +2,7 @@
  * Request schemas (JSON Schema) and limits of the contract: the single source
  * the handlers validate with and the API documents are generated from.
  */
-import { AVAILABILITIES, DEVICE_STATUSES, STATUSES, VISIBILITIES } from './presence.ts';
+import { AVAILABILITIES, DEVICE_STATUSES, MAX_DEVICES, STATUSES, VISIBILITIES } from './presence.ts';
 import type { Schema } from './validate.ts';
 
 export const LIMITS = {
@@ -13,7 +13,12 @@ export const LIMITS = {
   subscriptionMaxSeconds: 2_592_000,
   subscriptionDefaultSeconds: 86_400,
   sysPresenceMaxSeconds: 604_800,
+  /** live devices per user (a new one past this is refused) */
+  devicesPerUser: MAX_DEVICES,
   customStatusChars: 64,
+  /** customStatus in the bytes it takes in JSON (escapes and multi-byte characters count) */
+  customStatusBytes: 256,
+  /** ext in the bytes it takes in JSON (escapes and multi-byte characters count) */
   extBytes: 64,
   activityBytes: 1024,
   activityDepth: 16,
@@ -49,7 +54,7 @@ const ext: Schema = { type: ['string', 'null'], maxBytes: LIMITS.extBytes };
 const presenceFields: Record<string, Schema> = {
   availability: { enum: AVAILABILITIES },
   availabilityUntil: { type: ['string', 'null'], format: 'date-time' },
-  customStatus: { type: ['string', 'null'], maxLength: LIMITS.customStatusChars },
+  customStatus: { type: ['string', 'null'], maxLength: LIMITS.customStatusChars, maxBytes: LIMITS.customStatusBytes },
   activity,
   visibility: { enum: VISIBILITIES },
 };
@@ -152,7 +157,7 @@ export const sysTerminateQuery: Schema = {
 const includeOffline: Schema = { enum: ['true', 'false'] };
 export const friendsPresenceQuery: Schema = {
   type: 'object',
-  properties: { includeOffline },
+  properties: { includeOffline, limit: listLimit, cursor: { type: 'string', maxLength: 1024 } },
   additionalProperties: false,
 };
 export const groupPresenceQuery: Schema = {

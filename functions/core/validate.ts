@@ -70,7 +70,8 @@ export function validate(schema: Schema, value: unknown, path = 'body'): string 
     if (problem) return `${path} ${problem}`;
   }
   if (schema.maxBytes !== undefined && value !== undefined) {
-    const size = Buffer.byteLength(typeof value === 'string' ? value : JSON.stringify(value), 'utf8');
+    // the bytes it takes in JSON, as it is stored and pushed: escapes count ("\u0000" is 6 bytes), a string's quotes do not
+    const size = Buffer.byteLength(JSON.stringify(value), 'utf8') - (typeof value === 'string' ? 2 : 0);
     if (size > schema.maxBytes) return `${path} must be at most ${schema.maxBytes} bytes`;
   }
   if (typeof value === 'string') {

@@ -1,8 +1,12 @@
 /**
  * DynamoDB Streams consumer: one record = one change of a user's visible
- * presence (the event source mapping filters out quiet writes). Records of
- * one user are handled in order; failures are reported per record
- * (ReportBatchItemFailures) so one bad record never blocks the shard.
+ * presence (the event source mapping filters out quiet writes). The records
+ * of one user in a batch are coalesced into ONE fan-out of the newest state
+ * (from the state before the first of them): recipients get the newest
+ * presence once, versions only grow, and a burst of changes costs one
+ * fan-out. Users are handled concurrently; failures are reported per user
+ * (ReportBatchItemFailures, from the user's first record) so one bad user
+ * never blocks the others and a user's changes are retried in order.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -14,20 +18,29 @@ import { markPushed, pushedVersion, stateFromItem, userIdOfStateKey } from '../c
 
 const image = (img: Record<string, unknown> | undefined) => (img ? unmarshall(img as Record<string, AttributeValue>) : undefined);
 
-async function processRecord(record: DynamoDBRecord): Promise<void> {
-  const newItem = image(record.dynamodb?.NewImage);
-  const oldItem = image(record.dynamodb?.OldImage);
-  const userId = userIdOfStateKey(newItem ?? oldItem);
-  if (!userId || !newItem) return; // not a user state, or a deletion (TTL): nothing to tell
-  const before = stateFromItem(oldItem, userId);
-  const after = stateFromItem(newItem, userId);
+/** Fans out the records of one user (in stream order) as one change: first old image → last new image. */
+async function processUser(records: DynamoDBRecord[]): Promise<void> {
+  const changes = records
+    .map((r) => ({ oldItem: image(r.dynamodb?.OldImage), newItem: image(r.dynamodb?.NewImage) }))
+    // deletions (TTL) tell nobody anything
+    .filter((c): c is { oldItem: Record<string, unknown> | undefined; newItem: Record<string, unknown> } => c.newItem !== undefined);
+  const first = changes[0];
+  const last = changes[changes.length - 1];
+  const userId = userIdOfStateKey(last?.newItem);
+  if (!first || !last || !userId) return; // not a user state
+  const before = stateFromItem(first.oldItem, userId);
+  const after = stateFromItem(last.newItem, userId);
   if (after.version <= before.version) return; // not a visible change
   // a replayed or late record (retry, bisect, duplicate delivery) must not push again or regress
   if ((await pushedVersion(userId)) >= after.version) return;
-  const result = await fanOut(before, after, chunkQueue());
+  // friendships changed by these writes: changed an odd number of times = changed
+  const toggles = new Map<string, number>();
+  for (const c of changes) for (const u of (c.newItem.rc as string[] | undefined) ?? []) toggles.set(u, (toggles.get(u) ?? 0) + 1);
+  const relationChanged = [...toggles].filter(([, n]) => n % 2 === 1).map(([u]) => u);
+  const result = await fanOut(before, after, chunkQueue(), Date.now(), relationChanged);
   // recorded only once delivered: a fan-out cut short (error, timeout) is retried in full
   await markPushed(userId, after.version);
-  if (result.recipients) log.info('fanout', { userId, version: after.version, ...result });
+  if (result.recipients) log.info('fanout', { userId, version: after.version, coalesced: changes.length, ...result });
 }
 
 export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
@@ -42,14 +55,13 @@ export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatch
   const failed: string[] = [];
   await Promise.all(
     [...byUser.values()].map(async (records) => {
-      for (const r of records) {
-        try {
-          await processRecord(r);
-        } catch (error) {
-          log.error('stream record failed', { error, sequenceNumber: r.dynamodb?.SequenceNumber });
-          if (r.dynamodb?.SequenceNumber) failed.push(r.dynamodb.SequenceNumber);
-          return; // later records of this user wait for the retry, to keep their order
-        }
+      try {
+        await processUser(records);
+      } catch (error) {
+        const sequenceNumber = records[0]?.dynamodb?.SequenceNumber;
+        log.error('stream record failed', { error, sequenceNumber, records: records.length });
+        // retried from the user's first record: its later ones wait, to keep their order
+        if (sequenceNumber) failed.push(sequenceNumber);
       }
     }),
   );

@@ -1,7 +1,7 @@
 import { presenceFor } from '../commons/operations.ts';
-import { wsAction } from '../commons/ws.ts';
+import { fitted, wsAction } from '../commons/ws.ts';
 import { wsSchemas } from '../core/schemas.ts';
 
-export const handler = wsAction<{ userIds: string[] }>({ schema: wsSchemas.getPresence }, async (msg, who) => ({
-  presence: await presenceFor(who.userId, msg.userIds),
-}));
+export const handler = wsAction<{ userIds: string[] }>({ schema: wsSchemas.getPresence }, async (msg, who) =>
+  fitted({ presence: await presenceFor(who.userId, msg.userIds) }),
+);

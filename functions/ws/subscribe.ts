@@ -1,7 +1,7 @@
 import { subscribe } from '../commons/operations.ts';
-import { wsAction } from '../commons/ws.ts';
+import { fitted, wsAction } from '../commons/ws.ts';
 import { wsSchemas } from '../core/schemas.ts';
 
-export const handler = wsAction<{ userIds: string[]; expiresIn?: number }>({ schema: wsSchemas.subscribe }, (msg, who) =>
-  subscribe(who.userId, msg.userIds, msg.expiresIn),
+export const handler = wsAction<{ userIds: string[]; expiresIn?: number }>({ schema: wsSchemas.subscribe }, async (msg, who) =>
+  fitted(await subscribe(who.userId, msg.userIds, msg.expiresIn)),
 );

@@ -31,14 +31,32 @@ describe('user state', () => {
     expect(s.version).toBe(1); // the heartbeat did not change what subscribers see
   });
 
-  it('a heartbeat from a connection that no longer owns the device takes the full path', async () => {
+  it('counts every message of two connections that share one device, in the one write, and leaves the device with the newer one', async () => {
     const u = user('hb2');
     await ops.connectDevice(u, 'web', 'conn-1');
     await ops.connectDevice(u, 'web', 'conn-2');
     requests.reset();
+    const first = await ops.touchConnection({ userId: u, device: 'web', connectionId: 'conn-1' });
+    const second = await ops.touchConnection({ userId: u, device: 'web', connectionId: 'conn-1' });
+    expect(requests.counts).toEqual({ UpdateItem: 2 });
+    expect([first.messagesInWindow, second.messagesInWindow]).toEqual([1, 2]);
+    expect((await ops.touchConnection({ userId: u, device: 'web', connectionId: 'conn-2' })).messagesInWindow).toBe(1);
+    expect((await store.getUserState(u)).devices.web?.c).toBe('conn-2');
+  });
+
+  it('counts a message on the full path too (its device had expired), and re-adds the device', async () => {
+    const u = user('hb3');
+    await ops.connectDevice(u, 'web', 'conn-1');
     await ops.touchConnection({ userId: u, device: 'web', connectionId: 'conn-1' });
+    // the device expired (as if no message came for the whole timeout)
+    await store.mutateUser(u, (s) => ({ ...s, devices: { web: { ...(s.devices.web as NonNullable<(typeof s.devices)['web']>), e: Date.now() - 1 } } }));
+    requests.reset();
+    const t = await ops.touchConnection({ userId: u, device: 'web', connectionId: 'conn-1' });
     expect(requests.counts).toEqual({ UpdateItem: 1, GetItem: 1, PutItem: 1 });
-    expect((await store.getUserState(u)).devices.web?.c).toBe('conn-1');
+    expect(t.messagesInWindow).toBe(2);
+    const s = await store.getUserState(u);
+    expect(s.devices.web?.e).toBeGreaterThan(Date.now());
+    expect(s.devices.web?.c).toBe('conn-1');
   });
 
   it("counts a connection's messages per rate window in the same single write", async () => {
