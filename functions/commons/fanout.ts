@@ -86,11 +86,15 @@ export async function fanOut(
   queue?: ChunkQueue,
   now = Date.now(),
   relationChanged: readonly string[] = [],
+  /** the change is only friendships being added or removed: nobody else sees anything new */
+  onlyRelationChanged = false,
 ): Promise<FanoutResult & { chunks: number }> {
   const { direct, friendsOnly, friends } = await audience(after.userId, now, relationChanged);
   const toggled = new Set(relationChanged);
   const recipient = (u: string, isDirect: boolean) => ({ u, friend: friends.has(u), direct: isDirect, ...(toggled.has(u) ? { toggled: true as const } : {}) });
-  const recipients = [...[...direct].map((u) => recipient(u, true)), ...friendsOnly.map((u) => recipient(u, false))];
+  const recipients = [...[...direct].map((u) => recipient(u, true)), ...friendsOnly.map((u) => recipient(u, false))].filter(
+    (r) => !onlyRelationChanged || r.toggled,
+  );
   const size = config.fanoutChunkSize;
   if (recipients.length <= size || !queue) {
     return { ...(await deliverChunk({ before, after, at: now, recipients }, queue)), chunks: 0 };

@@ -37,7 +37,9 @@ async function processUser(records: DynamoDBRecord[]): Promise<void> {
   const toggles = new Map<string, number>();
   for (const c of changes) for (const u of (c.newItem.rc as string[] | undefined) ?? []) toggles.set(u, (toggles.get(u) ?? 0) + 1);
   const relationChanged = [...toggles].filter(([, n]) => n % 2 === 1).map(([u]) => u);
-  const result = await fanOut(before, after, chunkQueue(), Date.now(), relationChanged);
+  // writes that only record friendship changes (`rc`) change nothing for anyone else
+  const onlyRelations = changes.every((c) => Array.isArray(c.newItem.rc));
+  const result = await fanOut(before, after, chunkQueue(), Date.now(), relationChanged, onlyRelations);
   // recorded only once delivered: a fan-out cut short (error, timeout) is retried in full
   await markPushed(userId, after.version);
   if (result.recipients) log.info('fanout', { userId, version: after.version, coalesced: changes.length, ...result });

@@ -38,6 +38,30 @@ describe('stream consumer', () => {
     expect(pushedVersions(a, 'rp-b')).toEqual([1, 2]);
   });
 
+  it("coalesces one user's records in a batch into one fan-out of the newest state", async () => {
+    const { handler } = await import('../../functions/workers/stream.ts');
+    const { emptyState, finalize, upsertDevice, applyPatch } = await import('../../functions/core/presence.ts');
+    const { marshall } = await import('@aws-sdk/util-dynamodb');
+    await call('POST', '/v1/me/subscriptions', token('co-a'), { userIds: ['co-b'] });
+    const a = await client('co-a');
+    // three successive states of co-b (never written: only this batch tells of them)
+    const t = Date.now();
+    const s0 = emptyState('co-b');
+    const s1 = finalize(s0, upsertDevice(s0, 'web', { kind: 'http', expiresAt: t + 60_000 }, t)).state;
+    const s2 = finalize(s1, applyPatch(s1, { customStatus: 'two' }, t)).state;
+    const s3 = finalize(s2, applyPatch(s2, { customStatus: 'three' }, t)).state;
+    const img = (s: typeof s0) => marshall({ pk: 'USER#co-b', sk: 'STATE', ...s }, { removeUndefinedValues: true }) as never;
+    const record = (before: typeof s0 | undefined, after: typeof s0, seq: number) => ({
+      eventName: before ? 'MODIFY' : 'INSERT',
+      dynamodb: { Keys: { pk: { S: 'USER#co-b' }, sk: { S: 'STATE' } }, OldImage: before && img(before), NewImage: img(after), SequenceNumber: String(seq) },
+    });
+    const res = await handler({ Records: [record(undefined, s1, 1), record(s1, s2, 2), record(s2, s3, 3)] as never });
+    expect(res.batchItemFailures).toEqual([]);
+    await a.next(isPushOf('co-b', (d) => d.version === 3 && d.customStatus === 'three'));
+    await sleep(400);
+    expect(pushedVersions(a, 'co-b')).toEqual([3]); // one push, the newest state (not 1, 2, 3)
+  });
+
   it('reports a poison record and still delivers the good ones of the batch', async () => {
     const { handler } = await import('../../functions/workers/stream.ts');
     await call('POST', '/v1/me/subscriptions', token('pz-a'), { userIds: ['pz-b'] });
