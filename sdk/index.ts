@@ -17,6 +17,13 @@ export type { DeviceStatus, OwnPresence, Presence, PresencePatch, Status };
 
 export type ListenTarget = { friends: true } | { groupId: string } | { userIds: string[] };
 
+/** A reply carrying presences: what did not fit in the message is named (`remaining`) or paged (`nextCursor`). */
+interface Reply {
+  presence: Presence[];
+  remaining?: string[];
+  nextCursor?: string;
+}
+
 export interface SubscribeResult {
   subscribed: { userId: string; expiresAt: string }[];
   rejected: string[];
@@ -161,8 +168,8 @@ export class PresenceClient {
     for (const w of this.openWaiters.splice(0)) w();
     // listeners belong to a connection: re-establish them
     for (const target of this.listeners)
-      await this.request('listen', { ...target })
-        .then((r) => this.remember(r?.presence))
+      await this.request<Reply>('listen', { ...target })
+        .then((r) => this.complete(r, target))
         .catch((err) => this.emit('error', err));
     this.emit('connected');
   }
@@ -237,26 +244,44 @@ export class PresenceClient {
     });
   }
 
+  /**
+   * A reply's presences plus the rest it points to (API Gateway delivers at
+   * most 128 KB per message, so a large reply is cut): `remaining` userIds are
+   * asked with getPresence, a group's or friends' `nextCursor` is followed
+   * over HTTP (needs `httpUrl`). All of it goes into the cache.
+   */
+  private async complete(reply: Reply, target?: ListenTarget): Promise<Presence[]> {
+    const all = [...reply.presence];
+    if (reply.remaining?.length) all.push(...(await this.complete(await this.request<Reply>('getPresence', { userIds: reply.remaining }))));
+    if (reply.nextCursor && target && !('userIds' in target) && this.opts.httpUrl) {
+      for (let cursor: string | null = reply.nextCursor; cursor; ) {
+        const page: { presence: Presence[]; nextCursor: string | null } =
+          'groupId' in target
+            ? await this.http.groupPresence(target.groupId, { includeOffline: true, limit: 500, cursor })
+            : await this.http.friendsPresence(true, { limit: 500, cursor });
+        all.push(...page.presence);
+        cursor = page.nextCursor;
+      }
+    }
+    this.remember(all);
+    return all;
+  }
+
   // ---- typed WebSocket actions ----
   sendHeartbeat = () => this.request<{ device: string; expiresAt: string }>('heartbeat');
   setPresence = (patch: PresencePatch & { status?: DeviceStatus; ext?: string | null }) => this.request<OwnPresence>('setPresence', { ...patch });
-  getPresence = async (userIds: string[]) => {
-    const r = await this.request<{ presence: Presence[] }>('getPresence', { userIds });
-    this.remember(r.presence);
-    return r.presence;
-  };
+  getPresence = async (userIds: string[]) => this.complete(await this.request<Reply>('getPresence', { userIds }));
   subscribe = async (userIds: string[], expiresIn?: number) => {
-    const r = await this.request<SubscribeResult>('subscribe', expiresIn === undefined ? { userIds } : { userIds, expiresIn });
-    this.remember(r.presence);
-    return r;
+    const r = await this.request<SubscribeResult & Reply>('subscribe', expiresIn === undefined ? { userIds } : { userIds, expiresIn });
+    const { remaining: _rest, ...result } = r;
+    return { ...result, presence: await this.complete(r) };
   };
   unsubscribe = (userIds: string[]) => this.request<{ unsubscribed: string[] }>('unsubscribe', { userIds });
-  /** Listens (and keeps listening across reconnects) until stopListening. */
+  /** Listens (and keeps listening across reconnects) until stopListening; resolves with every target's presence. */
   listen = async (target: ListenTarget) => {
-    const r = await this.request<{ presence: Presence[] }>('listen', { ...target });
+    const r = await this.request<Reply>('listen', { ...target });
     this.listeners.push(target);
-    this.remember(r.presence);
-    return r.presence;
+    return this.complete(r, target);
   };
   stopListening = async () => {
     this.listeners.length = 0;
@@ -295,7 +320,16 @@ export class PresenceClient {
         `/v1/me/subscriptions?${new URLSearchParams({ ...(limit ? { limit: String(limit) } : {}), ...(cursor ? { cursor } : {}) })}`,
       ),
     friends: () => this.http.call<{ friends: string[] }>('GET', '/v1/me/friends'),
-    friendsPresence: (includeOffline = false) => this.http.call<{ presence: Presence[] }>('GET', `/v1/me/friends/presence?includeOffline=${includeOffline}`),
+    /** all friends, or a page of them when `limit` or `cursor` is given */
+    friendsPresence: (includeOffline = false, o: { limit?: number; cursor?: string } = {}) =>
+      this.http.call<{ presence: Presence[]; nextCursor: string | null }>(
+        'GET',
+        `/v1/me/friends/presence?${new URLSearchParams({
+          includeOffline: String(includeOffline),
+          ...(o.limit ? { limit: String(o.limit) } : {}),
+          ...(o.cursor ? { cursor: o.cursor } : {}),
+        })}`,
+      ),
     groupPresence: (groupId: string, o: { includeOffline?: boolean; limit?: number; cursor?: string } = {}) =>
       this.http.call<{ presence: Presence[]; nextCursor: string | null }>(
         'GET',

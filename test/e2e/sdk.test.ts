@@ -57,6 +57,21 @@ afterAll(async () => {
 });
 
 describe('client SDK', () => {
+  it('completes a reply cut to fit one WebSocket message: a big group listen and friends listen come back whole', async () => {
+    const { addGroupMember, addFriendship } = await import('../../functions/commons/store.ts');
+    const members = Array.from({ length: 951 }, (_, i) => `sdk-member-with-a-longer-user-id-${String(i).padStart(4, '0')}`);
+    for (let i = 0; i < members.length; i += 50) await Promise.all(members.slice(i, i + 50).map((m) => addGroupMember('sdk-big', m, Date.now())));
+    for (let i = 0; i < members.length; i += 50) await Promise.all(members.slice(i, i + 50).map((m) => addFriendship('sdk-popular', m, Date.now())));
+    const c = sdk(members[0] as string);
+    await c.ready();
+    const group = await c.listen({ groupId: 'sdk-big' });
+    expect(group.map((p) => p.userId)).toEqual(members);
+    expect(c.presence(members[950] as string)).toMatchObject({ status: 'offline' });
+    const popular = sdk('sdk-popular');
+    await popular.ready();
+    expect((await popular.listen({ friends: true })).map((p) => p.userId)).toEqual(members);
+  }, 120_000);
+
   it('subscribes, receives typed pushes and keeps the newest version in its cache', async () => {
     const alice = sdk('sdk-alice');
     const bob = sdk('sdk-bob');
