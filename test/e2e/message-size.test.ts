@@ -40,9 +40,7 @@ describe('WebSocket message size', () => {
     const users = ids('large-', 100);
     const activity = { note: 'x'.repeat(1000) };
     for (let i = 0; i < users.length; i += 20)
-      await Promise.all(
-        users.slice(i, i + 20).map((u) => call('PATCH', '/v1/me/presence', token(u), { activity, customStatus: '\u0001'.repeat(40) })),
-      );
+      await Promise.all(users.slice(i, i + 20).map((u) => call('PATCH', '/v1/me/presence', token(u), { activity, customStatus: '\u0001'.repeat(40) })));
     const me = await client('large-reader');
     const reply = await me.request('getPresence', { userIds: users }, 15_000);
     expect(size(reply)).toBeLessThanOrEqual(MESSAGE_LIMIT);
@@ -65,7 +63,10 @@ describe('WebSocket message size', () => {
     const refused = await call('PUT', `/v1/me/devices/${name(32)}`, owner, { status: 'online' });
     expect(refused).toMatchObject({ status: 400, body: { error: 'bad_request', message: expect.stringContaining('32 live devices') } });
     expect((await call('POST', '/v1/me/heartbeat', owner, { device: 'another' })).status).toBe(400);
-    const push = await watcher.next(isPushOf('many-devices', (d) => d.devices.length === 32), 10_000);
+    const push = await watcher.next(
+      isPushOf('many-devices', (d) => d.devices.length === 32),
+      10_000,
+    );
     expect(size(push)).toBeLessThan(16 * 1024);
     // one removed: room for one again
     expect((await call('DELETE', `/v1/me/devices/${name(0)}`, owner)).status).toBe(200);

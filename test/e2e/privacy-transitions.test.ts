@@ -82,7 +82,11 @@ describe('hidden viewers', () => {
     const gained = await x.next(isPushOf('fc-o', (d) => d.status === 'online'));
     // x is unfriended: x is told fc-o is offline, with a newer version than the real one it saw
     await sys('DELETE', '/v1/sys/users/fc-o/friends/fc-x');
-    const lost = await x.next(isPushOf('fc-o', (d) => d.status === 'offline' && d.version > gained.data.version), 5000, x.messages.length - 1);
+    const lost = await x.next(
+      isPushOf('fc-o', (d) => d.status === 'offline' && d.version > gained.data.version),
+      5000,
+      x.messages.length - 1,
+    );
     expect(lost.data).toMatchObject({ devices: [], customStatus: null, activity: null });
     // re-adding an existing friendship changes nothing, so tells nobody
     await sys('PUT', '/v1/sys/users/fc-o/friends/fc-f');
