@@ -3,8 +3,11 @@
  *   npm start                 data kept in ${PRESENCE_DATA_DIR:-.presence-local}
  *   npm start -- --in-memory  nothing kept
  * Honours PORT, WS_PORT, DYNAMODB_PORT, PRESENCE_TIMEOUT_SECONDS,
- * SWEEP_INTERVAL_SECONDS, PRESENCE_JWT_SECRET.
+ * SWEEP_INTERVAL_SECONDS, PRESENCE_JWT_SECRET, and PRESENCE_LOCAL_HOST: every
+ * server listens on 127.0.0.1 only unless it says otherwise (0.0.0.0: every
+ * interface).
  */
+import { bindHost } from '../local/dynamodb.ts';
 import { startLocalStack } from '../local/stack.ts';
 
 const args = process.argv.slice(2);
@@ -38,6 +41,9 @@ console.log(`presence local stack ready
   timeout ${env.PRESENCE_TIMEOUT_SECONDS}s, sweep every ${env.SWEEP_INTERVAL_SECONDS}s
   token:  npm run token -- <userId> [--scope "presence:sys"]
 Ctrl-C to stop.`);
+const host = bindHost();
+if (!/^(127\.|::1$|localhost$)/.test(host))
+  console.warn(`WARNING: PRESENCE_LOCAL_HOST=${host}: the stack and DynamoDB Local listen beyond this machine; anyone who can reach ${host} can use them`);
 
 let stopping = false;
 const shutdown = async (signal: string) => {

@@ -3,15 +3,40 @@
  * package, run with the machine's Java ≥ 17). A small shell wrapper kills the
  * JVM if this Node process dies, so no Java process is ever orphaned; if the
  * JVM dies on its own it is restarted on the same data directory.
+ *
+ * DynamoDB Local has no host option and listens on every interface; it is
+ * started through local/DynamoDbLoopback.java so that it listens on
+ * `bindHost()` only, 127.0.0.1 unless PRESENCE_LOCAL_HOST says otherwise. The
+ * launcher is compiled once (javac, ~2 s of CPU) into node_modules/.cache and
+ * reused; where that fails it runs in Java's single-file source mode
+ * (compiled at every start). Both need the JDK's jdk.compiler module: with a
+ * JRE-only Java the plain jar runs, on every interface, and a warning says so.
+ * Its CORS allow-list is empty (`-cors ''`): no web page may call it.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { createServer, isIPv6 } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 
-export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+/**
+ * The address every server of the local stack listens on: PRESENCE_LOCAL_HOST
+ * (e.g. `0.0.0.0` for every IPv4 interface), 127.0.0.1 by default.
+ */
+export function bindHost(): string {
+  return process.env.PRESENCE_LOCAL_HOST?.trim() || '127.0.0.1';
+}
+
+/** How a client on this machine reaches a server bound to `host` (a wildcard is reached on loopback), for URLs. */
+export function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return isIPv6(host) ? `[${host}]` : host;
+}
+
+export function portFree(port: number, host = bindHost()): Promise<boolean> {
   return new Promise((resolvePort) => {
     const srv = createServer();
     srv.once('error', () => resolvePort(false));
@@ -27,7 +52,45 @@ export interface DynamoDbLocalOptions {
   heapMb?: number;
   /** restart when the JVM exits unexpectedly */
   restart?: boolean;
+  /** the address to listen on; default bindHost() (127.0.0.1 unless PRESENCE_LOCAL_HOST is set) */
+  host?: string;
   onLog?: (line: string) => void;
+}
+
+/** local/DynamoDbLoopback.java exits with this when DynamoDB Local's internals are not what it expects */
+const LAUNCHER_INCOMPATIBLE = 78;
+const LAUNCHER = resolve(import.meta.dirname, 'DynamoDbLoopback.java');
+const CACHE = resolve(import.meta.dirname, '..', 'node_modules', '.cache', 'presence-backend');
+
+let javaModules: string | undefined;
+/** whether this Java can compile the launcher (a JDK has the jdk.compiler module, a JRE does not) */
+function javaCompiles(): boolean {
+  javaModules ??= spawnSync('java', ['--list-modules'], { encoding: 'utf8' }).stdout ?? '';
+  return /^jdk\.compiler@/m.test(javaModules);
+}
+
+/**
+ * The directory holding the launcher compiled for this source, class path and JDK (compiled now if it is
+ * not there yet), or undefined when javac cannot do it.
+ */
+async function compiledLauncher(classPath: string): Promise<string | undefined> {
+  const key = createHash('sha256')
+    .update(readFileSync(LAUNCHER))
+    .update(classPath)
+    .update(javaModules ?? '')
+    .digest('hex')
+    .slice(0, 16);
+  const dir = join(CACHE, `dynamodb-loopback-${key}`);
+  const compiled = () => existsSync(join(dir, 'DynamoDbLoopback.class'));
+  if (compiled()) return dir;
+  const tmp = `${dir}.${process.pid}.tmp`;
+  try {
+    await new Promise<void>((ok, fail) => execFile('javac', ['-d', tmp, '-cp', classPath, LAUNCHER], (err) => (err ? fail(err) : ok())));
+    renameSync(tmp, dir); // whole, or not at all (another process may have won the race: fine)
+  } catch {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return compiled() ? dir : undefined;
 }
 
 function jarDir(): string {
@@ -40,12 +103,22 @@ function jarDir(): string {
 
 export class DynamoDbLocal {
   readonly endpoint: string;
+  /** the address DynamoDB Local listens on */
+  readonly host: string;
   private child: ChildProcess | undefined;
   private stopping = false;
+  /** why the plain jar runs (listening on every interface), when it does */
+  private plainJar: string | undefined;
   restarts = 0;
 
   constructor(private readonly opts: DynamoDbLocalOptions) {
-    this.endpoint = `http://127.0.0.1:${opts.port}`;
+    this.host = opts.host ?? bindHost();
+    this.endpoint = `http://${urlHost(this.host)}:${opts.port}`;
+  }
+
+  /** whether DynamoDB Local listens on `host` only (false: the plain jar, on every interface) */
+  get boundToHost(): boolean {
+    return this.plainJar === undefined;
   }
 
   get pid(): number | undefined {
@@ -55,20 +128,31 @@ export class DynamoDbLocal {
   async start(): Promise<void> {
     this.stopping = false;
     // a restart may find the old JVM still releasing the port: give it a moment
-    for (let i = 0; !(await portFree(this.opts.port)); i++) {
+    for (let i = 0; !(await portFree(this.opts.port, this.host)); i++) {
       if (i >= (this.restarts > 0 ? 50 : 0)) throw new Error(`port ${this.opts.port} is in use (another DynamoDB Local? set DYNAMODB_PORT)`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const dir = jarDir();
+    if (this.plainJar === undefined && !javaCompiles())
+      this.fallBack('this Java has no jdk.compiler module (a JRE?), so local/DynamoDbLoopback.java cannot run; install a JDK');
+    let program = ['-jar', join(dir, 'DynamoDBLocal.jar')];
+    if (this.plainJar === undefined) {
+      const classPath = `${join(dir, 'DynamoDBLocal.jar')}:${join(dir, 'DynamoDBLocal_lib', '*')}`;
+      const compiled = await compiledLauncher(classPath);
+      const launcher = compiled ? ['-cp', `${classPath}:${compiled}`, 'DynamoDbLoopback'] : ['-cp', classPath, LAUNCHER]; // else source mode
+      program = [`-Dpresence.dynamodb.host=${this.host}`, ...launcher];
+    }
     const args = [
       `-Xmx${this.opts.heapMb ?? 384}m`,
       `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
-      '-jar',
-      join(dir, 'DynamoDBLocal.jar'),
+      ...program,
       '-port',
       String(this.opts.port),
       '-sharedDb',
       '-disableTelemetry',
+      // an empty CORS allow-list (the documented default is '*'): nothing needs CORS, no web page may call it
+      '-cors',
+      '',
     ];
     if (this.opts.dataDir) {
       const data = resolve(this.opts.dataDir);
@@ -90,13 +174,28 @@ export class DynamoDbLocal {
     child.on('exit', (code, signal) => {
       if (this.child !== child) return;
       this.child = undefined;
+      if (code === LAUNCHER_INCOMPATIBLE) return; // start() falls back to the plain jar
       if (!this.stopping && this.opts.restart !== false) {
         this.restarts++;
         this.opts.onLog?.(`DynamoDB Local exited (${code ?? signal}); restarting`);
         this.start().catch((err) => this.opts.onLog?.(`DynamoDB Local restart failed: ${err}`));
       }
     });
-    await this.waitReady(child);
+    try {
+      await this.waitReady(child);
+    } catch (err) {
+      if (child.exitCode !== LAUNCHER_INCOMPATIBLE || this.plainJar !== undefined) throw err;
+      this.fallBack("local/DynamoDbLoopback.java does not fit this DynamoDB Local's internals");
+      return this.start();
+    }
+  }
+
+  private fallBack(why: string): void {
+    this.plainJar = why;
+    if (this.host === '0.0.0.0' || this.host === '::') return; // every interface was asked for anyway
+    const warning = `WARNING: DynamoDB Local listens on every network interface, not only ${this.host}: ${why}`;
+    console.warn(warning);
+    this.opts.onLog?.(warning);
   }
 
   private async waitReady(child: ChildProcess): Promise<void> {

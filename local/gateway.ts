@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import { asyncApiDocument, openApiDocument } from '../lib/api-docs.ts';
 import { type HttpRoute, httpRoutes, SCOPES, workers, wsRoutes } from '../lib/routes.ts';
+import { bindHost, urlHost } from './dynamodb.ts';
 import type { LocalWebPage } from './web.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -43,7 +44,16 @@ const lambdaContext = (functionName: string) => ({
 
 const errorBody = (error: string, message: string) => JSON.stringify({ error, message });
 const API_PAYLOAD_LIMIT = 10 * 1024 * 1024;
-const WS_MESSAGE_LIMIT = 128 * 1024;
+/**
+ * API Gateway's WebSocket quotas (not adjustable), https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-execution-service-websocket-limits-table.html:
+ * "WebSocket frame size 32 KB", "Message payload size 128 KB"; "a message larger than 32 KB must be split into
+ * multiple frames, each 32 KB or smaller. This applies to @connections commands. If a larger message (or larger
+ * frame size) is received, the connection is closed with code 1009."
+ */
+export const WS_FRAME_LIMIT = 32 * 1024;
+export const WS_MESSAGE_LIMIT = 128 * 1024;
+/** the close code API Gateway ends a connection with when it receives a frame or message over the quota */
+const MESSAGE_TOO_BIG = 1009;
 
 interface CompiledRoute {
   route: HttpRoute;
@@ -61,14 +71,19 @@ interface Connection {
   sourceIp: string;
   idleTimer?: NodeJS.Timeout;
   maxTimer?: NodeJS.Timeout;
+  /** messages received so far (ws emits them in order) */
+  received: number;
+  /** from this message on nothing is routed: a frame over 32 KB came in and the connection is closing */
+  refusedFrom?: number;
 }
 
 export interface GatewayOptions {
+  /** the address both ports listen on; default bindHost() (127.0.0.1 unless PRESENCE_LOCAL_HOST is set) */
   host?: string;
   httpPort: number;
   wsPort: number;
-  /** verifies a bearer token like the HTTP API's JWT authorizer */
-  verifyToken: (token: string) => Promise<{ sub: string; scope?: unknown; [k: string]: unknown }>;
+  /** verifies a bearer token like the HTTP API's JWT authorizer (rejects an invalid one) */
+  verifyToken: (token: string) => Promise<unknown>;
   idleTimeoutSeconds?: number;
   maxConnectionSeconds?: number;
   /** local-only DynamoDB request/capacity counters, served at /__local/metrics */
@@ -91,13 +106,17 @@ export class LocalGateway {
   private readonly inflight = new Set<Promise<unknown>>();
   private stopping = false;
 
-  constructor(private readonly opts: GatewayOptions) {}
+  private readonly host: string;
+
+  constructor(private readonly opts: GatewayOptions) {
+    this.host = opts.host ?? bindHost();
+  }
 
   get httpUrl(): string {
-    return `http://${this.opts.host ?? '127.0.0.1'}:${this.opts.httpPort}`;
+    return `http://${urlHost(this.host)}:${this.opts.httpPort}`;
   }
   get wsUrl(): string {
-    return `ws://${this.opts.host ?? '127.0.0.1'}:${this.opts.wsPort}`;
+    return `ws://${urlHost(this.host)}:${this.opts.wsPort}`;
   }
 
   async start(): Promise<void> {
@@ -122,8 +141,7 @@ export class LocalGateway {
       server.keepAliveTimeout = 65_000;
       server.headersTimeout = 66_000;
     }
-    const host = this.opts.host ?? '127.0.0.1';
-    await Promise.all([listen(this.http, this.opts.httpPort, host), listen(this.wsHttp, this.opts.wsPort, host)]);
+    await Promise.all([listen(this.http, this.opts.httpPort, this.host), listen(this.wsHttp, this.opts.wsPort, this.host)]);
   }
 
   /** a handler module, its invocations attributed to `id` in the local metrics */
@@ -177,7 +195,13 @@ export class LocalGateway {
       send(200, JSON.stringify(doc), { 'access-control-allow-origin': '*' });
       return;
     }
-    const page = await this.opts.page?.serve(method, url.pathname, req.headers, async () => JSON.parse(((await readBody(req, 4096)) ?? '').toString()));
+    const page = await this.opts.page?.serve(
+      method,
+      url.pathname,
+      req.headers,
+      async () => JSON.parse(((await readBody(req, 4096)) ?? '').toString()),
+      req.socket.remoteAddress,
+    );
     if (page) {
       send(page.status, page.body, { 'content-type': page.type, 'cache-control': 'no-store' });
       return;
@@ -203,15 +227,18 @@ export class LocalGateway {
     let claims: Record<string, unknown>;
     try {
       if (!token) throw new Error('no token');
-      claims = await this.opts.verifyToken(token.trim());
+      await this.opts.verifyToken(token.trim());
+      // what API Gateway hands on are the token's own claims (not what the verifier adds to them)
+      claims = JSON.parse(Buffer.from(token.trim().split('.')[1] ?? '', 'base64url').toString('utf8'));
     } catch {
       send(401, errorBody('unauthorized', 'Missing or invalid token'), { 'www-authenticate': 'Bearer' });
       return;
     }
-    const scope = SCOPES[match.route.auth];
-    const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
-    if (scope && !scopes.includes(scope)) {
-      send(403, errorBody('forbidden', `This route needs the ${scope} scope`));
+    // the route's authorizationScopes (lib/presence-stack.ts gives each route at most one): the token needs one of them
+    const routeScopes = SCOPES[match.route.auth] ? [SCOPES[match.route.auth] as string] : [];
+    const scopes = tokenScopes(claims);
+    if (routeScopes.length > 0 && !routeScopes.some((s) => scopes.includes(s))) {
+      send(403, errorBody('forbidden', `This route needs the ${routeScopes.join(' or ')} scope`));
       return;
     }
     const values = match.regex.exec(url.pathname)?.slice(1) ?? [];
@@ -241,7 +268,7 @@ export class LocalGateway {
       requestContext: {
         accountId: '000000000000',
         apiId: 'local',
-        authorizer: { jwt: { claims, scopes: null } },
+        authorizer: { jwt: jwtAuthorizerContext(claims, routeScopes) },
         domainName: headers.host ?? 'localhost',
         domainPrefix: 'local',
         http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
@@ -339,13 +366,40 @@ export class LocalGateway {
       return;
     }
     this.wss?.handleUpgrade(req, socket, head, (ws) => {
-      const conn: Connection = { id: connectionId, socket: ws, authorizer, connectedAt: now, lastActiveAt: Date.now(), sourceIp };
+      const conn: Connection = { id: connectionId, socket: ws, authorizer, connectedAt: now, lastActiveAt: Date.now(), sourceIp, received: 0 };
       this.connections.set(connectionId, conn);
       this.armTimers(conn);
-      ws.on('message', (data, isBinary) => this.track(this.onMessage(conn, data as Buffer, isBinary)));
+      this.refuseLargeFrames(conn, socket);
+      ws.on('message', (data, isBinary) => {
+        const index = conn.received++;
+        if (conn.refusedFrom !== undefined && index >= conn.refusedFrom) return;
+        this.track(this.onMessage(conn, data as Buffer, isBinary));
+      });
       ws.on('close', (code, reason) => this.track(this.onClose(conn, code, reason.toString())));
       ws.on('error', () => {});
     });
+  }
+
+  /**
+   * Closes the connection with 1009 at the header of a data frame over 32 KB, as API Gateway does, and
+   * routes nothing from that frame on. `ws` limits whole messages only (its maxPayload, set to 128 KB, ends
+   * the connection with 1009 too), so the frame headers are read here, from the raw socket, ahead of ws's
+   * own reader: a read-only tap (prependListener), ws still gets every byte and answers the close handshake.
+   */
+  private refuseLargeFrames(conn: Connection, socket: Duplex): void {
+    let completed = 0; // messages whose last frame has been seen
+    const tap = (chunk: Buffer) => frames.push(chunk);
+    const frames = new FrameHeaderReader((frame) => {
+      if (frame.opcode >= 0x8) return; // control frames: ≤ 125 bytes, ws checks them
+      if (frame.length > WS_FRAME_LIMIT) {
+        conn.refusedFrom = completed;
+        socket.removeListener('data', tap);
+        conn.socket.close(MESSAGE_TOO_BIG);
+        return;
+      }
+      if (frame.fin) completed++;
+    });
+    socket.prependListener('data', tap);
   }
 
   private armTimers(conn: Connection): void {
@@ -394,7 +448,12 @@ export class LocalGateway {
     const handler = this.wsHandlers.get(routeKey);
     try {
       const res = await handler?.({ ...this.event(conn, routeKey, 'MESSAGE'), body, isBase64Encoded: isBinary }, lambdaContext(routeKey));
-      if (res?.body !== undefined && conn.socket.readyState === WebSocket.OPEN) conn.socket.send(res.body);
+      if (res?.body !== undefined && conn.socket.readyState === WebSocket.OPEN) {
+        const reply = Buffer.from(String(res.body), 'utf8');
+        // the quota is API Gateway's for every message it sends (the reply of a route response included)
+        if (reply.length > WS_MESSAGE_LIMIT) this.opts.onLog?.(`ws route ${routeKey}: a ${reply.length}-byte reply is over the 128 KB message quota, not sent`);
+        else sendInFrames(conn.socket, reply);
+      }
     } catch (err) {
       this.opts.onLog?.(`ws route ${routeKey} threw: ${(err as Error).stack}`);
       // API Gateway's answer when the integration fails
@@ -421,10 +480,12 @@ export class LocalGateway {
   private async onManagement(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
     const m = /^\/@connections\/([^/]+)$/.exec(url.pathname);
-    const send = (status: number, body?: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
+    const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(body === undefined ? '' : JSON.stringify(body));
     };
+    // a REST-JSON error as AWS answers it: the SDK raises the exception named by x-amzn-ErrorType
+    const sendError = (status: number, name: string, message: string) => send(status, { message }, { 'x-amzn-errortype': name });
     if (!m) {
       send(404, { message: 'Not Found' });
       return;
@@ -439,20 +500,23 @@ export class LocalGateway {
     const conn = this.connections.get(id);
     const body = await readBody(req, WS_MESSAGE_LIMIT);
     if (!conn || conn.socket.readyState !== WebSocket.OPEN) {
-      send(410, { message: 'Gone' });
+      sendError(410, 'GoneException', 'Gone');
       return;
     }
     switch (req.method) {
       case 'POST':
         if (body === null) {
-          send(413, { message: 'Payload too large' });
+          // PostToConnection's PayloadTooLargeException, "The data has exceeded the maximum size allowed."
+          // (https://docs.aws.amazon.com/botocore/latest/reference/services/apigatewaymanagementapi/client/exceptions/PayloadTooLargeException.html),
+          // HTTP 413 in the service model the AWS SDK is generated from
+          sendError(413, 'PayloadTooLargeException', `Message payload size exceeds the ${WS_MESSAGE_LIMIT}-byte quota`);
           return;
         }
         if ((this.throttledUntil.get(id) ?? 0) > Date.now()) {
-          send(429, { message: 'Too Many Requests' });
+          sendError(429, 'LimitExceededException', 'Too Many Requests');
           return;
         }
-        conn.socket.send(body.toString('utf8'));
+        sendInFrames(conn.socket, Buffer.from(body.toString('utf8'), 'utf8'));
         send(200);
         return;
       case 'GET':
@@ -470,6 +534,97 @@ export class LocalGateway {
         send(405, { message: 'Method Not Allowed' });
     }
   }
+}
+
+/** Sends a message the way API Gateway does: in text frames of at most 32 KB (see WS_FRAME_LIMIT). */
+function sendInFrames(socket: WebSocket, data: Buffer): void {
+  if (data.length <= WS_FRAME_LIMIT) {
+    socket.send(data, { binary: false });
+    return;
+  }
+  for (let at = 0; at < data.length; at += WS_FRAME_LIMIT)
+    socket.send(data.subarray(at, at + WS_FRAME_LIMIT), { binary: false, fin: at + WS_FRAME_LIMIT >= data.length });
+}
+
+export interface FrameHeader {
+  fin: boolean;
+  opcode: number;
+  /** payload length in bytes */
+  length: number;
+}
+
+/**
+ * Reads the headers of WebSocket frames (RFC 6455 §5.2) from a byte stream, in chunks of any size, and
+ * skips their payloads: only header bytes are looked at (at most 14 per frame), payloads are never copied.
+ */
+export class FrameHeaderReader {
+  private readonly header = Buffer.alloc(14);
+  private have = 0;
+  private skip = 0;
+
+  constructor(private readonly onFrame: (frame: FrameHeader) => void) {}
+
+  push(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, chunk.length - at);
+        this.skip -= n;
+        at += n;
+        continue;
+      }
+      this.header[this.have++] = chunk[at++] as number;
+      if (this.have < 2) continue;
+      const second = this.header[1] as number;
+      const len7 = second & 0x7f;
+      const extended = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
+      if (this.have < 2 + extended + (second & 0x80 ? 4 : 0)) continue; // length and masking key still to come
+      const length = len7 === 126 ? this.header.readUInt16BE(2) : len7 === 127 ? Number(this.header.readBigUInt64BE(2)) : len7;
+      const first = this.header[0] as number;
+      this.have = 0;
+      this.skip = length;
+      this.onFrame({ fin: (first & 0x80) !== 0, opcode: first & 0x0f, length });
+    }
+  }
+}
+
+/**
+ * `requestContext.authorizer.jwt` as an HTTP API's JWT authorizer hands it to the integration (payload 2.0,
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html):
+ * `claims` with every value a string, and `scopes` the token's scopes (read as in tokenScopes) on a route
+ * with authorizationScopes, null on a route without (even when the token has a scope claim). AWS documents
+ * the shape, not these details: they are what real API Gateway was measured to send (e.g. the captures in
+ * https://github.com/floci-io/floci/pull/2011 and https://github.com/DefinitelyTyped/DefinitelyTyped/pull/75458).
+ */
+export function jwtAuthorizerContext(claims: Record<string, unknown>, routeScopes: readonly string[]) {
+  return { claims: claimsAsApiGatewayPassesThem(claims), scopes: routeScopes.length > 0 ? tokenScopes(claims) : null };
+}
+
+/**
+ * The token's scopes as API Gateway's JWT authorizer reads them, "scope or scp – The token must include at
+ * least one of the scopes in the route's authorizationScopes"
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html): the `scope`
+ * claim (space-delimited, RFC 6749 §3.3), else `scp` (a list, or space-delimited).
+ */
+export function tokenScopes(claims: Record<string, unknown>): string[] {
+  const words = (s: string) => s.split(' ').filter(Boolean);
+  if (typeof claims.scope === 'string') return words(claims.scope);
+  if (typeof claims.scp === 'string') return words(claims.scp);
+  if (Array.isArray(claims.scp)) return claims.scp.filter((s): s is string => typeof s === 'string');
+  return [];
+}
+
+/**
+ * The claims as the HTTP API hands them to the integration: every value a string (a list as `[a b]`,
+ * an object as JSON), null values left out.
+ */
+function claimsAsApiGatewayPassesThem(claims: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(claims)) {
+    if (v === null || v === undefined) continue;
+    out[k] = Array.isArray(v) ? `[${v.map(String).join(' ')}]` : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  }
+  return out;
 }
 
 /** A request whose handling failed unexpectedly still gets an answer (500, the contract's body), never a hang; the error is logged by track(). */

@@ -18,6 +18,8 @@ import { USER_ID_PATTERN } from '../functions/core/schemas.ts';
 const WEB = resolve(import.meta.dirname, '../web');
 const USER_ID = new RegExp(USER_ID_PATTERN);
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+/** a client on this machine (IPv4 loopback, possibly IPv4-mapped, or ::1) */
+const isLoopbackAddress = (address: string | undefined) => address !== undefined && (/^(::ffff:)?127\./.test(address) || address === '::1');
 
 export interface WebResponse {
   status: number;
@@ -38,8 +40,14 @@ export class LocalWebPage {
     },
   ) {}
 
-  /** The response for `method pathname`, or undefined when the path is not the page's. */
-  async serve(method: string, pathname: string, headers: IncomingHttpHeaders, readJson: () => Promise<unknown>): Promise<WebResponse | undefined> {
+  /** The response for `method pathname` (from a client at `remoteAddress`), or undefined when the path is not the page's. */
+  async serve(
+    method: string,
+    pathname: string,
+    headers: IncomingHttpHeaders,
+    readJson: () => Promise<unknown>,
+    remoteAddress: string | undefined,
+  ): Promise<WebResponse | undefined> {
     if (method === 'GET' && (pathname === '/' || pathname === '/index.html'))
       return { status: 200, type: 'text/html; charset=utf-8', body: await readFile(resolve(WEB, 'index.html'), 'utf8') };
     if (method === 'GET' && pathname === '/app.js') {
@@ -65,9 +73,11 @@ export class LocalWebPage {
     if (method === 'POST' && pathname === '/__local/token') {
       if (!this.opts.issueToken)
         return json(403, { error: 'forbidden', message: 'This stack runs with its own PRESENCE_JWT_SECRET: paste a token (npm run token)' });
-      // only this machine's pages (no DNS rebinding: the Host must be loopback) and only JSON (no form posts from elsewhere)
+      // only this machine's pages (no DNS rebinding: the Host must be loopback; and, when PRESENCE_LOCAL_HOST opens the
+      // stack to the network, only clients on this machine) and only JSON (no form posts from elsewhere)
       const host = (headers.host ?? '').replace(/:\d+$/, '');
-      if (!LOOPBACK.has(host)) return json(403, { error: 'forbidden', message: 'Tokens are issued to pages on 127.0.0.1 or localhost only' });
+      if (!LOOPBACK.has(host) || !isLoopbackAddress(remoteAddress))
+        return json(403, { error: 'forbidden', message: 'Tokens are issued to pages on 127.0.0.1 or localhost only' });
       if (!(headers['content-type'] ?? '').startsWith('application/json'))
         return json(400, { error: 'bad_request', message: 'Send {"userId"} as application/json' });
       const body = (await readJson().catch(() => undefined)) as { userId?: unknown } | undefined;
