@@ -34,7 +34,7 @@ import { PresenceFunction } from './constructs/presence-function.ts';
 import { type BoundTable, createTables } from './constructs/presence-tables.ts';
 import { acknowledgeNagFindings } from './nag-suppressions.ts';
 import { type Access, httpRoutes, SCOPES, throttleFor, workers, wsRoutes } from './routes.ts';
-import { STREAM_PARALLELIZATION, streamFilterPatterns } from './tables.ts';
+import { STREAM_PARALLELIZATION, STREAM_RETRY_ATTEMPTS, streamFilterPatterns } from './tables.ts';
 
 export interface PresenceStackProps extends StackProps {
   /** JWT issuer (`iss`) accepted by both APIs */
@@ -228,7 +228,7 @@ export class PresenceStack extends Stack {
         maxBatchingWindow: Duration.seconds(0),
         parallelizationFactor: STREAM_PARALLELIZATION,
         bisectBatchOnError: true,
-        retryAttempts: 3,
+        retryAttempts: STREAM_RETRY_ATTEMPTS,
         maxRecordAge: Duration.hours(1),
         reportBatchItemFailures: true,
         onFailure: new SqsDlq(streamDlq),

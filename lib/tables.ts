@@ -78,6 +78,15 @@ export const streamFilterPatterns: readonly Record<string, unknown>[] = [
 export const STREAM_PARALLELIZATION = 10;
 
 /**
+ * Retries of a failed stream record before it goes to the dead-letter queue
+ * (the event source mapping's MaximumRetryAttempts; the local poller the
+ * same, with backoff capped at 5 s: about half a minute of a failing
+ * dependency is ridden out). A record that fails every time holds up only
+ * its own lane (its users' later changes) for that long, never the shard.
+ */
+export const STREAM_RETRY_ATTEMPTS = 10;
+
+/**
  * DynamoDB actions a function gets on a table (and its indexes) per access
  * level of lib/routes.ts: exactly what functions/commons/store.ts calls. No
  * Scan anywhere; nothing deletes Presence items (they expire by TTL, or are

@@ -9,7 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { workers } from '../lib/routes.ts';
-import { STREAM_PARALLELIZATION, streamFilterPatterns } from '../lib/tables.ts';
+import { STREAM_PARALLELIZATION, STREAM_RETRY_ATTEMPTS, streamFilterPatterns } from '../lib/tables.ts';
 import type { ConsumerConfig, ConsumerReply, ConsumerRequest } from './consumer-thread.ts';
 import { loadHandler } from './gateway.ts';
 import { instrument } from './metrics.ts';
@@ -56,6 +56,7 @@ const poller = new StreamPoller({
   handler: (event) => metrics.invoke(workers.stream.id, () => streamHandler(event, {})),
   filterPatterns: streamFilterPatterns,
   parallelization: STREAM_PARALLELIZATION,
+  maxRetries: STREAM_RETRY_ATTEMPTS,
   intervalMs: config.intervalMs,
   // the main thread keeps the checkpoint (and persists it with the data): it outlives this thread
   onCheckpoint: (checkpoint) => port.postMessage({ checkpoint } satisfies ConsumerReply),

@@ -10,7 +10,7 @@ import { signUserToken } from '../functions/core/jwt.ts';
 import { workers } from '../lib/routes.ts';
 import { tables } from '../lib/tables.ts';
 import { ConsumerThread, STREAM_CHECKPOINT_FILE } from './consumer-thread.ts';
-import { DynamoDbLocal } from './dynamodb.ts';
+import { bindHost, DynamoDbLocal, urlHost } from './dynamodb.ts';
 import { LocalGateway, loadHandler } from './gateway.ts';
 import { type DynamoMetrics, emptyMetrics, instrument, mergeMetrics } from './metrics.ts';
 import { ensureTable } from './tables.ts';
@@ -79,7 +79,8 @@ function configureEnvironment(
   env.AWS_ACCESS_KEY_ID ??= 'local';
   env.AWS_SECRET_ACCESS_KEY ??= 'local';
   env.DYNAMODB_ENDPOINT = endpoint;
-  env.WS_CALLBACK_URL = `http://127.0.0.1:${opts.wsPort}`;
+  // the @connections API of the local gateway, where it listens (PRESENCE_LOCAL_HOST, loopback by default)
+  env.WS_CALLBACK_URL = `http://${urlHost(bindHost())}:${opts.wsPort}`;
   env.PRESENCE_JWT_SECRET = opts.jwtSecret ?? env.PRESENCE_JWT_SECRET ?? DEV_JWT_SECRET;
   env.PRESENCE_TIMEOUT_SECONDS = String(opts.presenceTimeoutSeconds ?? env.PRESENCE_TIMEOUT_SECONDS ?? 120);
   env.SWEEP_INTERVAL_SECONDS = String(opts.sweepIntervalSeconds ?? env.SWEEP_INTERVAL_SECONDS ?? 15);

@@ -84,6 +84,8 @@ interface ShardState {
   reported?: string;
 }
 
+/** the longest wait between two tries of a failed batch */
+const RETRY_BACKOFF_CAP_MS = 5000;
 /** records read but not yet delivered, across lanes, before reading pauses (back-pressure) */
 const READ_AHEAD_LIMIT = 2000;
 
@@ -328,7 +330,7 @@ export class StreamPoller {
       this.handled(dropped);
       lane.attempts = 0;
     } else {
-      await new Promise((r) => setTimeout(r, 100 * 2 ** lane.attempts));
+      await new Promise((r) => setTimeout(r, Math.min(RETRY_BACKOFF_CAP_MS, 100 * 2 ** lane.attempts)));
     }
   }
 

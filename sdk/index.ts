@@ -31,6 +31,10 @@ export interface SubscribeResult {
   presence: Presence[];
 }
 
+/** The largest message the service takes (and the largest WebSocket frame API Gateway lets through). */
+export const MAX_MESSAGE_BYTES = 32 * 1024;
+const utf8 = new TextEncoder();
+
 export class PresenceError extends Error {
   constructor(
     readonly code: string,
@@ -234,13 +238,17 @@ export class PresenceClient {
     const ws = this.ws;
     if (ws?.readyState !== 1) return Promise.reject(new PresenceError('disconnected', 'not connected'));
     const requestId = `sdk-${++this.seq}`;
+    const message = JSON.stringify({ action, requestId, ...fields });
+    // a WebSocket sends a message as one frame, and API Gateway closes the connection on a frame over 32 KB
+    if (utf8.encode(message).length > MAX_MESSAGE_BYTES)
+      return Promise.reject(new PresenceError('payload_too_large', `Messages must be at most ${MAX_MESSAGE_BYTES} bytes`));
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
         reject(new PresenceError('timeout', `${action} got no reply`));
       }, this.opts.requestTimeoutMs ?? 5000);
       this.pending.set(requestId, { resolve, reject, timer });
-      ws.send(JSON.stringify({ action, requestId, ...fields }));
+      ws.send(message);
     });
   }
 

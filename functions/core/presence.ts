@@ -459,12 +459,14 @@ export function spendBudget(state: UserState, budget: ChangeBudget, now: number)
  */
 export const REPLY_PRESENCE_BYTES = 96 * 1024;
 
+const utf8 = new TextEncoder();
+
 /** The leading presences whose JSON fits in `budget` bytes, and the rest. */
 export function fitPresences<P extends { userId: string }>(list: readonly P[], budget = REPLY_PRESENCE_BYTES): { fitted: P[]; rest: P[] } {
   let size = 0;
   let i = 0;
   for (; i < list.length; i++) {
-    size += Buffer.byteLength(JSON.stringify(list[i]), 'utf8') + 1;
+    size += utf8.encode(JSON.stringify(list[i])).length + 1;
     if (size > budget) break;
   }
   return { fitted: list.slice(0, i), rest: list.slice(i) };

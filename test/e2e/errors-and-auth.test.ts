@@ -114,6 +114,7 @@ describe('WebSocket errors', () => {
     expect(await c.request('getPresence', { userIds: Array.from({ length: 101 }, (_, i) => `u${i}`) })).toMatchObject({ error: 'bad_request' });
     expect(await c.request('subscribe', { userIds: ['a'], expiresIn: -1 })).toMatchObject({ error: 'bad_request' });
     expect(await c.request('setPresence', { status: 'offline' })).toMatchObject({ error: 'bad_request' });
+    // over the contract's 32 KB (sent in frames of at most 32 KB, as API Gateway requires: a bigger frame closes the socket)
     const big = await c.request('setPresence', { customStatus: 'x'.repeat(40_000) });
     expect(big).toMatchObject({ type: 'error', error: 'payload_too_large' });
     expect(c.ws.readyState).toBe(WebSocket.OPEN);

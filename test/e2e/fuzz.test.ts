@@ -1316,6 +1316,7 @@ describe('fuzzing', () => {
       const from = client.messages.length;
       conn.sent++;
       counts.ws++;
+      // binary messages stay small; text ones go in frames of at most 32 KB, as API Gateway requires
       if (Buffer.isBuffer(frame)) client.ws.send(frame);
       else client.send(frame);
       let reply: any;

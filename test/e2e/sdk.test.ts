@@ -101,6 +101,9 @@ describe('client SDK', () => {
     await c.ready();
     await expect(c.getPresence(Array.from({ length: 101 }, (_, i) => `u${i}`))).rejects.toMatchObject({ code: 'bad_request' });
     await expect(c.request('nope')).rejects.toBeInstanceOf(PresenceError);
+    // over 32 KB: refused before sending (API Gateway would close the connection on such a frame)
+    await expect(c.setPresence({ customStatus: 'x'.repeat(40_000) })).rejects.toMatchObject({ code: 'payload_too_large' });
+    expect(await c.getPresence(['someone'])).toHaveLength(1); // still connected
     await expect(c.http.call('GET', '/v1/groups/nobody-group/presence')).rejects.toMatchObject({ code: 'forbidden' });
   });
 

@@ -10,7 +10,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_TAG } from '../../lib/constructs/presence-function.ts';
 import { PresenceStack } from '../../lib/presence-stack.ts';
 import { type Access, httpRoutes, SCOPES, workers, wsRoutes } from '../../lib/routes.ts';
-import { graphTable, presenceTable, STREAM_PARALLELIZATION, streamFilterPatterns, TABLE_ACTIONS, type TableDef } from '../../lib/tables.ts';
+import {
+  graphTable,
+  presenceTable,
+  STREAM_PARALLELIZATION,
+  STREAM_RETRY_ATTEMPTS,
+  streamFilterPatterns,
+  TABLE_ACTIONS,
+  type TableDef,
+} from '../../lib/tables.ts';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
 
@@ -439,7 +447,7 @@ describe('stream fan-out', () => {
       BatchSize: 100,
       ParallelizationFactor: STREAM_PARALLELIZATION,
       BisectBatchOnFunctionError: true,
-      MaximumRetryAttempts: 3,
+      MaximumRetryAttempts: STREAM_RETRY_ATTEMPTS,
       MaximumRecordAgeInSeconds: 3600,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       DestinationConfig: {

@@ -67,6 +67,17 @@ export interface Client {
 
 let rid = 0;
 
+/** API Gateway's WebSocket frame quota: a client sends a longer message in several frames (a longer frame closes the connection). */
+export const WS_FRAME_BYTES = 32 * 1024;
+
+/** Sends a text message the way API Gateway requires: in frames of at most 32 KB. */
+export function sendFramed(ws: WebSocket, text: string): void {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= WS_FRAME_BYTES) return ws.send(text);
+  for (let i = 0; i < bytes.length; i += WS_FRAME_BYTES)
+    ws.send(bytes.subarray(i, i + WS_FRAME_BYTES), { binary: false, fin: i + WS_FRAME_BYTES >= bytes.length });
+}
+
 /** Opens a real WebSocket; rejects with the HTTP status when the handshake is refused. */
 export function connect(stack: LocalStack, auth: string | null, device?: string): Promise<Client> {
   const q = new URLSearchParams();
@@ -104,11 +115,11 @@ export function connect(stack: LocalStack, auth: string | null, device?: string)
     async request(action, fields = {}, timeoutMs = 5000) {
       const requestId = `r${++rid}`;
       const from = messages.length;
-      ws.send(JSON.stringify({ action, requestId, ...fields }));
+      sendFramed(ws, JSON.stringify({ action, requestId, ...fields }));
       return client.next((m) => m.requestId === requestId, timeoutMs, from);
     },
     send(raw) {
-      ws.send(raw);
+      sendFramed(ws, raw);
     },
     close() {
       if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
