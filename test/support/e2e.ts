@@ -73,7 +73,10 @@ export const WS_FRAME_BYTES = 32 * 1024;
 /** Sends a text message the way API Gateway requires: in frames of at most 32 KB. */
 export function sendFramed(ws: WebSocket, text: string): void {
   const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length <= WS_FRAME_BYTES) return ws.send(text);
+  if (bytes.length <= WS_FRAME_BYTES) {
+    ws.send(text);
+    return;
+  }
   for (let i = 0; i < bytes.length; i += WS_FRAME_BYTES)
     ws.send(bytes.subarray(i, i + WS_FRAME_BYTES), { binary: false, fin: i + WS_FRAME_BYTES >= bytes.length });
 }
