@@ -10,6 +10,8 @@
  * from its oldest record, never from the tip, so no change written after the
  * tables exist is skipped. What it hands over twice (handled after the last
  * checkpoint write) is skipped by the fan-out's own record of pushed versions.
+ * The fan-out chunks the thread queued are kept here too until delivered, as
+ * SQS keeps them: a replacement thread delivers what the dead one had not.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -26,13 +28,28 @@ export interface ConsumerConfig {
   checkpointFile?: string;
   /** where the thread resumes; none: every shard from its oldest record */
   checkpoint?: StreamCheckpoint;
+  /** fan-out chunks a thread that died had queued and not delivered (SQS would still hold them) */
+  chunks?: QueuedChunk[];
+}
+
+/** A fan-out chunk in the local queue, as an SQS message: id, body, when it becomes visible. */
+export interface QueuedChunk {
+  id: string;
+  body: string;
+  visibleAt: number;
 }
 
 /** the stream checkpoint's file name in the data directory */
 export const STREAM_CHECKPOINT_FILE = 'stream-checkpoint.json';
 
 export type ConsumerRequest = { id: number; op: 'metrics' | 'resetMetrics' | 'recentBatches' | 'stop' };
-export type ConsumerReply = { id: number; result?: unknown; error?: string } | { log: string } | { ready: true } | { checkpoint: StreamCheckpoint };
+export type ConsumerReply =
+  | { id: number; result?: unknown; error?: string }
+  | { log: string }
+  | { ready: true }
+  | { checkpoint: StreamCheckpoint }
+  | { chunkQueued: QueuedChunk }
+  | { chunkDone: string };
 
 /** how long a stop may take (in-flight batches finish) before the thread is ended anyway */
 const STOP_DEADLINE_MS = 10_000;
@@ -58,6 +75,8 @@ export class ConsumerThread {
   restarts = 0;
   /** where the consumer stands (what a new thread resumes from) */
   private checkpoint: StreamCheckpoint | undefined;
+  /** chunks queued and not yet delivered (what a new thread takes over) */
+  private readonly chunks = new Map<string, QueuedChunk>();
   private saveTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -89,13 +108,15 @@ export class ConsumerThread {
     return new Promise((ok, fail) => {
       let ready = false;
       const worker = new Worker(new URL('./consumer-worker.mjs', import.meta.url), {
-        workerData: { ...this.config, checkpoint: this.checkpoint } satisfies ConsumerConfig,
+        workerData: { ...this.config, checkpoint: this.checkpoint, chunks: [...this.chunks.values()] } satisfies ConsumerConfig,
         // profiling flags reach the thread; tsx is registered by the entry itself
         execArgv: process.execArgv.filter((a) => a.startsWith('--cpu-prof') || a.startsWith('--heap-prof')),
       });
       this.worker = worker;
       worker.on('message', (msg: ConsumerReply) => {
         if ('log' in msg) this.onLog(msg.log);
+        else if ('chunkQueued' in msg) this.chunks.set(msg.chunkQueued.id, msg.chunkQueued);
+        else if ('chunkDone' in msg) this.chunks.delete(msg.chunkDone);
         else if ('checkpoint' in msg) {
           this.checkpoint = msg.checkpoint;
           this.saveTimer ??= setTimeout(() => this.save(), CHECKPOINT_WRITE_MS);

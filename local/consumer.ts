@@ -6,17 +6,18 @@
  * chunk queue feeding the FanoutChunk handler. It talks to the main thread
  * (`ConsumerThread` in consumer-thread.ts) over the worker's message port.
  */
+import { randomUUID } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { workers } from '../lib/routes.ts';
 import { STREAM_PARALLELIZATION, STREAM_RETRY_ATTEMPTS, streamFilterPatterns } from '../lib/tables.ts';
-import type { ConsumerConfig, ConsumerReply, ConsumerRequest } from './consumer-thread.ts';
+import type { ConsumerConfig, ConsumerReply, ConsumerRequest, QueuedChunk } from './consumer-thread.ts';
 import { loadHandler } from './gateway.ts';
 import { instrument } from './metrics.ts';
 import { StreamPoller } from './stream-poller.ts';
 
+if (!parentPort) throw new Error('local/consumer.ts runs on a worker thread (see ConsumerThread)');
 const port = parentPort;
-if (!port) throw new Error('local/consumer.ts runs on a worker thread (see ConsumerThread)');
 const config = workerData as ConsumerConfig;
 const log = (line: string) => port.postMessage({ log: line } satisfies ConsumerReply);
 
@@ -28,25 +29,36 @@ const metrics = instrument((await import('../functions/commons/clients.ts')).dyn
 const chunkHandler = await loadHandler(workers.fanoutChunk.entry);
 const { useLocalChunkQueue } = await import('../functions/commons/chunk-queue.ts');
 const chunkWork = new Set<Promise<unknown>>();
-let chunkSeq = 0;
+/**
+ * Like an SQS message, a queued chunk outlives this thread: the main thread
+ * keeps it until it is delivered (or dead-lettered) and hands what is left to
+ * the thread that replaces this one.
+ */
+function enqueue(message: QueuedChunk): void {
+  port.postMessage({ chunkQueued: message } satisfies ConsumerReply);
+  const record = { messageId: message.id, body: message.body, eventSource: 'aws:sqs' };
+  const run = async () => {
+    // SQS DelaySeconds: the message becomes visible later; queuing it returns at once
+    const wait = message.visibleAt - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const res = await metrics.invoke(workers.fanoutChunk.id, () => chunkHandler({ Records: [record] }, {}));
+      if (!res?.batchItemFailures?.length) return;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+    log(`[fanout] chunk ${record.messageId} dropped after 3 attempts (dead-letter queue)`);
+  };
+  const p = run()
+    .catch((err) => log(`[fanout] ${(err as Error).stack}`))
+    .finally(() => port.postMessage({ chunkDone: message.id } satisfies ConsumerReply));
+  chunkWork.add(p);
+  void p.finally(() => chunkWork.delete(p));
+}
 useLocalChunkQueue(async (chunks, delaySeconds = 0) => {
-  for (const chunk of chunks) {
-    const record = { messageId: `local-${++chunkSeq}`, body: JSON.stringify(chunk), eventSource: 'aws:sqs' };
-    const run = async () => {
-      // SQS DelaySeconds: the message becomes visible later; queuing it returns at once
-      if (delaySeconds > 0) await new Promise((r) => setTimeout(r, delaySeconds * 1000));
-      for (let attempt = 1; attempt <= 3; attempt++) {
-        const res = await metrics.invoke(workers.fanoutChunk.id, () => chunkHandler({ Records: [record] }, {}));
-        if (!res?.batchItemFailures?.length) return;
-        await new Promise((r) => setTimeout(r, 100 * attempt));
-      }
-      log(`[fanout] chunk ${record.messageId} dropped after 3 attempts (dead-letter queue)`);
-    };
-    const p = run().catch((err) => log(`[fanout] ${(err as Error).stack}`));
-    chunkWork.add(p);
-    void p.finally(() => chunkWork.delete(p));
-  }
+  for (const chunk of chunks) enqueue({ id: `local-${randomUUID()}`, body: JSON.stringify(chunk), visibleAt: Date.now() + delaySeconds * 1000 });
 });
+// what the thread this one replaces had queued and not delivered
+for (const message of config.chunks ?? []) enqueue(message);
 
 const streamHandler = await loadHandler(workers.stream.entry);
 const poller = new StreamPoller({

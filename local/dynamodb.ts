@@ -190,12 +190,17 @@ export class DynamoDbLocal {
     }
   }
 
+  /**
+   * Runs the plain jar, which listens on every interface. Only when that was
+   * asked for anyway (PRESENCE_LOCAL_HOST=0.0.0.0): otherwise it fails closed
+   * rather than expose the data to the network, and says how to fix it.
+   */
   private fallBack(why: string): void {
     this.plainJar = why;
     if (this.host === '0.0.0.0' || this.host === '::') return; // every interface was asked for anyway
-    const warning = `WARNING: DynamoDB Local listens on every network interface, not only ${this.host}: ${why}`;
-    console.warn(warning);
-    this.opts.onLog?.(warning);
+    throw new Error(
+      `DynamoDB Local would listen on every network interface, not only ${this.host}: ${why}. Install a JDK (Debian/Ubuntu: apt-get install openjdk-17-jdk-headless), or set PRESENCE_LOCAL_HOST=0.0.0.0 to accept that it listens on every interface.`,
+    );
   }
 
   private async waitReady(child: ChildProcess): Promise<void> {

@@ -69,6 +69,12 @@ export interface FanoutChunk {
   recipients: { u: string; friend: boolean; direct: boolean; toggled?: true }[];
   /** 1 for the first delivery; a chunk of recipients whose posts failed comes back with the next */
   attempt?: number;
+  /**
+   * delivered from the chunk queue, so possibly late: skipped when a newer
+   * version of the user has been fanned out since (no recipient gets an older
+   * state after a newer one)
+   */
+  queued?: true;
 }
 
 /** Where chunks go (SQS on AWS, an in-process queue locally), optionally after a delay. */
@@ -101,7 +107,7 @@ export async function fanOut(
   }
   const chunks: FanoutChunk[] = [];
   for (let i = 0; i < recipients.length; i += size)
-    chunks.push({ before: withoutConnections(before), after: withoutConnections(after), at: now, recipients: recipients.slice(i, i + size) });
+    chunks.push({ before: withoutConnections(before), after: withoutConnections(after), at: now, recipients: recipients.slice(i, i + size), queued: true });
   await queue(chunks);
   return { recipients: recipients.length, posted: 0, gone: 0, failed: 0, rejected: 0, chunks: chunks.length };
 }
@@ -116,6 +122,7 @@ export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Prom
   const { before, after, at } = chunk;
   const result: FanoutResult = { recipients: 0, posted: 0, gone: 0, failed: 0, rejected: 0 };
   if (chunk.recipients.length === 0) return result;
+  if (chunk.queued && (await store.pushedVersion(after.userId)) > after.version) return result;
   const states = await store.getUserStates(
     chunk.recipients.map((r) => r.u),
     ['conns'],
@@ -151,6 +158,7 @@ export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Prom
             after: withoutConnections(after),
             recipients: chunk.recipients.filter((r) => retry.has(r.u)),
             attempt,
+            queued: true,
           },
         ],
         attempt - 1,

@@ -43,8 +43,19 @@ export async function ownPresence(userId: string): Promise<OwnPresence> {
 }
 
 /** A WebSocket connection opened: its device is live from now. */
+/** Open WebSocket connections a user may hold (each brings its own message rate; a new one past this is refused). */
+export const MAX_CONNECTIONS_PER_USER = 32;
+
 export async function connectDevice(userId: string, device: string, conn: string): Promise<void> {
-  await store.mutateUser(userId, (s, now) => upsertDevice(s, device, { kind: 'ws', conn, expiresAt: now + timeoutMs }, now), userChange);
+  await store.mutateUser(
+    userId,
+    (s, now) => {
+      if (!s.conns[conn] && Object.keys(s.conns).length >= MAX_CONNECTIONS_PER_USER)
+        throw new ApiError('rate_limited', `A user may hold at most ${MAX_CONNECTIONS_PER_USER} open connections; close one first`);
+      return upsertDevice(s, device, { kind: 'ws', conn, expiresAt: now + timeoutMs }, now);
+    },
+    userChange,
+  );
 }
 
 /**
@@ -92,24 +103,27 @@ export async function touchConnection(who: { userId: string; device: string; con
   const touched = await store.touchDevice(who.userId, who.device, expiresAt, now, { id: who.connectionId, window });
   let messagesInWindow = touched?.messagesInWindow ?? 0;
   if (!touched) {
-    await store.mutateUser(
-      who.userId,
-      (s, t) => {
-        const held = s.devices[who.device];
-        const owner = held?.c !== undefined && held.c !== who.connectionId && s.conns[held.c] ? held.c : who.connectionId;
-        let live = s;
-        try {
-          live = upsertDevice(s, who.device, { kind: 'ws', conn: owner, expiresAt: t + timeoutMs }, t);
-        } catch (err) {
-          // past the device cap the device stays away, but the message still counts
-          if (!(err instanceof ApiError)) throw err;
-        }
-        const counted = countMessage(live, who.connectionId, who.device, window, t);
-        messagesInWindow = counted.count;
-        return counted.state;
-      },
-      userChange,
-    );
+    const count = (readd: boolean) => (s: UserState, t: number) => {
+      const held = s.devices[who.device];
+      const owner = held?.c !== undefined && held.c !== who.connectionId && s.conns[held.c] ? held.c : who.connectionId;
+      let live = s;
+      try {
+        if (readd) live = upsertDevice(s, who.device, { kind: 'ws', conn: owner, expiresAt: t + timeoutMs }, t);
+      } catch (err) {
+        // past the device cap the device stays away, but the message still counts
+        if (!(err instanceof ApiError)) throw err;
+      }
+      const counted = countMessage(live, who.connectionId, who.device, window, t);
+      messagesInWindow = counted.count;
+      return counted.state;
+    };
+    try {
+      await store.mutateUser(who.userId, count(true), userChange);
+    } catch (err) {
+      // the change budget is spent: the device stays away until it refills, but the message is counted and answered
+      if (!(err instanceof ApiError && err.code === 'rate_limited')) throw err;
+      await store.mutateUser(who.userId, count(false));
+    }
   }
   return { device: who.device, expiresAt: new Date(expiresAt).toISOString(), messagesInWindow };
 }
@@ -174,7 +188,8 @@ export async function deleteDevice(userId: string, device: string): Promise<OwnP
 export async function presenceFor(viewer: string, userIds: readonly string[], viewerFriends?: Set<string>): Promise<Presence[]> {
   if (userIds.length === 0) return [];
   const states = await store.getUserStates(userIds);
-  const needFriends = userIds.some((u) => u !== viewer && states.get(u)?.visibility === 'friends');
+  // friendship decides what a `friends` user shows, and which frozen view a `nobody` user shows
+  const needFriends = userIds.some((u) => u !== viewer && states.get(u)?.visibility !== 'everyone');
   const friends = viewerFriends ?? (needFriends ? await store.friendsOf(viewer) : new Set<string>());
   const now = Date.now();
   return userIds.map((u) => projectFor(states.get(u) as UserState, { self: u === viewer, friend: friends.has(u) }, now));
@@ -305,31 +320,24 @@ export async function groupPresence(userId: string, groupId: string, includeOffl
   return { presence: includeOffline ? presence : presence.filter(online), nextCursor: page.next };
 }
 
+/**
+ * Friendship decides what `friends`-visibility users show: when it changes,
+ * such a user gets a new version recording whose friendship changed (in the
+ * same transaction as the friendship), so the fan-out pushes what the other
+ * one may now see, and only to them.
+ */
+const showsFriends = (s: UserState) => s.visibility === 'friends';
+
 export async function addFriends(a: string, b: string): Promise<{ ok: true }> {
   if (a === b) throw badRequest('A user cannot befriend themselves');
-  if (await store.addFriendship(a, b, Date.now())) await permissionChanged(a, b);
+  await store.changeFriendship(a, b, true, showsFriends);
   return { ok: true };
 }
 
 export async function removeFriends(a: string, b: string): Promise<{ ok: true }> {
   if (a === b) throw badRequest('A user cannot befriend themselves');
-  if (await store.removeFriendship(a, b)) await permissionChanged(a, b);
+  await store.changeFriendship(a, b, false, showsFriends);
   return { ok: true };
-}
-
-/**
- * Friendship decides what `friends`-visibility users show: when it changes,
- * such a user gets a new version recording whose friendship changed, so the
- * fan-out pushes what the other one may now see (and only to them: viewers
- * whose permission did not change see nothing new).
- */
-async function permissionChanged(a: string, b: string): Promise<void> {
-  await Promise.all(
-    [
-      [a, b],
-      [b, a],
-    ].map(([u, other]) => store.mutateUser(u as string, (s) => (s.visibility === 'friends' ? s : null), { bump: true, relationChanged: [other as string] })),
-  );
 }
 
 export async function addMember(groupId: string, userId: string): Promise<{ ok: true }> {

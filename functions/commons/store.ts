@@ -28,6 +28,7 @@ import {
   PutCommand,
   QueryCommand,
   type QueryCommandInput,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { graphTable, presenceTable } from '../../lib/tables.ts';
@@ -168,7 +169,7 @@ export async function getUserStates(userIds: readonly string[], projection?: rea
 async function batchGetAll(
   table: string,
   keyList: readonly Record<string, unknown>[],
-  projection: { ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> },
+  projection: { ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string>; ConsistentRead?: boolean },
 ): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   const chunks: Record<string, unknown>[][] = [];
@@ -216,8 +217,6 @@ export interface MutateOptions {
    * nothing written
    */
   budget?: ChangeBudget;
-  /** users whose friendship with this user this write records as changed (the fan-out reads it from the stream) */
-  relationChanged?: readonly string[];
 }
 
 /**
@@ -230,7 +229,7 @@ export interface MutateOptions {
 export async function mutateUser(
   userId: string,
   change: (state: UserState, now: number) => UserState | null,
-  { clock = Date.now, force = false, bump = false, budget, relationChanged }: MutateOptions = {},
+  { clock = Date.now, force = false, bump = false, budget }: MutateOptions = {},
 ): Promise<MutationResult> {
   for (let attempt = 0; attempt < MAX_MUTATE_ATTEMPTS; attempt++) {
     if (attempt > 0) await backoff(attempt);
@@ -254,7 +253,6 @@ export async function mutateUser(
     }
     const item: Record<string, unknown> = { ...toItem(state) };
     if (!visibleChange) item.quiet = true;
-    if (relationChanged?.length) item.rc = [...relationChanged];
     try {
       await ddb.send(
         new PutCommand({
@@ -603,7 +601,7 @@ export const membershipKey = (groupId: string, userId: string) => `${groupId}/${
 /** Which of these (group, user) pairs are memberships now (⌈n/100⌉ BatchGetItem), as membershipKey strings. */
 export async function memberships(pairs: readonly { groupId: string; userId: string }[]): Promise<Set<string>> {
   const keyList = [...new Map(pairs.map((p) => [membershipKey(p.groupId, p.userId), keys.member(p.groupId, p.userId)])).values()];
-  const items = await batchGetAll(GRAPH, keyList, { ProjectionExpression: 'pk, sk' });
+  const items = await batchGetAll(GRAPH, keyList, { ProjectionExpression: 'pk, sk', ConsistentRead: true });
   return new Set(items.map((i) => membershipKey(String(i.pk).slice('GROUP#'.length), String(i.sk).slice('MEMBER#'.length))));
 }
 
@@ -619,20 +617,57 @@ export async function friendsOf(userId: string): Promise<Set<string>> {
   return new Set(items.map((i) => String(i.sk).slice('FRIEND#'.length)));
 }
 
-/** Mutual friendship, both directions; true when it did not exist before (in either direction). */
-export async function addFriendship(a: string, b: string, now: number): Promise<boolean> {
-  const outs = await Promise.all(
-    [keys.friend(a, b), keys.friend(b, a)].map((key) => ddb.send(new PutCommand({ TableName: GRAPH, Item: { ...key, since: now }, ReturnValues: 'ALL_OLD' }))),
-  );
-  return outs.some((o) => o.Attributes === undefined);
-}
-
-/** Ends a friendship, both directions; true when it existed (in either direction). */
-export async function removeFriendship(a: string, b: string): Promise<boolean> {
-  const outs = await Promise.all(
-    [keys.friend(a, b), keys.friend(b, a)].map((Key) => ddb.send(new DeleteCommand({ TableName: GRAPH, Key, ReturnValues: 'ALL_OLD' }))),
-  );
-  return outs.some((o) => o.Attributes !== undefined);
+/**
+ * Adds or ends a mutual friendship (both directions) and, in the same
+ * transaction, gives each of the two users for whom `bumps` says so a new
+ * version recording whose friendship changed (`rc`, read by the fan-out), so
+ * the viewer whose permission changed is told. All or nothing: a retry after
+ * any failure finds either everything done (and changes nothing) or nothing
+ * done. Returns whether the friendship changed.
+ */
+export async function changeFriendship(a: string, b: string, add: boolean, bumps: (s: UserState) => boolean): Promise<boolean> {
+  for (let attempt = 0; attempt < MAX_MUTATE_ATTEMPTS; attempt++) {
+    if (attempt > 0) await backoff(attempt);
+    const now = Date.now();
+    const pairs = [
+      [a, b],
+      [b, a],
+    ] as const;
+    const [links, states] = await Promise.all([
+      Promise.all(pairs.map(([u, f]) => ddb.send(new GetCommand({ TableName: GRAPH, Key: keys.friend(u, f), ConsistentRead: true })))),
+      Promise.all(pairs.map(([u]) => ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.userState(u), ConsistentRead: true })))),
+    ]);
+    const present = links.map((l) => l.Item !== undefined);
+    if (present.every((p) => p === add)) return false;
+    const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = pairs.map(([u, f], i) =>
+      add
+        ? { Put: { TableName: GRAPH, Item: { ...keys.friend(u, f), since: now }, ...(present[i] ? {} : { ConditionExpression: 'attribute_not_exists(pk)' }) } }
+        : { Delete: { TableName: GRAPH, Key: keys.friend(u, f), ...(present[i] ? { ConditionExpression: 'attribute_exists(pk)' } : {}) } },
+    );
+    pairs.forEach(([u, other], i) => {
+      const found = states[i]?.Item;
+      const before = stateFromItem(found, u);
+      if (!bumps(before)) return;
+      const { state } = finalize(before, sweepState(before, now).state, { bump: true });
+      items.push({
+        Put: {
+          TableName: PRESENCE,
+          Item: { ...toItem(state), rc: [other] },
+          ConditionExpression: found ? '#rev = :rev' : 'attribute_not_exists(pk)',
+          ...(found ? { ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': before.rev } } : {}),
+        },
+      });
+    });
+    try {
+      await ddb.send(new TransactWriteCommand({ TransactItems: items }));
+      return true;
+    } catch (err) {
+      // another writer got there first (the user's state, or the same friendship): look again
+      if (err instanceof TransactionCanceledException) continue;
+      throw err;
+    }
+  }
+  throw new Error(`too much contention on the friendship of ${a} and ${b}`);
 }
 
 // ---------- groups ----------
@@ -689,8 +724,8 @@ export async function relationsOf(userId: string): Promise<{ friends: Set<string
 // ---------- leases ----------
 /** how long a lease holds if its holder dies (longer than any API function's 29 s) */
 const LEASE_MS = 30_000;
-/** how long to wait for a lease before answering 503 (retry) */
-const LEASE_WAIT_MS = 10_000;
+/** how long to wait for a lease before answering 503 (retry): well within an API function's 29 s */
+const LEASE_WAIT_MS = 20_000;
 
 /**
  * Runs `fn` while holding the lease `name`: a conditional put that only one

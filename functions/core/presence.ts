@@ -244,7 +244,23 @@ export function pushFor(before: UserState, after: UserState, relBefore: ViewerRe
   const sawBefore = maySee(before, relBefore);
   if (maySee(after, relAfter)) return !sawBefore || after.version > before.version ? toPresence(after, now) : null;
   if (!sawBefore || after.version <= before.version) return null;
-  return { ...hiddenPresence(after, relAfter), version: after.version };
+  const hidden = hiddenPresence(after, relAfter);
+  // they saw a user who was already offline, with nothing more to show: hiding changes nothing they can see
+  if (sameView(toPresence(before, now), hidden)) return null;
+  return { ...hidden, version: after.version };
+}
+
+/** Two presences show the same thing (whatever their versions). */
+const sameView = (a: Presence, b: Presence): boolean => JSON.stringify({ ...a, version: 0 }) === JSON.stringify({ ...b, version: 0 });
+
+/** What the user shows is exactly what a hidden viewer is shown: offline, nothing else, since `lastSeen`. */
+function showsNothing(state: UserState): boolean {
+  return (
+    Object.keys(state.devices).length === 0 &&
+    state.customStatus === null &&
+    state.activity === null &&
+    (state.availability === 'auto' || state.availabilityUntil === null)
+  );
 }
 
 /**
@@ -277,9 +293,11 @@ function visibleKey(state: UserState): string {
 export function finalize(prev: UserState, next: UserState, opts: { bump?: boolean } = {}): { state: UserState; visibleChange: boolean } {
   const visibleChange = opts.bump === true || visibleKey(prev) !== visibleKey(next);
   const version = visibleChange ? prev.version + 1 : prev.version;
+  // viewers losing sight of a user who already showed nothing keep the version they hold: nothing they see changes
+  const frozenVersion = showsNothing(prev) ? prev.version : version;
   const frozenAt = (was: HiddenView | null, hiddenBefore: boolean, hiddenAfter: boolean): HiddenView | null => {
     if (!hiddenAfter) return null;
-    return hiddenBefore && was ? was : { lastSeen: prev.lastSeen, version };
+    return hiddenBefore && was ? was : { lastSeen: prev.lastSeen, version: frozenVersion };
   };
   const hidden = frozenAt(next.hidden, prev.visibility !== 'everyone', next.visibility !== 'everyone');
   const hiddenToFriends = frozenAt(next.hiddenToFriends, prev.visibility === 'nobody', next.visibility === 'nobody');

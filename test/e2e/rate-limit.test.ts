@@ -6,11 +6,12 @@
  *   one `device` are each counted in full;
  * - the per-user budget of changes that start a fan-out (here 4 per window):
  *   PATCH, force push (HTTP and WS), setPresence, device PUT/DELETE past it
- *   get 429 `rate_limited` with Retry-After and change nothing.
+ *   get 429 `rate_limited` with Retry-After and change nothing;
+ * - at most 32 open connections per user (a 33rd handshake is refused, 429).
  */
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { connect, token, useStack } from '../support/e2e.ts';
+import { connect, sleep, token, useStack } from '../support/e2e.ts';
 
 process.env.WS_RATE_LIMIT = '5';
 process.env.USER_CHANGE_LIMIT = '4';
@@ -45,6 +46,20 @@ describe('WebSocket rate limit', () => {
     expect(limited(ra).length).toBeGreaterThanOrEqual(2);
     expect(limited(rb).length).toBeGreaterThanOrEqual(2);
     await Promise.all([a.close(), b.close()]);
+  });
+});
+
+describe('connections per user', () => {
+  it('refuses a 33rd open connection of one user (each would bring its own message rate)', async () => {
+    const socks = [];
+    for (let i = 0; i < 32; i++) socks.push(await connect(fx.stack, token('crowd'), 'same'));
+    await expect(connect(fx.stack, token('crowd'), 'same')).rejects.toMatchObject({ status: 429 });
+    await (socks.pop() as (typeof socks)[number]).close();
+    // its $disconnect frees the slot
+    let again: Awaited<ReturnType<typeof connect>> | undefined;
+    for (let i = 0; i < 50 && !again; i++) again = await connect(fx.stack, token('crowd'), 'same').catch(() => sleep(100).then(() => undefined));
+    expect(again).toBeDefined();
+    await Promise.all([...socks, again].map((c) => c?.close()));
   });
 });
 

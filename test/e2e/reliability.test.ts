@@ -132,6 +132,38 @@ describe('stream consumer', () => {
     expect(pushedVersions(a, 'th-b')).toEqual([1, 2]);
   }, 30_000);
 
+  it('keeps queued fan-out chunks when the consumer thread dies, as SQS would: the replacement delivers them', async () => {
+    const a = await watching('cq-a', 'cq-b');
+    // throttled for 3 s, past the post's own retries: the push goes back to the chunk queue (1 s, then 2 s later)
+    expect(fx.stack.gateway.throttlePushesTo('cq-a', 3000)).toBe(1);
+    expect((await call('PATCH', '/v1/me/presence', token('cq-b'), { customStatus: 'queued' })).status).toBe(200);
+    const { pushedVersion } = await import('../../functions/commons/store.ts');
+    await eventually(async () => (await pushedVersion('cq-b')) === 2); // fanned out, the push failed: the chunk is queued
+    expect(pushedVersions(a, 'cq-b')).toEqual([1]);
+    await fx.stack.consumer.crash(); // the queued chunk was in that thread
+    await a.next(
+      isPushOf('cq-b', (d) => d.customStatus === 'queued'),
+      15_000,
+    );
+    await sleep(300);
+    expect(pushedVersions(a, 'cq-b')).toEqual([1, 2]);
+  }, 30_000);
+
+  it('drops a queued delivery once a newer version was fanned out: no older state after a newer one', async () => {
+    const a = await watching('st-a', 'st-b');
+    expect(fx.stack.gateway.throttlePushesTo('st-a', 2500)).toBe(1);
+    const { pushedVersion } = await import('../../functions/commons/store.ts');
+    expect((await call('PATCH', '/v1/me/presence', token('st-b'), { customStatus: 'older' })).status).toBe(200);
+    await eventually(async () => (await pushedVersion('st-b')) === 2); // its push failed: queued for later
+    expect((await call('PATCH', '/v1/me/presence', token('st-b'), { customStatus: 'newer' })).status).toBe(200);
+    await a.next(
+      isPushOf('st-b', (d) => d.customStatus === 'newer'),
+      15_000,
+    );
+    await sleep(4000); // every queued delivery has had its turn
+    expect(pushedVersions(a, 'st-b')).toEqual([1, 3]);
+  }, 30_000);
+
   it('treats a late TTL deletion from DynamoDB (AWS) as a no-op', async () => {
     const { handler } = await import('../../functions/workers/stream.ts');
     await call('POST', '/v1/me/subscriptions', token('ttl-a'), { userIds: ['ttl-b'] });

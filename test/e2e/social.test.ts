@@ -32,7 +32,8 @@ async function quiet(c: Client, userId: string, ms = 600) {
 }
 
 beforeAll(async () => {
-  stack = await startTestStack();
+  // no background sweep in this file: the admin cleanup test expects to be the one that sweeps
+  stack = await startTestStack({ sweepIntervalSeconds: 3600 });
   call = api(stack);
   const { dynamodb } = await import('../../functions/commons/clients.ts');
   requests = countRequests(dynamodb);

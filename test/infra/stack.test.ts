@@ -388,9 +388,7 @@ describe('Lambda functions', () => {
     expect([...TABLE_ACTIONS.Presence.read].sort()).toEqual(read);
     expect([...TABLE_ACTIONS.Graph.read].sort()).toEqual(read);
     expect([...TABLE_ACTIONS.Presence.write].sort()).toEqual([...read, 'dynamodb:PutItem', 'dynamodb:UpdateItem'].sort());
-    expect([...TABLE_ACTIONS.Graph.write].sort()).toEqual(
-      [...read, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'].sort(),
-    );
+    expect([...TABLE_ACTIONS.Graph.write].sort()).toEqual([...read, 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'].sort());
   });
 
   it('no policy in the template grants dynamodb:Scan (or a dynamodb wildcard action)', () => {

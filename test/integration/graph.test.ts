@@ -17,7 +17,8 @@ beforeEach(() => requests.reset());
 describe('friends and groups', () => {
   it('stores friendship in both directions and reads friends and groups in one Query', async () => {
     const now = Date.now();
-    await store.addFriendship('g-ann', 'g-bob', now);
+    expect(await store.changeFriendship('g-ann', 'g-bob', true, () => false)).toBe(true);
+    expect(await store.changeFriendship('g-bob', 'g-ann', true, () => false)).toBe(false); // already friends: nothing to do
     await store.addGroupMember('club', 'g-ann', now);
     await store.addGroupMember('team', 'g-ann', now);
     requests.reset();
@@ -26,12 +27,29 @@ describe('friends and groups', () => {
     expect([...rel.friends]).toEqual(['g-bob']);
     expect(rel.groups.sort()).toEqual(['club', 'team']);
     expect([...(await store.friendsOf('g-bob'))]).toEqual(['g-ann']);
-    await store.removeFriendship('g-bob', 'g-ann');
+    expect(await store.changeFriendship('g-bob', 'g-ann', false, () => false)).toBe(true);
     expect((await store.relationsOf('g-ann')).friends.size).toBe(0);
     await store.removeGroupMember('team', 'g-ann');
     expect((await store.relationsOf('g-ann')).groups).toEqual(['club']);
     expect(await store.isGroupMember('team', 'g-ann')).toBe(false);
     expect(await store.isGroupMember('club', 'g-ann')).toBe(true);
+  });
+
+  it('changes a friendship and the version it tells of in one transaction: racing or retried calls bump exactly once', async () => {
+    const ops = await import('../../functions/commons/operations.ts');
+    await store.mutateUser('g-vis', (s) => ({ ...s, visibility: 'friends' }));
+    const v0 = (await store.getUserState('g-vis')).version;
+    await Promise.all(Array.from({ length: 5 }, () => ops.addFriends('g-vis', 'g-x')));
+    const added = await store.getUserState('g-vis');
+    expect(added.version).toBe(v0 + 1);
+    expect([...(await store.friendsOf('g-x'))]).toEqual(['g-vis']);
+    await ops.addFriends('g-vis', 'g-x'); // a retry after success: nothing to do
+    expect((await store.getUserState('g-vis')).version).toBe(v0 + 1);
+    await Promise.all(Array.from({ length: 5 }, () => ops.removeFriends('g-x', 'g-vis')));
+    expect((await store.getUserState('g-vis')).version).toBe(v0 + 2);
+    expect((await store.friendsOf('g-vis')).size).toBe(0);
+    // the other user shows everyone everything: no version of theirs is spent on it
+    expect((await store.getUserState('g-x')).version).toBe(0);
   });
 
   it("pages a group's members in userId order", async () => {

@@ -4,12 +4,15 @@
  * socket tables (/proc/net/tcp, /proc/net/tcp6); PRESENCE_LOCAL_HOST=0.0.0.0 opens them to every
  * interface, and even then the page's token endpoint answers only clients on this machine.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoDbLocal } from '../../local/dynamodb.ts';
 import { startTestStack } from '../support/e2e.ts';
+import { startNpm } from '../support/npm-start.ts';
 import { freePort } from '../support/ports.ts';
 
 /** the local addresses of the sockets listening on TCP `port`, as the kernel lists them */
@@ -125,4 +128,23 @@ describe("the local stack's gateway", () => {
       await stack.stop();
     }
   }, 60_000);
+
+  it('fails closed with a JRE-only Java (no way to bind loopback): npm start refuses and says how to fix it', async () => {
+    // a `java` whose module list has no jdk.compiler, as a JRE's; everything else is the real java
+    const bin = mkdtempSync(join(tmpdir(), 'jre-only-'));
+    const real = execFileSync('bash', ['-c', 'command -v java'], { encoding: 'utf8' }).trim();
+    writeFileSync(
+      join(bin, 'java'),
+      `#!/bin/bash\nif [ "$1" = "--list-modules" ]; then ${real} --list-modules | grep -v '^jdk.compiler@'; else exec ${real} "$@"; fi\n`,
+      { mode: 0o755 },
+    );
+    const dataDir = mkdtempSync(join(tmpdir(), 'jre-only-data-'));
+    try {
+      const started = startNpm({ dataDir, env: { PATH: `${bin}:${process.env.PATH}` } });
+      await expect(started).rejects.toThrow(/Install a JDK/);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

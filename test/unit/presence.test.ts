@@ -6,6 +6,7 @@ import {
   finalize,
   projectedVersion,
   projectFor,
+  pushFor,
   removeDevice,
   sweepDueAt,
   sweepState,
@@ -172,5 +173,46 @@ describe('hidden viewers across visibility changes', () => {
     const s4 = finalize(s3, applyPatch(s3, { visibility: 'everyone' }, T0 + 3)).state;
     expect(projectedVersion(s4, stranger)).toBeGreaterThan(projectedVersion(s3, stranger));
     expect(projectedVersion(s4, friend)).toBeGreaterThan(projectedVersion(s3, friend));
+  });
+});
+
+describe('what a change pushes to one viewer (pushFor)', () => {
+  const stranger = { self: false, friend: false };
+  const friend = { self: false, friend: true };
+  const online = finalize(emptyState('o'), upsertDevice(emptyState('o'), 'd', { kind: 'http', expiresAt: T0 + MIN }, T0)).state;
+  const patch = (s: UserState, p: Parameters<typeof applyPatch>[1]) => finalize(s, applyPatch(s, p, T0)).state;
+
+  it('tells a viewer who loses sight that the user is offline, with a newer version', () => {
+    const hidden = patch(online, { visibility: 'nobody' });
+    const p = pushFor(online, hidden, stranger, stranger, T0);
+    expect(p).toMatchObject({ status: 'offline', devices: [], version: hidden.version });
+    expect(p?.version).toBeGreaterThan(online.version);
+  });
+
+  it('never pushes to a viewer hidden before and after: force push, a visible change, friends ↔ nobody', () => {
+    const hidden = patch(online, { visibility: 'friends' });
+    const forced = finalize(hidden, hidden, { bump: true }).state;
+    expect(pushFor(hidden, forced, stranger, stranger, T0)).toBeNull();
+    expect(pushFor(hidden, patch(hidden, { customStatus: 'secret' }), stranger, stranger, T0)).toBeNull();
+    const nobody = patch(hidden, { visibility: 'nobody' });
+    expect(pushFor(hidden, nobody, stranger, stranger, T0)).toBeNull();
+    expect(projectedVersion(nobody, stranger)).toBe(projectedVersion(hidden, stranger)); // reads do not move either
+    // the friends lost sight at that moment: they are told
+    expect(pushFor(hidden, nobody, friend, friend, T0)).toMatchObject({ status: 'offline', version: nobody.version });
+  });
+
+  it('tells only the viewer whose friendship changed: gained sight gets the real presence, lost sight gets offline', () => {
+    const friendsOnly = patch(online, { visibility: 'friends' });
+    const bumped = finalize(friendsOnly, friendsOnly, { bump: true }).state;
+    expect(pushFor(friendsOnly, bumped, stranger, friend, T0)).toMatchObject({ status: 'online', version: bumped.version });
+    expect(pushFor(friendsOnly, bumped, friend, stranger, T0)).toMatchObject({ status: 'offline', version: bumped.version });
+  });
+
+  it('hiding a user who already shows nothing (offline) pushes nothing and keeps the version viewers read', () => {
+    const offline = finalize(online, removeDevice(online, 'd', T0 + 1000)).state;
+    const hidden = patch(offline, { visibility: 'nobody' });
+    expect(hidden.version).toBeGreaterThan(offline.version);
+    expect(pushFor(offline, hidden, stranger, stranger, T0 + 2000)).toBeNull();
+    expect(projectFor(hidden, stranger, T0 + 2000)).toEqual(projectFor(offline, stranger, T0 + 2000));
   });
 });
