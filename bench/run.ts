@@ -187,7 +187,7 @@ async function measureHandlerMemory(stack: Stack) {
         AWS_REGION: 'local',
         AWS_ACCESS_KEY_ID: 'local',
         AWS_SECRET_ACCESS_KEY: 'local',
-        DYNAMODB_ENDPOINT: stack.dynamodb,
+        AWS_ENDPOINT_URL_DYNAMODB: stack.dynamodb,
         PRESENCE_TABLE: 'Presence',
         GRAPH_TABLE: 'Graph',
         WS_CALLBACK_URL: stack.ws.replace('ws://', 'http://'),

@@ -2,6 +2,7 @@
  * `npm start`: the whole presence system on this machine.
  *   npm start                 data kept in ${PRESENCE_DATA_DIR:-.presence-local}
  *   npm start -- --in-memory  nothing kept
+ *   npm start -- --no-iam     do not check the functions' AWS calls against their IAM policies
  * Honours PORT, WS_PORT, DYNAMODB_PORT, PRESENCE_TIMEOUT_SECONDS,
  * SWEEP_INTERVAL_SECONDS, PRESENCE_JWT_SECRET, and PRESENCE_LOCAL_HOST: every
  * server listens on 127.0.0.1 only unless it says otherwise (0.0.0.0: every
@@ -12,6 +13,7 @@ import { startLocalStack } from '../local/stack.ts';
 
 const args = process.argv.slice(2);
 const inMemory = args.includes('--in-memory');
+const iam = !args.includes('--no-iam') && process.env.PRESENCE_LOCAL_IAM !== 'off';
 const verbose = args.includes('--verbose') || process.env.LOG_LEVEL === 'debug';
 const env = process.env;
 const port = (name: string, fallback: number) => {
@@ -28,6 +30,7 @@ const stack = await startLocalStack({
   wsPort: port('WS_PORT', 3001),
   dynamodbPort: port('DYNAMODB_PORT', 8000),
   dataDir: inMemory ? undefined : (env.PRESENCE_DATA_DIR ?? '.presence-local'),
+  iam,
   onLog: (line) => {
     if (verbose || /error|threw|failed|dropped|exited/i.test(line)) console.error(line);
   },
@@ -39,6 +42,7 @@ console.log(`presence local stack ready
   WebSocket API  ${stack.wsUrl}
   DynamoDB Local ${stack.dynamodbEndpoint}${inMemory ? ' (in memory)' : ` (data in ${env.PRESENCE_DATA_DIR ?? '.presence-local'})`}
   timeout ${env.PRESENCE_TIMEOUT_SECONDS}s, sweep every ${env.SWEEP_INTERVAL_SECONDS}s
+  IAM            ${iam ? "each function's AWS calls checked against its policies in the synthesized template (--no-iam: off)" : 'not checked (--no-iam)'}
   token:  npm run token -- <userId> [--scope "presence:sys"]
 Ctrl-C to stop.`);
 const host = bindHost();

@@ -17,8 +17,11 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
+import type { AssemblyConfig } from './assembly.ts';
+import type { Checked, LocalNames } from './iam.ts';
 import type { DynamoMetrics } from './metrics.ts';
 import type { StreamCheckpoint } from './stream-poller.ts';
+import type { CfnTemplate } from './template.ts';
 
 export interface ConsumerConfig {
   endpoint: string;
@@ -30,7 +33,14 @@ export interface ConsumerConfig {
   checkpoint?: StreamCheckpoint;
   /** fan-out chunks a thread that died had queued and not delivered (SQS would still hold them) */
   chunks?: QueuedChunk[];
+  /** IAM enforced from this template with these local names (undefined: off) */
+  iam?: { template: CfnTemplate; names: LocalNames };
+  /** run the functions from the bundles of this CDK assembly (undefined: from the sources) */
+  assembly?: AssemblyConfig;
 }
+
+/** the local name of the fan-out chunk queue (the end of FANOUT_QUEUE_URL) */
+export const CHUNK_QUEUE = 'FanoutChunkQueue';
 
 /** A fan-out chunk in the local queue, as an SQS message: id, body, when it becomes visible. */
 export interface QueuedChunk {
@@ -42,7 +52,7 @@ export interface QueuedChunk {
 /** the stream checkpoint's file name in the data directory */
 export const STREAM_CHECKPOINT_FILE = 'stream-checkpoint.json';
 
-export type ConsumerRequest = { id: number; op: 'metrics' | 'resetMetrics' | 'recentBatches' | 'stop' };
+export type ConsumerRequest = { id: number; op: 'metrics' | 'resetMetrics' | 'recentBatches' | 'iamChecks' | 'stop' };
 export type ConsumerReply =
   | { id: number; result?: unknown; error?: string }
   | { log: string }
@@ -159,6 +169,8 @@ export class ConsumerThread {
   resetMetrics = () => this.call<void>('resetMetrics');
   /** the last batches handed to the stream handler (tests replay them) */
   recentBatches = () => this.call<DynamoDBStreamEvent[]>('recentBatches');
+  /** the SDK calls of StreamFanout, FanoutChunk and the stream reads checked against IAM */
+  iamChecks = () => this.call<Checked[]>('iamChecks');
 
   /** Ends the thread as a crash would (tests: the thread is restarted and no change is lost). */
   async crash(): Promise<void> {

@@ -6,14 +6,16 @@
  * chunk queue feeding the FanoutChunk handler. It talks to the main thread
  * (`ConsumerThread` in consumer-thread.ts) over the worker's message port.
  */
-import { randomUUID } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { workers } from '../lib/routes.ts';
 import { STREAM_PARALLELIZATION, STREAM_RETRY_ATTEMPTS, streamFilterPatterns } from '../lib/tables.ts';
-import type { ConsumerConfig, ConsumerReply, ConsumerRequest, QueuedChunk } from './consumer-thread.ts';
+import { assemblyLoader } from './assembly.ts';
+import { CHUNK_QUEUE, type ConsumerConfig, type ConsumerReply, type ConsumerRequest, type QueuedChunk } from './consumer-thread.ts';
 import { loadHandler } from './gateway.ts';
-import { instrument } from './metrics.ts';
+import { CheckLog, enforceIam } from './iam.ts';
+import { instrument, invocation } from './metrics.ts';
+import { LocalSqs } from './sqs.ts';
 import { StreamPoller } from './stream-poller.ts';
 
 if (!parentPort) throw new Error('local/consumer.ts runs on a worker thread (see ConsumerThread)');
@@ -22,13 +24,20 @@ const config = workerData as ConsumerConfig;
 const log = (line: string) => port.postMessage({ log: line } satisfies ConsumerReply);
 
 const client = new DynamoDBClient({ endpoint: config.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-// the handlers' own DynamoDB client, as loaded on this thread
-const metrics = instrument((await import('../functions/commons/clients.ts')).dynamodb);
-
-// the fan-out chunk queue: SQS on AWS, here an in-process queue feeding the same chunk handler
-const chunkHandler = await loadHandler(workers.fanoutChunk.entry);
-const { useLocalChunkQueue } = await import('../functions/commons/chunk-queue.ts');
+// IAM as on AWS: the handlers' calls with their own roles, the stream reads with StreamFanout's (the event source mapping uses it)
+const iamChecks = new CheckLog();
+if (config.iam) enforceIam({ ...config.iam, functionOf: () => invocation.getStore(), onCheck: iamChecks.record });
+// the fan-out chunk queue: SQS on AWS, here a local SQS endpoint the handlers' own SQS client sends to
 const chunkWork = new Set<Promise<unknown>>();
+const sqs = new LocalSqs((m) => enqueue({ id: m.id, body: m.body, visibleAt: m.visibleAt }));
+await sqs.start();
+process.env.AWS_ENDPOINT_URL_SQS = sqs.url;
+process.env.FANOUT_QUEUE_URL = sqs.queueUrl(CHUNK_QUEUE);
+const load = config.assembly ? await assemblyLoader(config.assembly) : (id: string, entry: string) => loadHandler(entry);
+// the handlers' own DynamoDB client, as loaded on this thread (bundles bring their own: not counted)
+const metrics = instrument((await import('../functions/commons/clients.ts')).dynamodb);
+const chunkHandler = await load(workers.fanoutChunk.id, workers.fanoutChunk.entry);
+
 /**
  * Like an SQS message, a queued chunk outlives this thread: the main thread
  * keeps it until it is delivered (or dead-lettered) and hands what is left to
@@ -54,13 +63,10 @@ function enqueue(message: QueuedChunk): void {
   chunkWork.add(p);
   void p.finally(() => chunkWork.delete(p));
 }
-useLocalChunkQueue(async (chunks, delaySeconds = 0) => {
-  for (const chunk of chunks) enqueue({ id: `local-${randomUUID()}`, body: JSON.stringify(chunk), visibleAt: Date.now() + delaySeconds * 1000 });
-});
 // what the thread this one replaces had queued and not delivered
 for (const message of config.chunks ?? []) enqueue(message);
 
-const streamHandler = await loadHandler(workers.stream.entry);
+const streamHandler = await load(workers.stream.id, workers.stream.entry);
 const poller = new StreamPoller({
   client,
   endpoint: config.endpoint,
@@ -70,6 +76,7 @@ const poller = new StreamPoller({
   parallelization: STREAM_PARALLELIZATION,
   maxRetries: STREAM_RETRY_ATTEMPTS,
   intervalMs: config.intervalMs,
+  asFunction: (read) => invocation.run(workers.stream.id, read),
   // the main thread keeps the checkpoint (and persists it with the data): it outlives this thread
   onCheckpoint: (checkpoint) => port.postMessage({ checkpoint } satisfies ConsumerReply),
   onLog: (l) => log(`[stream] ${l}`),
@@ -83,9 +90,12 @@ async function answer(req: ConsumerRequest): Promise<unknown> {
       return metrics.reset();
     case 'recentBatches':
       return poller.recentBatches;
+    case 'iamChecks':
+      return iamChecks.list();
     case 'stop':
       await poller.stop();
       await Promise.allSettled([...chunkWork]);
+      await sqs.stop();
       client.destroy();
       return undefined;
   }

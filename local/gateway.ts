@@ -80,6 +80,8 @@ interface Connection {
 export interface GatewayOptions {
   /** the address both ports listen on; default bindHost() (127.0.0.1 unless PRESENCE_LOCAL_HOST is set) */
   host?: string;
+  /** loads a route's function (default: its handler module from the sources; local/assembly.ts: the synthesized bundle) */
+  loadFunction?: (id: string, entry: string) => Promise<Handler>;
   httpPort: number;
   wsPort: number;
   /** verifies a bearer token like the HTTP API's JWT authorizer (rejects an invalid one) */
@@ -146,7 +148,7 @@ export class LocalGateway {
 
   /** a handler module, its invocations attributed to `id` in the local metrics */
   private async load(entry: string, id: string): Promise<Handler> {
-    const handler = await loadHandler(entry);
+    const handler = await (this.opts.loadFunction ?? ((_, e) => loadHandler(e)))(id, entry);
     const metrics = this.opts.metrics;
     return metrics ? (event, context) => metrics.invoke(id, () => handler(event, context)) : handler;
   }

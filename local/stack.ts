@@ -4,19 +4,37 @@
  * consumer fed by a poller and the sweeper on a timer, all running the
  * handler modules that are deployed to Lambda.
  */
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { signUserToken } from '../functions/core/jwt.ts';
 import { workers } from '../lib/routes.ts';
 import { tables } from '../lib/tables.ts';
-import { ConsumerThread, STREAM_CHECKPOINT_FILE } from './consumer-thread.ts';
+import { type AssemblyConfig, assemblyLoader } from './assembly.ts';
+import { CHUNK_QUEUE, type ConsumerConfig, ConsumerThread, STREAM_CHECKPOINT_FILE } from './consumer-thread.ts';
 import { bindHost, DynamoDbLocal, urlHost } from './dynamodb.ts';
 import { LocalGateway, loadHandler } from './gateway.ts';
-import { type DynamoMetrics, emptyMetrics, instrument, mergeMetrics } from './metrics.ts';
+import { type Checked, CheckLog, enforceIam, type LocalNames, withPlaceholders } from './iam.ts';
+import { type DynamoMetrics, emptyMetrics, instrument, invocation, mergeMetrics } from './metrics.ts';
 import { ensureTable } from './tables.ts';
+import { assemblyTemplate, type CfnTemplate, synthesizedTemplate } from './template.ts';
 import { LocalWebPage } from './web.ts';
 
 export const DEV_JWT_SECRET = 'local-dev-secret';
+/** the WebSocket API id of the local gateway (in its events and in `@connections` ARNs) */
+export const LOCAL_API_ID = 'local';
+
+/**
+ * Writes the SDK calls this stack checked against IAM to PRESENCE_IAM_USAGE_DIR
+ * (the test run collects them to tell which grants the suite used).
+ */
+async function writeIamUsage(checks: Checked[], names: LocalNames | undefined): Promise<void> {
+  const dir = process.env.PRESENCE_IAM_USAGE_DIR;
+  if (!dir || !names || checks.length === 0) return;
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, `${process.pid}-${randomUUID()}.json`), JSON.stringify(checks.map((c) => withPlaceholders(c, names))));
+}
 
 export interface LocalStackOptions {
   httpPort?: number;
@@ -39,6 +57,19 @@ export interface LocalStackOptions {
    * stack runs with the documented dev secret, never with a secret of your own
    */
   pageTokens?: boolean;
+  /**
+   * IAM enforced from the synthesized template (default: on; off with
+   * `npm start -- --no-iam` or PRESENCE_LOCAL_IAM=off): every AWS SDK call a
+   * function makes is checked against its role's policies
+   */
+  iam?: boolean;
+  /** the template whose policies are enforced (default: the stack as `npm run synth` makes it) */
+  template?: CfnTemplate;
+  /**
+   * run every function from the bundle this CDK assembly (`npm run synth`: cdk.out) holds for it, with
+   * the template's environment, handler, memory and timeout (local/assembly.ts); default: the sources
+   */
+  fromAssembly?: string;
   onLog?: (line: string) => void;
 }
 
@@ -62,6 +93,8 @@ export interface LocalStack {
   metrics: LocalMetrics;
   /** runs one sweep now (what the timer does) */
   sweepNow(): Promise<unknown>;
+  /** the SDK calls checked against the functions' IAM policies so far, on every thread (none when IAM is off) */
+  iamChecks(): Promise<Checked[]>;
   stop(): Promise<void>;
 }
 
@@ -78,7 +111,8 @@ function configureEnvironment(
   env.AWS_REGION ??= 'local';
   env.AWS_ACCESS_KEY_ID ??= 'local';
   env.AWS_SECRET_ACCESS_KEY ??= 'local';
-  env.DYNAMODB_ENDPOINT = endpoint;
+  // the SDK's standard per-service endpoint variable: the handlers' code knows nothing of DynamoDB Local
+  env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
   // the @connections API of the local gateway, where it listens (PRESENCE_LOCAL_HOST, loopback by default)
   env.WS_CALLBACK_URL = `http://${urlHost(bindHost())}:${opts.wsPort}`;
   env.PRESENCE_JWT_SECRET = opts.jwtSecret ?? env.PRESENCE_JWT_SECRET ?? DEV_JWT_SECRET;
@@ -104,7 +138,36 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const client = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   for (const t of tables) await ensureTable(client, t, tableNames[t.id] as string);
 
-  // imported only now: config reads the environment set above
+  // IAM as AWS enforces it, from the synthesized template (this thread; the consumer thread does the same)
+  const iamChecks = new CheckLog();
+  let iam: ConsumerConfig['iam'];
+  if (opts.iam ?? process.env.PRESENCE_LOCAL_IAM !== 'off') {
+    const presence = await client.send(new DescribeTableCommand({ TableName: tableNames.Presence }));
+    const names: LocalNames = {
+      tables: {
+        Presence: { name: tableNames.Presence as string, streamArn: presence.Table?.LatestStreamArn },
+        Graph: { name: tableNames.Graph as string },
+      },
+      apiId: LOCAL_API_ID,
+      chunkQueue: CHUNK_QUEUE,
+    };
+    iam = { template: opts.template ?? (opts.fromAssembly ? assemblyTemplate(opts.fromAssembly) : synthesizedTemplate()), names };
+    enforceIam({ ...iam, functionOf: () => invocation.getStore(), onCheck: iamChecks.record });
+  }
+
+  // the functions: from the sources, or from the bundles of a CDK assembly
+  const assembly: AssemblyConfig | undefined = opts.fromAssembly
+    ? {
+        dir: resolve(opts.fromAssembly),
+        tables: { Presence: tableNames.Presence as string, Graph: tableNames.Graph as string },
+        wsCallbackUrl: process.env.WS_CALLBACK_URL as string,
+        dynamodbEndpoint: endpoint,
+        jwtSecret: process.env.PRESENCE_JWT_SECRET as string,
+      }
+    : undefined;
+  const loadFunction = assembly ? await assemblyLoader(assembly) : (_id: string, entry: string) => loadHandler(entry);
+
+  // imported only now: config reads the environment set above (the gateway's JWT authorizer, as API Gateway's)
   const { verifyToken } = await import('../functions/commons/auth.ts');
   const local = instrument((await import('../functions/commons/clients.ts')).dynamodb);
   let consumer: ConsumerThread | undefined;
@@ -129,6 +192,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           ? (sub) => signUserToken(sub, process.env.PRESENCE_JWT_SECRET as string, { ttlSeconds: 86_400 })
           : undefined,
     }),
+    loadFunction,
     idleTimeoutSeconds: opts.idleTimeoutSeconds,
     maxConnectionSeconds: opts.maxConnectionSeconds,
     onLog: (l) => log(`[gateway] ${l}`),
@@ -138,10 +202,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // the stream consumer (StreamFanout + FanoutChunk) on its own thread, as on AWS it is its own function
   // its stream checkpoint is kept with the data (in memory: only for the life of this process)
   const checkpointFile = opts.dataDir ? join(resolve(opts.dataDir), STREAM_CHECKPOINT_FILE) : undefined;
-  const thread = await ConsumerThread.start({ endpoint, tableName: tableNames.Presence as string, intervalMs: opts.streamPollMs ?? 100, checkpointFile }, log);
+  const thread = await ConsumerThread.start(
+    { endpoint, tableName: tableNames.Presence as string, intervalMs: opts.streamPollMs ?? 100, checkpointFile, iam, assembly },
+    log,
+  );
   consumer = thread;
 
-  const sweeper = await loadHandler(workers.sweeper.entry);
+  const sweeper = await loadFunction(workers.sweeper.id, workers.sweeper.entry);
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweepNow = () => {
     sweeping = sweeping.then(() => metrics.invoke(workers.sweeper.id, () => sweeper({}, {}))).catch((err) => log(`[sweeper] ${(err as Error).stack}`));
@@ -161,11 +228,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     consumer: thread,
     metrics,
     sweepNow,
+    async iamChecks() {
+      return [...iamChecks.list(), ...(await thread.iamChecks().catch(() => []))];
+    },
     stop() {
       stopped ??= (async () => {
         clearInterval(timer);
         await gateway.stop();
         await sweeping;
+        await writeIamUsage([...iamChecks.list(), ...(await thread.iamChecks().catch(() => []))], iam?.names);
         await thread.stop();
         client.destroy();
         await dynamodb?.stop();

@@ -41,6 +41,11 @@ export interface StreamPollerOptions {
   maxRetries?: number;
   /** hears every advance of the checkpoint (the local stack persists it with its data) */
   onCheckpoint?: (checkpoint: StreamCheckpoint) => void;
+  /**
+   * runs each stream read as the event source mapping makes it: with the
+   * function's execution role (the local stack checks it against the role's policies)
+   */
+  asFunction?: <T>(read: () => Promise<T>) => Promise<T>;
   onLog?: (line: string) => void;
 }
 
@@ -105,11 +110,18 @@ export class StreamPoller {
   readonly recentBatches: DynamoDBStreamEvent[] = [];
 
   constructor(private readonly opts: StreamPollerOptions) {
-    this.streams = new DynamoDBStreamsClient({
+    const streams = new DynamoDBStreamsClient({
       endpoint: opts.endpoint,
       region: 'local',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
+    // every stream read is made as the event source mapping makes it (with the function's role, when asked)
+    const asFunction = opts.asFunction;
+    this.streams = asFunction
+      ? Object.assign(Object.create(streams) as DynamoDBStreamsClient, {
+          send: (...args: unknown[]) => asFunction(() => (streams as unknown as { send: (...a: unknown[]) => Promise<unknown> }).send(...args)),
+        })
+      : streams;
     this.lanes = Array.from({ length: Math.max(1, opts.parallelization ?? 1) }, () => ({ queue: [], attempts: 0, running: undefined }));
   }
 

@@ -1,7 +1,7 @@
 /**
- * The fan-out chunk queue: SQS on AWS (FANOUT_QUEUE_URL), or the in-process
- * queue the local stack registers. Without either, large audiences are
- * delivered inline.
+ * The fan-out chunk queue: SQS (FANOUT_QUEUE_URL; locally the local stack's
+ * SQS endpoint, local/sqs.ts). Without it, large audiences are delivered
+ * inline.
  */
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { config } from './config.ts';
@@ -26,15 +26,8 @@ const toSqs: ChunkQueue = async (chunks, delaySeconds) => {
   }
 };
 
-let local: ChunkQueue | undefined;
-
-/** The local stack's in-process queue (the same chunk handler, invoked with SQS-shaped events). */
-export function useLocalChunkQueue(queue: ChunkQueue): void {
-  local = queue;
-}
-
 export function chunkQueue(): ChunkQueue | undefined {
-  return sqs ? toSqs : local;
+  return sqs ? toSqs : undefined;
 }
 
 export type { FanoutChunk };

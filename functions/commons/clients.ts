@@ -4,8 +4,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { config } from './config.ts';
 
+// the endpoint is the SDK's own business: AWS's by default, DynamoDB Local's when the
+// environment names one (AWS_ENDPOINT_URL_DYNAMODB, set by the local stack as Lambda sets AWS_REGION)
 export const dynamodb = new DynamoDBClient({
-  ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),
   // fail fast rather than hang when the table is unreachable (answered as 503)
   requestHandler: { connectionTimeout: 1000, requestTimeout: 5000 },
   maxAttempts: 3,

@@ -12,8 +12,6 @@ const int = (name: string, fallback: number): number => {
 export const config = {
   presenceTable: env.PRESENCE_TABLE ?? 'Presence',
   graphTable: env.GRAPH_TABLE ?? 'Graph',
-  /** only set locally: DynamoDB Local */
-  dynamodbEndpoint: env.DYNAMODB_ENDPOINT || undefined,
   /** @connections management API endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}) */
   wsCallbackUrl: env.WS_CALLBACK_URL || undefined,
   presenceTimeoutSeconds: int('PRESENCE_TIMEOUT_SECONDS', 120),

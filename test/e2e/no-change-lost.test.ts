@@ -138,7 +138,7 @@ describe('no change is lost', () => {
         ],
         {
           cwd: ROOT,
-          env: { ...process.env, DYNAMODB_ENDPOINT: db.endpoint, PRESENCE_TABLE: 'Presence', GRAPH_TABLE: 'Graph', LOG_LEVEL: 'silent' },
+          env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: db.endpoint, PRESENCE_TABLE: 'Presence', GRAPH_TABLE: 'Graph', LOG_LEVEL: 'silent' },
         },
       );
     } finally {

@@ -34,6 +34,7 @@ export async function startNpm(opts: { dataDir: string; args?: string[]; env?: R
       PRESENCE_TABLE: '',
       GRAPH_TABLE: '',
       DYNAMODB_ENDPOINT: '',
+      AWS_ENDPOINT_URL_DYNAMODB: '',
       LOG_LEVEL: '',
       ...opts.env,
     },

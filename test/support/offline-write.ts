@@ -4,7 +4,7 @@
  * stream but that no consumer has seen, as when a stack dies right after a
  * write. Run in its own process (the handlers read their tables and
  * endpoint at import):
- *   DYNAMODB_ENDPOINT=… PRESENCE_TABLE=… GRAPH_TABLE=… node --import tsx test/support/offline-write.ts '[["bob",{"customStatus":"x"}]]'
+ *   AWS_ENDPOINT_URL_DYNAMODB=… PRESENCE_TABLE=… GRAPH_TABLE=… node --import tsx test/support/offline-write.ts '[["bob",{"customStatus":"x"}]]'
  */
 import { updatePresence } from '../../functions/commons/operations.ts';
 import type { PresencePatch } from '../../functions/core/presence.ts';

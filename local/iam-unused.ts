@@ -1,0 +1,51 @@
+/**
+ * Grants of the template that no call of the local suite uses, and why they
+ * stay (the test run's grant-usage report fails on any unused grant not
+ * explained here). Matched by action (and optionally function and resource).
+ */
+export interface UnusedGrant {
+  /** IAM action (exact, as in the policy) */
+  action: string;
+  /** only these functions (default: any) */
+  fns?: readonly string[];
+  /** the resource pattern contains this (default: any) */
+  resource?: string;
+  why: string;
+}
+
+export const UNUSED_GRANTS: readonly UnusedGrant[] = [
+  {
+    action: 'logs:CreateLogStream',
+    why: 'used by the Lambda runtime to write the function’s logs to its own log group, not by the function’s code',
+  },
+  { action: 'logs:PutLogEvents', why: 'used by the Lambda runtime (see logs:CreateLogStream)' },
+  { action: 'xray:PutTraceSegments', why: 'used by the Lambda runtime’s active X-Ray tracing, not by the code; there is no X-Ray locally' },
+  { action: 'xray:PutTelemetryRecords', why: 'used by the Lambda runtime’s active X-Ray tracing' },
+  {
+    action: 'sqs:SendMessage',
+    resource: 'StreamFanoutDlq',
+    why: 'the stream event source mapping’s on-failure destination: AWS sends the failed batch’s metadata there with the function’s role; the local poller logs it instead',
+  },
+  {
+    action: 'sqs:GetQueueAttributes',
+    why: 'granted with sqs:SendMessage by CDK (grantSendMessages / the event source mapping’s destination); the SQS event source mapping reads the chunk queue’s attributes on AWS',
+  },
+  { action: 'sqs:GetQueueUrl', why: 'granted with sqs:SendMessage by CDK’s grantSendMessages; the code uses the queue URL from its environment' },
+  {
+    action: 'sqs:ReceiveMessage',
+    fns: ['FanoutChunk'],
+    why: 'the SQS event source mapping polls the chunk queue with the function’s role (locally an in-process queue)',
+  },
+  { action: 'sqs:ChangeMessageVisibility', fns: ['FanoutChunk'], why: 'the SQS event source mapping (see sqs:ReceiveMessage)' },
+  { action: 'sqs:DeleteMessage', fns: ['FanoutChunk'], why: 'the SQS event source mapping deletes handled messages (see sqs:ReceiveMessage)' },
+  {
+    action: 'dynamodb:ListStreams',
+    fns: ['StreamFanout'],
+    why: 'granted by CDK’s DynamoEventSource for the event source mapping; the mapping is configured with the stream ARN, and the local poller reads it by ARN too',
+  },
+];
+
+/** Why an unused grant stays, or undefined when nothing explains it. */
+export function whyUnused(g: { fn: string; action: string; resource: string }): string | undefined {
+  return UNUSED_GRANTS.find((u) => u.action === g.action && (!u.fns || u.fns.includes(g.fn)) && (!u.resource || g.resource.includes(u.resource)))?.why;
+}

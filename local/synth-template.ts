@@ -1,0 +1,21 @@
+/**
+ * Writes the stack's CloudFormation template to the file named by argv[2],
+ * synthesized as bin/app.ts does but without bundling the functions (the
+ * local stack reads policies and settings from it; see local/template.ts).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { PresenceStack } from '../lib/presence-stack.ts';
+
+const out = process.argv[2];
+if (!out) throw new Error('usage: synth-template.ts <output file>');
+const outdir = mkdtempSync(join(tmpdir(), 'presence-synth-'));
+try {
+  const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+  new PresenceStack(app, 'Presence', { jwtIssuer: 'https://auth.example.com/', jwtAudience: ['presence'] });
+  writeFileSync(out, JSON.stringify(app.synth().getStackByName('Presence').template));
+} finally {
+  rmSync(outdir, { recursive: true, force: true });
+}

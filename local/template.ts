@@ -1,0 +1,61 @@
+/**
+ * The CloudFormation template `cdk synth` produces for the stack, for the
+ * local stack to read what AWS will enforce (each function's role policies,
+ * environment, handler, memory, timeout). Synthesized in a child process
+ * without bundling (the policies do not depend on the bundles; ~7 s) and
+ * cached under node_modules/.cache by a hash of what shapes it (lib/, the
+ * route table, the CDK version), so later starts read it at once.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const CACHE = join(ROOT, 'node_modules', '.cache', 'presence-backend');
+
+export interface CfnResource {
+  Type: string;
+  Properties?: Record<string, any>;
+}
+export interface CfnTemplate {
+  Resources: Record<string, CfnResource>;
+}
+
+/** Everything the template is made of: lib/**, the CDK version, this file. */
+function sourceHash(): string {
+  const h = createHash('sha256');
+  const files = readdirSync(join(ROOT, 'lib'), { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.ts'))
+    .sort();
+  for (const f of files) h.update(f).update(readFileSync(join(ROOT, 'lib', f)));
+  h.update(readFileSync(join(ROOT, 'node_modules', 'aws-cdk-lib', 'package.json')));
+  h.update(readFileSync(join(ROOT, 'local', 'synth-template.ts')));
+  return h.digest('hex').slice(0, 16);
+}
+
+let loaded: CfnTemplate | undefined;
+
+/** The synthesized template of the stack as `npm run synth` makes it (cached). */
+export function synthesizedTemplate(): CfnTemplate {
+  if (loaded) return loaded;
+  const file = join(CACHE, `template-${sourceHash()}.json`);
+  if (!existsSync(file)) {
+    mkdirSync(CACHE, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'local', 'synth-template.ts'), tmp], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
+    });
+    renameSync(tmp, file);
+  }
+  loaded = JSON.parse(readFileSync(file, 'utf8')) as CfnTemplate;
+  return loaded;
+}
+
+/** A template read from a cdk.out assembly directory (`cdk synth` output). */
+export function assemblyTemplate(dir: string, stack = 'Presence'): CfnTemplate {
+  return JSON.parse(readFileSync(join(dir, `${stack}.template.json`), 'utf8')) as CfnTemplate;
+}
