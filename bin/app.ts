@@ -5,6 +5,9 @@
  *   jwtIssuer    token issuer, e.g. https://auth.example.com/ (default: a placeholder that synthesizes offline)
  *   jwtAudience  comma-separated accepted audiences (default: presence)
  *   jwksUrl      optional, default `${jwtIssuer}/.well-known/jwks.json`
+ *   auth         `cognito`: the stack creates its own Cognito user pool and app client and accepts
+ *                their tokens instead (jwtIssuer/jwtAudience/jwksUrl may not be given then);
+ *                `npm run token -- <user> --stack` signs users in through it
  */
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -22,18 +25,25 @@ const context = (key: string): string | undefined => {
   return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
 };
 
-const jwtIssuer = context('jwtIssuer') ?? 'https://auth.example.com/';
-const jwtAudience = (context('jwtAudience') ?? 'presence')
-  .split(',')
-  .map((a) => a.trim())
-  .filter((a) => a !== '');
+const auth = context('auth') ?? 'jwt';
+if (auth !== 'jwt' && auth !== 'cognito') throw new Error(`-c auth=${auth}: expected cognito (or jwt, the default)`);
+const jwtKeys = ['jwtIssuer', 'jwtAudience', 'jwksUrl'] as const;
+if (auth === 'cognito' && jwtKeys.some((k) => context(k) !== undefined))
+  throw new Error("-c auth=cognito takes the issuer and audience from the stack's user pool: drop -c jwtIssuer/jwtAudience/jwksUrl");
 
 new PresenceStack(app, 'Presence', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: 'Presence service: HTTP + WebSocket APIs, Lambda, DynamoDB',
-  jwtIssuer,
-  jwtAudience,
-  jwksUrl: context('jwksUrl'),
+  ...(auth === 'cognito'
+    ? { auth }
+    : {
+        jwtIssuer: context('jwtIssuer') ?? 'https://auth.example.com/',
+        jwtAudience: (context('jwtAudience') ?? 'presence')
+          .split(',')
+          .map((a) => a.trim())
+          .filter((a) => a !== ''),
+        jwksUrl: context('jwksUrl'),
+      }),
 });
 
 Tags.of(app).add('app', 'presence');

@@ -141,6 +141,25 @@ export function acknowledgeNagFindings(stack: PresenceStack): void {
     );
   }
 
+  // COG2/COG8: the optional user pool of `-c auth=cognito` (lib/presence-stack.ts createCognitoAuth)
+  if (stack.cognito) {
+    const pool = stack.cognito.pool.node.defaultChild as CfnResource;
+    acknowledge(
+      pool,
+      'AwsSolutions-COG2',
+      'The -c auth=cognito user pool has no self sign-up: its users are service and smoke-test identities created with the IAM-guarded admin ' +
+        'API by npm run token -- <user> --stack, which signs them in with ADMIN_USER_PASSWORD_AUTH and a fresh random 32-character password; ' +
+        'a required MFA challenge would stop that flow. Production sign-in for people belongs to your own identity provider (-c jwtIssuer)',
+    );
+    acknowledge(
+      pool,
+      'AwsSolutions-COG8',
+      'The -c auth=cognito user pool uses the Essentials plan, which already allows the access token customization its scope trigger needs; ' +
+        'Plus (threat protection) bills every monthly active user with no free tier, while this pool admits no self sign-up and no password ' +
+        'sign-in from browsers (only the admin API flow), so the risk-based protections of Plus have no sign-in surface to guard here',
+    );
+  }
+
   // IAM5: wildcards that CDK grants inherently produce, per function
   for (const [id, f] of Object.entries(stack.functions)) acknowledgeFunctionWildcards(stack, id, f);
 }

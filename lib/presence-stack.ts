@@ -4,7 +4,7 @@
  * lib/routes.ts with grants derived from the route's `access`, the tables of
  * lib/tables.ts, the stream fan-out worker and the scheduled sweeper.
  */
-import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
 import {
   type CfnStage,
@@ -18,6 +18,7 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { AccountRecovery, FeaturePlan, LambdaVersion, Mfa, UserPool, type UserPoolClient, UserPoolOperation } from 'aws-cdk-lib/aws-cognito';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 
 /** one scheduled sweeper invocation sweeps repeatedly for this long */
@@ -25,7 +26,7 @@ const SWEEPER_LOOP_SECONDS = 60;
 
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant, ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Code, FilterCriteria, Function as LambdaFunctionResource, Runtime, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -37,13 +38,21 @@ import { type Access, httpRoutes, SCOPES, throttleFor, workers, wsRoutes } from 
 import { STREAM_PARALLELIZATION, STREAM_RETRY_ATTEMPTS, streamFilterPatterns } from './tables.ts';
 
 export interface PresenceStackProps extends StackProps {
-  /** JWT issuer (`iss`) accepted by both APIs */
-  jwtIssuer: string;
+  /**
+   * 'cognito': the stack creates its own Cognito user pool and app client
+   * (`cdk deploy -c auth=cognito`) and accepts their tokens; jwtIssuer,
+   * jwtAudience and jwksUrl are then derived from the pool and may not be
+   * given. Default: the identity provider named by jwtIssuer/jwtAudience.
+   */
+  auth?: 'jwt' | 'cognito';
+  /** JWT issuer (`iss`) accepted by both APIs (required unless auth is 'cognito') */
+  jwtIssuer?: string;
   /**
    * accepted audiences, on both APIs alike: the token's `aud` must name one of
    * them, or, for a token without `aud` (Cognito access tokens), its `client_id`
+   * (required unless auth is 'cognito')
    */
-  jwtAudience: string[];
+  jwtAudience?: string[];
   /** default: `${jwtIssuer}/.well-known/jwks.json` */
   jwksUrl?: string;
   /** PRESENCE_TIMEOUT_SECONDS for every function (default 120) */
@@ -75,14 +84,28 @@ export class PresenceStack extends Stack {
   readonly fanoutChunkDlq: Queue;
   /** every PresenceFunction by route/worker id */
   readonly functions: Record<string, PresenceFunction> = {};
+  /** with `auth: 'cognito'`: the stack's user pool, its app client and the trigger that turns groups into scopes */
+  readonly cognito?: CognitoAuth;
 
   constructor(scope: Construct, id: string, props: PresenceStackProps) {
     super(scope, id, props);
 
-    if (props.jwtAudience.length === 0) throw new Error('jwtAudience needs at least one audience');
+    let issuer: string;
+    let audiences: string[];
+    if (props.auth === 'cognito') {
+      if (props.jwtIssuer !== undefined || props.jwtAudience !== undefined || props.jwksUrl !== undefined)
+        throw new Error("auth 'cognito' takes the issuer and audience from the stack's user pool: do not pass jwtIssuer, jwtAudience or jwksUrl");
+      this.cognito = createCognitoAuth(this);
+      issuer = this.cognito.issuer;
+      audiences = [this.cognito.client.userPoolClientId];
+    } else {
+      if (props.jwtIssuer === undefined || props.jwtAudience === undefined) throw new Error('jwtIssuer and jwtAudience are required (or auth: cognito)');
+      issuer = props.jwtIssuer;
+      audiences = props.jwtAudience;
+    }
+    if (audiences.length === 0) throw new Error('jwtAudience needs at least one audience');
     // the WebSocket authorizer reads them as one comma-separated variable
-    if (props.jwtAudience.some((a) => a.includes(','))) throw new Error('an audience may not contain a comma');
-    const issuer = props.jwtIssuer;
+    if (audiences.some((a) => a.includes(','))) throw new Error('an audience may not contain a comma');
     const jwksUrl = props.jwksUrl ?? `${issuer.replace(/\/+$/, '')}/.well-known/jwks.json`;
 
     const tables = createTables(this);
@@ -180,7 +203,7 @@ export class PresenceStack extends Stack {
     }
     (httpStage.node.defaultChild as CfnStage).routeSettings = routeSettings;
     const jwtAuthorizer = new HttpJwtAuthorizer('JwtAuthorizer', issuer, {
-      jwtAudience: props.jwtAudience,
+      jwtAudience: audiences,
       identitySource: ['$request.header.Authorization'],
     });
     for (const route of httpRoutes) {
@@ -197,7 +220,7 @@ export class PresenceStack extends Stack {
 
     // ---- WebSocket routes ----
     const authorizerFn = make(workers.wsAuthorizer.id, workers.wsAuthorizer.entry, workers.wsAuthorizer.access, Duration.seconds(10));
-    authorizerFn.addEnvironment('JWT_ISSUER', issuer).addEnvironment('JWT_AUDIENCE', props.jwtAudience.join(',')).addEnvironment('JWT_JWKS_URL', jwksUrl);
+    authorizerFn.addEnvironment('JWT_ISSUER', issuer).addEnvironment('JWT_AUDIENCE', audiences.join(',')).addEnvironment('JWT_JWKS_URL', jwksUrl);
     const wsAuthorizer = new WebSocketLambdaAuthorizer('ConnectAuthorizer', authorizerFn.fn, {
       identitySource: ['route.request.querystring.token'],
     });
@@ -285,6 +308,12 @@ export class PresenceStack extends Stack {
       value: sysInvoke.fn.functionName,
       description: 'aws lambda invoke --function-name <this> --payload {"op":"initializePresence",...}',
     });
+    if (this.cognito) {
+      // read by `npm run token -- <user> --stack` (bin/token.ts)
+      new CfnOutput(this, 'UserPoolId', { value: this.cognito.pool.userPoolId });
+      new CfnOutput(this, 'UserPoolClientId', { value: this.cognito.client.userPoolClientId });
+      new CfnOutput(this, 'JwtIssuer', { value: issuer });
+    }
 
     // ---- cdk-nag: the findings that stay, each with its reason (lib/nag-suppressions.ts) ----
     acknowledgeNagFindings(this);
@@ -299,4 +328,92 @@ export class PresenceStack extends Stack {
       resourceName: `${this.webSocketStage.stageName}/${method}/@connections/*`,
     });
   }
+}
+
+/** The stack's own identity provider (`auth: 'cognito'`, `cdk deploy -c auth=cognito`). */
+export interface CognitoAuth {
+  pool: UserPool;
+  /** the app client whose id is the accepted audience (`client_id` of its access tokens) */
+  client: UserPoolClient;
+  /** `https://cognito-idp.<region>.amazonaws.com/<pool id>`: the `iss` of the pool's tokens */
+  issuer: string;
+  /** pre token generation trigger (V2): a member of the group named like a scope gets that scope in its access token */
+  scopeTrigger: LambdaFunctionResource;
+  /** the groups named like the scopes (`presence:sys`, `presence:admin`) */
+  scopeGroups: string[];
+}
+
+/**
+ * A Cognito user pool for the deployment's own users, back ends and smoke
+ * tests: no self sign-up, users created by an administrator with the admin
+ * API (`npm run token -- <user> --stack` does it), one app client allowed
+ * ADMIN_USER_PASSWORD_AUTH and nothing else (no hosted UI, no client secret).
+ * Its access tokens carry `client_id` (the accepted audience) and no `aud`,
+ * which both APIs accept. Cognito puts a resource server's scopes in tokens
+ * as `<server>/<scope>`, never `presence:sys`, so the scopes come from groups
+ * instead: a pre token generation trigger (event V2, access token
+ * customization, Essentials feature plan) adds to the access token's `scope`
+ * each group of the user that is named like one of SCOPES.
+ */
+function createCognitoAuth(stack: Stack): CognitoAuth {
+  const scopeGroups = Object.values(SCOPES).filter((s): s is string => s !== null);
+  const pool = new UserPool(stack, 'UserPool', {
+    selfSignUpEnabled: false,
+    signInAliases: { username: true },
+    passwordPolicy: { minLength: 16, requireLowercase: true, requireUppercase: true, requireDigits: true, requireSymbols: true },
+    mfa: Mfa.OFF,
+    accountRecovery: AccountRecovery.NONE,
+    // access token customization (the scope trigger below) needs Essentials or Plus
+    featurePlan: FeaturePlan.ESSENTIALS,
+    // users are made by `npm run token -- <user> --stack`, nothing to keep after `cdk destroy`
+    removalPolicy: RemovalPolicy.DESTROY,
+    deletionProtection: false,
+  });
+  const client = pool.addClient('AppClient', {
+    authFlows: { adminUserPassword: true },
+    generateSecret: false,
+    disableOAuth: true,
+    preventUserExistenceErrors: true,
+    accessTokenValidity: Duration.hours(1),
+    idTokenValidity: Duration.hours(1),
+    refreshTokenValidity: Duration.days(1),
+  });
+  for (const scope of scopeGroups)
+    pool.addGroup(`ScopeGroup${scope.replace(/[^A-Za-z0-9]/g, '')}`, {
+      groupName: scope,
+      description: `members get the ${scope} scope in their access tokens`,
+    });
+
+  const logGroup = new LogGroup(stack, 'ScopeTriggerLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+  const role = new Role(stack, 'ScopeTriggerRole', {
+    assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    description: 'execution role of the Cognito scope trigger: writes its own log group only',
+  });
+  logGroup.grantWrite(role);
+  const scopeTrigger = new LambdaFunctionResource(stack, 'ScopeTrigger', {
+    description: 'Cognito pre token generation (V2): adds the presence scopes named by the user groups to the access token',
+    runtime: Runtime.NODEJS_24_X,
+    architecture: Architecture.ARM_64,
+    memorySize: 128,
+    timeout: Duration.seconds(5),
+    role,
+    logGroup,
+    handler: 'index.handler',
+    code: Code.fromInline(scopeTriggerSource(scopeGroups)),
+  });
+  pool.addTrigger(UserPoolOperation.PRE_TOKEN_GENERATION_CONFIG, scopeTrigger, LambdaVersion.V2_0);
+
+  const issuer = `https://cognito-idp.${stack.region}.amazonaws.com/${pool.userPoolId}`;
+  return { pool, client, issuer, scopeTrigger, scopeGroups };
+}
+
+/** The trigger's code (CommonJS, inline: a few lines with no dependencies). */
+export function scopeTriggerSource(scopes: string[]): string {
+  return `const SCOPES = new Set(${JSON.stringify(scopes)});
+exports.handler = async (event) => {
+  const groups = (event.request && event.request.groupConfiguration && event.request.groupConfiguration.groupsToOverride) || [];
+  event.response = { claimsAndScopeOverrideDetails: { accessTokenGeneration: { scopesToAdd: groups.filter((g) => SCOPES.has(g)) } } };
+  return event;
+};
+`;
 }
