@@ -11,6 +11,7 @@
  */
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { addPolicyValidation } from '../lib/policy-validation.ts';
 import { PresenceStack } from '../lib/presence-stack.ts';
 
 const app = new App();
@@ -19,6 +20,8 @@ const app = new App();
 // The findings kept on purpose are acknowledged with their reasons in lib/nag-suppressions.ts;
 // writeSuppressionsToCloudFormation copies those reasons into each resource's template Metadata (cdk_nag).
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true }));
+// AWS Control Tower's proactive controls (cfn-guard, offline): the findings kept on purpose are in lib/policy-validation.ts
+addPolicyValidation(app);
 
 const context = (key: string): string | undefined => {
   const v: unknown = app.node.tryGetContext(key);

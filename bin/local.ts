@@ -3,6 +3,7 @@
  *   npm start                 data kept in ${PRESENCE_DATA_DIR:-.presence-local}
  *   npm start -- --in-memory  nothing kept
  *   npm start -- --no-iam     do not check the functions' AWS calls against their IAM policies
+ *   npm start -- --from-assembly [dir]   run the functions from the bundles `npm run synth` wrote to dir (cdk.out)
  * Honours PORT, WS_PORT, DYNAMODB_PORT, PRESENCE_TIMEOUT_SECONDS,
  * SWEEP_INTERVAL_SECONDS, PRESENCE_JWT_SECRET, and PRESENCE_LOCAL_HOST: every
  * server listens on 127.0.0.1 only unless it says otherwise (0.0.0.0: every
@@ -14,6 +15,8 @@ import { startLocalStack } from '../local/stack.ts';
 const args = process.argv.slice(2);
 const inMemory = args.includes('--in-memory');
 const iam = !args.includes('--no-iam') && process.env.PRESENCE_LOCAL_IAM !== 'off';
+const assemblyAt = args.indexOf('--from-assembly');
+const fromAssembly = assemblyAt < 0 ? undefined : args[assemblyAt + 1] && !args[assemblyAt + 1]?.startsWith('--') ? args[assemblyAt + 1] : 'cdk.out';
 const verbose = args.includes('--verbose') || process.env.LOG_LEVEL === 'debug';
 const env = process.env;
 const port = (name: string, fallback: number) => {
@@ -31,6 +34,7 @@ const stack = await startLocalStack({
   dynamodbPort: port('DYNAMODB_PORT', 8000),
   dataDir: inMemory ? undefined : (env.PRESENCE_DATA_DIR ?? '.presence-local'),
   iam,
+  fromAssembly,
   onLog: (line) => {
     if (verbose || /error|threw|failed|dropped|exited/i.test(line)) console.error(line);
   },
@@ -42,6 +46,7 @@ console.log(`presence local stack ready
   WebSocket API  ${stack.wsUrl}
   DynamoDB Local ${stack.dynamodbEndpoint}${inMemory ? ' (in memory)' : ` (data in ${env.PRESENCE_DATA_DIR ?? '.presence-local'})`}
   timeout ${env.PRESENCE_TIMEOUT_SECONDS}s, sweep every ${env.SWEEP_INTERVAL_SECONDS}s
+  functions      ${fromAssembly ? `from the bundles of the CDK assembly in ${fromAssembly}` : 'from the sources (functions/)'}
   IAM            ${iam ? "each function's AWS calls checked against its policies in the synthesized template (--no-iam: off)" : 'not checked (--no-iam)'}
   token:  npm run token -- <userId> [--scope "presence:sys"]
 Ctrl-C to stop.`);

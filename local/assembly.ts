@@ -15,9 +15,11 @@
  * and an import the bundle does not carry fails to load here too (only
  * `@aws-sdk/*` is external, as the nodejs24.x runtime provides it).
  *
- * One addition, stated: the WebSocket authorizer also gets
- * PRESENCE_JWT_SECRET, the local identity provider's key (on AWS it verifies
- * tokens against your issuer's JWKS, which the local stack cannot reach).
+ * The identity provider is a placeholder as well: the WebSocket authorizer's
+ * JWT_ISSUER / JWT_AUDIENCE / JWT_JWKS_URL (your issuer, which the local
+ * stack cannot reach) become the local identity provider's: no issuer,
+ * audience or JWKS, and PRESENCE_JWT_SECRET, the key of the local HS256
+ * tokens (the one variable added to a function's environment).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -90,7 +92,9 @@ export function lambdaEnvironment(fn: AssemblyFunction, cfg: AssemblyConfig): Re
     else if (placeholders[name] !== undefined) env[name] = placeholders[name] as string;
     else throw new Error(`function ${fn.id}: ${name} is ${JSON.stringify(value)} in the template, and the local stack has no equivalent`);
   }
-  if (fn.id === 'WsAuthorizer') env.PRESENCE_JWT_SECRET = cfg.jwtSecret;
+  // the identity provider is a placeholder too: the local stack is its own (HS256 tokens, no issuer, audience or JWKS)
+  if ('JWT_ISSUER' in env || 'JWT_JWKS_URL' in env)
+    Object.assign(env, { JWT_ISSUER: '', JWT_AUDIENCE: '', JWT_JWKS_URL: '', PRESENCE_JWT_SECRET: cfg.jwtSecret });
   return {
     ...env,
     // what Lambda's runtime sets (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime)

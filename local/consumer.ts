@@ -33,7 +33,7 @@ const sqs = new LocalSqs((m) => enqueue({ id: m.id, body: m.body, visibleAt: m.v
 await sqs.start();
 process.env.AWS_ENDPOINT_URL_SQS = sqs.url;
 process.env.FANOUT_QUEUE_URL = sqs.queueUrl(CHUNK_QUEUE);
-const load = config.assembly ? await assemblyLoader(config.assembly) : (id: string, entry: string) => loadHandler(entry);
+const load = config.assembly ? await assemblyLoader(config.assembly) : (_id: string, entry: string) => loadHandler(entry);
 // the handlers' own DynamoDB client, as loaded on this thread (bundles bring their own: not counted)
 const metrics = instrument((await import('../functions/commons/clients.ts')).dynamodb);
 const chunkHandler = await load(workers.fanoutChunk.id, workers.fanoutChunk.entry);

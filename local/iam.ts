@@ -56,6 +56,21 @@ const sdkRequire = createRequire(createRequire(import.meta.url).resolve('@aws-sd
 
 // ---------- the template, resolved to local names ----------
 
+/**
+ * An ARN as the local stack compares it: region and account are the
+ * deployment's (a `cdk synth` may write its default region into the template;
+ * DynamoDB Local names its streams' region "ddblocal"), so both sides of a
+ * check carry the local ones.
+ */
+export function localArn(arn: string): string {
+  return arn.replace(
+    /^arn:([^:]+):([^:]+):([^:]*):([^:]*):/,
+    (_, partition: string, service: string, region: string, account: string) =>
+      `arn:${partition}:${service}:${region ? LOCAL_REGION : ''}:${account ? LOCAL_ACCOUNT : ''}:`,
+  );
+}
+const localResources = (v: string | string[] | undefined) => (v === undefined ? undefined : Array.isArray(v) ? v.map(localArn) : localArn(v));
+
 /** Resolves CloudFormation intrinsics to local values; what cannot be resolved stays a marker that matches nothing. */
 function resolver(template: CfnTemplate, refs: Record<string, { ref: string; attrs: Record<string, string> }>) {
   const pseudo: Record<string, string> = {
@@ -135,11 +150,17 @@ export function functionPolicies(template: CfnTemplate, names: LocalNames): Map<
     if (role.ManagedPolicyArns?.length) throw new Error(`role ${roleId} has managed policies: the local IAM check does not know them`);
     return statements;
   };
+  const localized = (statements: Statement[]) =>
+    statements.map((st) => ({
+      ...st,
+      ...(st.Resource !== undefined ? { Resource: localResources(st.Resource) } : {}),
+      ...(st.NotResource !== undefined ? { NotResource: localResources(st.NotResource) } : {}),
+    }));
   for (const r of Object.values(template.Resources)) {
     if (r.Type !== 'AWS::Lambda::Function') continue;
     const fn = (r.Properties?.Tags as { Key: string; Value: string }[] | undefined)?.find((t) => t.Key === FUNCTION_TAG)?.Value;
     const roleId = r.Properties?.Role?.['Fn::GetAtt']?.[0];
-    if (fn && roleId) out.set(fn, { role: roleId, statements: policiesOf(roleId) });
+    if (fn && roleId) out.set(fn, { role: roleId, statements: localized(policiesOf(roleId)) });
   }
   return out;
 }
@@ -271,7 +292,9 @@ export function enforceIam(opts: { template: CfnTemplate; names: LocalNames; fun
       const needed = permissionsFor(request as unknown as Request, s.stage, s.apiId);
       if (needed) {
         if (!policy) throw new Error(`local IAM: function ${fn} is not in the template`);
-        for (const { action, resource } of needed) {
+        for (const need of needed) {
+          const { action } = need;
+          const resource = localArn(need.resource);
           const d = evaluate(policy.statements, action, resource);
           s.onCheck?.({ fn, action, resource, decision: d.decision });
           if (d.decision !== 'allow')
@@ -324,7 +347,7 @@ export const PLACEHOLDER_NAMES: LocalNames = {
 export function withPlaceholders(c: Checked, names: LocalNames): Checked {
   let resource = c.resource;
   const swap: [string | undefined, string | undefined][] = [
-    [names.tables.Presence.streamArn, PLACEHOLDER_NAMES.tables.Presence.streamArn],
+    [names.tables.Presence.streamArn && localArn(names.tables.Presence.streamArn), PLACEHOLDER_NAMES.tables.Presence.streamArn],
     [`table/${names.tables.Presence.name}`, `table/${PLACEHOLDER_NAMES.tables.Presence.name}`],
     [`table/${names.tables.Graph.name}`, `table/${PLACEHOLDER_NAMES.tables.Graph.name}`],
     [`:${names.apiId}/`, `:${PLACEHOLDER_NAMES.apiId}/`],

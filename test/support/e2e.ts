@@ -25,6 +25,8 @@ export async function startTestStack(opts: { presenceTimeoutSeconds?: number; sw
     pageTokens: true, // the live page's sign-in by user id, with the test secret
     presenceTimeoutSeconds: opts.presenceTimeoutSeconds ?? 120,
     sweepIntervalSeconds: opts.sweepIntervalSeconds ?? 15,
+    // PRESENCE_FROM_ASSEMBLY=cdk.out: the functions run from the bundles `npm run synth` built (.ci/run does this for part of the suite)
+    fromAssembly: process.env.PRESENCE_FROM_ASSEMBLY || undefined,
     onLog: (line) => {
       if (process.env.E2E_VERBOSE) console.error(line);
     },
