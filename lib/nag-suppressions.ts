@@ -77,7 +77,7 @@ function acknowledgeFunctionWildcards(stack: PresenceStack, id: string, f: Prese
     const indexes = def.indexes.map((i) => i.name).join(', ');
     known.set(
       flattenCfnValue(stack.resolve(`${table.tableArn}/index/*`)),
-      `${id}: the ${def.id} table grant (the actions of TABLE_ACTIONS in lib/tables.ts for its read or write access, per lib/routes.ts) ` +
+      `${id}: Query on the ${def.id} table's indexes (its access in lib/routes.ts names QueryIndex) ` +
         `covers <table arn>/index/* so Query works on its GSIs (${indexes}); the wildcard stays inside this one table's own indexes`,
     );
   }

@@ -6,12 +6,39 @@
  */
 export type Auth = 'user' | 'sys' | 'admin';
 
+/**
+ * A DynamoDB action a function makes on a table: an item action on the
+ * table itself, or `QueryIndex` for Query on its indexes (table/index/*).
+ */
+export type TableAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'QueryIndex' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'BatchWriteItem';
+
+/**
+ * What a function may touch: exactly the actions its code makes on each
+ * table (least privilege per function; the local stack enforces these from
+ * the template, and the test run reports any grant no call used).
+ */
 export interface Access {
-  presence?: 'read' | 'write';
-  graph?: 'read' | 'write';
+  presence?: readonly TableAction[];
+  graph?: readonly TableAction[];
   /** may call the WebSocket @connections management API */
   connections?: boolean;
 }
+
+// What the store's operations need, named once (functions/commons/store.ts):
+/** mutateUser: a consistent read, then a conditional write of the whole state */
+const MUTATE = ['GetItem', 'PutItem'] as const;
+/** every WebSocket message: touchDevice (one UpdateItem), or the full path when it cannot apply */
+const TOUCH = ['UpdateItem', ...MUTATE] as const;
+/** getUserStates: presence of many users (presenceFor, fan-out recipients) */
+const READ_MANY = ['BatchGetItem'] as const;
+/** friendsOf / relationsOf / allSubscriptions / groupMembers / countListeners / removeListeners: Queries on the table */
+const GRAPH_QUERY = ['Query'] as const;
+/** the lease a cap is checked under: a conditional put, then a delete */
+const LEASE = ['PutItem', 'DeleteItem'] as const;
+/** subscribe: the cap's lease, what is held, the writes */
+const SUBSCRIBE_GRAPH = [...GRAPH_QUERY, ...LEASE, 'BatchWriteItem'] as const;
+/** a connection gone (410 during a fan-out, $disconnect): its state and its listeners */
+const DISCONNECT = { presence: MUTATE, graph: [...GRAPH_QUERY, 'BatchWriteItem'] } as const;
 
 export interface HttpRoute {
   id: string;
@@ -60,32 +87,46 @@ const w = (name: string) => `functions/ws/${name}.ts`;
 
 export const httpRoutes: readonly HttpRoute[] = [
   // user
-  { id: 'GetOwnPresence', method: 'GET', path: '/v1/me/presence', entry: h('get-own-presence'), auth: 'user', access: { presence: 'read' } },
-  { id: 'PatchOwnPresence', method: 'PATCH', path: '/v1/me/presence', entry: h('patch-own-presence'), auth: 'user', access: { presence: 'write' } },
-  { id: 'PushOwnPresence', method: 'POST', path: '/v1/me/presence/push', entry: h('push-presence'), auth: 'user', access: { presence: 'write' } },
-  { id: 'Heartbeat', method: 'POST', path: '/v1/me/heartbeat', entry: h('heartbeat'), auth: 'user', access: { presence: 'write' } },
-  { id: 'PutDevice', method: 'PUT', path: '/v1/me/devices/{device}', entry: h('put-device'), auth: 'user', access: { presence: 'write' } },
-  { id: 'DeleteDevice', method: 'DELETE', path: '/v1/me/devices/{device}', entry: h('delete-device'), auth: 'user', access: { presence: 'write' } },
+  { id: 'GetOwnPresence', method: 'GET', path: '/v1/me/presence', entry: h('get-own-presence'), auth: 'user', access: { presence: ['GetItem'] } },
+  { id: 'PatchOwnPresence', method: 'PATCH', path: '/v1/me/presence', entry: h('patch-own-presence'), auth: 'user', access: { presence: MUTATE } },
+  { id: 'PushOwnPresence', method: 'POST', path: '/v1/me/presence/push', entry: h('push-presence'), auth: 'user', access: { presence: MUTATE } },
+  { id: 'Heartbeat', method: 'POST', path: '/v1/me/heartbeat', entry: h('heartbeat'), auth: 'user', access: { presence: TOUCH } },
+  { id: 'PutDevice', method: 'PUT', path: '/v1/me/devices/{device}', entry: h('put-device'), auth: 'user', access: { presence: MUTATE } },
+  { id: 'DeleteDevice', method: 'DELETE', path: '/v1/me/devices/{device}', entry: h('delete-device'), auth: 'user', access: { presence: MUTATE } },
   {
     id: 'GetUserPresence',
     method: 'GET',
     path: '/v1/users/{userId}/presence',
     entry: h('get-user-presence'),
     auth: 'user',
-    access: { presence: 'read', graph: 'read' },
+    access: { presence: READ_MANY, graph: GRAPH_QUERY },
   },
-  { id: 'GetPresenceBatch', method: 'GET', path: '/v1/presence', entry: h('get-presence-batch'), auth: 'user', access: { presence: 'read', graph: 'read' } },
-  { id: 'Subscribe', method: 'POST', path: '/v1/me/subscriptions', entry: h('subscribe'), auth: 'user', access: { presence: 'read', graph: 'write' } },
-  { id: 'Unsubscribe', method: 'DELETE', path: '/v1/me/subscriptions', entry: h('unsubscribe'), auth: 'user', access: { graph: 'write' } },
-  { id: 'ListSubscriptions', method: 'GET', path: '/v1/me/subscriptions', entry: h('list-subscriptions'), auth: 'user', access: { graph: 'read' } },
-  { id: 'GetFriends', method: 'GET', path: '/v1/me/friends', entry: h('get-friends'), auth: 'user', access: { graph: 'read' } },
+  {
+    id: 'GetPresenceBatch',
+    method: 'GET',
+    path: '/v1/presence',
+    entry: h('get-presence-batch'),
+    auth: 'user',
+    access: { presence: READ_MANY, graph: GRAPH_QUERY },
+  },
+  {
+    id: 'Subscribe',
+    method: 'POST',
+    path: '/v1/me/subscriptions',
+    entry: h('subscribe'),
+    auth: 'user',
+    access: { presence: READ_MANY, graph: SUBSCRIBE_GRAPH },
+  },
+  { id: 'Unsubscribe', method: 'DELETE', path: '/v1/me/subscriptions', entry: h('unsubscribe'), auth: 'user', access: { graph: ['BatchWriteItem'] } },
+  { id: 'ListSubscriptions', method: 'GET', path: '/v1/me/subscriptions', entry: h('list-subscriptions'), auth: 'user', access: { graph: GRAPH_QUERY } },
+  { id: 'GetFriends', method: 'GET', path: '/v1/me/friends', entry: h('get-friends'), auth: 'user', access: { graph: GRAPH_QUERY } },
   {
     id: 'GetFriendsPresence',
     method: 'GET',
     path: '/v1/me/friends/presence',
     entry: h('get-friends-presence'),
     auth: 'user',
-    access: { presence: 'read', graph: 'read' },
+    access: { presence: READ_MANY, graph: GRAPH_QUERY },
   },
   {
     id: 'GetGroupPresence',
@@ -93,17 +134,17 @@ export const httpRoutes: readonly HttpRoute[] = [
     path: '/v1/groups/{groupId}/presence',
     entry: h('get-group-presence'),
     auth: 'user',
-    access: { presence: 'read', graph: 'read' },
+    access: { presence: READ_MANY, graph: ['GetItem', ...GRAPH_QUERY] },
   },
   // sys (cloud functions, IoT back ends)
-  { id: 'SysPutPresence', method: 'PUT', path: '/v1/sys/users/{userId}/presence', entry: h('sys-put-presence'), auth: 'sys', access: { presence: 'write' } },
+  { id: 'SysPutPresence', method: 'PUT', path: '/v1/sys/users/{userId}/presence', entry: h('sys-put-presence'), auth: 'sys', access: { presence: MUTATE } },
   {
     id: 'SysExtendPresence',
     method: 'POST',
     path: '/v1/sys/users/{userId}/presence/extend',
     entry: h('sys-extend-presence'),
     auth: 'sys',
-    access: { presence: 'write' },
+    access: { presence: MUTATE },
   },
   {
     id: 'SysDeletePresence',
@@ -111,7 +152,7 @@ export const httpRoutes: readonly HttpRoute[] = [
     path: '/v1/sys/users/{userId}/presence',
     entry: h('sys-delete-presence'),
     auth: 'sys',
-    access: { presence: 'write' },
+    access: { presence: MUTATE },
   },
   {
     id: 'SysPutFriend',
@@ -119,7 +160,7 @@ export const httpRoutes: readonly HttpRoute[] = [
     path: '/v1/sys/users/{userId}/friends/{friendId}',
     entry: h('sys-put-friend'),
     auth: 'sys',
-    access: { presence: 'write', graph: 'write' },
+    access: { presence: MUTATE, graph: ['GetItem', 'PutItem'] },
   },
   {
     id: 'SysDeleteFriend',
@@ -127,16 +168,23 @@ export const httpRoutes: readonly HttpRoute[] = [
     path: '/v1/sys/users/{userId}/friends/{friendId}',
     entry: h('sys-delete-friend'),
     auth: 'sys',
-    access: { presence: 'write', graph: 'write' },
+    access: { presence: MUTATE, graph: ['GetItem', 'DeleteItem'] },
   },
-  { id: 'SysPutMember', method: 'PUT', path: '/v1/sys/groups/{groupId}/members/{userId}', entry: h('sys-put-member'), auth: 'sys', access: { graph: 'write' } },
+  {
+    id: 'SysPutMember',
+    method: 'PUT',
+    path: '/v1/sys/groups/{groupId}/members/{userId}',
+    entry: h('sys-put-member'),
+    auth: 'sys',
+    access: { graph: ['BatchWriteItem'] },
+  },
   {
     id: 'SysDeleteMember',
     method: 'DELETE',
     path: '/v1/sys/groups/{groupId}/members/{userId}',
     entry: h('sys-delete-member'),
     auth: 'sys',
-    access: { graph: 'write' },
+    access: { graph: ['BatchWriteItem', 'QueryIndex'] },
   },
   // admin
   {
@@ -145,31 +193,44 @@ export const httpRoutes: readonly HttpRoute[] = [
     path: '/v1/admin/cleanup-presence',
     entry: h('admin-cleanup'),
     auth: 'admin',
-    access: { presence: 'write', graph: 'write' },
+    access: { presence: [...MUTATE, 'QueryIndex'], graph: ['QueryIndex', 'DeleteItem'] },
   },
 ];
 
 export const wsRoutes: readonly WsRoute[] = [
-  { id: 'WsConnect', routeKey: '$connect', entry: w('connect'), access: { presence: 'write' } },
-  { id: 'WsDisconnect', routeKey: '$disconnect', entry: w('disconnect'), access: { presence: 'write', graph: 'write' } },
-  { id: 'WsDefault', routeKey: '$default', entry: w('default'), access: { presence: 'write' } },
-  { id: 'WsHeartbeat', routeKey: 'heartbeat', entry: w('heartbeat'), access: { presence: 'write' } },
-  { id: 'WsSetPresence', routeKey: 'setPresence', entry: w('set-presence'), access: { presence: 'write' } },
-  { id: 'WsGetPresence', routeKey: 'getPresence', entry: w('get-presence'), access: { presence: 'write', graph: 'read' } },
-  { id: 'WsSubscribe', routeKey: 'subscribe', entry: w('subscribe'), access: { presence: 'write', graph: 'write' } },
-  { id: 'WsUnsubscribe', routeKey: 'unsubscribe', entry: w('unsubscribe'), access: { presence: 'write', graph: 'write' } },
-  { id: 'WsListen', routeKey: 'listen', entry: w('listen'), access: { presence: 'write', graph: 'write' } },
-  { id: 'WsStopListening', routeKey: 'stopListening', entry: w('stop-listening'), access: { presence: 'write', graph: 'write' } },
-  { id: 'WsForcePush', routeKey: 'forcePush', entry: w('force-push'), access: { presence: 'write' } },
+  { id: 'WsConnect', routeKey: '$connect', entry: w('connect'), access: { presence: MUTATE } },
+  { id: 'WsDisconnect', routeKey: '$disconnect', entry: w('disconnect'), access: DISCONNECT },
+  { id: 'WsDefault', routeKey: '$default', entry: w('default'), access: { presence: TOUCH } },
+  { id: 'WsHeartbeat', routeKey: 'heartbeat', entry: w('heartbeat'), access: { presence: TOUCH } },
+  { id: 'WsSetPresence', routeKey: 'setPresence', entry: w('set-presence'), access: { presence: TOUCH } },
+  { id: 'WsGetPresence', routeKey: 'getPresence', entry: w('get-presence'), access: { presence: [...TOUCH, ...READ_MANY], graph: GRAPH_QUERY } },
+  { id: 'WsSubscribe', routeKey: 'subscribe', entry: w('subscribe'), access: { presence: [...TOUCH, ...READ_MANY], graph: SUBSCRIBE_GRAPH } },
+  { id: 'WsUnsubscribe', routeKey: 'unsubscribe', entry: w('unsubscribe'), access: { presence: TOUCH, graph: ['BatchWriteItem'] } },
+  { id: 'WsListen', routeKey: 'listen', entry: w('listen'), access: { presence: [...TOUCH, ...READ_MANY], graph: [...SUBSCRIBE_GRAPH, 'GetItem'] } },
+  { id: 'WsStopListening', routeKey: 'stopListening', entry: w('stop-listening'), access: { presence: TOUCH, graph: [...GRAPH_QUERY, 'BatchWriteItem'] } },
+  { id: 'WsForcePush', routeKey: 'forcePush', entry: w('force-push'), access: { presence: TOUCH } },
 ];
 
 export const workers = {
   wsAuthorizer: { id: 'WsAuthorizer', entry: 'functions/workers/ws-authorizer.ts', access: {} },
-  // 410 Gone cleanup removes the connection's listeners too, hence graph write
-  stream: { id: 'StreamFanout', entry: 'functions/workers/stream.ts', access: { presence: 'write', graph: 'write', connections: true } },
-  sweeper: { id: 'Sweeper', entry: 'functions/workers/sweeper.ts', access: { presence: 'write', graph: 'write' } },
-  /** delivers chunks of large audiences (SQS on AWS, an in-process queue locally) */
-  fanoutChunk: { id: 'FanoutChunk', entry: 'functions/workers/fanout-chunk.ts', access: { presence: 'write', graph: 'write', connections: true } },
+  // pushed versions (GetItem/UpdateItem), recipients (BatchGetItem), the audience (Query, QueryIndex, memberships BatchGetItem),
+  // and a 410 Gone connection's cleanup (DISCONNECT)
+  stream: {
+    id: 'StreamFanout',
+    entry: 'functions/workers/stream.ts',
+    access: { presence: [...DISCONNECT.presence, 'UpdateItem', ...READ_MANY], graph: [...DISCONNECT.graph, 'QueryIndex', 'BatchGetItem'], connections: true },
+  },
+  sweeper: { id: 'Sweeper', entry: 'functions/workers/sweeper.ts', access: { presence: [...MUTATE, 'QueryIndex'], graph: ['QueryIndex', 'DeleteItem'] } },
+  /** delivers chunks of large audiences (SQS; locally the local stack's SQS endpoint) */
+  fanoutChunk: {
+    id: 'FanoutChunk',
+    entry: 'functions/workers/fanout-chunk.ts',
+    access: { presence: [...DISCONNECT.presence, ...READ_MANY], graph: DISCONNECT.graph, connections: true },
+  },
   /** the sys operations for cloud functions in the account (IAM invoke, no HTTP) */
-  sysInvoke: { id: 'SysInvoke', entry: 'functions/workers/sys-invoke.ts', access: { presence: 'write', graph: 'write' } },
+  sysInvoke: {
+    id: 'SysInvoke',
+    entry: 'functions/workers/sys-invoke.ts',
+    access: { presence: MUTATE, graph: ['GetItem', 'PutItem', 'DeleteItem', 'BatchWriteItem', 'QueryIndex'] },
+  },
 } as const satisfies Record<string, Worker>;

@@ -85,20 +85,3 @@ export const STREAM_PARALLELIZATION = 10;
  * its own lane (its users' later changes) for that long, never the shard.
  */
 export const STREAM_RETRY_ATTEMPTS = 10;
-
-/**
- * DynamoDB actions a function gets on a table (and its indexes) per access
- * level of lib/routes.ts: exactly what functions/commons/store.ts calls. No
- * Scan anywhere; nothing deletes Presence items (they expire by TTL, or are
- * overwritten), so Presence has no DeleteItem/BatchWriteItem; nothing updates
- * Graph items in place, so Graph has no UpdateItem. Transactions
- * (TransactWriteItems) are governed by these same item actions
- * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
- */
-export const TABLE_ACTIONS: Readonly<Record<TableDef['id'], Readonly<Record<'read' | 'write', readonly string[]>>>> = (() => {
-  const read = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
-  return {
-    Presence: { read, write: [...read, 'dynamodb:PutItem', 'dynamodb:UpdateItem'] },
-    Graph: { read, write: [...read, 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'] },
-  };
-})();

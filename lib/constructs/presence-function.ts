@@ -7,13 +7,13 @@
 import path from 'node:path';
 import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { Access } from '../routes.ts';
-import { TABLE_ACTIONS, type TableDef } from '../tables.ts';
+import type { Access, TableAction } from '../routes.ts';
+import type { TableDef } from '../tables.ts';
 
 /** Repository root: lib/constructs/ is two levels below it. */
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -104,13 +104,16 @@ export class PresenceFunction extends Construct {
   }
 
   /**
-   * Sets the table's env var and grants the actions of `level` on it and its
-   * indexes (TABLE_ACTIONS of lib/tables.ts: what the store calls, never Scan;
-   * CDK's grantReadData/grantReadWriteData would add Scan, and DeleteItem/BatchWriteItem everywhere).
+   * Sets the table's env var and grants exactly `actions` (lib/routes.ts):
+   * item actions on the table, Query on its indexes only for `QueryIndex`.
+   * (CDK's grantReadData/grantReadWriteData would add Scan, and every action on
+   * every index.)
    */
-  bindTable(table: ITableV2, def: TableDef, level: 'read' | 'write'): this {
+  bindTable(table: ITableV2, def: TableDef, actions: readonly TableAction[]): this {
     this.fn.addEnvironment(def.envVar, table.tableName);
-    table.grant(this.fn, ...TABLE_ACTIONS[def.id][level]);
+    const onTable = actions.filter((a) => a !== 'QueryIndex').map((a) => `dynamodb:${a}`);
+    if (onTable.length) Grant.addToPrincipal({ grantee: this.fn, actions: onTable, resourceArns: [table.tableArn] });
+    if (actions.includes('QueryIndex')) Grant.addToPrincipal({ grantee: this.fn, actions: ['dynamodb:Query'], resourceArns: [`${table.tableArn}/index/*`] });
     return this;
   }
 

@@ -88,13 +88,17 @@ describe('sys presence routes', () => {
 
 describe('direct Lambda invoke (cloud functions)', () => {
   it('runs the same operations with an op field and answers errors as bodies', async () => {
-    const { handler } = await import('../../functions/workers/sys-invoke.ts');
+    const sysInvoke = (await import('../../functions/workers/sys-invoke.ts')).handler;
+    // invoked as Lambda runs it: as the SysInvoke function, its AWS calls checked against that function's IAM policies
+    const handler = (payload: unknown) => fx.stack.metrics.invoke('SysInvoke', () => sysInvoke(payload));
     const p = (await handler({ op: 'initializePresence', userId: 'lamp-1', expiresIn: 60, device: 'hub' })) as any;
     expect(p).toMatchObject({ userId: 'lamp-1', status: 'online', devices: [{ device: 'hub' }] });
     expect(await handler({ op: 'extendPresence', userId: 'lamp-1', expiresIn: 120, device: 'hub' })).toMatchObject({ status: 'online' });
     expect(await handler({ op: 'addFriend', userId: 'lamp-1', friendId: 'owner-1' })).toEqual({ ok: true });
     expect((await call('GET', '/v1/me/friends', token('owner-1'))).body).toEqual({ friends: ['lamp-1'] });
     expect(await handler({ op: 'addGroupMember', groupId: 'house', userId: 'lamp-1' })).toEqual({ ok: true });
+    expect(await handler({ op: 'removeGroupMember', groupId: 'house', userId: 'lamp-1' })).toEqual({ ok: true });
+    expect(await handler({ op: 'removeFriend', userId: 'lamp-1', friendId: 'owner-1' })).toEqual({ ok: true });
     expect(await handler({ op: 'terminatePresence', userId: 'lamp-1' })).toMatchObject({ status: 'offline' });
     expect(await handler({ op: 'extendPresence', userId: 'lamp-1', expiresIn: 10 })).toEqual({ error: 'not_found', message: expect.any(String) });
     expect(await handler({ op: 'nope' })).toEqual({ error: 'bad_request', message: expect.stringContaining('initializePresence') });
@@ -105,7 +109,9 @@ describe('direct Lambda invoke (cloud functions)', () => {
   it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'isPrototypeOf'])(
     'answers op "%s" (a name every object has) with 400 bad_request, not a 500',
     async (op) => {
-      const { handler } = await import('../../functions/workers/sys-invoke.ts');
+      const sysInvoke = (await import('../../functions/workers/sys-invoke.ts')).handler;
+      // invoked as Lambda runs it: as the SysInvoke function, its AWS calls checked against that function's IAM policies
+      const handler = (payload: unknown) => fx.stack.metrics.invoke('SysInvoke', () => sysInvoke(payload));
       expect(await handler({ op, userId: 'lamp-2' })).toEqual({ error: 'bad_request', message: expect.stringContaining('op must be one of') });
       // and as JSON arrives from a Lambda invoke, where "__proto__" is an own key
       expect(await handler(JSON.parse(`{"op":${JSON.stringify(op)}}`))).toEqual({

@@ -2,8 +2,9 @@
  * Starts one in-memory DynamoDB Local for the test run (never a mock of
  * DynamoDB), synthesizes the stack's template once (its IAM policies are
  * enforced on every local stack the tests start), and at the end reports
- * which of the template's grants the suite's calls used: an unused grant not
- * explained in local/iam-unused.ts fails the run.
+ * which of the template's grants the suite's calls used
+ * (test-output/iam-grant-usage.json; `npm run iam:report` fails on an unused
+ * grant that local/iam-unused.ts does not explain).
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -52,8 +53,10 @@ function reportGrantUsage(): void {
   console.log(
     `IAM: ${calls.length} distinct SDK calls checked against the template's policies; ${used.length} of ${report.grants} grants used, ${explained.length - unexplained.length} unused with a reason (test-output/iam-grant-usage.json)`,
   );
-  if (process.env.PRESENCE_IAM_REPORT === 'strict' && unexplained.length > 0)
-    throw new Error(`grants no call of the suite used, and nothing explains:\n${unexplained.map((g) => `  ${g.fn} ${g.action} ${g.resource}`).join('\n')}`);
+  if (unexplained.length > 0)
+    console.log(
+      `grants no call of the suite used, and nothing explains (npm run iam:report fails on them):\n${unexplained.map((g) => `  ${g.fn} ${g.action} ${g.resource}`).join('\n')}`,
+    );
 }
 
 declare module 'vitest' {
