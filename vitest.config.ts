@@ -12,5 +12,8 @@ export default defineConfig({
     expect: { poll: { timeout: 10_000 } },
     hookTimeout: 120_000,
     reporters: ['default'],
+    // the CDK assembly's bundles (local/assembly.ts copies them to presence-lambda-*) load with Node's own
+    // import, as on Lambda: never through the test runner's module transform and its resolution from this repository
+    server: { deps: { external: [/presence-lambda-/] } },
   },
 });

@@ -9,6 +9,8 @@
  * server listens on 127.0.0.1 only unless it says otherwise (0.0.0.0: every
  * interface).
  */
+
+import { newerThanAssembly } from '../local/assembly.ts';
 import { bindHost } from '../local/dynamodb.ts';
 import { startLocalStack } from '../local/stack.ts';
 
@@ -28,6 +30,8 @@ env.LOG_LEVEL ??= 'warn';
 // Node 20 is fine for the local stack; Lambda runs nodejs24.x
 env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+const stale = fromAssembly ? newerThanAssembly(fromAssembly) : undefined;
+if (stale) console.warn(`WARNING: ${stale} is newer than the assembly in ${fromAssembly}: run \`npm run synth\` to run what you changed`);
 const stack = await startLocalStack({
   httpPort: port('PORT', 3000),
   wsPort: port('WS_PORT', 3001),

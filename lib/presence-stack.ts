@@ -279,7 +279,8 @@ export class PresenceStack extends Stack {
     chunkFn.fn.addEventSource(new SqsEventSource(chunkQueue, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency: 200 }));
     // the stream consumer queues large audiences; the chunk function re-queues recipients whose pushes failed
     for (const sender of [stream, chunkFn]) {
-      chunkQueue.grantSendMessages(sender.fn);
+      // SendMessage only (grantSendMessages would add GetQueueAttributes and GetQueueUrl, which the code never calls)
+      Grant.addToPrincipal({ grantee: sender.fn, actions: ['sqs:SendMessage'], resourceArns: [chunkQueue.queueArn] });
       sender.fn.addEnvironment('FANOUT_QUEUE_URL', chunkQueue.queueUrl);
     }
 

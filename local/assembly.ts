@@ -21,13 +21,17 @@
  * audience or JWKS, and PRESENCE_JWT_SECRET, the key of the local HS256
  * tokens (the one variable added to a function's environment).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LOCAL_REGION } from './iam.ts';
+import { invocation } from './metrics.ts';
 import { assemblyTemplate, type CfnTemplate } from './template.ts';
 
 type Handler = (event: any, context: any) => Promise<any>;
+
+const REPO_ROOT = resolve(import.meta.dirname, '..');
 
 /** What the consumer thread and the main thread need to load the same bundles. */
 export interface AssemblyConfig {
@@ -51,6 +55,15 @@ export interface AssemblyFunction {
 
 /** The tag every PresenceFunction carries (lib/constructs/presence-function.ts). */
 const FUNCTION_TAG = 'presence:function';
+
+/** A file of functions/ or lib/ newer than the assembly (run `npm run synth` again), if any. */
+export function newerThanAssembly(dir: string): string | undefined {
+  const built = statSync(join(resolve(dir), 'Presence.template.json')).mtimeMs;
+  for (const folder of ['functions', 'lib'])
+    for (const f of readdirSync(join(REPO_ROOT, folder), { recursive: true }).map(String))
+      if (f.endsWith('.ts') && statSync(join(REPO_ROOT, folder, f)).mtimeMs > built) return `${folder}/${f}`;
+  return undefined;
+}
 
 /** Every function of the assembly, by route/worker id. */
 export function assemblyFunctions(dir: string): { template: CfnTemplate; functions: Map<string, AssemblyFunction> } {
@@ -87,14 +100,16 @@ export function lambdaEnvironment(fn: AssemblyFunction, cfg: AssemblyConfig): Re
     FANOUT_QUEUE_URL: process.env.FANOUT_QUEUE_URL,
   };
   const env: Record<string, string> = {};
+  // the identity provider is a placeholder too (your issuer, or the stack's own Cognito pool): the local stack is
+  // its own, with HS256 tokens and no issuer, audience or JWKS
+  const identity = ['JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_JWKS_URL'].some((name) => name in fn.env);
   for (const [name, value] of Object.entries(fn.env)) {
-    if (typeof value === 'string') env[name] = value;
+    if (identity && name.startsWith('JWT_')) env[name] = '';
+    else if (typeof value === 'string') env[name] = value;
     else if (placeholders[name] !== undefined) env[name] = placeholders[name] as string;
     else throw new Error(`function ${fn.id}: ${name} is ${JSON.stringify(value)} in the template, and the local stack has no equivalent`);
   }
-  // the identity provider is a placeholder too: the local stack is its own (HS256 tokens, no issuer, audience or JWKS)
-  if ('JWT_ISSUER' in env || 'JWT_JWKS_URL' in env)
-    Object.assign(env, { JWT_ISSUER: '', JWT_AUDIENCE: '', JWT_JWKS_URL: '', PRESENCE_JWT_SECRET: cfg.jwtSecret });
+  if (identity) env.PRESENCE_JWT_SECRET = cfg.jwtSecret;
   return {
     ...env,
     // what Lambda's runtime sets (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime)
@@ -130,14 +145,36 @@ async function importWithEnvironment(file: string, env: Record<string, string>):
   }
 }
 
+/**
+ * Where the bundles run: a copy of each asset outside the repository, next to
+ * a node_modules holding `@aws-sdk` alone (what the nodejs24.x runtime
+ * provides), so a bundle finds nothing else, as on Lambda: a package it does
+ * not carry fails to load here too.
+ */
+function lambdaTaskRoots(functions: Map<string, AssemblyFunction>): Map<string, AssemblyFunction> {
+  const root = mkdtempSync(join(tmpdir(), 'presence-lambda-'));
+  mkdirSync(join(root, 'node_modules'));
+  symlinkSync(join(REPO_ROOT, 'node_modules', '@aws-sdk'), join(root, 'node_modules', '@aws-sdk'), 'dir');
+  process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+  const moved = new Map<string, AssemblyFunction>();
+  for (const [id, fn] of functions) {
+    const asset = dirname(fn.file);
+    const task = join(root, basename(asset));
+    if (!existsSync(task)) cpSync(asset, task, { recursive: true });
+    moved.set(id, { ...fn, file: join(task, basename(fn.file)) });
+  }
+  return moved;
+}
+
 /** Loads functions by route/worker id from the assembly's bundles (one at a time: each import owns process.env meanwhile). */
 export async function assemblyLoader(cfg: AssemblyConfig): Promise<(id: string, entry?: string) => Promise<Handler>> {
-  const { functions } = assemblyFunctions(cfg.dir);
+  const functions = lambdaTaskRoots(assemblyFunctions(cfg.dir).functions);
   let loading: Promise<unknown> = Promise.resolve();
   return async (id) => {
     const fn = functions.get(id);
     if (!fn) throw new Error(`function ${id} is not in the assembly ${cfg.dir}`);
-    const load = loading.then(() => importWithEnvironment(fn.file, lambdaEnvironment(fn, cfg)));
+    // a module's top level runs as the function, with its role (AWS calls at load time are checked too)
+    const load = loading.then(() => invocation.run(fn.id, () => importWithEnvironment(fn.file, lambdaEnvironment(fn, cfg))));
     loading = load.catch(() => {});
     const handler = (await load)[fn.exportName];
     if (typeof handler !== 'function') throw new Error(`function ${id}: ${fn.file} exports no ${fn.exportName}`);

@@ -28,9 +28,12 @@ export const UNUSED_GRANTS: readonly UnusedGrant[] = [
   },
   {
     action: 'sqs:GetQueueAttributes',
-    why: 'granted with sqs:SendMessage by CDK (grantSendMessages / the event source mapping’s destination); the SQS event source mapping reads the chunk queue’s attributes on AWS',
+    why: 'granted by CDK with the stream’s on-failure destination (the event source mapping’s), and to FanoutChunk by its SQS event source mapping, which reads the queue’s attributes on AWS',
   },
-  { action: 'sqs:GetQueueUrl', why: 'granted with sqs:SendMessage by CDK’s grantSendMessages; the code uses the queue URL from its environment' },
+  {
+    action: 'sqs:GetQueueUrl',
+    why: 'granted by CDK with the stream’s on-failure destination and the SQS event source mapping (theirs, not the code’s: the code uses the queue URL from its environment)',
+  },
   {
     action: 'sqs:ReceiveMessage',
     fns: ['FanoutChunk'],

@@ -190,8 +190,8 @@ interface Request {
 export function permissionsFor(req: Request, stage: string, apiId: string): { action: string; resource: string }[] | undefined {
   const target = Object.entries(req.headers).find(([k]) => k.toLowerCase() === 'x-amz-target')?.[1];
   // JSON protocols serialize the input into the body (a string, or bytes in newer SDKs)
-  const raw = typeof req.body === 'string' ? req.body : req.body instanceof Uint8Array ? utf8.decode(req.body) : '';
-  const body = raw !== '' ? (JSON.parse(raw) as Json) : {};
+  const raw = target && (typeof req.body === 'string' ? req.body : req.body instanceof Uint8Array ? utf8.decode(req.body) : '');
+  const body = raw ? (JSON.parse(raw) as Json) : {};
   const tableArn = (name: string, index?: string) => `arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT}:table/${name}${index ? `/index/${index}` : ''}`;
   if (target?.startsWith('DynamoDB_20120810.')) {
     const op = target.slice('DynamoDB_20120810.'.length);
@@ -272,15 +272,25 @@ function refusal(fn: string, role: string, action: string, resource: string, dec
  * what an earlier call set up). `functionOf` names the function the current
  * invocation belongs to.
  */
-export function enforceIam(opts: { template: CfnTemplate; names: LocalNames; functionOf: () => string | undefined; onCheck?: (c: Checked) => void }): void {
-  state = {
+export function enforceIam(opts: {
+  template: CfnTemplate;
+  names: LocalNames;
+  functionOf: () => string | undefined;
+  onCheck?: (c: Checked) => void;
+}): () => void {
+  const mine: State = {
     policies: functionPolicies(opts.template, opts.names),
     stage: webSocketStage(opts.template),
     apiId: opts.names.apiId,
     functionOf: opts.functionOf,
     onCheck: opts.onCheck,
   };
-  if (installed) return;
+  state = mine;
+  // stops checking for this stack (a later stack's set-up is left alone)
+  const stop = () => {
+    if (state === mine) state = undefined;
+  };
+  if (installed) return stop;
   installed = true;
   const { NodeHttpHandler } = sdkRequire('@smithy/node-http-handler') as typeof import('@smithy/node-http-handler');
   const original = NodeHttpHandler.prototype.handle;
@@ -304,11 +314,7 @@ export function enforceIam(opts: { template: CfnTemplate; names: LocalNames; fun
     }
     return original.call(this, request, options);
   };
-}
-
-/** Stops checking (the local stack's `--no-iam`). */
-export function stopEnforcingIam(): void {
-  state = undefined;
+  return stop;
 }
 
 /** Every Allow grant of every function: (function, action, resource pattern), to tell which the suite used. */

@@ -21,6 +21,23 @@ export interface SqsMessage {
 
 const md5 = (s: string) => createHash('md5').update(s, 'utf8').digest('hex');
 
+/** SQS's limits on one batch (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html; quotas: 1 MiB per message and per batch). */
+const MAX_BATCH_ENTRIES = 10;
+const MAX_BATCH_BYTES = 1024 * 1024;
+
+/** What SQS refuses a batch for, if anything. */
+function batchProblem(entries: { Id: string; MessageBody: string }[]): { type: string; message: string } | undefined {
+  if (entries.length === 0) return { type: 'EmptyBatchRequest', message: 'There should be at least one SendMessageBatchRequestEntry in the request.' };
+  if (entries.length > MAX_BATCH_ENTRIES)
+    return { type: 'TooManyEntriesInBatchRequest', message: `Maximum number of entries per request are ${MAX_BATCH_ENTRIES}.` };
+  if (new Set(entries.map((e) => e.Id)).size !== entries.length) return { type: 'BatchEntryIdsNotDistinct', message: 'Id values must be distinct.' };
+  if (entries.some((e) => !/^[A-Za-z0-9_-]{1,80}$/.test(e.Id)))
+    return { type: 'InvalidBatchEntryId', message: 'A batch entry id can only contain alphanumeric characters, hyphens and underscores.' };
+  const bytes = entries.reduce((n, e) => n + Buffer.byteLength(e.MessageBody, 'utf8'), 0);
+  if (bytes > MAX_BATCH_BYTES) return { type: 'BatchRequestTooLong', message: `Batch requests cannot be longer than ${MAX_BATCH_BYTES} bytes.` };
+  return undefined;
+}
+
 export class LocalSqs {
   private server: Server | undefined;
   url = '';
@@ -53,6 +70,12 @@ export class LocalSqs {
             return { MessageId: id, MD5OfMessageBody: md5(body) };
           };
           if (op === 'SendMessage') return answer(200, send(input.MessageBody, input.DelaySeconds));
+          if (op === 'SendMessageBatch') {
+            const entries = (input.Entries ?? []) as { Id: string; MessageBody: string }[];
+            const refused = batchProblem(entries);
+            if (refused)
+              return answer(400, { __type: `com.amazonaws.sqs#${refused.type}`, message: refused.message }, `AWS.SimpleQueueService.${refused.type}`);
+          }
           if (op === 'SendMessageBatch')
             return answer(200, {
               Successful: (input.Entries as { Id: string; MessageBody: string; DelaySeconds?: number }[]).map((e) => ({

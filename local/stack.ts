@@ -141,6 +141,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // IAM as AWS enforces it, from the synthesized template (this thread; the consumer thread does the same)
   const iamChecks = new CheckLog();
   let iam: ConsumerConfig['iam'];
+  let stopIam = () => {};
   if (opts.iam ?? process.env.PRESENCE_LOCAL_IAM !== 'off') {
     const presence = await client.send(new DescribeTableCommand({ TableName: tableNames.Presence }));
     const names: LocalNames = {
@@ -152,7 +153,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       chunkQueue: CHUNK_QUEUE,
     };
     iam = { template: opts.template ?? (opts.fromAssembly ? assemblyTemplate(opts.fromAssembly) : synthesizedTemplate()), names };
-    enforceIam({ ...iam, functionOf: () => invocation.getStore(), onCheck: iamChecks.record });
+    stopIam = enforceIam({ ...iam, functionOf: () => invocation.getStore(), onCheck: iamChecks.record });
   }
 
   // the functions: from the sources, or from the bundles of a CDK assembly
@@ -238,6 +239,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await sweeping;
         await writeIamUsage([...iamChecks.list(), ...(await thread.iamChecks().catch(() => []))], iam?.names);
         await thread.stop();
+        stopIam();
         client.destroy();
         await dynamodb?.stop();
       })();

@@ -21,8 +21,16 @@ const secret = process.env.PRESENCE_JWT_SECRET || `smoke-${Date.now().toString(3
 const dataDir = mkdtempSync(join(tmpdir(), 'presence-smoke-'));
 let result: SmokeResult = { passed: 0, failed: 1 };
 let stackOutput = () => '';
+let running: Awaited<ReturnType<typeof startNpm>> | undefined;
+// stopped from outside (Ctrl-C, a CI timeout): the stack goes too
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    running?.child.kill('SIGTERM');
+    process.exit(1);
+  });
 try {
   const stack = await startNpm({ dataDir, args: ['--in-memory'], env: { PRESENCE_JWT_SECRET: secret } });
+  running = stack;
   stackOutput = stack.output;
   console.log(
     `local stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s (npm start -- --in-memory, HTTP ${stack.httpUrl}, WebSocket ${stack.wsUrl})`,

@@ -44,7 +44,10 @@ export async function startNpm(opts: { dataDir: string; args?: string[]; env?: R
   child.stdout?.on('data', (b) => (out += b));
   child.stderr?.on('data', (b) => (out += b));
   await new Promise<void>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`not ready in 90 s:\n${out}`)), 90_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // not left running (its watchdog ends DynamoDB Local with it)
+      fail(new Error(`not ready in 90 s:\n${out}`));
+    }, 90_000);
     const check = () => {
       if (out.includes('Ctrl-C to stop')) {
         clearTimeout(timer);

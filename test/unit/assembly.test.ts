@@ -70,9 +70,30 @@ describe('functions from the CDK assembly', () => {
     await expect((await assemblyLoader(cfg))('Needy')).rejects.toThrow(/FANCY_SETTING is not set/);
   });
 
-  it('fails to load a bundle that imports what it does not carry', async () => {
+  it('fails to load a bundle that imports what it does not carry, even a package this repository has installed', async () => {
     const cfg = assembly('Leaky', `import { x } from 'some-package-not-bundled'; export const handler = async () => x;`, {});
     await expect((await assemblyLoader(cfg))('Leaky')).rejects.toThrow(/some-package-not-bundled/);
+    // `ws` is in this repository's node_modules, not in the Lambda runtime: it must not resolve (import, or the require banner)
+    const installed = assembly('Installed', `import WebSocket from 'ws'; export const handler = async () => typeof WebSocket;`, {});
+    await expect((await assemblyLoader(installed))('Installed')).rejects.toThrow(/'ws'/);
+    const required = assembly(
+      'Required',
+      `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); const w = require('ws'); export const handler = async () => typeof w;`,
+      {},
+    );
+    await expect((await assemblyLoader(required))('Required')).rejects.toThrow(/'ws'/);
+    // what the runtime provides does resolve
+    const sdk = assembly('Sdk', `import { DynamoDBClient } from '@aws-sdk/client-dynamodb'; export const handler = async () => typeof DynamoDBClient;`, {});
+    expect(await (await (await assemblyLoader(sdk))('Sdk'))({}, {})).toBe('function');
+  });
+
+  it("replaces the identity provider's settings, whatever the template holds (an issuer URL, the stack's own Cognito pool)", () => {
+    const cfg = assembly('WsAuthorizer', echoEnv, {
+      JWT_ISSUER: { 'Fn::Join': ['', ['https://cognito-idp.', { Ref: 'AWS::Region' }]] },
+      JWT_AUDIENCE: { Ref: 'Client' },
+    });
+    const env = lambdaEnvironment([...assemblyFunctions(cfg.dir).functions.values()][0] as never, cfg);
+    expect(env).toMatchObject({ JWT_ISSUER: '', JWT_AUDIENCE: '', PRESENCE_JWT_SECRET: 's' });
   });
 
   it('refuses a template variable the local stack has no equivalent for, and enforces the timeout', async () => {
