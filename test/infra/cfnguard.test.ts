@@ -16,15 +16,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { addPolicyValidation, CFN_GUARD_PLUGIN, cfnGuardValidator, GUARD_EXCEPTIONS } from '../../lib/policy-validation.ts';
 import { PresenceStack, type PresenceStackProps } from '../../lib/presence-stack.ts';
 import { httpRoutes, wsRoutes } from '../../lib/routes.ts';
-
-const MIN_REASON_LENGTH = 40;
-const GENERIC_REASON = /^(todo|tbd|n\/?a|none|ok|okay|fine|ignore|ignored|suppress(ed)?|false positive|not (needed|applicable)|accepted|by design)\b/i;
+import { type Ack, expectSpecificReasons, MIN_REASON_LENGTH } from '../support/acknowledgements.ts';
 
 type ReportedConstruct = { constructPath: string; cloudFormationResource?: { templatePath: string; logicalId: string } };
 type ReportedViolation = { ruleName: string; severity: string; violatingConstructs: ReportedConstruct[] };
 type SuppressedViolation = ReportedViolation & { acknowledgedId: string; reason?: string; acknowledgedAt?: string };
 type PluginReport = { pluginName: string; conclusion: string; violations: ReportedViolation[]; suppressedViolations?: SuppressedViolation[] };
-type Ack = { rule: string; path: string; reason: string; stack: string };
 
 const props: PresenceStackProps = { jwtIssuer: 'https://issuer.test/', jwtAudience: ['presence-api'] };
 
@@ -148,18 +145,10 @@ describe('cfn-guard (Control Tower proactive controls) at synth', () => {
 
   it(`each carries a specific reason (>= ${MIN_REASON_LENGTH} characters, not boilerplate, not copied between resources)`, () => {
     expect(acks.length).toBeGreaterThan(0);
-    for (const ack of acks) {
-      expect(ack.reason.trim().length, `${ack.rule} @ ${ack.path}: "${ack.reason}"`).toBeGreaterThanOrEqual(MIN_REASON_LENGTH);
-      expect(ack.reason, `${ack.rule} @ ${ack.path}`).not.toMatch(GENERIC_REASON);
-    }
-    for (const stack of stacks) {
-      const seen = new Map<string, string>();
-      for (const ack of acks.filter((a) => a.stack === stack.stackName)) {
-        const key = `${ack.rule}\n${ack.reason}`;
-        expect(seen.get(key), `${ack.rule} @ ${ack.path} reuses the reason of ${seen.get(key)}`).toBeUndefined();
-        seen.set(key, ack.path);
-      }
-    }
+    expectSpecificReasons(
+      acks,
+      stacks.map((s) => s.stackName),
+    );
   });
 
   it('the acknowledgements are exactly the findings cfn-guard reports without them (none stale, none missing)', () => {

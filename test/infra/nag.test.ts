@@ -16,13 +16,9 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCE_STAR_ACTIONS } from '../../lib/nag-suppressions.ts';
 import { PresenceStack, type PresenceStackProps } from '../../lib/presence-stack.ts';
-
-/** an acknowledgement shorter than this is not a reason */
-const MIN_REASON_LENGTH = 40;
-const GENERIC_REASON = /^(todo|tbd|n\/?a|none|ok|okay|fine|ignore|ignored|suppress(ed)?|false positive|not (needed|applicable)|accepted|by design)\b/i;
+import { type Ack, expectSpecificReasons, MIN_REASON_LENGTH } from '../support/acknowledgements.ts';
 
 type Finding = { rule: string; path: string; severity: string };
-type Ack = { rule: string; path: string; reason: string; stack: string };
 type Statement = { Effect: string; Action: string | string[]; Resource?: unknown };
 
 const props: PresenceStackProps = { jwtIssuer: 'https://issuer.test/', jwtAudience: ['presence-api'] };
@@ -133,19 +129,11 @@ describe('acknowledgements (lib/nag-suppressions.ts)', () => {
   });
 
   it(`carry a specific reason (>= ${MIN_REASON_LENGTH} characters, not boilerplate, not copied between resources)`, () => {
-    for (const ack of acks) {
-      expect(ack.reason.trim().length, `${ack.rule} @ ${ack.path}: "${ack.reason}"`).toBeGreaterThanOrEqual(MIN_REASON_LENGTH);
-      expect(ack.reason, `${ack.rule} @ ${ack.path}`).not.toMatch(GENERIC_REASON);
-    }
     // within a stack, one rule on two resources gets two reasons (each names its route/function)
-    for (const stack of stacks) {
-      const seen = new Map<string, string>();
-      for (const ack of acks.filter((a) => a.stack === stack.stackName)) {
-        const key = `${ack.rule}\n${ack.reason}`;
-        expect(seen.get(key), `${ack.rule} @ ${ack.path} reuses the reason of ${seen.get(key)}`).toBeUndefined();
-        seen.set(key, ack.path);
-      }
-    }
+    expectSpecificReasons(
+      acks,
+      stacks.map((s) => s.stackName),
+    );
   });
 
   it('each matches a finding the checks report without it, and together they are exactly those findings (none stale)', () => {
