@@ -6,6 +6,9 @@
  */
 export type Auth = 'user' | 'sys' | 'admin';
 
+/** Tag every function of the stack carries (value: its route/worker id), so tests, ops and the local stack can tell them from CDK helpers. */
+export const FUNCTION_TAG = 'presence:function';
+
 /**
  * A DynamoDB action a function makes on a table: an item action on the
  * table itself, or `QueryIndex` for Query on its indexes (table/index/*).

@@ -27,7 +27,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LOCAL_REGION } from './iam.ts';
 import { invocation } from './metrics.ts';
-import { assemblyTemplate, type CfnTemplate } from './template.ts';
+import { assemblyTemplate, type CfnTemplate, functionsById } from './template.ts';
 
 type Handler = (event: any, context: any) => Promise<any>;
 
@@ -53,9 +53,6 @@ export interface AssemblyFunction {
   timeoutSeconds: number;
 }
 
-/** The tag every PresenceFunction carries (lib/constructs/presence-function.ts). */
-const FUNCTION_TAG = 'presence:function';
-
 /** A file of functions/ or lib/ newer than the assembly (run `npm run synth` again), if any. */
 export function newerThanAssembly(dir: string): string | undefined {
   const built = statSync(join(resolve(dir), 'Presence.template.json')).mtimeMs;
@@ -73,11 +70,8 @@ export function assemblyFunctions(dir: string): { template: CfnTemplate; functio
   const assets = (JSON.parse(readFileSync(manifest, 'utf8')) as { files: Record<string, { source: { path: string } }> }).files;
   const template = assemblyTemplate(root);
   const functions = new Map<string, AssemblyFunction>();
-  for (const r of Object.values(template.Resources)) {
-    if (r.Type !== 'AWS::Lambda::Function') continue;
+  for (const [id, r] of functionsById(template)) {
     const p = r.Properties ?? {};
-    const id = (p.Tags as { Key: string; Value: string }[] | undefined)?.find((t) => t.Key === FUNCTION_TAG)?.Value;
-    if (!id) continue;
     const hash = String(p.Code?.S3Key ?? '').replace(/\.zip$/, '');
     const asset = assets[hash];
     if (!asset) throw new Error(`function ${id}: its code asset ${hash} is not in ${manifest}`);

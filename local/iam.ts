@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { type Decision, evaluate, type Statement, wildcardMatch } from './iam-policy.ts';
-import type { CfnTemplate } from './template.ts';
+import { type CfnTemplate, functionsById } from './template.ts';
 
 export const LOCAL_REGION = 'local';
 export const LOCAL_ACCOUNT = '000000000000';
@@ -131,9 +131,6 @@ function localRefs(template: CfnTemplate, names: LocalNames) {
   return refs;
 }
 
-/** The tag every PresenceFunction carries: its route/worker id (lib/constructs/presence-function.ts FUNCTION_TAG). */
-const FUNCTION_TAG = 'presence:function';
-
 /** Each function's role and identity-policy statements, resolved to local names, by route/worker id. */
 export function functionPolicies(template: CfnTemplate, names: LocalNames): Map<string, FunctionPolicy> {
   const resolve = resolver(template, localRefs(template, names));
@@ -156,11 +153,9 @@ export function functionPolicies(template: CfnTemplate, names: LocalNames): Map<
       ...(st.Resource !== undefined ? { Resource: localResources(st.Resource) } : {}),
       ...(st.NotResource !== undefined ? { NotResource: localResources(st.NotResource) } : {}),
     }));
-  for (const r of Object.values(template.Resources)) {
-    if (r.Type !== 'AWS::Lambda::Function') continue;
-    const fn = (r.Properties?.Tags as { Key: string; Value: string }[] | undefined)?.find((t) => t.Key === FUNCTION_TAG)?.Value;
+  for (const [fn, r] of functionsById(template)) {
     const roleId = r.Properties?.Role?.['Fn::GetAtt']?.[0];
-    if (fn && roleId) out.set(fn, { role: roleId, statements: localized(policiesOf(roleId)) });
+    if (roleId) out.set(fn, { role: roleId, statements: localized(policiesOf(roleId)) });
   }
   return out;
 }

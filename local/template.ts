@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { FUNCTION_TAG } from '../lib/routes.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CACHE = join(ROOT, 'node_modules', '.cache', 'presence-backend');
@@ -33,6 +34,17 @@ function sourceHash(): string {
   h.update(readFileSync(join(ROOT, 'node_modules', 'aws-cdk-lib', 'package.json')));
   h.update(readFileSync(join(ROOT, 'local', 'synth-template.ts')));
   return h.digest('hex').slice(0, 16);
+}
+
+/** The stack's functions (tagged with FUNCTION_TAG) by route/worker id. */
+export function functionsById(template: CfnTemplate): Map<string, CfnResource> {
+  const out = new Map<string, CfnResource>();
+  for (const r of Object.values(template.Resources)) {
+    if (r.Type !== 'AWS::Lambda::Function') continue;
+    const id = (r.Properties?.Tags as { Key: string; Value: string }[] | undefined)?.find((t) => t.Key === FUNCTION_TAG)?.Value;
+    if (id) out.set(id, r);
+  }
+  return out;
 }
 
 let loaded: CfnTemplate | undefined;

@@ -12,14 +12,13 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { Access, TableAction } from '../routes.ts';
+import { type Access, FUNCTION_TAG, type TableAction } from '../routes.ts';
 import type { TableDef } from '../tables.ts';
 
 /** Repository root: lib/constructs/ is two levels below it. */
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
-/** Tag every PresenceFunction carries (value: the route/worker id), so tests and ops can tell them from CDK helpers. */
-export const FUNCTION_TAG = 'presence:function';
+export { FUNCTION_TAG };
 
 /** API Gateway gives up on an integration after ~29-30 s, so an API route never needs longer. */
 export const API_TIMEOUT = Duration.seconds(29);

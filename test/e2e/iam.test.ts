@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { Checked } from '../../local/iam.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
-import { type CfnTemplate, synthesizedTemplate } from '../../local/template.ts';
+import { type CfnTemplate, functionsById, synthesizedTemplate } from '../../local/template.ts';
 import { api, connect, isPushOf, SECRET, sleep, token } from '../support/e2e.ts';
 import { freePort } from '../support/ports.ts';
 
@@ -22,11 +22,7 @@ afterAll(async () => {
 function without(fn: string, action: string): CfnTemplate {
   const template = structuredClone(synthesizedTemplate());
   const R = template.Resources;
-  const fnResource = Object.values(R).find(
-    (r) =>
-      r.Type === 'AWS::Lambda::Function' &&
-      ((r.Properties?.Tags as { Key: string; Value: string }[] | undefined) ?? []).some((t) => t.Key === 'presence:function' && t.Value === fn),
-  );
+  const fnResource = functionsById(template).get(fn);
   const role = fnResource?.Properties?.Role['Fn::GetAtt'][0];
   let removed = 0;
   for (const r of Object.values(R)) {

@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FUNCTION_TAG } from '../../lib/routes.ts';
 import { type AssemblyConfig, assemblyFunctions, assemblyLoader, lambdaEnvironment } from '../../local/assembly.ts';
 
 const dirs: string[] = [];
@@ -31,7 +32,7 @@ function assembly(id: string, code: string, env: Record<string, unknown>): Assem
       Timeout: 2,
       Code: { S3Key: 'abc.zip' },
       Environment: { Variables: env },
-      Tags: [{ Key: 'presence:function', Value: id }],
+      Tags: [{ Key: FUNCTION_TAG, Value: id }],
     },
   };
   writeFileSync(join(dir, 'Presence.template.json'), JSON.stringify({ Resources: { Fn: fn } }));
