@@ -71,19 +71,12 @@ export class LocalSqs {
           };
           if (op === 'SendMessage') return answer(200, send(input.MessageBody, input.DelaySeconds));
           if (op === 'SendMessageBatch') {
-            const entries = (input.Entries ?? []) as { Id: string; MessageBody: string }[];
+            const entries = (input.Entries ?? []) as { Id: string; MessageBody: string; DelaySeconds?: number }[];
             const refused = batchProblem(entries);
             if (refused)
               return answer(400, { __type: `com.amazonaws.sqs#${refused.type}`, message: refused.message }, `AWS.SimpleQueueService.${refused.type}`);
+            return answer(200, { Successful: entries.map((e) => ({ Id: e.Id, ...send(e.MessageBody, e.DelaySeconds) })), Failed: [] });
           }
-          if (op === 'SendMessageBatch')
-            return answer(200, {
-              Successful: (input.Entries as { Id: string; MessageBody: string; DelaySeconds?: number }[]).map((e) => ({
-                Id: e.Id,
-                ...send(e.MessageBody, e.DelaySeconds),
-              })),
-              Failed: [],
-            });
           answer(400, { __type: 'com.amazonaws.sqs#InvalidAction', message: `the local queue does not do ${op}` }, 'AWS.SimpleQueueService.InvalidAction');
         } catch (err) {
           answer(400, { __type: 'com.amazonaws.sqs#InvalidParameterValue', message: (err as Error).message }, 'InvalidParameterValue');
