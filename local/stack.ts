@@ -207,6 +207,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     { endpoint, tableName: tableNames.Presence as string, intervalMs: opts.streamPollMs ?? 100, checkpointFile, iam, assembly },
     log,
   );
+  /** the SDK calls both threads checked against IAM (the consumer's are lost with it while it restarts) */
+  const iamChecksOfAllThreads = async () => [...iamChecks.list(), ...(await thread.iamChecks().catch(() => []))];
   consumer = thread;
 
   const sweeper = await loadFunction(workers.sweeper.id, workers.sweeper.entry);
@@ -229,15 +231,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     consumer: thread,
     metrics,
     sweepNow,
-    async iamChecks() {
-      return [...iamChecks.list(), ...(await thread.iamChecks().catch(() => []))];
-    },
+    iamChecks: iamChecksOfAllThreads,
     stop() {
       stopped ??= (async () => {
         clearInterval(timer);
         await gateway.stop();
         await sweeping;
-        await writeIamUsage([...iamChecks.list(), ...(await thread.iamChecks().catch(() => []))], iam?.names);
+        await writeIamUsage(await iamChecksOfAllThreads(), iam?.names);
         await thread.stop();
         stopIam();
         client.destroy();
