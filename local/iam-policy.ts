@@ -28,13 +28,22 @@ export type Decision = { decision: 'allow'; statement: Statement } | { decision:
 
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
+/** compiled patterns: every SDK call of every function is checked against the same few */
+const compiled = new Map<string, RegExp>();
+
 /** IAM's wildcard match: `*` any run of characters, `?` any one character, everything else literal. */
 export function wildcardMatch(pattern: string, value: string, caseInsensitive = false): boolean {
-  const source = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, caseInsensitive ? 'is' : 's').test(value);
+  const flags = caseInsensitive ? 'is' : 's';
+  let re = compiled.get(`${flags} ${pattern}`);
+  if (!re) {
+    const source = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
+    re = new RegExp(`^${source}$`, flags);
+    compiled.set(`${flags} ${pattern}`, re);
+  }
+  return re.test(value);
 }
 
 function applies(s: Statement, action: string, resource: string): boolean {
