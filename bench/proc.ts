@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 
 let ticks: number | undefined;
 /** clock ticks per second of /proc's utime and stime (CLK_TCK, 100 on Linux almost everywhere) */
@@ -87,18 +87,37 @@ export interface CpuSnapshot {
   stack: number;
   jvm: number;
   bench: number;
+  /** CPU time every process of the machine has used (all CPUs, /proc/stat), µs */
+  machine: number;
+}
+
+/** Busy CPU time of the whole machine so far (µs): every CPU's time but idle and iowait, from /proc/stat. */
+function machineBusyUs(): number {
+  try {
+    const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = f;
+    return ((user + nice + system + irq + softirq) * 1e6) / clockTicks();
+  } catch {
+    return Number.NaN;
+  }
 }
 
 export function cpuSnapshot(p: Pids): CpuSnapshot {
-  return { at: performance.now(), stack: cpuUs(p.stack), jvm: cpuUs(p.jvm), bench: cpuUs(p.bench) };
+  return { at: performance.now(), stack: cpuUs(p.stack), jvm: cpuUs(p.jvm), bench: cpuUs(p.bench), machine: machineBusyUs() };
 }
 
-/** CPU used between two snapshots: µs per process and % of one core over the wall time. */
+/**
+ * CPU used between two snapshots: µs per process and % of one core over the
+ * wall time; `others` is what the rest of the machine used meanwhile (other
+ * people's work on a shared machine: figures taken while it is high are not
+ * this code's alone).
+ */
 export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot) {
   const wallUs = (b.at - a.at) * 1000;
   const us = { stack: b.stack - a.stack, jvm: b.jvm - a.jvm, bench: b.bench - a.bench };
+  const others = Math.max(0, b.machine - a.machine - us.stack - us.jvm - us.bench);
   const pctOf = (x: number) => Math.round((1000 * x) / wallUs) / 10;
-  return { wallMs: wallUs / 1000, us, pct: { stack: pctOf(us.stack), jvm: pctOf(us.jvm), bench: pctOf(us.bench) } };
+  return { wallMs: wallUs / 1000, us, pct: { stack: pctOf(us.stack), jvm: pctOf(us.jvm), bench: pctOf(us.bench), others: pctOf(others) } };
 }
 
 /** The CPUs this process may run on (`taskset` narrows them), from /proc/self/status. */
@@ -117,7 +136,13 @@ export function machine() {
   } catch {
     // not Linux: os.cpus() said it
   }
-  return { cpuModel: model, cores: cpus().length, availableCores: availableParallelism(), cpusAllowed: cpusAllowed() };
+  return {
+    cpuModel: model,
+    cores: cpus().length,
+    availableCores: availableParallelism(),
+    cpusAllowed: cpusAllowed(),
+    loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
+  };
 }
 
 /** CPU time (µs) of each thread of a process: tid → name and CPU so far. */
@@ -135,9 +160,15 @@ export function threadCpu(pid: number): Map<number, { comm: string; cpuUs: numbe
 }
 
 /** The busiest threads between two thread snapshots, as % of one core. */
-export function busiestThreads(a: Map<number, { comm: string; cpuUs: number }>, b: Map<number, { comm: string; cpuUs: number }>, wallMs: number, n = 3) {
+export function busiestThreads(
+  pid: number,
+  a: Map<number, { comm: string; cpuUs: number }>,
+  b: Map<number, { comm: string; cpuUs: number }>,
+  wallMs: number,
+  n = 3,
+) {
   return [...b.entries()]
-    .map(([tid, t]) => ({ tid, name: t.comm, pct: Math.round((1000 * (t.cpuUs - (a.get(tid)?.cpuUs ?? 0))) / (wallMs * 1000)) / 10 }))
+    .map(([tid, t]) => ({ tid, name: tid === pid ? 'main' : t.comm, pct: Math.round((1000 * (t.cpuUs - (a.get(tid)?.cpuUs ?? 0))) / (wallMs * 1000)) / 10 }))
     .sort((x, y) => y.pct - x.pct)
     .slice(0, n);
 }

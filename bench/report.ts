@@ -83,7 +83,8 @@ export function budgetRows(r: Record<string, any>): BudgetRow[] {
 export function printReport(r: Record<string, any>) {
   const m = r.machine;
   console.log(
-    `\n${r.quick ? 'quick' : 'full'} run, ${r.startedAt}, ${m.cpuModel}, ${m.availableCores} of ${m.cores} cores (CPUs ${m.cpusAllowed}), Node ${r.node}`,
+    `\n${r.quick ? 'quick' : 'full'} run, ${r.startedAt}, ${m.cpuModel}, ${m.availableCores} of ${m.cores} cores (CPUs ${m.cpusAllowed}), Node ${r.node}; ` +
+      `load average ${m.loadAverage?.join(' ')} at the start, ${m.loadAverageAtEnd?.join(' ')} at the end`,
   );
   console.log('\n| measure | figure | floor (same run) | vs floor | budget | |\n|---|---|---|---|---|---|');
   for (const b of r.budgets as BudgetRow[]) {

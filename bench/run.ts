@@ -137,6 +137,7 @@ try {
 } finally {
   await stack.stop();
 }
+results.machine.loadAverageAtEnd = machine().loadAverage;
 results.floors = floors;
 results.floorDetail = floorDetail;
 results.durationSeconds = round((Date.now() - started) / 1000);

@@ -155,6 +155,6 @@ export async function dynamodbCeiling(stack: Stack, pids: Pids, mix: Record<stri
     recipients,
     itemsCopied: { Presence: presenceItems.length, Graph: graphItems.length },
     // who was busy: the JVM near a core's worth means DynamoDB Local is the limit; the driver (this process) near one means the ceiling is a lower bound
-    cpuPct: { jvm: cpu.pct.jvm, driver: cpu.pct.bench, stack: cpu.pct.stack },
+    cpuPct: { jvm: cpu.pct.jvm, driver: cpu.pct.bench, stack: cpu.pct.stack, others: cpu.pct.others },
   };
 }

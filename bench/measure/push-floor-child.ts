@@ -66,7 +66,8 @@ if (mode === 'post') {
     return { ok, failed };
   };
   say({ connections: ids.length });
-  await round(); // warm-up: JIT, keep-alive sockets
+  // warm-up (JIT, keep-alive sockets): about 2000 posts, at least one round
+  for (let r = 0; r < Math.max(1, Math.ceil(2000 / Math.max(1, ids.length))); r++) await round();
   say('ready');
   await go();
   await measure(async () => {
@@ -88,7 +89,7 @@ if (mode === 'post') {
   while (wss.clients.size < (cfg.clients ?? 1)) await new Promise((ok) => wss.once('connection', ok));
   const round = () =>
     Promise.all([...wss.clients].map((s) => new Promise<void>((ok) => s.send(cfg.payload, { binary: false }, () => ok())))).then((x) => x.length);
-  await round(); // warm-up
+  for (let r = 0; r < Math.max(1, Math.ceil(2000 / wss.clients.size)); r++) await round(); // warm-up
   say('ready');
   await go();
   await measure(async () => {
