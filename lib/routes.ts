@@ -32,6 +32,8 @@ export interface Access {
 const MUTATE = ['GetItem', 'PutItem'] as const;
 /** every WebSocket message: touchDevice (one UpdateItem), or the full path when it cannot apply */
 const TOUCH = ['UpdateItem', ...MUTATE] as const;
+/** PATCH: quickPatch (one conditional UpdateItem), or the full path when it cannot apply */
+const PATCH = ['UpdateItem', ...MUTATE] as const;
 /** getUserStates: presence of many users (presenceFor, fan-out recipients) */
 const READ_MANY = ['BatchGetItem'] as const;
 /** friendsOf / relationsOf / allSubscriptions / groupMembers / countListeners / removeListeners: Queries on the table */
@@ -91,7 +93,7 @@ const w = (name: string) => `functions/ws/${name}.ts`;
 export const httpRoutes: readonly HttpRoute[] = [
   // user
   { id: 'GetOwnPresence', method: 'GET', path: '/v1/me/presence', entry: h('get-own-presence'), auth: 'user', access: { presence: ['GetItem'] } },
-  { id: 'PatchOwnPresence', method: 'PATCH', path: '/v1/me/presence', entry: h('patch-own-presence'), auth: 'user', access: { presence: MUTATE } },
+  { id: 'PatchOwnPresence', method: 'PATCH', path: '/v1/me/presence', entry: h('patch-own-presence'), auth: 'user', access: { presence: PATCH } },
   { id: 'PushOwnPresence', method: 'POST', path: '/v1/me/presence/push', entry: h('push-presence'), auth: 'user', access: { presence: MUTATE } },
   { id: 'Heartbeat', method: 'POST', path: '/v1/me/heartbeat', entry: h('heartbeat'), auth: 'user', access: { presence: TOUCH } },
   { id: 'PutDevice', method: 'PUT', path: '/v1/me/devices/{device}', entry: h('put-device'), auth: 'user', access: { presence: MUTATE } },
@@ -216,19 +218,19 @@ export const wsRoutes: readonly WsRoute[] = [
 
 export const workers = {
   wsAuthorizer: { id: 'WsAuthorizer', entry: 'functions/workers/ws-authorizer.ts', access: {} },
-  // pushed versions (GetItem/UpdateItem), recipients (BatchGetItem), the audience (Query, QueryIndex, memberships BatchGetItem),
-  // and a 410 Gone connection's cleanup (DISCONNECT)
+  // the audience and the last version pushed (Query, QueryIndex, memberships BatchGetItem), recording the version pushed
+  // (Graph UpdateItem; the Presence table's legacy record: GetItem), recipients (BatchGetItem), a 410 Gone connection's cleanup (DISCONNECT)
   stream: {
     id: 'StreamFanout',
     entry: 'functions/workers/stream.ts',
-    access: { presence: [...DISCONNECT.presence, 'UpdateItem', ...READ_MANY], graph: [...DISCONNECT.graph, 'QueryIndex', 'BatchGetItem'], connections: true },
+    access: { presence: [...DISCONNECT.presence, ...READ_MANY], graph: [...DISCONNECT.graph, 'QueryIndex', 'BatchGetItem', 'UpdateItem'], connections: true },
   },
   sweeper: { id: 'Sweeper', entry: 'functions/workers/sweeper.ts', access: { presence: [...MUTATE, 'QueryIndex'], graph: ['QueryIndex', 'DeleteItem'] } },
-  /** delivers chunks of large audiences (SQS; locally the local stack's SQS endpoint) */
+  /** delivers chunks of large audiences (SQS; locally the local stack's SQS endpoint); a queued chunk reads the version pushed (Graph GetItem) */
   fanoutChunk: {
     id: 'FanoutChunk',
     entry: 'functions/workers/fanout-chunk.ts',
-    access: { presence: [...DISCONNECT.presence, ...READ_MANY], graph: DISCONNECT.graph, connections: true },
+    access: { presence: [...DISCONNECT.presence, ...READ_MANY], graph: [...DISCONNECT.graph, 'GetItem'], connections: true },
   },
   /** the sys operations for cloud functions in the account (IAM invoke, no HTTP) */
   sysInvoke: {

@@ -33,14 +33,18 @@ interface Delivery {
 }
 
 /**
- * The audience of a change of `userId`: subscribers and userIds listeners,
- * listeners of the user's groups who are still members of that group (a
- * listener outlives a membership only until this check), friends with a
- * friends listener open, and whoever's friendship with the user this change
- * records as ended (they may have to be told they lost sight).
+ * The audience of a change of `userId` to `version`: subscribers and userIds
+ * listeners, listeners of the user's groups who are still members of that
+ * group (a listener outlives a membership only until this check), friends
+ * with a friends listener open, and whoever's friendship with the user this
+ * change records as ended (they may have to be told they lost sight).
+ * Null when that version was fanned out already (a replayed or late record):
+ * the record of what was pushed comes with the user's relations, in the same
+ * Query, so checking costs no request of its own.
  */
-async function audience(userId: string, now: number, relationChanged: readonly string[]) {
-  const [watchers, { friends, groups }] = await Promise.all([store.watchersOf(userId, now), store.relationsOf(userId)]);
+async function audience(userId: string, version: number, now: number, relationChanged: readonly string[]) {
+  const [watchers, { friends, groups, pushed }] = await Promise.all([store.watchersOf(userId, now), store.relationsOf(userId)]);
+  if ((pushed ?? (await store.legacyPushedVersion(userId))) >= version) return null;
   const direct = new Set(watchers);
   const listening = (await Promise.all(groups.map(async (groupId) => (await store.groupListenersOf(groupId, now)).map((u) => ({ groupId, userId: u })))))
     .flat()
@@ -85,6 +89,8 @@ export type ChunkQueue = (chunks: FanoutChunk[], delaySeconds?: number) => Promi
  * are split into chunks handed to `queue` and delivered in parallel by the
  * fan-out chunk function, each chunk retried on its own. `relationChanged`:
  * the users whose friendship with this user the change added or removed.
+ * Returns null, having pushed nothing, when `after.version` (or a newer one)
+ * was fanned out already; the caller records the version once this returns.
  */
 export async function fanOut(
   before: UserState,
@@ -94,8 +100,10 @@ export async function fanOut(
   relationChanged: readonly string[] = [],
   /** the change is only friendships being added or removed: nobody else sees anything new */
   onlyRelationChanged = false,
-): Promise<FanoutResult & { chunks: number }> {
-  const { direct, friendsOnly, friends } = await audience(after.userId, now, relationChanged);
+): Promise<(FanoutResult & { chunks: number }) | null> {
+  const found = await audience(after.userId, after.version, now, relationChanged);
+  if (!found) return null;
+  const { direct, friendsOnly, friends } = found;
   const toggled = new Set(relationChanged);
   const recipient = (u: string, isDirect: boolean) => ({ u, friend: friends.has(u), direct: isDirect, ...(toggled.has(u) ? { toggled: true as const } : {}) });
   const recipients = [...[...direct].map((u) => recipient(u, true)), ...friendsOnly.map((u) => recipient(u, false))].filter(

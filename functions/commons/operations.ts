@@ -137,12 +137,38 @@ function checkPatch(patch: PresencePatch, state: UserState, now: number): void {
   }
 }
 
-/** PATCH /v1/me/presence and the presence part of WS setPresence (plus this device's status/ext). */
+/**
+ * The patches the one-write fast path takes (store.quickPatch): customStatus
+ * and activity, nothing else (availability and visibility decide the
+ * aggregate status and the frozen hidden views, which only the full path
+ * computes), and no change of the device.
+ */
+function quickPatchOf(patch: PresencePatch, deviceChange?: { status?: DeviceStatus; ext?: string | null }): store.QuickPatch | null {
+  if (deviceChange && (deviceChange.status !== undefined || deviceChange.ext !== undefined)) return null;
+  const fields = Object.entries(patch).filter(([, v]) => v !== undefined);
+  if (fields.length === 0 || fields.some(([k]) => k !== 'customStatus' && k !== 'activity')) return null;
+  return { customStatus: patch.customStatus, activity: patch.activity };
+}
+
+/**
+ * PATCH /v1/me/presence and the presence part of WS setPresence (plus this
+ * device's status/ext). A customStatus/activity change of a live user is one
+ * conditional write (store.quickPatch); otherwise, or when that write's
+ * condition fails, the read-modify-write (starting from the item the failed
+ * write returned: no extra read).
+ */
 export async function updatePresence(
   userId: string,
   patch: PresencePatch,
   deviceChange?: { device: string; kind: DeviceKind; conn?: string; status?: DeviceStatus; ext?: string | null },
 ): Promise<OwnPresence> {
+  const quick = quickPatchOf(patch, deviceChange);
+  let current: { item: Record<string, unknown> | undefined } | undefined;
+  if (quick) {
+    const out = await store.quickPatch(userId, quick, changeBudget, Date.now());
+    if ('state' in out) return toOwnPresence(out.state, Date.now());
+    current = out.miss;
+  }
   let rejection: ApiError | undefined;
   const result = await store.mutateUser(
     userId,
@@ -159,7 +185,7 @@ export async function updatePresence(
       }
       return next;
     },
-    userChange,
+    { ...userChange, current },
   );
   if (rejection) throw rejection;
   return toOwnPresence(result.state, Date.now());

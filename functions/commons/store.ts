@@ -4,8 +4,8 @@
  *
  * Presence table (one item per user):
  *   USER#<userId> / STATE   the user's devices, settings, aggregate and version
- *   USER#<userId> / PUSHED  the last version fanned out (stream idempotency)
  *     sweepShard/sweepAt    sparse GSI `bySweepDue`: when the sweeper must look again
+ *   USER#<userId> / PUSHED  legacy place of the last version fanned out: read only while the Graph table has none
  * Graph table (GSI `byWatchedUser` on gpk/gsk):
  *   SUB#<subscriber> / T#<target>      a subscription (exp, ttl); gpk W#<target>, gsk S#<subscriber>
  *   LCONN#<conn> / T#<target>          a userIds listener of a connection (u, exp, ttl); gpk W#<target>, gsk L#<conn>
@@ -13,6 +13,8 @@
  *   USER#<userId> / FRIEND#<friendId>  friendship, one item per direction
  *   GROUP#<groupId> / MEMBER#<userId>  membership, listed per group
  *   USER#<userId> / GROUP#<groupId>    the same membership, listed per user (one Query with the friends)
+ *   USER#<userId> / PUSHED             the last version fanned out (v): stream idempotency, read by that same
+ *                                      Query (its sort key sorts after FRIEND# and GROUP#)
  *   LEASE#<name> / LEASE               a short lease that serializes one cap's read-then-write (until, owner, ttl)
  * Friends listeners are a flag on the connection in the user's state (conns[c].f).
  */
@@ -31,6 +33,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { graphTable, presenceTable } from '../../lib/tables.ts';
 import { ApiError, rateLimited } from '../core/errors.ts';
 import { type ChangeBudget, emptyState, finalize, spendBudget, sweepDueAt, sweepState, type UserState } from '../core/presence.ts';
@@ -51,10 +54,13 @@ const BATCH_GETS_IN_FLIGHT = 8;
 const MAX_MUTATE_ATTEMPTS = 25;
 
 // ---------- key shapes (defined once) ----------
+const PUSHED_SK = 'PUSHED';
 const keys = {
   userState: (userId: string) => ({ pk: `USER#${userId}`, sk: 'STATE' }),
-  /** the last version the fan-out delivered (replays and late duplicates are skipped) */
-  pushed: (userId: string) => ({ pk: `USER#${userId}`, sk: 'PUSHED' }),
+  /** the last version the fan-out delivered (replays and late duplicates are skipped); in the Graph table, under the user's relations */
+  pushed: (userId: string) => ({ pk: `USER#${userId}`, sk: PUSHED_SK }),
+  /** where the Presence table kept it before (read while the Graph table has none for the user) */
+  legacyPushed: (userId: string) => ({ pk: `USER#${userId}`, sk: PUSHED_SK }),
   subscription: (subscriber: string, target: string) => ({ pk: `SUB#${subscriber}`, sk: `T#${target}` }),
   subscriptionsOf: (subscriber: string) => `SUB#${subscriber}`,
   watchersOf: (target: string) => `W#${target}`,
@@ -217,6 +223,12 @@ export interface MutateOptions {
    * nothing written
    */
   budget?: ChangeBudget;
+  /**
+   * the item as it is now (`item` undefined: there is none), e.g. returned by
+   * a conditional write that failed (quickPatch): the first attempt uses it
+   * instead of reading it again
+   */
+  current?: { item: Record<string, unknown> | undefined };
 }
 
 /**
@@ -229,12 +241,15 @@ export interface MutateOptions {
 export async function mutateUser(
   userId: string,
   change: (state: UserState, now: number) => UserState | null,
-  { clock = Date.now, force = false, bump = false, budget }: MutateOptions = {},
+  { clock = Date.now, force = false, bump = false, budget, current }: MutateOptions = {},
 ): Promise<MutationResult> {
   for (let attempt = 0; attempt < MAX_MUTATE_ATTEMPTS; attempt++) {
     if (attempt > 0) await backoff(attempt);
     const now = clock();
-    const out = await ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.userState(userId), ConsistentRead: true }));
+    const out =
+      attempt === 0 && current
+        ? { Item: current.item }
+        : await ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.userState(userId), ConsistentRead: true }));
     const before = stateFromItem(out.Item, userId);
     const swept = sweepState(before, now);
     const next = change(swept.state, now);
@@ -276,6 +291,118 @@ export async function mutateUser(
     }
   }
   throw new Error(`too much contention on user ${userId}`);
+}
+
+/** What PATCH may change in one write, without reading the state first (quickPatch). */
+export interface QuickPatch {
+  customStatus?: string | null;
+  activity?: Record<string, unknown> | null;
+}
+
+/**
+ * The PATCH fast path: ONE conditional UpdateItem, no read, writing exactly
+ * what mutateUser writes for the same patch (applyPatch, finalize and
+ * spendBudget of functions/core/presence.ts; test/integration/quick-patch.test.ts
+ * compares the two items). That is only known without reading when:
+ * - nothing is due for the sweep (sweepAt > now, so the item exists): no
+ *   device, connection or manual availability has expired, the full path's
+ *   sweep would change nothing, and every device is live;
+ * - the user has a device, so lastSeen moves to now (as applyPatch does);
+ * - the user's last budgeted change was in an earlier budget window (or
+ *   there was none): this change opens the window, {w, n: 1}, within any
+ *   limit. The usual case for changes minutes apart; a second change within
+ *   the window takes the full path;
+ * - a patched field really differs, so the version grows;
+ * - the frozen hidden views are as finalize keeps them for an unchanged
+ *   visibility (hidden set unless visible to everyone, hiddenToFriends set
+ *   only at `nobody`).
+ * The write sets the fields, lastSeen and budget; adds 1 to version and rev
+ * (so a concurrent read-modify-write sees `rev` moved and starts again);
+ * removes `quiet` (the stream's filter passes the write: subscribers are
+ * told) and `rc` (friendships recorded by the previous write, which the full
+ * path's Put drops too). sweepShard/sweepAt stay: nothing that moves them
+ * changes (after heartbeats extended devices, sweepAt is earlier than the
+ * full path would compute: a lower bound either way, as after any heartbeat).
+ * When the condition fails nothing is written and `miss` carries the item as
+ * it is (DynamoDB returns it with the failure; undefined when there is none)
+ * for mutateUser's `current`: the full path then needs no read of its own,
+ * so a miss costs the two requests the full path always cost.
+ */
+export async function quickPatch(
+  userId: string,
+  patch: QuickPatch,
+  budget: ChangeBudget,
+  now: number,
+): Promise<{ state: UserState } | { miss: { item: Record<string, unknown> | undefined } }> {
+  const w = Math.floor(now / budget.windowMs);
+  const names: Record<string, string> = {
+    '#sa': 'sweepAt',
+    '#dv': 'devices',
+    '#b': 'budget',
+    '#w': 'w',
+    '#vis': 'visibility',
+    '#h': 'hidden',
+    '#hf': 'hiddenToFriends',
+    '#ls': 'lastSeen',
+    '#ver': 'version',
+    '#rev': 'rev',
+    '#q': 'quiet',
+    '#rc': 'rc',
+  };
+  const values: Record<string, unknown> = {
+    ':now': now,
+    ':zero': 0,
+    ':one': 1,
+    ':w': w,
+    ':budget': { w, n: 1 },
+    ':everyone': 'everyone',
+    ':friends': 'friends',
+    ':nobody': 'nobody',
+    ':NULL': 'NULL',
+    ':M': 'M',
+  };
+  const set = ['#ls = :now', '#b = :budget'];
+  const differs: string[] = [];
+  // both stored as toItem stores them: a string (activity as JSON) or null; an activity stored
+  // as a map (stateFromItem reads those too) compares by content, so the full path decides
+  const field = (name: string, attr: string, value: string | null) => {
+    names[name] = attr;
+    values[`:${attr}`] = value;
+    set.push(`${name} = :${attr}`);
+    differs.push(
+      value === null
+        ? `(attribute_exists(${name}) AND NOT attribute_type(${name}, :NULL))`
+        : `(attribute_not_exists(${name}) OR attribute_type(${name}, :NULL) OR (attribute_type(${name}, :S) AND ${name} <> :${attr}))`,
+    );
+    if (value !== null) values[':S'] = 'S';
+  };
+  if (patch.customStatus !== undefined) field('#cs', 'customStatus', patch.customStatus);
+  if (patch.activity !== undefined) field('#act', 'activity', patch.activity === null ? null : JSON.stringify(patch.activity));
+  if (differs.length === 0) throw new Error('quickPatch needs a field to change');
+  const anyDiffers = differs.length === 1 ? differs[0] : `(${differs.join(' OR ')})`;
+  const hiddenAsKept = [
+    '(#vis = :everyone AND attribute_type(#h, :NULL) AND attribute_type(#hf, :NULL))',
+    '(#vis = :friends AND attribute_type(#h, :M) AND attribute_type(#hf, :NULL))',
+    '(#vis = :nobody AND attribute_type(#h, :M) AND attribute_type(#hf, :M))',
+  ].join(' OR ');
+  try {
+    const out = await ddb.send(
+      new UpdateCommand({
+        TableName: PRESENCE,
+        Key: keys.userState(userId),
+        UpdateExpression: `SET ${set.join(', ')} REMOVE #q, #rc ADD #ver :one, #rev :one`,
+        ConditionExpression: `#sa > :now AND size(#dv) > :zero AND NOT (#b.#w = :w) AND (${hiddenAsKept}) AND ${anyDiffers}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    return { state: stateFromItem(out.Attributes, userId) };
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) return { miss: { item: err.Item ? unmarshall(err.Item) : undefined } };
+    throw err;
+  }
 }
 
 /**
@@ -330,13 +457,14 @@ export async function touchDevice(
 /**
  * Records that `version` was fanned out (after the fan-out finished, so a
  * crash or timeout mid-way leaves it unrecorded and the retry delivers it
- * again: at least once). Never moves backwards.
+ * again: at least once). Never moves backwards. Kept in the Graph table under
+ * the user's relations, so the fan-out's `relationsOf` Query reads it too.
  */
 export async function markPushed(userId: string, version: number): Promise<void> {
   try {
     await ddb.send(
       new UpdateCommand({
-        TableName: PRESENCE,
+        TableName: GRAPH,
         Key: keys.pushed(userId),
         UpdateExpression: 'SET v = :v',
         ConditionExpression: 'attribute_not_exists(v) OR v < :v',
@@ -350,7 +478,21 @@ export async function markPushed(userId: string, version: number): Promise<void>
 
 /** The last version of `userId` whose fan-out finished (0 if none). */
 export async function pushedVersion(userId: string): Promise<number> {
-  const out = await ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.pushed(userId), ConsistentRead: true }));
+  const out = await ddb.send(new GetCommand({ TableName: GRAPH, Key: keys.pushed(userId), ConsistentRead: true }));
+  return out.Item ? Number(out.Item.v ?? 0) : legacyPushedVersion(userId);
+}
+
+/**
+ * The last version fanned out as the Presence table recorded it before the
+ * record moved to the Graph table (0 if none). Read only for a user with no
+ * record in the Graph table yet, so a stream record or queued chunk handed
+ * over again across the upgrade is still recognised; once the user's next
+ * fan-out is recorded, never again. Drop it (and the Presence table's
+ * `USER#<id>/PUSHED` items) once every stack has run this version longer
+ * than the stream's 24 h retention.
+ */
+export async function legacyPushedVersion(userId: string): Promise<number> {
+  const out = await ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.legacyPushed(userId), ConsistentRead: true }));
   return Number(out.Item?.v ?? 0);
 }
 
@@ -703,22 +845,31 @@ export async function groupMembers(groupId: string, limit: number, afterUserId: 
   return { members, next: out.LastEvaluatedKey ? (members[members.length - 1] ?? null) : null };
 }
 
-/** A user's friends and groups, in one Query of the user's relation items. */
-export async function relationsOf(userId: string): Promise<{ friends: Set<string>; groups: string[] }> {
+/**
+ * A user's friends and groups and the last version of theirs fanned out
+ * (`pushed`, null when the Graph table has no record of it: see
+ * legacyPushedVersion), in one strongly consistent Query of the user's items
+ * (the record of what was pushed must be read as written: a replay right
+ * after a fan-out must see it).
+ */
+export async function relationsOf(userId: string): Promise<{ friends: Set<string>; groups: string[]; pushed: number | null }> {
   const items = await queryAll({
     TableName: GRAPH,
+    ConsistentRead: true,
     KeyConditionExpression: 'pk = :pk',
     ExpressionAttributeValues: { ':pk': keys.friend(userId, '').pk },
-    ProjectionExpression: 'sk',
+    ProjectionExpression: 'sk, v',
   });
   const friends = new Set<string>();
   const groups: string[] = [];
+  let pushed: number | null = null;
   for (const i of items) {
     const sk = String(i.sk);
     if (sk.startsWith('FRIEND#')) friends.add(sk.slice('FRIEND#'.length));
     else if (sk.startsWith('GROUP#')) groups.push(sk.slice('GROUP#'.length));
+    else if (sk === PUSHED_SK) pushed = Number(i.v ?? 0);
   }
-  return { friends, groups };
+  return { friends, groups, pushed };
 }
 
 // ---------- leases ----------

@@ -7,6 +7,9 @@
  * fan-out. Users are handled concurrently; failures are reported per user
  * (ReportBatchItemFailures, from the user's first record) so one bad user
  * never blocks the others and a user's changes are retried in order.
+ * Fixed cost of a fan-out: the watchers Query, the Query of the user's
+ * friends and groups that also reads the last version pushed (replays are
+ * recognised there), and the UpdateItem recording the version once delivered.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -14,7 +17,7 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import { chunkQueue } from '../commons/chunk-queue.ts';
 import { fanOut } from '../commons/fanout.ts';
 import { log } from '../commons/log.ts';
-import { markPushed, pushedVersion, stateFromItem, userIdOfStateKey } from '../commons/store.ts';
+import { markPushed, stateFromItem, userIdOfStateKey } from '../commons/store.ts';
 
 const image = (img: Record<string, unknown> | undefined) => (img ? unmarshall(img as Record<string, AttributeValue>) : undefined);
 
@@ -31,8 +34,6 @@ async function processUser(records: DynamoDBRecord[]): Promise<void> {
   const before = stateFromItem(first.oldItem, userId);
   const after = stateFromItem(last.newItem, userId);
   if (after.version <= before.version) return; // not a visible change
-  // a replayed or late record (retry, bisect, duplicate delivery) must not push again or regress
-  if ((await pushedVersion(userId)) >= after.version) return;
   // friendships changed by these writes: changed an odd number of times = changed
   const toggles = new Map<string, number>();
   for (const c of changes) for (const u of (c.newItem.rc as string[] | undefined) ?? []) toggles.set(u, (toggles.get(u) ?? 0) + 1);
@@ -40,6 +41,8 @@ async function processUser(records: DynamoDBRecord[]): Promise<void> {
   // writes that only record friendship changes (`rc`) change nothing for anyone else
   const onlyRelations = changes.every((c) => Array.isArray(c.newItem.rc));
   const result = await fanOut(before, after, chunkQueue(), Date.now(), relationChanged, onlyRelations);
+  // a replayed or late record (retry, bisect, duplicate delivery): already pushed, nothing pushed again or regressed
+  if (!result) return;
   // recorded only once delivered: a fan-out cut short (error, timeout) is retried in full
   await markPushed(userId, after.version);
   if (result.recipients) log.info('fanout', { userId, version: after.version, coalesced: changes.length, ...result });

@@ -1,12 +1,19 @@
 /**
  * The deterministic performance budgets, counted per function by the local
  * stack's instrumentation (the timings are the benchmark's job):
- * a heartbeat is one write and no push; a fan-out to N recipients costs
- * ceil(N/100) batch reads plus four fixed requests, never a request per
+ * a heartbeat is one write and no push; a PATCH of a live user's custom
+ * status or activity is one write; a fan-out to N recipients costs
+ * ceil(N/100) batch reads plus three fixed requests, never a request per
  * recipient; nothing uses a Scan.
  */
 import { describe, expect, it } from 'vitest';
 import { connect, eventually, sleep, token, useStack } from '../support/e2e.ts';
+
+// a short change-budget window, so a test can wait for the next one (the PATCH fast path
+// takes a change whose user's previous change was in an earlier window)
+process.env.USER_CHANGE_WINDOW_SECONDS = '1';
+/** waits until the change-budget window after the current one has begun */
+const nextBudgetWindow = () => sleep(1000 - (Date.now() % 1000) + 20);
 
 const requests = async (fn: string) => (await fx.stack.metrics.snapshot()).requests[fn] ?? {};
 
@@ -32,7 +39,27 @@ describe('request budgets', () => {
     expect(await requests('Heartbeat')).toEqual({ UpdateItem: 5 });
   });
 
-  it('a fan-out to 250 recipients costs 3 batch reads and four fixed requests', async () => {
+  it('a PATCH of custom status or activity is one UpdateItem; when that write cannot apply, the full path costs no read more', async () => {
+    const patch = (body: Record<string, unknown>) => call('PATCH', '/v1/me/presence', token('budget-patch'), body);
+    await call('POST', '/v1/me/heartbeat', token('budget-patch'), { device: 'web' });
+    await nextBudgetWindow();
+    await fx.stack.metrics.reset();
+    const fast = await patch({ customStatus: 'one write', activity: { kind: 'focus' } });
+    expect(fast.status).toBe(200);
+    expect(fast.body).toMatchObject({ customStatus: 'one write', activity: { kind: 'focus' }, version: 2, status: 'online' });
+    expect(await requests('PatchOwnPresence')).toEqual({ UpdateItem: 1 });
+    // unchanged: nothing new to show, the conditional write does not apply; the full path starts from the item it returned
+    await nextBudgetWindow();
+    await fx.stack.metrics.reset();
+    expect((await patch({ customStatus: 'one write' })).body.version).toBe(2);
+    expect(await requests('PatchOwnPresence')).toEqual({ UpdateItem: 1, PutItem: 1 });
+    // visibility decides the frozen hidden views: always the full path
+    await fx.stack.metrics.reset();
+    expect((await patch({ visibility: 'friends' })).body.version).toBe(3);
+    expect(await requests('PatchOwnPresence')).toEqual({ GetItem: 1, PutItem: 1 });
+  });
+
+  it('a fan-out to 250 recipients costs 3 batch reads and three fixed requests', async () => {
     const N = 250;
     const watchers = Array.from({ length: N }, (_, i) => `bw-${i}`);
     for (let i = 0; i < N; i += 25)
@@ -48,9 +75,8 @@ describe('request budgets', () => {
     await sleep(200);
     const fanout = await requests('StreamFanout');
     expect(fanout).toEqual({
-      GetItem: 1, // was this version already fanned out? (replays)
-      UpdateItem: 1, // record it once delivered
-      Query: 2, // watchers (one page) + the user's friends and groups
+      Query: 2, // watchers (one page) + the user's friends and groups, with the last version pushed (replays)
+      UpdateItem: 1, // record the version once delivered
       BatchGetItem: Math.ceil(N / 100), // recipients' connections
     });
   }, 60_000);

@@ -58,7 +58,8 @@ describe('IAM enforced from the synthesized template', () => {
   it('PATCH fails with AccessDenied on exactly dynamodb:PutItem when the route loses that grant; its GetItem still works', async () => {
     const stack = await stackWith(without('PatchOwnPresence', 'dynamodb:PutItem'));
     const call = api(stack);
-    const res = await call('PATCH', '/v1/me/presence', token('iam-u'), { customStatus: 'x' });
+    // a visibility change always takes the read-modify-write (a custom status would try one conditional UpdateItem first)
+    const res = await call('PATCH', '/v1/me/presence', token('iam-u'), { visibility: 'friends' });
     expect(res).toMatchObject({ status: 500, body: { error: 'internal' } });
     const checks = await stack.iamChecks();
     expect(denied(checks, 'PatchOwnPresence', 'dynamodb:PutItem')).toEqual([

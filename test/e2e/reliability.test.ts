@@ -81,7 +81,7 @@ describe('stream consumer', () => {
     await eventually(async () => (await pushedVersion('pz-b')) >= 2);
     const { dynamodb } = await import('../../functions/commons/clients.ts');
     const { DeleteItemCommand } = await import('@aws-sdk/client-dynamodb');
-    await dynamodb.send(new DeleteItemCommand({ TableName: fx.stack.tableNames.Presence, Key: { pk: { S: 'USER#pz-b' }, sk: { S: 'PUSHED' } } }));
+    await dynamodb.send(new DeleteItemCommand({ TableName: fx.stack.tableNames.Graph, Key: { pk: { S: 'USER#pz-b' }, sk: { S: 'PUSHED' } } }));
     const poison = {
       ...good,
       dynamodb: {
