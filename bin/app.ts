@@ -8,11 +8,15 @@
  *   auth         `cognito`: the stack creates its own Cognito user pool and app client and accepts
  *                their tokens instead (jwtIssuer/jwtAudience/jwksUrl may not be given then);
  *                `npm run token -- <user> --stack` signs users in through it
+ *   heartbeat    `gateway`: WebSocket heartbeats answered by a MOCK integration (no Lambda, no write),
+ *                liveness read by the sweeper from GetConnection's LastActiveAt (default `lambda`;
+ *                see docs/cost.md for why gateway is not the default)
  */
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { addPolicyValidation } from '../lib/policy-validation.ts';
 import { PresenceStack } from '../lib/presence-stack.ts';
+import { HEARTBEAT_MODES, type HeartbeatMode } from '../lib/routes.ts';
 
 const app = new App();
 
@@ -34,7 +38,11 @@ const jwtKeys = ['jwtIssuer', 'jwtAudience', 'jwksUrl'] as const;
 if (auth === 'cognito' && jwtKeys.some((k) => context(k) !== undefined))
   throw new Error("-c auth=cognito takes the issuer and audience from the stack's user pool: drop -c jwtIssuer/jwtAudience/jwksUrl");
 
+const heartbeat = context('heartbeat') ?? 'lambda';
+if (!HEARTBEAT_MODES.includes(heartbeat as HeartbeatMode)) throw new Error(`-c heartbeat=${heartbeat}: expected ${HEARTBEAT_MODES.join(' or ')}`);
+
 new PresenceStack(app, 'Presence', {
+  heartbeat: heartbeat as HeartbeatMode,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: 'Presence service: HTTP + WebSocket APIs, Lambda, DynamoDB',
   ...(auth === 'cognito'

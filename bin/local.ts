@@ -4,12 +4,15 @@
  *   npm start -- --in-memory  nothing kept
  *   npm start -- --no-iam     do not check the functions' AWS calls against their IAM policies
  *   npm start -- --from-assembly [dir]   run the functions from the bundles `npm run synth` wrote to dir (cdk.out)
+ *   npm start -- --heartbeat gateway     heartbeats answered by a MOCK integration, liveness from GetConnection
+ *                                        (as `npm run deploy -- -c heartbeat=gateway`; PRESENCE_HEARTBEAT=gateway)
  * Honours PORT, WS_PORT, DYNAMODB_PORT, PRESENCE_TIMEOUT_SECONDS,
  * SWEEP_INTERVAL_SECONDS, PRESENCE_JWT_SECRET, and PRESENCE_LOCAL_HOST: every
  * server listens on 127.0.0.1 only unless it says otherwise (0.0.0.0: every
  * interface).
  */
 
+import { HEARTBEAT_MODES, type HeartbeatMode } from '../lib/routes.ts';
 import { newerThanAssembly } from '../local/assembly.ts';
 import { bindHost } from '../local/dynamodb.ts';
 import { startLocalStack } from '../local/stack.ts';
@@ -19,6 +22,11 @@ const inMemory = args.includes('--in-memory');
 const iam = !args.includes('--no-iam') && process.env.PRESENCE_LOCAL_IAM !== 'off';
 const assemblyAt = args.indexOf('--from-assembly');
 const fromAssembly = assemblyAt < 0 ? undefined : args[assemblyAt + 1] && !args[assemblyAt + 1]?.startsWith('--') ? args[assemblyAt + 1] : 'cdk.out';
+const heartbeatAt = args.indexOf('--heartbeat');
+const heartbeatArg = heartbeatAt < 0 ? process.env.PRESENCE_HEARTBEAT || undefined : args[heartbeatAt + 1];
+if (heartbeatArg !== undefined && !HEARTBEAT_MODES.includes(heartbeatArg as HeartbeatMode))
+  throw new Error(`--heartbeat ${heartbeatArg}: expected ${HEARTBEAT_MODES.join(' or ')}`);
+const heartbeat = heartbeatArg as HeartbeatMode | undefined;
 const verbose = args.includes('--verbose') || process.env.LOG_LEVEL === 'debug';
 const env = process.env;
 const port = (name: string, fallback: number) => {
@@ -39,6 +47,7 @@ const stack = await startLocalStack({
   dataDir: inMemory ? undefined : (env.PRESENCE_DATA_DIR ?? '.presence-local'),
   iam,
   fromAssembly,
+  heartbeat,
   onLog: (line) => {
     if (verbose || /error|threw|failed|dropped|exited/i.test(line)) console.error(line);
   },
@@ -49,7 +58,7 @@ console.log(`presence local stack ready
   HTTP API       ${stack.httpUrl}
   WebSocket API  ${stack.wsUrl}
   DynamoDB Local ${stack.dynamodbEndpoint}${inMemory ? ' (in memory)' : ` (data in ${env.PRESENCE_DATA_DIR ?? '.presence-local'})`}
-  timeout ${env.PRESENCE_TIMEOUT_SECONDS}s, sweep every ${env.SWEEP_INTERVAL_SECONDS}s
+  timeout ${env.PRESENCE_TIMEOUT_SECONDS}s, sweep every ${env.SWEEP_INTERVAL_SECONDS}s, heartbeats ${env.HEARTBEAT_MODE === 'gateway' ? 'answered by the gateway (MOCK; liveness from GetConnection)' : 'through a Lambda (one write)'}
   functions      ${fromAssembly ? `from the bundles of the CDK assembly in ${fromAssembly}` : 'from the sources (functions/)'}
   IAM            ${iam ? "each function's AWS calls checked against its policies in the synthesized template (--no-iam: off)" : 'not checked (--no-iam)'}
   token:  npm run token -- <userId> [--scope "presence:sys"]

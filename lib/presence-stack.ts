@@ -17,7 +17,7 @@ import {
   WebSocketStage,
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { HttpLambdaIntegration, WebSocketLambdaIntegration, WebSocketMockIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AccountRecovery, FeaturePlan, LambdaVersion, Mfa, UserPool, type UserPoolClient, UserPoolOperation } from 'aws-cdk-lib/aws-cognito';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 
@@ -34,10 +34,29 @@ import type { Construct } from 'constructs';
 import { PresenceFunction } from './constructs/presence-function.ts';
 import { type BoundTable, createTables } from './constructs/presence-tables.ts';
 import { acknowledgeNagFindings } from './nag-suppressions.ts';
-import { type Access, httpRoutes, SCOPES, throttleFor, workers, wsRoutes } from './routes.ts';
+import {
+  type Access,
+  connectionsMethods,
+  HEARTBEAT_MODES,
+  HEARTBEAT_ROUTE_KEY,
+  type HeartbeatMode,
+  httpRoutes,
+  SCOPES,
+  sweeperAccess,
+  throttleFor,
+  workers,
+  wsRoutes,
+} from './routes.ts';
 import { STREAM_PARALLELIZATION, STREAM_RETRY_ATTEMPTS, streamFilterPatterns } from './tables.ts';
 
 export interface PresenceStackProps extends StackProps {
+  /**
+   * how WebSocket heartbeats keep devices live (`-c heartbeat=gateway`):
+   * `lambda` (default) a Lambda and one write per heartbeat; `gateway` a MOCK
+   * integration (no Lambda, no write) and the sweeper extends live devices from
+   * GetConnection's LastActiveAt. See HeartbeatMode in lib/routes.ts and docs/cost.md.
+   */
+  heartbeat?: HeartbeatMode;
   /**
    * 'cognito': the stack creates its own Cognito user pool and app client
    * (`cdk deploy -c auth=cognito`) and accepts their tokens; jwtIssuer,
@@ -150,18 +169,22 @@ export class PresenceStack extends Stack {
       this.apiGatewayCloudWatchRole = role;
     }
 
+    const heartbeat = props.heartbeat ?? 'lambda';
+    if (!HEARTBEAT_MODES.includes(heartbeat)) throw new Error(`heartbeat ${heartbeat}: expected ${HEARTBEAT_MODES.join(' or ')}`);
     const common: Record<string, string> = {
       PRESENCE_TIMEOUT_SECONDS: String(props.presenceTimeoutSeconds ?? 120),
       SWEEP_INTERVAL_SECONDS: String(props.sweepIntervalSeconds ?? 15),
+      HEARTBEAT_MODE: heartbeat,
     };
     const make = (id: string, entry: string, access: Access, timeout?: Duration): PresenceFunction => {
       const f = new PresenceFunction(this, id, { entry, timeout, environment: common, description: `presence ${id}` });
       f.bindAccess(access, tables);
-      if (access.connections) {
+      const methods = connectionsMethods(access);
+      if (methods.length > 0) {
         f.addEnvironment('WS_CALLBACK_URL', this.webSocketStage.callbackUrl);
-        // execute-api:ManageConnections for PostToConnection on this stage's connections only
-        // (webSocketStage.grantManagementApiAccess would allow every method: GET, DELETE too)
-        Grant.addToPrincipal({ grantee: f.fn, actions: ['execute-api:ManageConnections'], resourceArns: [this.connectionsArn('POST')] });
+        // execute-api:ManageConnections for exactly the methods the code calls (POST: PostToConnection,
+        // GET: GetConnection) on this stage's connections only (grantManagementApiAccess would allow all)
+        Grant.addToPrincipal({ grantee: f.fn, actions: ['execute-api:ManageConnections'], resourceArns: methods.map((m) => this.connectionsArn(m)) });
       }
       this.functions[id] = f;
       return f;
@@ -225,6 +248,16 @@ export class PresenceStack extends Stack {
       identitySource: ['route.request.querystring.token'],
     });
     for (const route of wsRoutes) {
+      if (heartbeat === 'gateway' && route.routeKey === HEARTBEAT_ROUTE_KEY) {
+        // no Lambda, no write: API Gateway itself takes the message (one-way: nothing is sent back),
+        // and it moves the connection's LastActiveAt, which the sweeper reads
+        const integration = new WebSocketMockIntegration('HeartbeatMockIntegration', {
+          requestTemplates: { 'application/json': JSON.stringify({ statusCode: 200 }) },
+          templateSelectionExpression: '\\$default',
+        });
+        this.webSocketRoutes[route.routeKey] = this.webSocketApi.addRoute(route.routeKey, { integration });
+        continue;
+      }
       const f = make(route.id, route.entry, route.access);
       const integration = new WebSocketLambdaIntegration(`${route.id}Integration`, f.fn);
       if (route.routeKey === '$connect') {
@@ -232,7 +265,8 @@ export class PresenceStack extends Stack {
       } else if (route.routeKey === '$disconnect') {
         this.webSocketRoutes[route.routeKey] = this.webSocketApi.addRoute(route.routeKey, { integration });
       } else {
-        this.webSocketRoutes[route.routeKey] = this.webSocketApi.addRoute(route.routeKey, { integration, returnResponse: true });
+        // two-way (a route response) unless the route answers through @connections itself
+        this.webSocketRoutes[route.routeKey] = this.webSocketApi.addRoute(route.routeKey, { integration, returnResponse: !route.oneWay });
       }
     }
 
@@ -288,7 +322,7 @@ export class PresenceStack extends Stack {
     // EventBridge fires at most once a minute: each invocation loops, sweeping every
     // SWEEP_INTERVAL_SECONDS for SWEEPER_LOOP_SECONDS (see functions/workers/sweeper.ts),
     // so offline stays within timeout + SWEEP_INTERVAL_SECONDS on AWS too.
-    const sweeper = make(workers.sweeper.id, workers.sweeper.entry, workers.sweeper.access, Duration.seconds(SWEEPER_LOOP_SECONDS + 30));
+    const sweeper = make(workers.sweeper.id, workers.sweeper.entry, sweeperAccess(heartbeat), Duration.seconds(SWEEPER_LOOP_SECONDS + 30));
     new Rule(this, 'SweeperSchedule', {
       description: 'Runs the presence sweeper (timely offline); each run sweeps repeatedly for a minute',
       schedule: Schedule.rate(Duration.minutes(1)),

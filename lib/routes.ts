@@ -23,8 +23,11 @@ export type TableAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'QueryIndex' | 
 export interface Access {
   presence?: readonly TableAction[];
   graph?: readonly TableAction[];
-  /** may call the WebSocket @connections management API */
-  connections?: boolean;
+  /**
+   * may call the WebSocket @connections management API: `true` = POST
+   * (PostToConnection), or the HTTP methods by name (GET = GetConnection)
+   */
+  connections?: true | readonly ConnectionsMethod[];
 }
 
 // What the store's operations need, named once (functions/commons/store.ts):
@@ -55,12 +58,38 @@ export interface HttpRoute {
   access: Access;
 }
 
+export type ConnectionsMethod = 'POST' | 'GET' | 'DELETE';
+
+/** The @connections methods an Access allows. */
+export const connectionsMethods = (access: Access): readonly ConnectionsMethod[] => (access.connections === true ? ['POST'] : (access.connections ?? []));
+
 export interface WsRoute {
   id: string;
   routeKey: string;
   entry: string;
   access: Access;
+  /**
+   * one-way route: no route response, so API Gateway sends the client nothing
+   * back; the handler posts an answer through @connections only when one is due
+   * (the heartbeat: only when the message carries a requestId, or is refused)
+   */
+  oneWay?: true;
 }
+
+/**
+ * How WebSocket heartbeats keep a device live (CDK context `-c heartbeat=gateway`,
+ * `npm start -- --heartbeat gateway`):
+ * - `lambda` (default): the `heartbeat` route invokes a Lambda that extends the
+ *   device with one write;
+ * - `gateway`: the `heartbeat` route is an API Gateway MOCK integration (no
+ *   Lambda, no write) and the sweeper, when a WebSocket device is due, asks
+ *   API Gateway for the connection's `LastActiveAt` (GetConnection) and extends
+ *   the device from it. See docs/cost.md for why it is not the default.
+ */
+export type HeartbeatMode = 'lambda' | 'gateway';
+export const HEARTBEAT_MODES: readonly HeartbeatMode[] = ['lambda', 'gateway'];
+/** the route the `gateway` mode answers with a MOCK integration */
+export const HEARTBEAT_ROUTE_KEY = 'heartbeat';
 
 export interface Worker {
   id: string;
@@ -206,7 +235,8 @@ export const wsRoutes: readonly WsRoute[] = [
   { id: 'WsConnect', routeKey: '$connect', entry: w('connect'), access: { presence: MUTATE } },
   { id: 'WsDisconnect', routeKey: '$disconnect', entry: w('disconnect'), access: DISCONNECT },
   { id: 'WsDefault', routeKey: '$default', entry: w('default'), access: { presence: TOUCH } },
-  { id: 'WsHeartbeat', routeKey: 'heartbeat', entry: w('heartbeat'), access: { presence: TOUCH } },
+  // one-way: answered (through @connections) only when the heartbeat carries a requestId or is refused
+  { id: 'WsHeartbeat', routeKey: HEARTBEAT_ROUTE_KEY, entry: w('heartbeat'), access: { presence: TOUCH, connections: true }, oneWay: true },
   { id: 'WsSetPresence', routeKey: 'setPresence', entry: w('set-presence'), access: { presence: TOUCH } },
   { id: 'WsGetPresence', routeKey: 'getPresence', entry: w('get-presence'), access: { presence: [...TOUCH, ...READ_MANY], graph: GRAPH_QUERY } },
   { id: 'WsSubscribe', routeKey: 'subscribe', entry: w('subscribe'), access: { presence: [...TOUCH, ...READ_MANY], graph: SUBSCRIBE_GRAPH } },
@@ -239,3 +269,12 @@ export const workers = {
     access: { presence: MUTATE, graph: ['GetItem', 'PutItem', 'DeleteItem', 'BatchWriteItem', 'QueryIndex'] },
   },
 } as const satisfies Record<string, Worker>;
+
+/**
+ * The sweeper's access in a heartbeat mode: in `gateway` mode it also asks API
+ * Gateway for connections (GetConnection) and extends live devices (UpdateItem).
+ */
+export const sweeperAccess = (mode: HeartbeatMode): Access =>
+  mode === 'gateway'
+    ? { ...workers.sweeper.access, presence: [...(workers.sweeper.access.presence ?? []), 'UpdateItem'], connections: ['GET'] }
+    : workers.sweeper.access;

@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import { asyncApiDocument, openApiDocument } from '../lib/api-docs.ts';
-import { type HttpRoute, httpRoutes, SCOPES, workers, wsRoutes } from '../lib/routes.ts';
+import { HEARTBEAT_ROUTE_KEY, type HeartbeatMode, type HttpRoute, httpRoutes, SCOPES, workers, wsRoutes } from '../lib/routes.ts';
 import { bindHost, urlHost } from './dynamodb.ts';
 import type { LocalWebPage } from './web.ts';
 
@@ -92,6 +92,11 @@ export interface GatewayOptions {
   metrics?: { snapshot(): Promise<unknown>; reset(): Promise<void>; invoke<T>(fn: string, run: () => Promise<T>): Promise<T> };
   /** the live presence page (local/web.ts) */
   page?: LocalWebPage;
+  /**
+   * `gateway`: the heartbeat route is a MOCK integration, as the stack deploys it with
+   * `-c heartbeat=gateway`: no function runs, nothing is answered, only LastActiveAt moves
+   */
+  heartbeat?: HeartbeatMode;
   onLog?: (line: string) => void;
 }
 
@@ -101,6 +106,10 @@ export class LocalGateway {
   private wss: WebSocketServer | undefined;
   private routes: CompiledRoute[] = [];
   private wsHandlers = new Map<string, Handler>();
+  /** route keys without a route response: what their integration returns is not sent to the client */
+  private oneWay = new Set<string>();
+  /** route keys answered by a MOCK integration: nothing runs */
+  private mock = new Set<string>();
   private authorizer: Handler | undefined;
   readonly connections = new Map<string, Connection>();
   /** connection id → until when pushes to it are refused with 429 (fault injection for tests) */
@@ -130,7 +139,11 @@ export class LocalGateway {
       });
       this.routes.push({ route, regex: new RegExp(`^${pattern}$`), params, handler: await this.load(route.entry, route.id) });
     }
-    for (const r of wsRoutes) this.wsHandlers.set(r.routeKey, await this.load(r.entry, r.id));
+    if (this.opts.heartbeat === 'gateway') this.mock.add(HEARTBEAT_ROUTE_KEY);
+    for (const r of wsRoutes) {
+      this.wsHandlers.set(r.routeKey, this.mock.has(r.routeKey) ? async () => undefined : await this.load(r.entry, r.id));
+      if (r.oneWay || this.mock.has(r.routeKey)) this.oneWay.add(r.routeKey);
+    }
     this.authorizer = await this.load(workers.wsAuthorizer.entry, workers.wsAuthorizer.id);
 
     this.http = createServer((req, res) => this.track(answered(res, this.onHttp(req, res))));
@@ -450,7 +463,8 @@ export class LocalGateway {
     const handler = this.wsHandlers.get(routeKey);
     try {
       const res = await handler?.({ ...this.event(conn, routeKey, 'MESSAGE'), body, isBase64Encoded: isBinary }, lambdaContext(routeKey));
-      if (res?.body !== undefined && conn.socket.readyState === WebSocket.OPEN) {
+      // a one-way route (no route response) sends nothing back, whatever the integration returned
+      if (res?.body !== undefined && !this.oneWay.has(routeKey) && conn.socket.readyState === WebSocket.OPEN) {
         const reply = Buffer.from(String(res.body), 'utf8');
         // the quota is API Gateway's for every message it sends (the reply of a route response included)
         if (reply.length > WS_MESSAGE_LIMIT) this.opts.onLog?.(`ws route ${routeKey}: a ${reply.length}-byte reply is over the 128 KB message quota, not sent`);
@@ -522,10 +536,12 @@ export class LocalGateway {
         send(200);
         return;
       case 'GET':
+        // GetConnection's wire shape (the service model's jsonNames, which the AWS SDK reads): camelCase;
+        // lastActiveAt moves with every client message, whatever its route (a MOCK one included)
         send(200, {
-          ConnectedAt: new Date(conn.connectedAt).toISOString(),
-          Identity: { SourceIp: conn.sourceIp },
-          LastActiveAt: new Date(conn.lastActiveAt).toISOString(),
+          connectedAt: new Date(conn.connectedAt).toISOString(),
+          identity: { sourceIp: conn.sourceIp },
+          lastActiveAt: new Date(conn.lastActiveAt).toISOString(),
         });
         return;
       case 'DELETE':

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { signUserToken } from '../functions/core/jwt.ts';
-import { workers } from '../lib/routes.ts';
+import { type HeartbeatMode, workers } from '../lib/routes.ts';
 import { tables } from '../lib/tables.ts';
 import { type AssemblyConfig, assemblyLoader } from './assembly.ts';
 import { CHUNK_QUEUE, type ConsumerConfig, ConsumerThread, STREAM_CHECKPOINT_FILE } from './consumer-thread.ts';
@@ -18,7 +18,7 @@ import { LocalGateway, loadHandler } from './gateway.ts';
 import { type Checked, CheckLog, enforceIam, type LocalNames, withPlaceholders } from './iam.ts';
 import { type DynamoMetrics, emptyMetrics, instrument, invocation, mergeMetrics } from './metrics.ts';
 import { ensureTable } from './tables.ts';
-import { assemblyTemplate, type CfnTemplate, synthesizedTemplate } from './template.ts';
+import { assemblyTemplate, type CfnTemplate, heartbeatModeOf, synthesizedTemplate } from './template.ts';
 import { LocalWebPage } from './web.ts';
 
 export const DEV_JWT_SECRET = 'local-dev-secret';
@@ -70,6 +70,11 @@ export interface LocalStackOptions {
    * the template's environment, handler, memory and timeout (local/assembly.ts); default: the sources
    */
   fromAssembly?: string;
+  /**
+   * how WebSocket heartbeats keep devices live (lib/routes.ts HeartbeatMode; default
+   * `lambda`; `npm start -- --heartbeat gateway`); from an assembly, what its template says
+   */
+  heartbeat?: HeartbeatMode;
   onLog?: (line: string) => void;
 }
 
@@ -118,11 +123,13 @@ function configureEnvironment(
   env.PRESENCE_JWT_SECRET = opts.jwtSecret ?? env.PRESENCE_JWT_SECRET ?? DEV_JWT_SECRET;
   env.PRESENCE_TIMEOUT_SECONDS = String(opts.presenceTimeoutSeconds ?? env.PRESENCE_TIMEOUT_SECONDS ?? 120);
   env.SWEEP_INTERVAL_SECONDS = String(opts.sweepIntervalSeconds ?? env.SWEEP_INTERVAL_SECONDS ?? 15);
+  env.HEARTBEAT_MODE = opts.heartbeat ?? 'lambda';
   for (const t of tables) env[t.envVar] = names[t.id];
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const opts = { httpPort: 3000, wsPort: 3001, dynamodbPort: 8000, ...options };
+  opts.heartbeat ??= options.fromAssembly ? heartbeatModeOf(assemblyTemplate(options.fromAssembly)) : 'lambda';
   const log = opts.onLog ?? (() => {});
   let dynamodb: DynamoDbLocal | undefined;
   let endpoint = opts.dynamodbEndpoint;
@@ -152,7 +159,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       apiId: LOCAL_API_ID,
       chunkQueue: CHUNK_QUEUE,
     };
-    iam = { template: opts.template ?? (opts.fromAssembly ? assemblyTemplate(opts.fromAssembly) : synthesizedTemplate()), names };
+    iam = { template: opts.template ?? (opts.fromAssembly ? assemblyTemplate(opts.fromAssembly) : synthesizedTemplate(opts.heartbeat)), names };
     stopIam = enforceIam({ ...iam, functionOf: () => invocation.getStore(), onCheck: iamChecks.record });
   }
 
@@ -196,6 +203,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     loadFunction,
     idleTimeoutSeconds: opts.idleTimeoutSeconds,
     maxConnectionSeconds: opts.maxConnectionSeconds,
+    heartbeat: opts.heartbeat,
     onLog: (l) => log(`[gateway] ${l}`),
   });
   await gateway.start();

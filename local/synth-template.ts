@@ -1,5 +1,6 @@
 /**
- * Writes the stack's CloudFormation template to the file named by argv[2],
+ * Writes the stack's CloudFormation template to the file named by argv[2]
+ * (argv[3]: the heartbeat mode, default lambda),
  * synthesized as bin/app.ts does but without bundling the functions (the
  * local stack reads policies and settings from it; see local/template.ts).
  */
@@ -8,13 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { PresenceStack } from '../lib/presence-stack.ts';
+import { HEARTBEAT_MODES, type HeartbeatMode } from '../lib/routes.ts';
 
 const out = process.argv[2];
-if (!out) throw new Error('usage: synth-template.ts <output file>');
+const heartbeat = (process.argv[3] ?? 'lambda') as HeartbeatMode;
+if (!out || !HEARTBEAT_MODES.includes(heartbeat)) throw new Error('usage: synth-template.ts <output file> [lambda|gateway]');
 const outdir = mkdtempSync(join(tmpdir(), 'presence-synth-'));
 try {
   const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-  new PresenceStack(app, 'Presence', { jwtIssuer: 'https://auth.example.com/', jwtAudience: ['presence'] });
+  new PresenceStack(app, 'Presence', { jwtIssuer: 'https://auth.example.com/', jwtAudience: ['presence'], heartbeat });
   writeFileSync(out, JSON.stringify(app.synth().getStackByName('Presence').template));
 } finally {
   rmSync(outdir, { recursive: true, force: true });

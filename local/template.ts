@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { FUNCTION_TAG } from '../lib/routes.ts';
+import { FUNCTION_TAG, HEARTBEAT_ROUTE_KEY, type HeartbeatMode } from '../lib/routes.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CACHE = join(ROOT, 'node_modules', '.cache', 'presence-backend');
@@ -47,27 +47,43 @@ export function functionsById(template: CfnTemplate): Map<string, CfnResource> {
   return out;
 }
 
-let loaded: CfnTemplate | undefined;
+const loaded = new Map<HeartbeatMode, CfnTemplate>();
 
-/** The synthesized template of the stack as `npm run synth` makes it (cached). */
-export function synthesizedTemplate(): CfnTemplate {
-  if (loaded) return loaded;
-  const file = join(CACHE, `template-${sourceHash()}.json`);
+/**
+ * The synthesized template of the stack as `npm run synth` makes it (cached),
+ * or as `npm run synth -- -c heartbeat=gateway` does.
+ */
+export function synthesizedTemplate(heartbeat: HeartbeatMode = 'lambda'): CfnTemplate {
+  const cached = loaded.get(heartbeat);
+  if (cached) return cached;
+  const file = join(CACHE, `template-${sourceHash()}-${heartbeat}.json`);
   if (!existsSync(file)) {
     mkdirSync(CACHE, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
-    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'local', 'synth-template.ts'), tmp], {
+    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'local', 'synth-template.ts'), tmp, heartbeat], {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
     });
     renameSync(tmp, file);
   }
-  loaded = JSON.parse(readFileSync(file, 'utf8')) as CfnTemplate;
-  return loaded;
+  const template = JSON.parse(readFileSync(file, 'utf8')) as CfnTemplate;
+  loaded.set(heartbeat, template);
+  return template;
 }
 
 /** A template read from a cdk.out assembly directory (`cdk synth` output). */
 export function assemblyTemplate(dir: string, stack = 'Presence'): CfnTemplate {
   return JSON.parse(readFileSync(join(dir, `${stack}.template.json`), 'utf8')) as CfnTemplate;
+}
+
+/** The heartbeat mode a template was synthesized in: `gateway` when its heartbeat route has a MOCK integration. */
+export function heartbeatModeOf(template: CfnTemplate): HeartbeatMode {
+  const resources = template.Resources;
+  for (const r of Object.values(resources)) {
+    if (r.Type !== 'AWS::ApiGatewayV2::Route' || r.Properties?.RouteKey !== HEARTBEAT_ROUTE_KEY) continue;
+    const target = String(r.Properties?.Target?.['Fn::Join']?.[1]?.[1]?.Ref ?? '');
+    if (resources[target]?.Properties?.IntegrationType === 'MOCK') return 'gateway';
+  }
+  return 'lambda';
 }

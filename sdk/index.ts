@@ -34,6 +34,8 @@ export interface SubscribeResult {
 /** The largest message the service takes (and the largest WebSocket frame API Gateway lets through). */
 export const MAX_MESSAGE_BYTES = 32 * 1024;
 const utf8 = new TextEncoder();
+/** the automatic heartbeat: no requestId, so no answer (see ConnectOptions.heartbeatSeconds) */
+const HEARTBEAT = JSON.stringify({ action: 'heartbeat' });
 
 export class PresenceError extends Error {
   constructor(
@@ -67,6 +69,11 @@ export interface ConnectOptions {
   /** …a function called for a fresh token on every (re)connect */
   getToken?: () => string | Promise<string>;
   device?: string;
+  /**
+   * seconds between heartbeats (default 60: at most half the server's
+   * PRESENCE_TIMEOUT_SECONDS, 120 by default). Heartbeats are sent without a
+   * requestId, so the server does not answer them: one billed message each.
+   */
   heartbeatSeconds?: number;
   requestTimeoutMs?: number;
   /** reconnect backoff: first delay and cap (ms) */
@@ -168,7 +175,7 @@ export class PresenceClient {
     this.attempt = 0;
     this.connects++;
     clearInterval(this.heartbeat);
-    this.heartbeat = setInterval(() => void this.request('heartbeat').catch(() => {}), (this.opts.heartbeatSeconds ?? 30) * 1000);
+    this.heartbeat = setInterval(() => this.beat(), (this.opts.heartbeatSeconds ?? 60) * 1000);
     for (const w of this.openWaiters.splice(0)) w();
     // listeners belong to a connection: re-establish them
     for (const target of this.listeners)
@@ -233,6 +240,14 @@ export class PresenceClient {
     return newer;
   }
 
+  /**
+   * A heartbeat nobody answers (no requestId): keeps the device live at the
+   * cost of one message. A refused one (rate limited) still gets an error reply.
+   */
+  private beat(): void {
+    if (this.ws?.readyState === 1) this.ws.send(HEARTBEAT);
+  }
+
   /** Sends an action and resolves with its reply's data (rejects on error reply or timeout). */
   request<T = any>(action: string, fields: Record<string, unknown> = {}): Promise<T> {
     const ws = this.ws;
@@ -276,6 +291,7 @@ export class PresenceClient {
   }
 
   // ---- typed WebSocket actions ----
+  /** A heartbeat that asks for its answer (the device and its new expiry); the automatic ones do not. */
   sendHeartbeat = () => this.request<{ device: string; expiresAt: string }>('heartbeat');
   setPresence = (patch: PresencePatch & { status?: DeviceStatus; ext?: string | null }) => this.request<OwnPresence>('setPresence', { ...patch });
   getPresence = async (userIds: string[]) => this.complete(await this.request<Reply>('getPresence', { userIds }));

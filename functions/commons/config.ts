@@ -16,6 +16,12 @@ export const config = {
   wsCallbackUrl: env.WS_CALLBACK_URL || undefined,
   presenceTimeoutSeconds: int('PRESENCE_TIMEOUT_SECONDS', 120),
   sweepIntervalSeconds: int('SWEEP_INTERVAL_SECONDS', 15),
+  /**
+   * `gateway`: WebSocket heartbeats never reach a function (MOCK route); the
+   * sweeper extends a due WebSocket device from its connection's LastActiveAt
+   * (lib/routes.ts HeartbeatMode). Default `lambda`.
+   */
+  heartbeatMode: env.HEARTBEAT_MODE === 'gateway' ? ('gateway' as const) : ('lambda' as const),
   fanoutConcurrency: int('FANOUT_CONCURRENCY', 32),
   /** audiences larger than this are split into chunks delivered in parallel */
   fanoutChunkSize: int('FANOUT_CHUNK_SIZE', 500),

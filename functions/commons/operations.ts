@@ -27,6 +27,7 @@ import {
 import { encodeCursor, LIMITS } from '../core/schemas.ts';
 import type { SubscriptionPlan } from '../core/subscriptions.ts';
 import { config } from './config.ts';
+import { extendLiveDevices } from './liveness.ts';
 import * as store from './store.ts';
 
 const timeoutMs = config.presenceTimeoutSeconds * 1000;
@@ -267,18 +268,30 @@ export interface SweepCounts {
   devicesExpired: number;
   availabilityCleared: number;
   subscriptionsExpired: number;
+  /** `gateway` heartbeat mode: users whose live WebSocket devices were extended from GetConnection */
+  usersExtended: number;
 }
 
 /**
  * One sweep: every user whose sweep is due is rewritten with expired devices
  * and lapsed availability removed (a conditional write; the stream consumer
- * then tells subscribers), and the next due time is recorded.
+ * then tells subscribers), and the next due time is recorded. In the
+ * `gateway` heartbeat mode, due WebSocket devices whose connection was active
+ * within the timeout are extended first (functions/commons/liveness.ts).
  */
 export async function sweep(now = Date.now()): Promise<SweepCounts> {
-  const counts: SweepCounts = { usersMarkedOffline: 0, devicesExpired: 0, availabilityCleared: 0, subscriptionsExpired: 0 };
+  const counts: SweepCounts = { usersMarkedOffline: 0, devicesExpired: 0, availabilityCleared: 0, subscriptionsExpired: 0, usersExtended: 0 };
   const [due, subscriptionsExpired] = await Promise.all([store.dueForSweep(now), store.deleteExpiredSubscriptions(now)]);
   counts.subscriptionsExpired = subscriptionsExpired;
   await mapLimit(due, 16, async (userId) => {
+    if (config.heartbeatMode === 'gateway') {
+      // live WebSocket devices are extended from their connection's LastActiveAt first
+      const outcome = await extendLiveDevices(userId, now);
+      if (outcome !== 'sweep') {
+        if (outcome === 'done') counts.usersExtended++;
+        return;
+      }
+    }
     const result = await store.mutateUser(userId, (s) => s, { force: true });
     counts.devicesExpired += result.devicesExpired;
     if (result.availabilityCleared) counts.availabilityCleared++;

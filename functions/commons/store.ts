@@ -496,6 +496,48 @@ export async function legacyPushedVersion(userId: string): Promise<number> {
   return Number(out.Item?.v ?? 0);
 }
 
+/**
+ * The `gateway` heartbeat mode's extension (functions/commons/liveness.ts):
+ * ONE conditional UpdateItem sets each named device's expiry and last sign of
+ * life, the user's lastSeen and the next sweep time; quiet (no fan-out).
+ * Only if nobody wrote since `state` was read (`rev`); false otherwise.
+ */
+export async function extendDevices(state: UserState, devices: Record<string, { e: number; l: number }>, sweepAt: number | null): Promise<boolean> {
+  const names: Record<string, string> = { '#dv': 'devices', '#e': 'e', '#l': 'l', '#rev': 'rev' };
+  const values: Record<string, unknown> = { ':rev': state.rev, ':one': 1, ':t': true };
+  const set: string[] = ['quiet = :t'];
+  let lastSeen = state.lastSeen ?? 0;
+  Object.entries(devices).forEach(([device, d], i) => {
+    names[`#d${i}`] = device;
+    values[`:e${i}`] = d.e;
+    values[`:l${i}`] = d.l;
+    set.push(`#dv.#d${i}.#e = :e${i}`, `#dv.#d${i}.#l = :l${i}`);
+    lastSeen = Math.max(lastSeen, d.l);
+  });
+  values[':seen'] = lastSeen;
+  set.push('lastSeen = :seen');
+  if (sweepAt !== null) {
+    values[':due'] = sweepAt;
+    set.push('sweepAt = :due');
+  }
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: PRESENCE,
+        Key: keys.userState(state.userId),
+        UpdateExpression: `SET ${set.join(', ')} ADD #rev :one`,
+        ConditionExpression: '#rev = :rev',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) return false;
+    throw err;
+  }
+}
+
 /** Users whose sweep is due (devices or availability may have expired), one Query per shard (keys only). */
 export async function dueForSweep(now: number): Promise<string[]> {
   const shards = Array.from({ length: SWEEP_SHARDS }, (_, i) => `S#${i}`);

@@ -1,14 +1,19 @@
 /**
  * The WebSocket action wrapper: every message gets a reply (`response` or
  * `error`), never a dropped connection; every message counts as a sign of
- * life of the connection's device.
+ * life of the connection's device. A one-way action (the heartbeat: its route
+ * has no route response) answers only a message that carries a `requestId`,
+ * or is refused, by posting the reply through @connections: a heartbeat
+ * without `requestId` costs one billed message, not two.
  */
+import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import middy from '@middy/core';
 import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { ApiError, badRequest, toApiError } from '../core/errors.ts';
 import { fitPresences, type Presence } from '../core/presence.ts';
 import { LIMITS } from '../core/schemas.ts';
 import { type Schema, validate } from '../core/validate.ts';
+import { connections } from './clients.ts';
 import { config } from './config.ts';
 import { log } from './log.ts';
 import { type Touch, touchConnection } from './operations.ts';
@@ -74,6 +79,23 @@ export interface WsActionOptions {
   schema?: Schema;
   /** a check that runs before the schema, for a clearer message (e.g. "exactly one of") */
   precheck?: (msg: Record<string, unknown>) => void;
+  /**
+   * the route is one-way (no route response, `oneWay` in lib/routes.ts): a
+   * success is answered only when the message has a requestId, an error always,
+   * both posted to the connection
+   */
+  oneWay?: boolean;
+}
+
+const NO_ROUTE_RESPONSE: APIGatewayProxyResultV2 = { statusCode: 200 };
+
+/** Posts a one-way route's answer; a connection gone meanwhile has nobody to tell. */
+async function postReply(connectionId: string, data: unknown): Promise<void> {
+  try {
+    await connections().send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify(data) }));
+  } catch (error) {
+    log.warn('ws reply not delivered', { connectionId, error });
+  }
 }
 
 /**
@@ -84,17 +106,23 @@ export function wsAction<M = Record<string, unknown>>(opts: WsActionOptions, fn:
   const state = new WeakMap<object, WsContext>();
   return middy<WsEvent, APIGatewayProxyResultV2>()
     .use({
-      onError: (request) => {
+      onError: async (request) => {
         const err = toApiError(request.error);
         if (err.status >= 500) log.error('ws action failed', { error: request.error, route: request.event.requestContext.routeKey });
         const parsed = state.get(request.event)?.parsed;
-        request.response = reply({
+        const data = {
           type: 'error',
           requestId: parsed?.requestId,
           error: err.code,
           message: err.message,
           ...(err.retryAfter !== undefined ? { retryAfter: err.retryAfter } : {}),
-        });
+        };
+        if (!opts.oneWay) {
+          request.response = reply(data);
+          return;
+        }
+        await postReply(request.event.requestContext.connectionId, data);
+        request.response = NO_ROUTE_RESPONSE;
       },
     })
     .handler(async (event) => {
@@ -116,7 +144,10 @@ export function wsAction<M = Record<string, unknown>>(opts: WsActionOptions, fn:
         if (problem) throw badRequest(problem);
       }
       const data = await fn(parsed.message as M, who, touch);
-      return reply({ type: 'response', requestId: parsed.requestId, data });
+      const answer = { type: 'response', requestId: parsed.requestId, data };
+      if (!opts.oneWay) return reply(answer);
+      if (parsed.requestId !== undefined) await postReply(who.connectionId, answer);
+      return NO_ROUTE_RESPONSE;
     });
 }
 

@@ -9,7 +9,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_TAG } from '../../lib/constructs/presence-function.ts';
 import { PresenceStack } from '../../lib/presence-stack.ts';
-import { type Access, httpRoutes, SCOPES, workers, wsRoutes } from '../../lib/routes.ts';
+import { type Access, HEARTBEAT_ROUTE_KEY, httpRoutes, SCOPES, workers, wsRoutes } from '../../lib/routes.ts';
 import { graphTable, presenceTable, STREAM_PARALLELIZATION, STREAM_RETRY_ATTEMPTS, streamFilterPatterns, type TableDef } from '../../lib/tables.ts';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
@@ -240,16 +240,19 @@ describe('WebSocket API', () => {
     }
   });
 
-  it('routes other than $connect/$disconnect return the handler response to the client', () => {
+  it('routes other than $connect/$disconnect return the handler response to the client, except one-way routes', () => {
     const routes = template.findResources('AWS::ApiGatewayV2::Route', { Properties: { ApiId: { Ref: wsApiId } } }) as Record<string, Resource>;
     const responses = Object.values(template.findResources('AWS::ApiGatewayV2::RouteResponse') as Record<string, Resource>);
     for (const route of wsRoutes) {
       const [routeId, r] = Object.entries(routes).find(([, x]) => x.Properties.RouteKey === route.routeKey) ?? [];
       const hasResponse = responses.some((x) => x.Properties.RouteId?.Ref === routeId && x.Properties.RouteResponseKey === '$default');
-      const wantsResponse = route.routeKey !== '$connect' && route.routeKey !== '$disconnect';
+      const wantsResponse = route.routeKey !== '$connect' && route.routeKey !== '$disconnect' && !route.oneWay;
       expect(hasResponse, route.routeKey).toBe(wantsResponse);
       if (wantsResponse) expect(r?.Properties.RouteResponseSelectionExpression, route.routeKey).toBe('$default');
+      else expect(r?.Properties.RouteResponseSelectionExpression, route.routeKey).toBeUndefined();
     }
+    // the heartbeat is one-way: API Gateway sends nothing back unless the function posts an answer
+    expect(wsRoutes.find((r) => r.routeKey === HEARTBEAT_ROUTE_KEY)?.oneWay).toBe(true);
   });
 
   it('stage "live" auto-deploys with throttling and access logs', () => {
@@ -411,8 +414,9 @@ describe('Lambda functions', () => {
       const env = resource.Properties.Environment.Variables as Record<string, unknown>;
       if (access.connections) {
         expect(manage, id).toHaveLength(1);
-        // PostToConnection only: this stage, POST, any connection id
+        // PostToConnection only (GET is the gateway heartbeat mode's sweeper): this stage, POST, any connection id
         expect(JSON.stringify(manage[0]?.Resource), id).toMatch(/\/live\/POST\/@connections\/\*"/);
+        expect(JSON.stringify(manage[0]?.Resource), id).not.toMatch(/\/(GET|DELETE)\//);
         expect(JSON.stringify(env.WS_CALLBACK_URL), id).toContain(wsApiId);
         expect(JSON.stringify(env.WS_CALLBACK_URL), id).toContain('/live');
       } else {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, inject } from 'vitest';
 import WebSocket from 'ws';
 import { signUserToken } from '../../functions/core/jwt.ts';
+import type { HeartbeatMode } from '../../lib/routes.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { freePort } from './ports.ts';
 
@@ -15,7 +16,9 @@ export function token(sub: string, scope?: string, ttlSeconds = 3600): string {
   return signUserToken(sub, SECRET, { ttlSeconds, scope });
 }
 
-export async function startTestStack(opts: { presenceTimeoutSeconds?: number; sweepIntervalSeconds?: number } = {}): Promise<LocalStack> {
+export async function startTestStack(
+  opts: { presenceTimeoutSeconds?: number; sweepIntervalSeconds?: number; heartbeat?: HeartbeatMode } = {},
+): Promise<LocalStack> {
   return startLocalStack({
     httpPort: await freePort(),
     wsPort: await freePort(),
@@ -25,6 +28,7 @@ export async function startTestStack(opts: { presenceTimeoutSeconds?: number; sw
     pageTokens: true, // the live page's sign-in by user id, with the test secret
     presenceTimeoutSeconds: opts.presenceTimeoutSeconds ?? 120,
     sweepIntervalSeconds: opts.sweepIntervalSeconds ?? 15,
+    heartbeat: opts.heartbeat,
     // PRESENCE_FROM_ASSEMBLY=cdk.out: the functions run from the bundles `npm run synth` built (.ci/run does this for part of the suite)
     fromAssembly: process.env.PRESENCE_FROM_ASSEMBLY || undefined,
     onLog: (line) => {
