@@ -27,7 +27,7 @@ import { perOp } from './measure/requests-per-op.ts';
 import { streamFloor } from './measure/stream-floor.ts';
 import { machine, stackPids } from './proc.ts';
 import { budgetRows, printReport } from './report.ts';
-import { close, pushes, startStack } from './stack.ts';
+import { close, connectRetries, pushes, startStack } from './stack.ts';
 
 const CHANGE_RATE = 20; // changes/s of the notify budget and the stream floor
 const results: Record<string, any> = { quick, startedAt: new Date().toISOString(), node: process.version, machine: machine() };
@@ -138,6 +138,7 @@ try {
   await stack.stop();
 }
 results.machine.loadAverageAtEnd = machine().loadAverage;
+results.connectRetries = connectRetries.count;
 results.floors = floors;
 results.floorDetail = floorDetail;
 results.durationSeconds = round((Date.now() - started) / 1000);

@@ -145,7 +145,23 @@ export interface Conn {
 export const pushes = { received: 0, lastRaw: '' };
 
 let rid = 0;
-export function connectWs(stack: Stack, user: string, device = 'bench'): Promise<Conn> {
+/** WebSocket connects the stack refused (a 5xx from $connect under load) and the benchmark tried again */
+export const connectRetries = { count: 0 };
+
+/** Connects `user`; a refused connect (the stack overloaded, e.g. on a busy shared machine) is tried again, twice, and counted. */
+export async function connectWs(stack: Stack, user: string, device = 'bench'): Promise<Conn> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(stack, user, device);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      connectRetries.count++;
+      await sleep(500 * attempt);
+    }
+  }
+}
+
+function connectOnce(stack: Stack, user: string, device: string): Promise<Conn> {
   return new Promise((ok, fail) => {
     const ws = new WebSocket(`${stack.ws}/?token=${token(user)}&device=${device}`);
     const conn: Conn = { ws, user, pending: new Map() };
