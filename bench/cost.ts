@@ -26,7 +26,8 @@ const ASSUME = {
   fanoutBaseMs: 30, // stream invocation: claim, 2 queries, batch reads
   postMs: 2, // per PostToConnection at 32-way concurrency ≈ 60 ms of wall time per 1000 posts / 32
   minutesPerMonth: 43_800,
-  heartbeatsPerMinute: 1,
+  heartbeatSeconds: 60, // the SDK's default
+  timeoutSeconds: 120, // PRESENCE_TIMEOUT_SECONDS' default
   reconnectsPerDay: 12, // API Gateway closes connections after 2 h
   connectionsPerUser: 1,
 };
@@ -56,20 +57,48 @@ function perChange(n: number) {
   return { total: change + fanoutDdb + fanoutLambda + pushes, change, fanoutDdb, fanoutLambda, pushes };
 }
 
-// ---- a month of always-connected users ----
-function perMonth(users: number) {
+// ---- a month of always-connected users, per heartbeat mode ----
+/**
+ * How often the sweeper reschedules an always-connected user: a heartbeat moves
+ * the device's expiry but not the sweep index (a keys-only GSI), so the sweeper
+ * finds the user when the old due time comes and records the next one: the
+ * latest sign of life + timeout, on average timeout − heartbeat interval / 2.
+ */
+const rescheduleSeconds = ASSUME.timeoutSeconds - ASSUME.heartbeatSeconds / 2;
+/**
+ * One reschedule: a consistent GetItem of the state (1 RRU, ≤ 4 KB), one write
+ * of the state item (1 WRU, ≤ 1 KB) and the sweep index entry moved: "If an
+ * update to the table changes the value of an indexed key attribute (from A to
+ * B), two writes are required, one to delete the previous item from the index
+ * and another write to put the new item into the index"
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.Writes).
+ */
+const rescheduleCost = PRICE.ddbReadUnit + (1 + 2) * PRICE.ddbWriteUnit;
+
+export type HeartbeatCostMode = 'lambda' | 'gateway' | 'lambda-answered';
+
+/** Cost of one always-connected user for a month, by part. */
+function perUserMonth(mode: HeartbeatCostMode) {
   const minutes = ASSUME.minutesPerMonth;
-  const connectionMinutes = users * minutes * PRICE.wsConnectionMinute;
-  const heartbeats = users * minutes * ASSUME.heartbeatsPerMinute;
-  // each heartbeat: the message in, the route response out, one Lambda, one write
-  const heartbeatCost = heartbeats * (2 * PRICE.wsMessage + lambda(ASSUME.handlerMs) + ddbCost('heartbeatWs'));
-  // the sweeper re-arms each user about once per presence timeout (120 s) with one conditional write
-  const sweeperWrites = users * (minutes / 2) * 2 * PRICE.ddbWriteUnit;
-  const sweeperLambda = minutes * lambda(60_000); // one invocation a minute, looping for the minute
-  const reconnects = users * 30 * ASSUME.reconnectsPerDay * (lambda(ASSUME.handlerMs) * 3 + ddbCost('connect') + ddbCost('disconnect'));
-  const total = connectionMinutes + heartbeatCost + sweeperWrites + sweeperLambda + reconnects;
-  return { total, connectionMinutes, heartbeatCost, sweeperWrites, sweeperLambda, reconnects };
+  const heartbeats = minutes * (60 / ASSUME.heartbeatSeconds);
+  const connectionMinutes = minutes * PRICE.wsConnectionMinute;
+  // every mode sends the same client messages; `lambda-answered` (before issue 12) also answered each
+  const messages = heartbeats * (mode === 'lambda-answered' ? 2 : 1) * PRICE.wsMessage;
+  // `gateway`: a MOCK integration, no Lambda and no write per heartbeat
+  const heartbeatWork = mode === 'gateway' ? 0 : heartbeats * (lambda(ASSUME.handlerMs) + ddbCost('heartbeatWs'));
+  // `gateway`: the reschedule also carries the extension (the same one conditional write) after a GetConnection,
+  // which is not billed: "Pay only for messages sent and received and the total number of connection minutes"
+  // (https://aws.amazon.com/api-gateway/pricing/)
+  const reschedules = ((minutes * 60) / rescheduleSeconds) * rescheduleCost;
+  const reconnects = 30 * ASSUME.reconnectsPerDay * (lambda(ASSUME.handlerMs) * 3 + ddbCost('connect') + ddbCost('disconnect'));
+  const total = connectionMinutes + messages + heartbeatWork + reschedules + reconnects;
+  return { total, connectionMinutes, messages, heartbeatWork, reschedules, reconnects };
 }
+/** The floor of any design on API Gateway WebSockets: connection minutes + the one client message a minute a 120 s timeout needs. */
+const floorPerUserMonth = ASSUME.minutesPerMonth * (PRICE.wsConnectionMinute + PRICE.wsMessage);
+/** One sweeper invocation a minute, looping for the minute: the same for 1 user or 100,000 (while one keeps up). */
+const sweeperLambdaPerMonth = ASSUME.minutesPerMonth * lambda(60_000);
+const MODES: readonly HeartbeatCostMode[] = ['lambda', 'gateway', 'lambda-answered'];
 
 const lines: string[] = [];
 lines.push('# Cost model', '');
@@ -103,22 +132,47 @@ lines.push(
   'Formulas: the change = one Lambda invocation + the measured capacity of `PATCH /v1/me/presence` + one WebSocket message; fan-out DynamoDB = measured capacity per recipient × N (reads) + one claim write; fan-out Lambda = base + N posts × 2 ms / 32 in flight; pushes = N messages.',
   '',
 );
+const modeRows = Object.fromEntries(MODES.map((m) => [m, perUserMonth(m)]));
 lines.push(
-  '## Cost per month of always-connected users (heartbeat every 60 s, no other activity)',
+  '## Always-connected users, per heartbeat mode (heartbeat every 60 s, timeout 120 s, no other activity)',
   '',
-  '| users | total / month | connection minutes | heartbeats | sweeper writes | sweeper Lambda | reconnects every 2 h |',
-  '|---|---|---|---|---|---|---|',
+  `The floor of any design on API Gateway WebSockets: connection minutes ($0.25/M) plus the one client message a minute a 120 s timeout needs ($1.00/M): **${usd(floorPerUserMonth)} per user-month**. Written to \`bench/results/cost.json\`.`,
+  '',
+  '| mode | per user-month | × floor | 100,000 users / month | connection minutes | messages | heartbeat Lambda + write | sweeper reschedules | reconnects every 2 h |',
+  '|---|---|---|---|---|---|---|---|---|',
 );
-for (const u of [10_000, 100_000]) {
-  const m = perMonth(u);
+for (const m of MODES) {
+  const c = modeRows[m] as ReturnType<typeof perUserMonth>;
   lines.push(
-    `| ${u.toLocaleString('en-US')} | ${usd(m.total)} | ${usd(m.connectionMinutes)} | ${usd(m.heartbeatCost)} | ${usd(m.sweeperWrites)} | ${usd(m.sweeperLambda)} | ${usd(m.reconnects)} |`,
+    `| \`${m}\` | ${usd(c.total)} | ${(c.total / floorPerUserMonth).toFixed(2)} | ${usd(c.total * 100_000 + sweeperLambdaPerMonth)} | ${usd(c.connectionMinutes)} | ${usd(c.messages)} | ${usd(c.heartbeatWork)} | ${usd(c.reschedules)} | ${usd(c.reconnects)} |`,
   );
 }
 lines.push(
   '',
-  'Heartbeats dominate: each is two WebSocket messages (in, and the route response), one Lambda invocation and one DynamoDB write. Halving the heartbeat rate (every 120 s with a 240 s timeout) halves that column; the sweeper re-arm writes follow the timeout.',
+  `Modes: \`lambda\` (the default) a heartbeat invokes a Lambda that extends the device with one write, and is answered only when it carries a \`requestId\` (the SDK sends none); \`gateway\` (\`-c heartbeat=gateway\`) the heartbeat route is a MOCK integration (no Lambda, no write) and the sweeper extends a due WebSocket device from GetConnection's \`LastActiveAt\`; \`lambda-answered\` is how every heartbeat was answered before (for comparison). The sweeper reschedules each user every ${rescheduleSeconds} s on average (timeout − heartbeat interval / 2), each time a consistent read, one write and the sweep index entry moved (3 WRU + 1 RRU); its Lambda is ${usd(sweeperLambdaPerMonth)} a month whatever the number of users (in the 100,000 column).`,
   '',
+  'What keeps `gateway` above 1.3× is that reschedule, not the heartbeat: it is half of its cost. Why `gateway` is not the default, and what AWS documents about `LastActiveAt`, `@connections` calls and their quotas: see "Heartbeat modes" below.',
+  '',
+);
+lines.push(...readFileSync(join(ROOT, 'bench/cost-heartbeat-modes.md'), 'utf8').trimEnd().split('\n'), '');
+writeFileSync(
+  join(ROOT, 'bench/results/cost.json'),
+  `${JSON.stringify(
+    {
+      generatedFrom: { benchmark: r.startedAt, quick: r.quick },
+      assumptions: { heartbeatSeconds: ASSUME.heartbeatSeconds, timeoutSeconds: ASSUME.timeoutSeconds, rescheduleSeconds, minutesPerMonth: ASSUME.minutesPerMonth },
+      floorPerUserMonthUsd: floorPerUserMonth,
+      modes: Object.fromEntries(
+        MODES.map((m) => {
+          const c = modeRows[m] as ReturnType<typeof perUserMonth>;
+          const { total, ...parts } = c;
+          return [m, { perUserMonthUsd: total, ratioToFloor: total / floorPerUserMonth, partsUsd: parts, default: m === 'lambda' }];
+        }),
+      ),
+    },
+    null,
+    2,
+  )}\n`,
 );
 writeFileSync(join(ROOT, 'docs/cost.md'), `${lines.join('\n')}\n`);
 console.log(lines.join('\n'));
