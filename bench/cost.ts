@@ -160,7 +160,12 @@ writeFileSync(
   `${JSON.stringify(
     {
       generatedFrom: { benchmark: r.startedAt, quick: r.quick },
-      assumptions: { heartbeatSeconds: ASSUME.heartbeatSeconds, timeoutSeconds: ASSUME.timeoutSeconds, rescheduleSeconds, minutesPerMonth: ASSUME.minutesPerMonth },
+      assumptions: {
+        heartbeatSeconds: ASSUME.heartbeatSeconds,
+        timeoutSeconds: ASSUME.timeoutSeconds,
+        rescheduleSeconds,
+        minutesPerMonth: ASSUME.minutesPerMonth,
+      },
       floorPerUserMonthUsd: floorPerUserMonth,
       modes: Object.fromEntries(
         MODES.map((m) => {
