@@ -21,7 +21,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { STREAM_PARALLELIZATION } from '../../lib/tables.ts';
-import { log, round, sleep } from '../common.ts';
+import { log, mapLimit, round, sleep } from '../common.ts';
 import { cpuBetween, cpuSnapshot, type Pids } from '../proc.ts';
 import type { Stack } from '../stack.ts';
 
@@ -49,11 +49,12 @@ async function copyTable(stack: Stack, source: string, copy: string): Promise<It
     items.push(...(out.Items ?? []));
     start = out.LastEvaluatedKey;
   } while (start);
-  for (let at = 0; at < items.length; at += 25) {
-    let request: BatchWriteItemCommand['input']['RequestItems'] = { [copy]: items.slice(at, at + 25).map((Item) => ({ PutRequest: { Item } })) };
+  const batches = Array.from({ length: Math.ceil(items.length / 25) }, (_, i) => items.slice(i * 25, i * 25 + 25));
+  await mapLimit(batches, 8, async (batch) => {
+    let request: BatchWriteItemCommand['input']['RequestItems'] = { [copy]: batch.map((Item) => ({ PutRequest: { Item } })) };
     while (request && Object.keys(request).length > 0)
       request = (await stack.client.send(new BatchWriteItemCommand({ RequestItems: request }))).UnprocessedItems;
-  }
+  });
   return items;
 }
 
