@@ -87,16 +87,36 @@ export interface CpuSnapshot {
   stack: number;
   jvm: number;
   bench: number;
-  /** CPU time every process of the machine has used (all CPUs, /proc/stat), µs */
+  /** CPU time every process of the machine has used on the CPUs this run may use (/proc/stat), µs */
   machine: number;
 }
 
-/** Busy CPU time of the whole machine so far (µs): every CPU's time but idle and iowait, from /proc/stat. */
+/** The CPU numbers of a list such as `0-3,6`. */
+function cpuList(list: string | undefined): Set<number> | undefined {
+  if (!list) return undefined;
+  const out = new Set<number>();
+  for (const part of list.split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    for (let c = a as number; c <= (b ?? (a as number)); c++) out.add(c);
+  }
+  return out;
+}
+
+/**
+ * Busy CPU time so far (µs) of the CPUs this run may use (all of them, or those `taskset` left it):
+ * every such CPU's time but idle and iowait, from /proc/stat.
+ */
 function machineBusyUs(): number {
   try {
-    const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = f;
-    return ((user + nice + system + irq + softirq) * 1e6) / clockTicks();
+    const allowed = cpuList(cpusAllowed());
+    let busy = 0;
+    for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+      const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+      if (!m || (allowed && !allowed.has(Number(m[1])))) continue;
+      const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = (m[2] as string).trim().split(/\s+/).map(Number);
+      busy += user + nice + system + irq + softirq;
+    }
+    return (busy * 1e6) / clockTicks();
   } catch {
     return Number.NaN;
   }
@@ -108,14 +128,15 @@ export function cpuSnapshot(p: Pids): CpuSnapshot {
 
 /**
  * CPU used between two snapshots: µs per process and % of one core over the
- * wall time; `others` is what the rest of the machine used meanwhile (other
- * people's work on a shared machine: figures taken while it is high are not
- * this code's alone).
+ * wall time; `others` is what the rest of the machine used meanwhile on the
+ * CPUs this run may use (other people's work on a shared machine: figures
+ * taken while it is high are not this code's alone).
  */
 export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot) {
   const wallUs = (b.at - a.at) * 1000;
   const us = { stack: b.stack - a.stack, jvm: b.jvm - a.jvm, bench: b.bench - a.bench };
-  const others = Math.max(0, b.machine - a.machine - us.stack - us.jvm - us.bench);
+  const known = (x: number) => (Number.isFinite(x) ? x : 0);
+  const others = Math.max(0, b.machine - a.machine - known(us.stack) - known(us.jvm) - known(us.bench));
   const pctOf = (x: number) => Math.round((1000 * x) / wallUs) / 10;
   return { wallMs: wallUs / 1000, us, pct: { stack: pctOf(us.stack), jvm: pctOf(us.jvm), bench: pctOf(us.bench), others: pctOf(others) } };
 }
