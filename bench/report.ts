@@ -116,7 +116,7 @@ export function printReport(r: Record<string, any>) {
     ['heartbeat (WS): DynamoDB requests', r.dynamodbRequestsPerOp.heartbeatWs.requests, '1 write, 0 reads, 0 pushes'],
     ['heartbeat (HTTP): DynamoDB requests', r.dynamodbRequestsPerOp.heartbeatHttp.requests, '1 write, 0 reads'],
     ['fan-out: requests per recipient', r.dynamodbRequestsPerOp.fanoutPerRecipient.requests, 'ceil(N/100) batch reads + watcher pages'],
-    ['DynamoDB requests per change (50/s load, all functions)', r.requestsPerChange, 'reported'],
+    ['DynamoDB requests per change (20/s load, all functions)', r.requestsPerChange, 'reported'],
     ['Scan on any request path', r.scanUsed ? 'yes' : 'no', 'no'],
     ['largest bundle (KB)', Math.max(...bundles.map((b) => b.bundleKB)), '≤ 300'],
     ['slowest cold init (ms)', Math.max(...bundles.map((b) => b.coldInitMs)), 'see the SDK floor'],
