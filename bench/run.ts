@@ -25,7 +25,7 @@ import { connectLoadUsers, LOAD_USERS, ramp, rssSampler, SUBSCRIPTIONS, steadyLo
 import { pushFloor, wsSendFloor } from './measure/push-floor.ts';
 import { perOp } from './measure/requests-per-op.ts';
 import { streamFloor } from './measure/stream-floor.ts';
-import { machine, stackPids } from './proc.ts';
+import { cpuBetween, cpuSnapshot, machine, stackPids } from './proc.ts';
 import { budgetRows, printReport } from './report.ts';
 import { close, connectRetries, pushes, startStack } from './stack.ts';
 
@@ -64,7 +64,8 @@ try {
   }
 
   log(`stream floor: raw PutItem → bare GetRecords poller, ${CHANGE_RATE}/s`);
-  const stream = await streamFloor(stack, CHANGE_RATE, quick ? 8 : 30);
+  const beforeStream = cpuSnapshot(pids);
+  const stream = { ...(await streamFloor(stack, CHANGE_RATE, quick ? 8 : 30)), othersCpuPct: cpuBetween(beforeStream, cpuSnapshot(pids)).pct.others };
   Object.assign(floors, { streamP50Ms: stream.p50, streamP99Ms: stream.p99 });
   floorDetail.stream = stream;
   log(`  p50 ${stream.p50} ms, p99 ${stream.p99} ms over ${stream.records} records (poll every ${stream.pollMs} ms)`);

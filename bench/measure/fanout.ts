@@ -50,7 +50,12 @@ export async function fanout3000(stack: Stack, pids: Pids, floorRounds: number) 
     delivered: got,
     rssAt3000: peak,
     fanout3000CpuPerPushUs: round(cpu.us.stack / Math.max(1, got)),
-    fanout3000Cpu: { stackMs: round(cpu.us.stack / 1000), jvmMs: round(cpu.us.jvm / 1000), jvmCpuPerPushUs: round(cpu.us.jvm / Math.max(1, got)) },
+    fanout3000Cpu: {
+      stackMs: round(cpu.us.stack / 1000),
+      jvmMs: round(cpu.us.jvm / 1000),
+      jvmCpuPerPushUs: round(cpu.us.jvm / Math.max(1, got)),
+      othersCpuPct: cpu.pct.others,
+    },
     floor,
   };
 }

@@ -14,8 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { BatchGetItemCommand, type BatchGetItemCommandOutput, type KeysAndAttributes } from '@aws-sdk/client-dynamodb';
+import { build } from 'esbuild';
 import WebSocket from 'ws';
 import { config } from '../../functions/commons/config.ts';
+import { LAMBDA_BUNDLE } from '../bundle.ts';
 import { ROOT, round, sleep } from '../common.ts';
 import { cpuBetween, cpuSnapshot, type Pids } from '../proc.ts';
 import { pushes, type Stack } from '../stack.ts';
@@ -36,17 +38,34 @@ export async function connectionIds(stack: Stack, users: string[]): Promise<stri
   return ids;
 }
 
+/**
+ * The child script, compiled once to plain JavaScript (no TypeScript loader in the measured process);
+ * the AWS SDK and ws stay external, loaded from node_modules as the stack loads them.
+ */
+let childScript: Promise<string> | undefined;
+function compiledChild(): Promise<string> {
+  childScript ??= (async () => {
+    const outfile = join(ROOT, 'bench/.bundles/push-floor-child.mjs');
+    await build({ ...LAMBDA_BUNDLE, minify: false, entryPoints: [join(ROOT, 'bench/measure/push-floor-child.ts')], outfile, external: ['@aws-sdk/*', 'ws'] });
+    return outfile;
+  })();
+  return childScript;
+}
+
 class Child {
   readonly proc: ChildProcess;
   private readonly lines: Interface;
   private readonly queue: string[] = [];
   private waiting: ((l: string) => void) | undefined;
   private readonly dir: string;
-  constructor(mode: 'post' | 'ws', cfg: unknown) {
+  static async start(mode: 'post' | 'ws', cfg: unknown): Promise<Child> {
+    return new Child(await compiledChild(), mode, cfg);
+  }
+  private constructor(script: string, mode: 'post' | 'ws', cfg: unknown) {
     this.dir = mkdtempSync(join(tmpdir(), 'bench-push-floor-'));
     const file = join(this.dir, 'config.json');
     writeFileSync(file, JSON.stringify(cfg));
-    this.proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/measure/push-floor-child.ts'), mode, file], {
+    this.proc = spawn(process.execPath, [script, mode, file], {
       cwd: ROOT,
       stdio: ['pipe', 'pipe', 'inherit'],
       env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
@@ -90,7 +109,7 @@ async function delivered(from: number, n: number, deadlineMs = 10_000) {
 /** CPU µs per push of the bare SDK loop through the local gateway: (gateway's process + loop's process) / messages. */
 export async function pushFloor(stack: Stack, pids: Pids, users: string[], payload: string, rounds: number) {
   const ids = await connectionIds(stack, users);
-  const child = new Child('post', { endpoint: stack.callbackUrl, connectionIds: ids, payload, rounds, concurrency: config.fanoutConcurrency });
+  const child = await Child.start('post', { endpoint: stack.callbackUrl, connectionIds: ids, payload, rounds, concurrency: config.fanoutConcurrency });
   try {
     await child.next(); // set up
     const warm = pushes.received;
@@ -124,7 +143,7 @@ export async function pushFloor(stack: Stack, pids: Pids, users: string[], paylo
 
 /** CPU µs per message of a bare `ws` server sending the payload to `clients` clients of this process (reference only). */
 export async function wsSendFloor(clients: number, payload: string, rounds: number) {
-  const child = new Child('ws', { clients, payload, rounds });
+  const child = await Child.start('ws', { clients, payload, rounds });
   const sockets: WebSocket[] = [];
   try {
     const { port } = JSON.parse(await child.next()) as { port: number };
