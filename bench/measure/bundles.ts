@@ -76,7 +76,7 @@ export async function measureBundles() {
     if (!sets.has(key)) sets.set(key, await floorBundle(pkgs));
   }
   // rounds: every floor (twice) and every bundle once per round, so the floors are sampled over the same minutes as the bundles
-  const rounds = quick ? 2 : 5;
+  const rounds = quick ? 3 : 5;
   const samples = new Map<string, { ms: number; heap: number }[]>();
   const add = (key: string, s: { ms: number; heap: number }) => samples.set(key, [...(samples.get(key) ?? []), s]);
   for (let r = 0; r < rounds; r++) {
