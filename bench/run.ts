@@ -27,7 +27,7 @@ import { perOp } from './measure/requests-per-op.ts';
 import { streamFloor } from './measure/stream-floor.ts';
 import { cpuBetween, cpuSnapshot, machine, stackPids } from './proc.ts';
 import { budgetRows, printReport } from './report.ts';
-import { close, connectRetries, pushes, startStack } from './stack.ts';
+import { close, connectRetries, pushes, quiesce, startStack } from './stack.ts';
 
 const CHANGE_RATE = 20; // changes/s of the notify budget and the stream floor
 const results: Record<string, any> = { quick, startedAt: new Date().toISOString(), node: process.version, machine: machine() };
@@ -112,6 +112,7 @@ try {
   log(`  ${r.maxUpdatesPerSecond} changes/s; bottleneck: ${r.saturation?.bottleneck}`);
   results.rss = sampler.stop();
   await Promise.all(users.map(close));
+  await quiesce(stack); // the ramp's backlog and the disconnects drained: DynamoDB Local serves the ceiling alone
 
   log("DynamoDB Local ceiling for the stack's per-change request mix");
   const ceiling = await dynamodbCeiling(
