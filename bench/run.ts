@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (full) / `npm run bench -- --quick` (about 2 min):
+ * `npm run bench` (full, about 6 min) / `npm run bench -- --quick` (about 3 min):
  * measures the local stack (started here as `npm start --in-memory` does, in
  * its own process) with real WebSocket clients and, in the same run on the
  * same machine and DynamoDB Local, the floors its figures are compared with:
