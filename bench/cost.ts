@@ -63,17 +63,36 @@ function perChange(n: number) {
  * the device's expiry but not the sweep index (a keys-only GSI), so the sweeper
  * finds the user when the old due time comes and records the next one: the
  * latest sign of life + timeout, on average timeout − heartbeat interval / 2.
+ * The `gateway` mode's liveness wheel looks at each connection as often.
  */
 const rescheduleSeconds = ASSUME.timeoutSeconds - ASSUME.heartbeatSeconds / 2;
 /**
- * One reschedule: a consistent GetItem of the state (1 RRU, ≤ 4 KB), one write
- * of the state item (1 WRU, ≤ 1 KB) and the sweep index entry moved: "If an
- * update to the table changes the value of an indexed key attribute (from A to
- * B), two writes are required, one to delete the previous item from the index
- * and another write to put the new item into the index"
- * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.Writes).
+ * `lambda` mode, one reschedule: a consistent GetItem of the state (1 RRU,
+ * ≤ 4 KB), one write of the state item (1 WRU, ≤ 1 KB) and the sweep index
+ * entry moved: "If an update to the table changes the value of an indexed key
+ * attribute (from A to B), two writes are required, one to delete the
+ * previous item from the index and another write to put the new item into the
+ * index" (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.Writes).
  */
 const rescheduleCost = PRICE.ddbReadUnit + (1 + 2) * PRICE.ddbWriteUnit;
+/**
+ * `gateway` mode, one reschedule (functions/commons/liveness.ts): the user's
+ * state is not touched; the connection's wheel entry (~80 bytes: user id,
+ * device, connection id, due time) is written into its next time bucket in
+ * an item of up to 200 entries, and read back once by a consistent Query.
+ * "One write request unit represents one write for an item up to 1 KB in
+ * size" and a read request unit one strongly consistent read "for an item up
+ * to 4 KB", a Query's items summed before rounding
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html).
+ * An entry read by the round just before it is due is carried to the next
+ * bucket: on average half the entries, once (the round falls anywhere in the
+ * bucket its entry is due in).
+ */
+const WHEEL_ENTRY_BYTES = 80;
+const WHEEL_CARRIES = 0.5;
+const wheelRescheduleCost = (1 + WHEEL_CARRIES) * ((WHEEL_ENTRY_BYTES / 1024) * PRICE.ddbWriteUnit + (WHEEL_ENTRY_BYTES / 4096) * PRICE.ddbReadUnit);
+/** `gateway` mode, per deployment: each round Queries the new bucket of each of the 4 shards and reads and writes its cursor (rounds every 15 s). */
+const wheelFixedPerMonth = ASSUME.minutesPerMonth * 4 * (4 * PRICE.ddbReadUnit + PRICE.ddbReadUnit + PRICE.ddbWriteUnit);
 
 export type HeartbeatCostMode = 'lambda' | 'gateway' | 'lambda-answered';
 
@@ -86,11 +105,12 @@ function perUserMonth(mode: HeartbeatCostMode) {
   const messages = heartbeats * (mode === 'lambda-answered' ? 2 : 1) * PRICE.wsMessage;
   // `gateway`: a MOCK integration, no Lambda and no write per heartbeat
   const heartbeatWork = mode === 'gateway' ? 0 : heartbeats * (lambda(ASSUME.handlerMs) + ddbCost('heartbeatWs'));
-  // `gateway`: the reschedule also carries the extension (the same one conditional write) after a GetConnection,
-  // which is not billed: "Pay only for messages sent and received and the total number of connection minutes"
-  // (https://aws.amazon.com/api-gateway/pricing/)
-  const reschedules = ((minutes * 60) / rescheduleSeconds) * rescheduleCost;
-  const reconnects = 30 * ASSUME.reconnectsPerDay * (lambda(ASSUME.handlerMs) * 3 + ddbCost('connect') + ddbCost('disconnect'));
+  // `gateway`: the wheel asks API Gateway (GetConnection), which is not billed: "Pay only for messages sent and
+  // received and the total number of connection minutes" (https://aws.amazon.com/api-gateway/pricing/)
+  const reschedules = ((minutes * 60) / rescheduleSeconds) * (mode === 'gateway' ? wheelRescheduleCost : rescheduleCost);
+  // `gateway`: a connection's first wheel entry (one item, 1 WRU) and, once it closed, the look that finds it gone (a state read)
+  const watch = mode === 'gateway' ? PRICE.ddbWriteUnit + PRICE.ddbReadUnit : 0;
+  const reconnects = 30 * ASSUME.reconnectsPerDay * (lambda(ASSUME.handlerMs) * 3 + ddbCost('connect') + ddbCost('disconnect') + watch);
   const total = connectionMinutes + messages + heartbeatWork + reschedules + reconnects;
   return { total, connectionMinutes, messages, heartbeatWork, reschedules, reconnects };
 }
@@ -144,14 +164,14 @@ lines.push(
 for (const m of MODES) {
   const c = modeRows[m] as ReturnType<typeof perUserMonth>;
   lines.push(
-    `| \`${m}\` | ${usd(c.total)} | ${(c.total / floorPerUserMonth).toFixed(2)} | ${usd(c.total * 100_000 + sweeperLambdaPerMonth)} | ${usd(c.connectionMinutes)} | ${usd(c.messages)} | ${usd(c.heartbeatWork)} | ${usd(c.reschedules)} | ${usd(c.reconnects)} |`,
+    `| \`${m}\` | ${usd(c.total)} | ${(c.total / floorPerUserMonth).toFixed(2)} | ${usd(c.total * 100_000 + sweeperLambdaPerMonth + (m === 'gateway' ? wheelFixedPerMonth : 0))} | ${usd(c.connectionMinutes)} | ${usd(c.messages)} | ${usd(c.heartbeatWork)} | ${usd(c.reschedules)} | ${usd(c.reconnects)} |`,
   );
 }
 lines.push(
   '',
-  `Modes: \`lambda\` (the default) a heartbeat invokes a Lambda that extends the device with one write, and is answered only when it carries a \`requestId\` (the SDK sends none); \`gateway\` (\`-c heartbeat=gateway\`) the heartbeat route is a MOCK integration (no Lambda, no write) and the sweeper extends a due WebSocket device from GetConnection's \`LastActiveAt\`; \`lambda-answered\` is how every heartbeat was answered before (for comparison). The sweeper reschedules each user every ${rescheduleSeconds} s on average (timeout − heartbeat interval / 2), each time a consistent read, one write and the sweep index entry moved (3 WRU + 1 RRU); its Lambda is ${usd(sweeperLambdaPerMonth)} a month whatever the number of users (in the 100,000 column).`,
+  `Modes: \`lambda\` (the default) a heartbeat invokes a Lambda that extends the device with one write, and is answered only when it carries a \`requestId\` (the SDK sends none); the sweeper reschedules each user every ${rescheduleSeconds} s on average (timeout − heartbeat interval / 2), each time a consistent read, one write and the sweep index entry moved (3 WRU + 1 RRU). \`gateway\` (\`-c heartbeat=gateway\`) the heartbeat route is a MOCK integration (no Lambda, no write) and the sweeper's liveness wheel asks API Gateway about each connection as often (GetConnection's \`LastActiveAt\`), moving only the connection's ~${WHEEL_ENTRY_BYTES}-byte wheel entry, batched 200 to an item (${(wheelRescheduleCost / PRICE.ddbWriteUnit).toFixed(3)} WRU-equivalents per reschedule, carries included), plus ${usd(wheelFixedPerMonth)} a month per deployment for the wheel's bucket Queries and cursor. \`lambda-answered\` is how every heartbeat was answered before (for comparison). The sweeper's Lambda is ${usd(sweeperLambdaPerMonth)} a month whatever the number of users (in the 100,000 column).`,
   '',
-  'What keeps `gateway` above 1.3× is that reschedule, not the heartbeat: it is half of its cost. Why `gateway` is not the default, and what AWS documents about `LastActiveAt`, `@connections` calls and their quotas: see "Heartbeat modes" below.',
+  'Why `gateway` is not the default, and what AWS documents about `LastActiveAt`, `@connections` calls and their quotas: see "Heartbeat modes" below.',
   '',
 );
 lines.push(...readFileSync(join(ROOT, 'bench/cost-heartbeat-modes.md'), 'utf8').trimEnd().split('\n'), '');

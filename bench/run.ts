@@ -12,10 +12,11 @@
  * (notify latency, CPU per push, ramp), fan-out to 3000, and the floors.
  * Prints each figure against its floor and budget and writes
  * bench/results/latest.json. A failed budget is reported, never hidden, and
- * does not fail the run. `taskset -c 0 npm run bench` runs it on one core.
+ * does not fail the run. `taskset -c 0 npm run bench -- --out one-core.json`
+ * runs it on one core into its own file.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { log, quick, ROOT, round } from './common.ts';
 import { measureBundles, measureSdkChoice } from './measure/bundles.ts';
 import { dynamodbCeiling } from './measure/dynamodb-ceiling.ts';
@@ -29,6 +30,9 @@ import { cpuBetween, cpuSnapshot, machine, stackPids } from './proc.ts';
 import { budgetRows, printReport } from './report.ts';
 import { close, connectRetries, pushes, quiesce, startStack } from './stack.ts';
 
+/** `--out one-core.json`: another results file in bench/results (default latest.json, the one the README and `npm run cost` read) */
+const outAt = process.argv.indexOf('--out');
+const OUT = outAt > 0 ? basename(process.argv[outAt + 1] ?? 'latest.json') : 'latest.json';
 const CHANGE_RATE = 20; // changes/s of the notify budget and the stream floor
 const results: Record<string, any> = { quick, startedAt: new Date().toISOString(), node: process.version, machine: machine() };
 const started = Date.now();
@@ -149,7 +153,7 @@ results.dynamodbLocalRssMB = results.rss.jvmMB;
 results.capacityUnitsPerOp = Object.fromEntries(Object.entries(results.dynamodbRequestsPerOp).map(([k, v]: [string, any]) => [k, v.capacityUnits]));
 results.budgets = budgetRows(results);
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench/results/latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(ROOT, 'bench/results', OUT), `${JSON.stringify(results, null, 2)}\n`);
 printReport(results);
-console.log(`\nwritten to bench/results/latest.json in ${results.durationSeconds} s`);
+console.log(`\nwritten to bench/results/${OUT} in ${results.durationSeconds} s`);
 process.exit(0);

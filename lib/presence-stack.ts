@@ -45,6 +45,7 @@ import {
   sweeperAccess,
   throttleFor,
   workers,
+  wsRouteAccess,
   wsRoutes,
 } from './routes.ts';
 import { STREAM_PARALLELIZATION, STREAM_RETRY_ATTEMPTS, streamFilterPatterns } from './tables.ts';
@@ -258,7 +259,7 @@ export class PresenceStack extends Stack {
         this.webSocketRoutes[route.routeKey] = this.webSocketApi.addRoute(route.routeKey, { integration });
         continue;
       }
-      const f = make(route.id, route.entry, route.access);
+      const f = make(route.id, route.entry, wsRouteAccess(route, heartbeat));
       const integration = new WebSocketLambdaIntegration(`${route.id}Integration`, f.fn);
       if (route.routeKey === '$connect') {
         this.webSocketRoutes[route.routeKey] = this.webSocketApi.addRoute(route.routeKey, { integration, authorizer: wsAuthorizer });

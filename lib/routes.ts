@@ -82,9 +82,10 @@ export interface WsRoute {
  * - `lambda` (default): the `heartbeat` route invokes a Lambda that extends the
  *   device with one write;
  * - `gateway`: the `heartbeat` route is an API Gateway MOCK integration (no
- *   Lambda, no write) and the sweeper, when a WebSocket device is due, asks
- *   API Gateway for the connection's `LastActiveAt` (GetConnection) and extends
- *   the device from it. See docs/cost.md for why it is not the default.
+ *   Lambda, no write); a WebSocket device holds for its connection's life and
+ *   the sweeper's liveness wheel asks API Gateway for each connection's
+ *   `LastActiveAt` (GetConnection) once per timeout (functions/commons/liveness.ts).
+ *   See docs/cost.md for why it is not the default.
  */
 export type HeartbeatMode = 'lambda' | 'gateway';
 export const HEARTBEAT_MODES: readonly HeartbeatMode[] = ['lambda', 'gateway'];
@@ -271,10 +272,26 @@ export const workers = {
 } as const satisfies Record<string, Worker>;
 
 /**
- * The sweeper's access in a heartbeat mode: in `gateway` mode it also asks API
- * Gateway for connections (GetConnection) and extends live devices (UpdateItem).
+ * The sweeper's access in a heartbeat mode: in `gateway` mode it also reads
+ * and writes the liveness wheel (Graph: Query the due buckets, BatchWriteItem
+ * the entries that stay watched, GetItem/PutItem its cursor), asks API
+ * Gateway about connections (GetConnection) and forgets gone ones (DISCONNECT).
  */
 export const sweeperAccess = (mode: HeartbeatMode): Access =>
   mode === 'gateway'
-    ? { ...workers.sweeper.access, presence: [...(workers.sweeper.access.presence ?? []), 'UpdateItem'], connections: ['GET'] }
+    ? {
+        ...workers.sweeper.access,
+        graph: [...new Set<TableAction>([...(workers.sweeper.access.graph ?? []), ...DISCONNECT.graph, 'GetItem', 'PutItem'])],
+        connections: ['GET'],
+      }
     : workers.sweeper.access;
+
+/**
+ * A WebSocket route's access in a heartbeat mode: in `gateway` mode a route
+ * that may (re)add the connection's device also writes its liveness entry
+ * (Graph BatchWriteItem; functions/commons/liveness.ts watchConnection).
+ */
+export const wsRouteAccess = (route: WsRoute, mode: HeartbeatMode): Access =>
+  mode === 'gateway' && route.routeKey !== '$disconnect'
+    ? { ...route.access, graph: [...new Set<TableAction>([...(route.access.graph ?? []), 'BatchWriteItem'])] }
+    : route.access;

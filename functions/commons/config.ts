@@ -18,8 +18,8 @@ export const config = {
   sweepIntervalSeconds: int('SWEEP_INTERVAL_SECONDS', 15),
   /**
    * `gateway`: WebSocket heartbeats never reach a function (MOCK route); the
-   * sweeper extends a due WebSocket device from its connection's LastActiveAt
-   * (lib/routes.ts HeartbeatMode). Default `lambda`.
+   * sweeper's liveness wheel checks each connection's LastActiveAt once per
+   * timeout (lib/routes.ts HeartbeatMode, commons/liveness.ts). Default `lambda`.
    */
   heartbeatMode: env.HEARTBEAT_MODE === 'gateway' ? ('gateway' as const) : ('lambda' as const),
   fanoutConcurrency: int('FANOUT_CONCURRENCY', 32),

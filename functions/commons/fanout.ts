@@ -10,7 +10,8 @@ import { iso, pushFor, type UserState } from '../core/presence.ts';
 import { connections } from './clients.ts';
 import { config } from './config.ts';
 import { log } from './log.ts';
-import { disconnect, mapLimit } from './operations.ts';
+import { mapLimit } from './map-limit.ts';
+import { disconnect } from './operations.ts';
 import * as store from './store.ts';
 
 export interface FanoutResult {

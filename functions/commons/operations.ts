@@ -27,7 +27,9 @@ import {
 import { encodeCursor, LIMITS } from '../core/schemas.ts';
 import type { SubscriptionPlan } from '../core/subscriptions.ts';
 import { config } from './config.ts';
-import { extendLiveDevices } from './liveness.ts';
+import { sweepLiveness, watchConnection, wsDeviceExpiry } from './liveness.ts';
+import { log } from './log.ts';
+import { mapLimit } from './map-limit.ts';
 import * as store from './store.ts';
 
 const timeoutMs = config.presenceTimeoutSeconds * 1000;
@@ -48,12 +50,13 @@ export async function ownPresence(userId: string): Promise<OwnPresence> {
 export const MAX_CONNECTIONS_PER_USER = 32;
 
 export async function connectDevice(userId: string, device: string, conn: string): Promise<void> {
+  await watchConnection({ userId, device, conn }, Date.now());
   await store.mutateUser(
     userId,
     (s, now) => {
       if (!s.conns[conn] && Object.keys(s.conns).length >= MAX_CONNECTIONS_PER_USER)
         throw new ApiError('rate_limited', `A user may hold at most ${MAX_CONNECTIONS_PER_USER} open connections; close one first`);
-      return upsertDevice(s, device, { kind: 'ws', conn, expiresAt: now + timeoutMs }, now);
+      return upsertDevice(s, device, { kind: 'ws', conn, expiresAt: wsDeviceExpiry(now) }, now);
     },
     userChange,
   );
@@ -101,15 +104,19 @@ export async function touchConnection(who: { userId: string; device: string; con
   const now = Date.now();
   const expiresAt = now + timeoutMs;
   const window = Math.floor(now / (config.wsRateWindowSeconds * 1000));
-  const touched = await store.touchDevice(who.userId, who.device, expiresAt, now, { id: who.connectionId, window });
+  // in the `gateway` heartbeat mode the sweeper's liveness check owns a live WebSocket device's expiry (liveness.ts)
+  const extend = config.heartbeatMode === 'gateway' ? null : expiresAt;
+  const touched = await store.touchDevice(who.userId, who.device, extend, now, { id: who.connectionId, window });
   let messagesInWindow = touched?.messagesInWindow ?? 0;
   if (!touched) {
+    // the device may come back on this connection: watched first (`gateway` mode)
+    await watchConnection({ userId: who.userId, device: who.device, conn: who.connectionId }, now);
     const count = (readd: boolean) => (s: UserState, t: number) => {
       const held = s.devices[who.device];
       const owner = held?.c !== undefined && held.c !== who.connectionId && s.conns[held.c] ? held.c : who.connectionId;
       let live = s;
       try {
-        if (readd) live = upsertDevice(s, who.device, { kind: 'ws', conn: owner, expiresAt: t + timeoutMs }, t);
+        if (readd) live = upsertDevice(s, who.device, { kind: 'ws', conn: owner, expiresAt: wsDeviceExpiry(t) }, t);
       } catch (err) {
         // past the device cap the device stays away, but the message still counts
         if (!(err instanceof ApiError)) throw err;
@@ -268,30 +275,22 @@ export interface SweepCounts {
   devicesExpired: number;
   availabilityCleared: number;
   subscriptionsExpired: number;
-  /** `gateway` heartbeat mode: users whose live WebSocket devices were extended from GetConnection */
-  usersExtended: number;
 }
 
 /**
  * One sweep: every user whose sweep is due is rewritten with expired devices
  * and lapsed availability removed (a conditional write; the stream consumer
  * then tells subscribers), and the next due time is recorded. In the
- * `gateway` heartbeat mode, due WebSocket devices whose connection was active
- * within the timeout are extended first (functions/commons/liveness.ts).
+ * `gateway` heartbeat mode, the connections whose liveness check is due are
+ * asked about too (functions/commons/liveness.ts).
  */
 export async function sweep(now = Date.now()): Promise<SweepCounts> {
-  const counts: SweepCounts = { usersMarkedOffline: 0, devicesExpired: 0, availabilityCleared: 0, subscriptionsExpired: 0, usersExtended: 0 };
-  const [due, subscriptionsExpired] = await Promise.all([store.dueForSweep(now), store.deleteExpiredSubscriptions(now)]);
+  const counts: SweepCounts = { usersMarkedOffline: 0, devicesExpired: 0, availabilityCleared: 0, subscriptionsExpired: 0 };
+  const [due, subscriptionsExpired, liveness] = await Promise.all([store.dueForSweep(now), store.deleteExpiredSubscriptions(now), sweepLiveness(now)]);
   counts.subscriptionsExpired = subscriptionsExpired;
+  counts.devicesExpired += liveness.devicesExpired;
+  if (liveness.connectionsChecked) log.info('liveness', { ...liveness });
   await mapLimit(due, 16, async (userId) => {
-    if (config.heartbeatMode === 'gateway') {
-      // live WebSocket devices are extended from their connection's LastActiveAt first
-      const outcome = await extendLiveDevices(userId, now);
-      if (outcome !== 'sweep') {
-        if (outcome === 'done') counts.usersExtended++;
-        return;
-      }
-    }
     const result = await store.mutateUser(userId, (s) => s, { force: true });
     counts.devicesExpired += result.devicesExpired;
     if (result.availabilityCleared) counts.availabilityCleared++;
@@ -299,18 +298,6 @@ export async function sweep(now = Date.now()): Promise<SweepCounts> {
     if (result.written && hadDevices && Object.keys(result.state.devices).length === 0) counts.usersMarkedOffline++;
   });
   return counts;
-}
-
-/** Runs `fn` over items with at most `limit` in flight. */
-export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 // ---------- friends and groups (read by users, written by sys) ----------

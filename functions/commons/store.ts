@@ -16,6 +16,9 @@
  *   USER#<userId> / PUSHED             the last version fanned out (v): stream idempotency, read by that same
  *                                      Query (its sort key sorts after FRIEND# and GROUP#)
  *   LEASE#<name> / LEASE               a short lease that serializes one cap's read-then-write (until, owner, ttl)
+ *   LIVE#<shard>#<bucket> / <random>   `gateway` heartbeat mode: WebSocket connections to check in that time
+ *                                      bucket, up to 200 per item (w: [userId, device, conn, due, stale?][], ttl)
+ *   LIVECURSOR / CURSOR                the last liveness bucket the sweeper looked at (b)
  * Friends listeners are a flag on the connection in the user's state (conns[c].f).
  */
 
@@ -70,6 +73,10 @@ const keys = {
   listenersOfConn: (conn: string) => `LCONN#${conn}`,
   groupListeners: (groupId: string) => `GL#${groupId}`,
   lease: (name: string) => ({ pk: `LEASE#${name}`, sk: 'LEASE' }),
+  /** `gateway` heartbeat mode: the connections to look at in one time bucket of one sweep shard (any number of items) */
+  livenessBucket: (shard: string, bucket: number) => `LIVE#${shard}#${bucket}`,
+  /** the last bucket (of every shard) the sweeper has looked at */
+  livenessCursor: { pk: 'LIVECURSOR', sk: 'CURSOR' },
 };
 
 /** The leases the caps are checked under: what is counted and written together. */
@@ -79,7 +86,7 @@ export const leases = {
 };
 
 /** Spreads a sparse "due" index over SWEEP_SHARDS partitions (no hot key). */
-const sweepShard = (userId: string): string => {
+export const sweepShard = (userId: string): string => {
   let h = 0;
   for (let i = 0; i < userId.length; i++) h = (h * 31 + userId.charCodeAt(i)) | 0;
   return `S#${Math.abs(h) % SWEEP_SHARDS}`;
@@ -418,13 +425,18 @@ export async function quickPatch(
 export async function touchDevice(
   userId: string,
   device: string,
-  expiresAt: number,
+  /** the new expiry; null: leave it (the `gateway` heartbeat mode, where the sweeper's liveness check owns it) */
+  expiresAt: number | null,
   now: number,
   conn?: { id: string; window: number },
 ): Promise<{ messagesInWindow: number } | null> {
   const names: Record<string, string> = { '#dv': 'devices', '#d': device, '#e': 'e', '#l': 'l', '#rev': 'rev' };
-  const values: Record<string, unknown> = { ':e': expiresAt, ':now': now, ':t': true, ':one': 1 };
-  let set = 'SET #dv.#d.#e = :e, #dv.#d.#l = :now, lastSeen = :now, quiet = :t';
+  const values: Record<string, unknown> = { ':now': now, ':t': true, ':one': 1 };
+  let set = 'SET #dv.#d.#l = :now, lastSeen = :now, quiet = :t';
+  if (expiresAt !== null) {
+    values[':e'] = expiresAt;
+    set += ', #dv.#d.#e = :e';
+  }
   let remove = '';
   let condition = 'attribute_exists(#dv.#d) AND #dv.#d.#e > :now';
   if (conn) {
@@ -496,51 +508,86 @@ export async function legacyPushedVersion(userId: string): Promise<number> {
   return Number(out.Item?.v ?? 0);
 }
 
+// ---------- liveness checks of the `gateway` heartbeat mode (functions/commons/liveness.ts) ----------
+/** A WebSocket device whose connection the sweeper asks API Gateway about when its bucket comes. */
+export interface LivenessEntry {
+  userId: string;
+  device: string;
+  conn: string;
+  /** when to look: the connection's last activity + timeout (epoch ms) */
+  due: number;
+  /** the device was taken offline for silence; look again each round in case the client speaks again */
+  stale?: boolean;
+}
+/** entries per item: ~70 bytes each, so an item of 200 is ~14 KB (14 WRU for 200 reschedules) */
+const LIVENESS_ENTRIES_PER_ITEM = 200;
+
+/** The sweep shards, and a user's. */
+export const sweepShards = (): string[] => Array.from({ length: SWEEP_SHARDS }, (_, i) => `S#${i}`);
+
 /**
- * The `gateway` heartbeat mode's extension (functions/commons/liveness.ts):
- * ONE conditional UpdateItem sets each named device's expiry and last sign of
- * life, the user's lastSeen and the next sweep time; quiet (no fan-out).
- * Only if nobody wrote since `state` was read (`rev`); false otherwise.
+ * Writes entries into their shard's time buckets, all the entries of one
+ * bucket in as few items as fit (BatchWriteItem): a reschedule costs a
+ * fraction of a write unit, not a write per device. Items expire by TTL
+ * (free) a day after their bucket: they are read once, never deleted.
  */
-export async function extendDevices(state: UserState, devices: Record<string, { e: number; l: number }>, sweepAt: number | null): Promise<boolean> {
-  const names: Record<string, string> = { '#dv': 'devices', '#e': 'e', '#l': 'l', '#rev': 'rev' };
-  const values: Record<string, unknown> = { ':rev': state.rev, ':one': 1, ':t': true };
-  const set: string[] = ['quiet = :t'];
-  let lastSeen = state.lastSeen ?? 0;
-  Object.entries(devices).forEach(([device, d], i) => {
-    names[`#d${i}`] = device;
-    values[`:e${i}`] = d.e;
-    values[`:l${i}`] = d.l;
-    set.push(`#dv.#d${i}.#e = :e${i}`, `#dv.#d${i}.#l = :l${i}`);
-    lastSeen = Math.max(lastSeen, d.l);
+export async function scheduleLiveness(entries: readonly (LivenessEntry & { bucket: number })[], bucketMs: number): Promise<void> {
+  const groups = new Map<string, { shard: string; bucket: number; w: (string | number)[][] }>();
+  for (const e of entries) {
+    const shard = sweepShard(e.userId);
+    const key = `${shard}|${e.bucket}`;
+    const g = groups.get(key) ?? { shard, bucket: e.bucket, w: [] };
+    g.w.push(e.stale ? [e.userId, e.device, e.conn, e.due, 1] : [e.userId, e.device, e.conn, e.due]);
+    groups.set(key, g);
+  }
+  const puts: WriteRequest[] = [];
+  for (const g of groups.values())
+    for (let i = 0; i < g.w.length; i += LIVENESS_ENTRIES_PER_ITEM)
+      puts.push({
+        PutRequest: {
+          Item: {
+            pk: keys.livenessBucket(g.shard, g.bucket),
+            sk: randomUUID(),
+            w: g.w.slice(i, i + LIVENESS_ENTRIES_PER_ITEM),
+            ttl: Math.ceil(((g.bucket + 1) * bucketMs) / 1000) + 86_400,
+          },
+        },
+      });
+  await batchWrite(GRAPH, puts);
+}
+
+/** The entries of one bucket of one shard (one Query, paged). */
+export async function livenessEntries(shard: string, bucket: number): Promise<LivenessEntry[]> {
+  const items = await queryAll({
+    TableName: GRAPH,
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': keys.livenessBucket(shard, bucket) },
+    ConsistentRead: true,
   });
-  values[':seen'] = lastSeen;
-  set.push('lastSeen = :seen');
-  if (sweepAt !== null) {
-    values[':due'] = sweepAt;
-    set.push('sweepAt = :due');
-  }
-  try {
-    await ddb.send(
-      new UpdateCommand({
-        TableName: PRESENCE,
-        Key: keys.userState(state.userId),
-        UpdateExpression: `SET ${set.join(', ')} ADD #rev :one`,
-        ConditionExpression: '#rev = :rev',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      }),
-    );
-    return true;
-  } catch (err) {
-    if (err instanceof ConditionalCheckFailedException) return false;
-    throw err;
-  }
+  return items.flatMap((item) =>
+    ((item.w as [string, string, string, number, number?][] | undefined) ?? []).map(([userId, device, conn, due, stale]) => ({
+      userId,
+      device,
+      conn,
+      due: Number(due),
+      ...(stale ? { stale: true } : {}),
+    })),
+  );
+}
+
+/** The last bucket (of every shard) the sweeper has looked at; null: never. */
+export async function livenessCursor(): Promise<number | null> {
+  const out = await ddb.send(new GetCommand({ TableName: GRAPH, Key: keys.livenessCursor, ConsistentRead: true }));
+  return typeof out.Item?.b === 'number' ? out.Item.b : null;
+}
+
+export async function setLivenessCursor(bucket: number): Promise<void> {
+  await ddb.send(new PutCommand({ TableName: GRAPH, Item: { ...keys.livenessCursor, b: bucket } }));
 }
 
 /** Users whose sweep is due (devices or availability may have expired), one Query per shard (keys only). */
 export async function dueForSweep(now: number): Promise<string[]> {
-  const shards = Array.from({ length: SWEEP_SHARDS }, (_, i) => `S#${i}`);
+  const shards = sweepShards();
   const pages = await Promise.all(
     shards.map((shard) =>
       queryAll({

@@ -321,6 +321,18 @@ export interface SweepResult {
   availabilityCleared: boolean;
 }
 
+/**
+ * A WebSocket device whose connection went stale or away (the `gateway`
+ * heartbeat mode's check): it expired at `expiredAt` (its last sign of life +
+ * timeout) and is swept as any expired device is. Null when the device is no
+ * longer that connection's (closed, replaced, removed): nothing to do.
+ */
+export function expireConnectionDevice(state: UserState, device: string, conn: string, expiredAt: number, now: number): UserState | null {
+  const d = state.devices[device];
+  if (!d || d.c !== conn) return null;
+  return sweepState({ ...state, devices: { ...state.devices, [device]: { ...d, e: Math.min(d.e, expiredAt, now) } } }, now).state;
+}
+
 /** Removes expired devices and a lapsed availability. */
 export function sweepState(state: UserState, now: number): SweepResult {
   const devices: Record<string, DeviceState> = {};
@@ -368,14 +380,15 @@ export function upsertDevice(
   const old = state.devices[device];
   if (!old && liveDevices(state, now).length >= MAX_DEVICES)
     throw badRequest(`A user may have at most ${MAX_DEVICES} live devices; remove one (DELETE /v1/me/devices/{device}) or let it expire`);
+  const conn = patch.conn ?? (patch.kind === 'ws' ? old?.c : undefined);
   const d: DeviceState = {
     s: patch.status ?? old?.s ?? 'online',
     x: patch.ext !== undefined ? patch.ext : (old?.x ?? null),
     k: patch.kind,
-    e: patch.expiresAt,
+    // a change never shortens the expiry its connection holds (the `gateway` heartbeat mode holds it for the connection's life)
+    e: conn !== undefined && old?.c === conn ? Math.max(patch.expiresAt, old.e) : patch.expiresAt,
     l: now,
   };
-  const conn = patch.conn ?? (patch.kind === 'ws' ? old?.c : undefined);
   let conns = state.conns;
   if (conn !== undefined) {
     d.c = conn;

@@ -16,7 +16,7 @@ const intervalMs = config.sweepIntervalSeconds * 1000;
 export const handler = async (event: { loopSeconds?: number } = {}): Promise<SweepCounts> => {
   const started = Date.now();
   const loopMs = Math.max(0, Math.min(Number(event?.loopSeconds) || 0, 900)) * 1000;
-  const total: SweepCounts = { usersMarkedOffline: 0, devicesExpired: 0, availabilityCleared: 0, subscriptionsExpired: 0, usersExtended: 0 };
+  const total: SweepCounts = { usersMarkedOffline: 0, devicesExpired: 0, availabilityCleared: 0, subscriptionsExpired: 0 };
   for (let round = 0; ; round++) {
     const counts = await sweep();
     for (const k of Object.keys(total) as (keyof SweepCounts)[]) total[k] += counts[k];

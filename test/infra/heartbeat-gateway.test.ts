@@ -23,15 +23,23 @@ beforeAll(() => {
 const json = (t: Template) => t.toJSON() as CfnTemplate;
 const heartbeatRoute = (t: Template) =>
   Object.values(t.findResources('AWS::ApiGatewayV2::Route') as Record<string, Resource>).find((r) => r.Properties.RouteKey === HEARTBEAT_ROUTE_KEY);
-const managedBy = (t: Template, id: string): string[] => {
+const statementsOf = (t: Template, id: string): { Action: string | string[]; Resource: unknown }[] => {
   const fn = functionsById(json(t)).get(id) as Resource | undefined;
   const role = fn?.Properties.Role['Fn::GetAtt'][0];
   return Object.values(t.findResources('AWS::IAM::Policy') as Record<string, Resource>)
     .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement)
+    .flatMap((p) => p.Properties.PolicyDocument.Statement);
+};
+const managedBy = (t: Template, id: string): string[] =>
+  statementsOf(t, id)
     .filter((s: { Action: string | string[] }) => [s.Action].flat().includes('execute-api:ManageConnections'))
     .map((s: { Resource: unknown }) => JSON.stringify(s.Resource));
-};
+/** the DynamoDB actions a function may take on the Graph table */
+const graphActions = (t: Template, id: string): string[] =>
+  statementsOf(t, id)
+    .filter((s) => JSON.stringify(s.Resource).includes('"Graph'))
+    .flatMap((s) => [s.Action].flat())
+    .sort();
 
 describe('heartbeat modes in the template', () => {
   it('gateway: the heartbeat route is a one-way MOCK integration and no heartbeat Lambda exists', () => {
@@ -64,5 +72,16 @@ describe('heartbeat modes in the template', () => {
     }
     expect(managedBy(templates.lambda, workers.sweeper.id)).toEqual([]);
     expect(managedBy(templates.gateway, workers.sweeper.id)).toEqual([expect.stringMatching(/\/live\/GET\/@connections\/\*"/)]);
+  });
+
+  it('gateway: the routes that (re)add a connection device write its liveness entry, and the sweeper reads and moves the wheel', () => {
+    for (const id of ['WsConnect', 'WsDefault', 'WsSetPresence']) {
+      expect(graphActions(templates.gateway, id)).toContain('dynamodb:BatchWriteItem');
+    }
+    expect(graphActions(templates.lambda, 'WsConnect')).toEqual([]);
+    expect(graphActions(templates.gateway, 'WsDisconnect')).toEqual(graphActions(templates.lambda, 'WsDisconnect'));
+    const sweeper = graphActions(templates.gateway, workers.sweeper.id);
+    for (const action of ['Query', 'BatchWriteItem', 'GetItem', 'PutItem']) expect(sweeper).toContain(`dynamodb:${action}`);
+    expect(graphActions(templates.lambda, workers.sweeper.id)).not.toContain('dynamodb:BatchWriteItem');
   });
 });
