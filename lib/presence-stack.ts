@@ -40,6 +40,7 @@ import {
   HEARTBEAT_MODES,
   HEARTBEAT_ROUTE_KEY,
   type HeartbeatMode,
+  httpRouteAccess,
   httpRoutes,
   SCOPES,
   sweeperAccess,
@@ -231,7 +232,7 @@ export class PresenceStack extends Stack {
       identitySource: ['$request.header.Authorization'],
     });
     for (const route of httpRoutes) {
-      const f = make(route.id, route.entry, route.access);
+      const f = make(route.id, route.entry, httpRouteAccess(route, heartbeat));
       const scope = SCOPES[route.auth];
       this.httpApi.addRoutes({
         path: route.path,

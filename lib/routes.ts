@@ -45,6 +45,8 @@ const GRAPH_QUERY = ['Query'] as const;
 const LEASE = ['PutItem', 'DeleteItem'] as const;
 /** subscribe: the cap's lease, what is held, the writes */
 const SUBSCRIBE_GRAPH = [...GRAPH_QUERY, ...LEASE, 'BatchWriteItem'] as const;
+/** one sweep (operations.sweep: the sweeper, POST /v1/admin/cleanup-presence): due users rewritten, expired subscriptions deleted */
+const SWEEP: Access = { presence: [...MUTATE, 'QueryIndex'], graph: ['QueryIndex', 'DeleteItem'] };
 /** a connection gone (410 during a fan-out, $disconnect): its state and its listeners */
 const DISCONNECT = { presence: MUTATE, graph: [...GRAPH_QUERY, 'BatchWriteItem'] } as const;
 
@@ -228,7 +230,7 @@ export const httpRoutes: readonly HttpRoute[] = [
     path: '/v1/admin/cleanup-presence',
     entry: h('admin-cleanup'),
     auth: 'admin',
-    access: { presence: [...MUTATE, 'QueryIndex'], graph: ['QueryIndex', 'DeleteItem'] },
+    access: SWEEP,
   },
 ];
 
@@ -256,7 +258,7 @@ export const workers = {
     entry: 'functions/workers/stream.ts',
     access: { presence: [...DISCONNECT.presence, ...READ_MANY], graph: [...DISCONNECT.graph, 'QueryIndex', 'BatchGetItem', 'UpdateItem'], connections: true },
   },
-  sweeper: { id: 'Sweeper', entry: 'functions/workers/sweeper.ts', access: { presence: [...MUTATE, 'QueryIndex'], graph: ['QueryIndex', 'DeleteItem'] } },
+  sweeper: { id: 'Sweeper', entry: 'functions/workers/sweeper.ts', access: SWEEP },
   /** delivers chunks of large audiences (SQS; locally the local stack's SQS endpoint); a queued chunk reads the version pushed (Graph GetItem) */
   fanoutChunk: {
     id: 'FanoutChunk',
@@ -280,11 +282,15 @@ export const workers = {
 export const sweeperAccess = (mode: HeartbeatMode): Access =>
   mode === 'gateway'
     ? {
-        ...workers.sweeper.access,
-        graph: [...new Set<TableAction>([...(workers.sweeper.access.graph ?? []), ...DISCONNECT.graph, 'GetItem', 'PutItem'])],
+        ...SWEEP,
+        // the wheel's buckets and cursor, a gone connection's listeners, and its lease (LEASE: PutItem, DeleteItem)
+        graph: [...new Set<TableAction>([...(SWEEP.graph ?? []), ...DISCONNECT.graph, ...LEASE, 'GetItem'])],
         connections: ['GET'],
       }
-    : workers.sweeper.access;
+    : SWEEP;
+
+/** An HTTP route's access in a heartbeat mode: the admin cleanup runs one sweep, so it has the sweeper's. */
+export const httpRouteAccess = (route: HttpRoute, mode: HeartbeatMode): Access => (route.access === SWEEP ? sweeperAccess(mode) : route.access);
 
 /**
  * A WebSocket route's access in a heartbeat mode: in `gateway` mode a route

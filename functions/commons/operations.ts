@@ -67,7 +67,9 @@ export async function connectDevice(userId: string, device: string, conn: string
  * and its device unless another connection took it over.
  */
 export async function disconnect(userId: string, conn: string): Promise<void> {
-  await Promise.all([store.mutateUser(userId, (s, now) => dropConnection(s, conn, now)), store.removeListeners(conn)]);
+  // `gateway` mode: a device two connections share stays with the other one (its heartbeats reach no function to bring it back)
+  const handOver = config.heartbeatMode === 'gateway';
+  await Promise.all([store.mutateUser(userId, (s, now) => dropConnection(s, conn, now, handOver)), store.removeListeners(conn)]);
 }
 
 /**
@@ -284,9 +286,16 @@ export interface SweepCounts {
  * `gateway` heartbeat mode, the connections whose liveness check is due are
  * asked about too (functions/commons/liveness.ts).
  */
+/** The liveness wheel's round; its failure leaves the rest of the sweep to run (it is read again next round). */
+const livenessOf = (now: number) =>
+  sweepLiveness(now).catch((error) => {
+    log.error('liveness round failed; read again next round', { error });
+    return { connectionsChecked: 0, devicesExpired: 0, devicesRestored: 0 };
+  });
+
 export async function sweep(now = Date.now()): Promise<SweepCounts> {
   const counts: SweepCounts = { usersMarkedOffline: 0, devicesExpired: 0, availabilityCleared: 0, subscriptionsExpired: 0 };
-  const [due, subscriptionsExpired, liveness] = await Promise.all([store.dueForSweep(now), store.deleteExpiredSubscriptions(now), sweepLiveness(now)]);
+  const [due, subscriptionsExpired, liveness] = await Promise.all([store.dueForSweep(now), store.deleteExpiredSubscriptions(now), livenessOf(now)]);
   counts.subscriptionsExpired = subscriptionsExpired;
   counts.devicesExpired += liveness.devicesExpired;
   if (liveness.connectionsChecked) log.info('liveness', { ...liveness });

@@ -972,9 +972,9 @@ const LEASE_WAIT_MS = 20_000;
  * holder wins (or a lease whose holder died and whose time ran out), deleted
  * afterwards. Serializes a cap's count-then-write across concurrent calls.
  */
-export async function withLease<T>(name: string, fn: () => Promise<T>): Promise<T> {
+export async function withLease<T>(name: string, fn: () => Promise<T>, waitMs = LEASE_WAIT_MS): Promise<T> {
   const owner = randomUUID();
-  const deadline = Date.now() + LEASE_WAIT_MS;
+  const deadline = Date.now() + waitMs;
   for (let attempt = 0; ; attempt++) {
     const now = Date.now();
     try {

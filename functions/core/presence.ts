@@ -324,12 +324,15 @@ export interface SweepResult {
 /**
  * A WebSocket device whose connection went stale or away (the `gateway`
  * heartbeat mode's check): it expired at `expiredAt` (its last sign of life +
- * timeout) and is swept as any expired device is. Null when the device is no
- * longer that connection's (closed, replaced, removed): nothing to do.
+ * timeout) and is swept as any expired device is, unless another open
+ * connection shares the device: then that one holds it. Null when the device
+ * is no longer that connection's (closed, replaced, removed): nothing to do.
  */
 export function expireConnectionDevice(state: UserState, device: string, conn: string, expiredAt: number, now: number): UserState | null {
   const d = state.devices[device];
   if (!d || d.c !== conn) return null;
+  const heir = heirOf(state, device);
+  if (heir !== undefined) return handDevice(state, device, heir);
   return sweepState({ ...state, devices: { ...state.devices, [device]: { ...d, e: Math.min(d.e, expiredAt, now) } } }, now).state;
 }
 
@@ -406,14 +409,27 @@ export function setFriendsListener(state: UserState, conn: string, device: strin
 }
 
 /** A WebSocket connection is gone ($disconnect or 410): forget it and the device it holds. */
-export function dropConnection(state: UserState, conn: string, now: number): UserState {
+export function dropConnection(state: UserState, conn: string, now: number, handOver = false): UserState {
   const entry = state.conns[conn];
   const owned = Object.entries(state.devices).find(([, d]) => d.c === conn)?.[0];
   if (!entry && owned === undefined) return state;
   const conns = { ...state.conns };
   delete conns[conn];
   const next = { ...state, conns };
-  return owned === undefined ? next : removeDevice(next, owned, now);
+  if (owned === undefined) return next;
+  const heir = handOver ? heirOf(next, owned) : undefined;
+  return heir === undefined ? removeDevice(next, owned, now) : handDevice(next, owned, heir);
+}
+
+/** Another open connection on the same device (two tabs sharing one `device`), if any. */
+function heirOf(state: UserState, device: string): string | undefined {
+  return Object.entries(state.conns).find(([id, c]) => c.d === device && state.devices[device]?.c !== id)?.[0];
+}
+
+/** The device stays live, held by another of its connections (whose own liveness check now answers for it). */
+function handDevice(state: UserState, device: string, conn: string): UserState {
+  const d = state.devices[device] as DeviceState;
+  return { ...state, devices: { ...state.devices, [device]: { ...d, c: conn } } };
 }
 
 /** Removes a device; the user's lastSeen moves to now if it was live. */

@@ -108,4 +108,31 @@ describe('WebSocket heartbeat (gateway mode)', () => {
     }
     await eventually(async () => (await fx.call('GET', '/v1/me/presence', token('gw-gone'))).body.status === 'offline');
   });
+
+  it('keeps a device two sockets share online when the one holding it closes: the other, heartbeating only, holds it', async () => {
+    const user = 'gw-tabs';
+    const a = await fx.client(user, 'web');
+    const b = await fx.client(user, 'web');
+    const keepAlive = setInterval(() => beat(a), 500);
+    try {
+      await sleep(300);
+      await b.close();
+      // past the timeout twice over: only tab A's heartbeats (which no function sees) can have kept the device
+      for (const end = Date.now() + 2 * TIMEOUT * 1000 + 1000; Date.now() < end; await sleep(250)) {
+        const own = await fx.call('GET', '/v1/me/presence', token(user));
+        expect(own.body.status).toBe('online');
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+  });
+
+  it('runs the admin cleanup, liveness wheel included, with the access the template gives it', async () => {
+    const res = await fx.call('POST', '/v1/admin/cleanup-presence', token('gw-admin', 'presence:admin'));
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body).sort()).toEqual(['availabilityCleared', 'devicesExpired', 'subscriptionsExpired', 'usersMarkedOffline']);
+    // nothing the sweep did was refused (the wheel's lease, buckets and cursor are on the Graph table)
+    const refused = (await fx.stack.iamChecks()).filter((c) => c.fn === 'AdminCleanup' && c.decision !== 'allow');
+    expect(refused).toEqual([]);
+  });
 });

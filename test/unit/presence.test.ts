@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   aggregateStatus,
   applyPatch,
+  dropConnection,
   emptyState,
+  expireConnectionDevice,
   finalize,
   projectedVersion,
   projectFor,
@@ -214,5 +216,41 @@ describe('what a change pushes to one viewer (pushFor)', () => {
     expect(hidden.version).toBeGreaterThan(offline.version);
     expect(pushFor(offline, hidden, stranger, stranger, T0 + 2000)).toBeNull();
     expect(projectFor(hidden, stranger, T0 + 2000)).toEqual(projectFor(offline, stranger, T0 + 2000));
+  });
+});
+
+describe('a device two connections share (two tabs on one `device`)', () => {
+  const twoTabs = () => {
+    let s = upsertDevice(emptyState('bob'), 'web', { kind: 'ws', conn: 'A', expiresAt: T0 + 120 * MIN }, T0);
+    s = upsertDevice(s, 'web', { kind: 'ws', conn: 'B', expiresAt: T0 + 120 * MIN }, T0 + 1000);
+    return { ...s, conns: { ...s.conns, A: { d: 'web', t: T0 } } };
+  };
+
+  it('when the holder closes: removed (default), or handed to the other connection (`gateway` mode, heartbeats reach no function)', () => {
+    const s = twoTabs();
+    expect(s.devices.web?.c).toBe('B');
+    expect(dropConnection(s, 'B', T0 + 2000).devices.web).toBeUndefined();
+    const handed = dropConnection(s, 'B', T0 + 2000, true);
+    expect(handed.devices.web).toEqual({ ...s.devices.web, c: 'A' });
+    expect(Object.keys(handed.conns)).toEqual(['A']);
+    expect(aggregateStatus(handed, T0 + 2000)).toBe('online');
+  });
+
+  it('when the holder falls silent: handed to the other connection; alone, the device expires at its last sign of life + timeout', () => {
+    const s = twoTabs();
+    expect(expireConnectionDevice(s, 'web', 'B', T0 + 3 * MIN, T0 + 4 * MIN)?.devices.web?.c).toBe('A');
+    const alone = dropConnection(s, 'A', T0 + 2000);
+    const expired = expireConnectionDevice(alone, 'web', 'B', T0 + 3 * MIN, T0 + 4 * MIN) as UserState;
+    expect(expired.devices).toEqual({});
+    expect(expired.lastSeen).toBe(T0 + 3 * MIN);
+    // not that connection's device (closed, replaced): nothing to do
+    expect(expireConnectionDevice(alone, 'web', 'A', T0 + 3 * MIN, T0 + 4 * MIN)).toBeNull();
+  });
+
+  it("never shortens the expiry a connection holds when the same connection's device changes", () => {
+    const s = twoTabs();
+    const changed = upsertDevice(s, 'web', { kind: 'ws', status: 'busy', expiresAt: T0 + 2 * MIN }, T0 + MIN);
+    expect(changed.devices.web?.e).toBe(T0 + 120 * MIN);
+    expect(upsertDevice(s, 'web', { kind: 'ws', conn: 'A', expiresAt: T0 + 2 * MIN }, T0 + MIN).devices.web?.e).toBe(T0 + 2 * MIN);
   });
 });
