@@ -84,15 +84,22 @@ const rescheduleCost = PRICE.ddbReadUnit + (1 + 2) * PRICE.ddbWriteUnit;
  * size" and a read request unit one strongly consistent read "for an item up
  * to 4 KB", a Query's items summed before rounding
  * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html).
- * An entry read by the round just before it is due is carried to the next
- * bucket: on average half the entries, once (the round falls anywhere in the
- * bucket its entry is due in).
+ * An entry is read by the first round after its one-second bucket begins;
+ * one not yet due then (due later in the same second as the round) is carried
+ * to the next bucket: 1 in 30 on average with rounds every 15 s; counted as
+ * 1 in 20. Entries pack 200 to an item once a shard's second holds that many
+ * (above ~70,000 connections); below, the items are fuller than 1 KB already
+ * at ~13 entries, and the cost per user is at most that of a 1 WRU item a check.
  */
 const WHEEL_ENTRY_BYTES = 80;
-const WHEEL_CARRIES = 0.5;
+const WHEEL_CARRIES = 0.05;
 const wheelRescheduleCost = (1 + WHEEL_CARRIES) * ((WHEEL_ENTRY_BYTES / 1024) * PRICE.ddbWriteUnit + (WHEEL_ENTRY_BYTES / 4096) * PRICE.ddbReadUnit);
-/** `gateway` mode, per deployment: each round Queries the new bucket of each of the 4 shards and reads and writes its cursor (rounds every 15 s). */
-const wheelFixedPerMonth = ASSUME.minutesPerMonth * 4 * (4 * PRICE.ddbReadUnit + PRICE.ddbReadUnit + PRICE.ddbWriteUnit);
+/**
+ * `gateway` mode, per deployment: each round (every 15 s) Queries the 15 new
+ * one-second buckets of each of the 4 shards (consistent, 1 RRU each even
+ * empty), reads its cursor, writes it and takes and releases its lease.
+ */
+const wheelFixedPerMonth = ASSUME.minutesPerMonth * 4 * ((15 * 4 + 1) * PRICE.ddbReadUnit + 3 * PRICE.ddbWriteUnit);
 
 export type HeartbeatCostMode = 'lambda' | 'gateway' | 'lambda-answered';
 
