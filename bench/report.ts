@@ -67,14 +67,14 @@ export function budgetRows(r: Record<string, any>): BudgetRow[] {
       othersCpuPct: [null, null],
     },
     {
-      measure: 'stack CPU per delivered push, 50 changes/s × 20 (µs)',
+      measure: 'stack CPU per delivered push, steady load: 20 changes/s × 20 (µs)',
       figure: r.cpuPerPushUs,
       floor: f.pushCpuUs,
       vsFloor: round(r.cpuPerPushUs / f.pushCpuUs, 2),
       unit: '× the push floor',
       budget: '≤ 2 × push floor',
       pass: r.cpuPerPushUs / f.pushCpuUs <= 2,
-      othersCpuPct: [r.cpuPerPush.at50.cpuPct.others, fd.push.othersCpuPct],
+      othersCpuPct: [r.cpuPerPush.at20.cpuPct.others, fd.push.othersCpuPct],
     },
     {
       measure: 'stack CPU per delivered push, fan-out to 3000 (µs)',
@@ -148,8 +148,8 @@ export function printReport(r: Record<string, any>) {
     ['max updates/s with p99 < 1 s', r.maxUpdatesPerSecond, 'see the DynamoDB Local ceiling'],
     ['fan-out to 3000: time to the last push (ms)', r.fanout3000Ms, 'reported'],
     [
-      'stack CPU per push (µs), 50/s / 20/s / fan-out 3000',
-      `${r.cpuPerPushUs} / ${r.cpuPerPush.at20.stackCpuPerPushUs} / ${r.fanout3000CpuPerPushUs}`,
+      'stack CPU per push (µs), 20/s / 50/s / fan-out 3000',
+      `${r.cpuPerPushUs} / ${r.cpuPerPush.at50.stackCpuPerPushUs} / ${r.fanout3000CpuPerPushUs}`,
       'see the push floor',
     ],
     [

@@ -198,7 +198,9 @@ export const close = (c: Conn) =>
 /** Waits until the stream consumer has caught up (no fan-out requests for a second). */
 export async function quiesce(stack: Stack) {
   let last = -1;
-  for (let i = 0; i < 60; i++) {
+  // up to 5 minutes: after a phase past saturation the backlog takes minutes to drain, and what is measured next
+  // (the DynamoDB Local ceiling, the fan-out's CPU) must not share the machine with it
+  for (let i = 0; i < 300; i++) {
     const now = sum((await metrics(stack)).requests.StreamFanout);
     if (now === last) return;
     last = now;

@@ -237,6 +237,7 @@ interface State {
   apiId: string;
   functionOf: () => string | undefined;
   onCheck?: (c: Checked) => void;
+  decisions: Map<string, ReturnType<typeof evaluate>>;
 }
 
 let state: State | undefined;
@@ -279,6 +280,7 @@ export function enforceIam(opts: {
     apiId: opts.names.apiId,
     functionOf: opts.functionOf,
     onCheck: opts.onCheck,
+    decisions: new Map(),
   };
   state = mine;
   // stops checking for this stack (a later stack's set-up is left alone)
@@ -300,7 +302,10 @@ export function enforceIam(opts: {
         for (const need of needed) {
           const { action } = need;
           const resource = localArn(need.resource);
-          const d = evaluate(policy.statements, action, resource);
+          // policies do not change while a stack runs: one evaluation per (function, action, resource)
+          const key = `${fn}\u0000${action}\u0000${resource}`;
+          const d = s.decisions.get(key) ?? evaluate(policy.statements, action, resource);
+          s.decisions.set(key, d);
           s.onCheck?.({ fn, action, resource, decision: d.decision });
           if (d.decision !== 'allow')
             return { response: refusal(fn, policy.role, action, resource, d.decision) as Awaited<ReturnType<typeof original>>['response'] };
