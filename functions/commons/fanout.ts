@@ -138,16 +138,27 @@ export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Prom
   );
   const timestamp = iso(at);
   const deliveries: Delivery[] = [];
+  // what a recipient is sent depends only on how it relates to the user (self, friend, friendship toggled):
+  // computed and serialized once per kind, not once per recipient
+  const payloads = new Map<string, string | null>();
+  const payloadFor = (self: boolean, friend: boolean, toggled: boolean): string | null => {
+    const key = `${+self}${+friend}${+toggled}`;
+    let payload = payloads.get(key);
+    if (payload === undefined) {
+      const relAfter = { self, friend };
+      const data = pushFor(before, after, toggled ? { self, friend: !friend } : relAfter, relAfter, at);
+      payload = data ? JSON.stringify({ type: 'presence', data, timestamp }) : null;
+      payloads.set(key, payload);
+    }
+    return payload;
+  };
   for (const r of chunk.recipients) {
     const conns = Object.entries(states.get(r.u)?.conns ?? {});
     // a friend hears only while one of their connections listens to friends
     if (!r.direct && !conns.some(([, c]) => c.f)) continue;
-    const self = r.u === after.userId;
-    const relAfter = { self, friend: r.friend };
-    const data = pushFor(before, after, r.toggled ? { self, friend: !r.friend } : relAfter, relAfter, at);
-    if (!data) continue;
+    const payload = payloadFor(r.u === after.userId, r.friend, r.toggled === true);
+    if (payload === null) continue;
     result.recipients++;
-    const payload = JSON.stringify({ type: 'presence', data, timestamp });
     for (const [connectionId] of conns) deliveries.push({ userId: r.u, connectionId, payload });
   }
   const retry = new Set<string>();
