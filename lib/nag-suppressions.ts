@@ -86,6 +86,11 @@ function acknowledgeFunctionWildcards(stack: PresenceStack, id: string, f: Prese
     `${id}: PostToConnection to WebSocket clients of the ${stack.webSocketStage.stageName} stage; connection ids are issued by API Gateway at ` +
       'runtime, so @connections/* is the narrowest resource (already limited to this API, this stage and POST)',
   );
+  known.set(
+    flattenCfnValue(stack.resolve(stack.connectionsArn('GET'))),
+    `${id}: GetConnection (LastActiveAt) of WebSocket clients of the ${stack.webSocketStage.stageName} stage, the \`gateway\` heartbeat mode's liveness ` +
+      'check; connection ids are issued by API Gateway at runtime, so @connections/* is the narrowest resource (already limited to this API, this stage and GET)',
+  );
 
   const statements = asArray((stack.resolve(policy.document) as { Statement?: Statement[] }).Statement);
   const starActions = new Set<string>();

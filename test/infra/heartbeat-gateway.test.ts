@@ -3,6 +3,10 @@
  * the heartbeat route is a one-way MOCK integration (no Lambda behind it),
  * and only the sweeper may read connections (GetConnection), nothing more.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -84,4 +88,19 @@ describe('heartbeat modes in the template', () => {
     for (const action of ['Query', 'BatchWriteItem', 'GetItem', 'PutItem']) expect(sweeper).toContain(`dynamodb:${action}`);
     expect(graphActions(templates.lambda, workers.sweeper.id)).not.toContain('dynamodb:BatchWriteItem');
   });
+
+  it("`cdk synth -c heartbeat=gateway` passes cdk-nag (the sweeper's GetConnection grant is acknowledged with its reason)", () => {
+    const out = mkdtempSync(join(tmpdir(), 'presence-gateway-'));
+    try {
+      const res = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+        cwd: resolve(import.meta.dirname, '../..'),
+        encoding: 'utf8',
+        env: { ...process.env, CDK_OUTDIR: out, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [], heartbeat: 'gateway' }) },
+      });
+      expect(res.stderr).not.toContain('AwsSolutions-IAM5');
+      expect(res.status).toBe(0);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
