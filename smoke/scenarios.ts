@@ -1,5 +1,5 @@
 /**
- * The smoke suite's checks: the core of the contract (../shared/spec/api.md),
+ * The smoke suite's checks: the core of the contract (docs/api.md),
  * each a named check that passes or fails on its own, with what it sets up
  * undone when it ends (`defer`), whatever the outcome. They are cheap enough
  * for a real deployment: a few hundred requests in all, on fresh users,
