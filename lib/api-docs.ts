@@ -87,7 +87,7 @@ export function openApiDocument(serverUrl = 'http://127.0.0.1:3000') {
   return {
     openapi: '3.1.0',
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
-    info: { title: 'Presence API', version: '1.0.0', description: 'HTTP routes of the presence contract (spec/api.md).' },
+    info: { title: 'Presence API', version: '1.0.0', description: 'HTTP routes of the presence contract (docs/api.md).' },
     servers: [{ url: serverUrl }],
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     paths,
@@ -107,7 +107,8 @@ export function asyncApiDocument(serverUrl = 'ws://127.0.0.1:3001') {
     info: {
       title: 'Presence WebSocket API',
       version: '1.0.0',
-      description: 'Connect with ?token=<JWT>&device=<device>; every message gets a response or an error.',
+      description:
+        'Connect with ?token=<JWT>&device=<device>; every message gets a response or an error, except a heartbeat without requestId (unanswered; in the gateway heartbeat mode no heartbeat is answered). Contract: docs/api.md.',
     },
     servers: { local: { host: serverUrl.replace(/^ws:\/\//, ''), protocol: 'ws' } },
     channels: {
