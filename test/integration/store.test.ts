@@ -134,10 +134,13 @@ describe('sweeper', () => {
 
   it('re-arms a user whose heartbeat moved the expiry, without a visible change', async () => {
     const u = user('rearm');
-    await store.mutateUser(u, (s, now) => upsertDevice(s, 'web', { kind: 'http', expiresAt: now + 30 }, now));
+    // one clock for the write and the heartbeat, so a slow machine cannot let the device expire between them
+    const t0 = Date.now();
+    await store.mutateUser(u, (s, now) => upsertDevice(s, 'web', { kind: 'http', expiresAt: now + 30 }, now), { clock: () => t0 });
     const v = (await store.getUserState(u)).version;
-    await store.touchDevice(u, 'web', Date.now() + 60_000, Date.now());
-    await new Promise((r) => setTimeout(r, 50));
+    expect(await store.touchDevice(u, 'web', t0 + 60_000, t0)).not.toBeNull();
+    // the sweep index still says t0 + 30: wait until that is past
+    await new Promise((r) => setTimeout(r, Math.max(0, t0 + 50 - Date.now())));
     await ops.sweep();
     const s = await store.getUserState(u);
     expect(Object.keys(s.devices)).toEqual(['web']);
