@@ -171,15 +171,12 @@ async function check(e: Entry, now: number, counts: LivenessCounts, keep: (e: En
   if (!e.stale) {
     // a message a function saw (its last sign of life, `l`) after API Gateway's answer was read also counts
     let seenUntil = activeUntil;
-    const out = await store.mutateUser(
-      e.userId,
-      (s, t) => {
-        const d = s.devices[e.device];
-        if (d?.c === e.conn) seenUntil = Math.max(activeUntil, d.l + timeoutMs);
-        return seenUntil > t ? null : expireConnectionDevice(s, e.device, e.conn, activeUntil, t);
-      },
-      { force: true },
-    );
+    const out = await store.mutateUser(e.userId, (s, t) => {
+      const d = s.devices[e.device];
+      if (d?.c === e.conn) seenUntil = Math.max(activeUntil, d.l + timeoutMs);
+      // null, or a state without the device (or with it handed to another connection): never unchanged
+      return seenUntil > t ? null : expireConnectionDevice(s, e.device, e.conn, activeUntil, t);
+    });
     if (seenUntil > now) return keep({ ...live, due: seenUntil });
     if (out.written) counts.devicesExpired++;
   }

@@ -279,13 +279,6 @@ export interface SweepCounts {
   subscriptionsExpired: number;
 }
 
-/**
- * One sweep: every user whose sweep is due is rewritten with expired devices
- * and lapsed availability removed (a conditional write; the stream consumer
- * then tells subscribers), and the next due time is recorded. In the
- * `gateway` heartbeat mode, the connections whose liveness check is due are
- * asked about too (functions/commons/liveness.ts).
- */
 /** The liveness wheel's round; its failure leaves the rest of the sweep to run (it is read again next round). */
 const livenessOf = (now: number) =>
   sweepLiveness(now).catch((error) => {
@@ -293,6 +286,13 @@ const livenessOf = (now: number) =>
     return { connectionsChecked: 0, devicesExpired: 0, devicesRestored: 0 };
   });
 
+/**
+ * One sweep: every user whose sweep is due is rewritten with expired devices
+ * and lapsed availability removed (a conditional write; the stream consumer
+ * then tells subscribers), and the next due time is recorded. In the
+ * `gateway` heartbeat mode, the connections whose liveness check is due are
+ * asked about too (functions/commons/liveness.ts).
+ */
 export async function sweep(now = Date.now()): Promise<SweepCounts> {
   const counts: SweepCounts = { usersMarkedOffline: 0, devicesExpired: 0, availabilityCleared: 0, subscriptionsExpired: 0 };
   const [due, subscriptionsExpired, liveness] = await Promise.all([store.dueForSweep(now), store.deleteExpiredSubscriptions(now), livenessOf(now)]);

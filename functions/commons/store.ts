@@ -519,10 +519,10 @@ export interface LivenessEntry {
   /** the device was taken offline for silence; look again each round in case the client speaks again */
   stale?: boolean;
 }
-/** entries per item: ~70 bytes each, so an item of 200 is ~14 KB (14 WRU for 200 reschedules) */
+/** entries per item: 50–80 bytes each, so an item of 200 is at most ~16 KB (test/integration/liveness-wheel.test.ts) */
 const LIVENESS_ENTRIES_PER_ITEM = 200;
 
-/** The sweep shards, and a user's. */
+/** The sweep shards (the due index's and the liveness wheel's partitions). */
 export const sweepShards = (): string[] => Array.from({ length: SWEEP_SHARDS }, (_, i) => `S#${i}`);
 
 /**
