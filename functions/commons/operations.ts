@@ -91,6 +91,8 @@ export interface Touch {
   expiresAt: string;
   /** messages of this connection in the current rate window (0 when not counted) */
   messagesInWindow: number;
+  /** the user's state item as the touch left it (asked for with `withState`; absent when the full path ran) */
+  current?: { item: Record<string, unknown> | undefined };
 }
 
 /**
@@ -102,13 +104,13 @@ export interface Touch {
  * another connection (two sockets sharing one `device`) stays that
  * connection's.
  */
-export async function touchConnection(who: { userId: string; device: string; connectionId: string }): Promise<Touch> {
+export async function touchConnection(who: { userId: string; device: string; connectionId: string }, withState = false): Promise<Touch> {
   const now = Date.now();
   const expiresAt = now + timeoutMs;
   const window = Math.floor(now / (config.wsRateWindowSeconds * 1000));
   // in the `gateway` heartbeat mode the sweeper's liveness check owns a live WebSocket device's expiry (liveness.ts)
   const extend = config.heartbeatMode === 'gateway' ? null : expiresAt;
-  const touched = await store.touchDevice(who.userId, who.device, extend, now, { id: who.connectionId, window });
+  const touched = await store.touchDevice(who.userId, who.device, extend, now, { id: who.connectionId, window }, withState);
   let messagesInWindow = touched?.messagesInWindow ?? 0;
   if (!touched) {
     // the device may come back on this connection: watched first (`gateway` mode)
@@ -135,7 +137,12 @@ export async function touchConnection(who: { userId: string; device: string; con
       await store.mutateUser(who.userId, count(false));
     }
   }
-  return { device: who.device, expiresAt: new Date(expiresAt).toISOString(), messagesInWindow };
+  return {
+    device: who.device,
+    expiresAt: new Date(expiresAt).toISOString(),
+    messagesInWindow,
+    ...(touched?.item ? { current: { item: touched.item } } : {}),
+  };
 }
 
 function checkPatch(patch: PresencePatch, state: UserState, now: number): void {
@@ -162,18 +169,21 @@ function quickPatchOf(patch: PresencePatch, deviceChange?: { status?: DeviceStat
 
 /**
  * PATCH /v1/me/presence and the presence part of WS setPresence (plus this
- * device's status/ext). A customStatus/activity change of a live user is one
- * conditional write (store.quickPatch); otherwise, or when that write's
- * condition fails, the read-modify-write (starting from the item the failed
- * write returned: no extra read).
+ * device's status/ext). Given the state item as it is (`current`, e.g. what
+ * the WebSocket message's touch returned), one conditional write. Otherwise a
+ * customStatus/activity change of a live user is one conditional write
+ * (store.quickPatch); otherwise, or when that write's condition fails, the
+ * read-modify-write (starting from the item the failed write returned: no
+ * extra read).
  */
 export async function updatePresence(
   userId: string,
   patch: PresencePatch,
   deviceChange?: { device: string; kind: DeviceKind; conn?: string; status?: DeviceStatus; ext?: string | null },
+  known?: { item: Record<string, unknown> | undefined },
 ): Promise<OwnPresence> {
-  const quick = quickPatchOf(patch, deviceChange);
-  let current: { item: Record<string, unknown> | undefined } | undefined;
+  const quick = known ? null : quickPatchOf(patch, deviceChange);
+  let current = known;
   if (quick) {
     const out = await store.quickPatch(userId, quick, changeBudget, Date.now());
     if ('state' in out) return toOwnPresence(out.state, Date.now());

@@ -420,7 +420,9 @@ export async function quickPatch(
  * same write counts the message in the connection's current rate window
  * (`conns.<id>.m<window>`, the previous windows removed) and returns that
  * count, whichever connection holds the device: every message of every
- * connection is counted.
+ * connection is counted. With `withItem`, the write also returns the whole
+ * item as it left it (no extra read: a message that goes on to change the
+ * state starts its read-modify-write from it, see MutateOptions.current).
  */
 export async function touchDevice(
   userId: string,
@@ -429,7 +431,8 @@ export async function touchDevice(
   expiresAt: number | null,
   now: number,
   conn?: { id: string; window: number },
-): Promise<{ messagesInWindow: number } | null> {
+  withItem = false,
+): Promise<{ messagesInWindow: number; item?: Record<string, unknown> } | null> {
   const names: Record<string, string> = { '#dv': 'devices', '#d': device, '#e': 'e', '#l': 'l', '#rev': 'rev' };
   const values: Record<string, unknown> = { ':now': now, ':t': true, ':one': 1 };
   let set = 'SET #dv.#d.#l = :now, lastSeen = :now, quiet = :t';
@@ -455,11 +458,11 @@ export async function touchDevice(
         ConditionExpression: condition,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
-        ReturnValues: conn ? 'UPDATED_NEW' : 'NONE',
+        ReturnValues: withItem ? 'ALL_NEW' : conn ? 'UPDATED_NEW' : 'NONE',
       }),
     );
     const counters = (out.Attributes?.conns as Record<string, Record<string, number>> | undefined)?.[conn?.id ?? ''];
-    return { messagesInWindow: counters?.[`m${conn?.window}`] ?? 0 };
+    return { messagesInWindow: counters?.[`m${conn?.window}`] ?? 0, ...(withItem ? { item: out.Attributes } : {}) };
   } catch (err) {
     if (err instanceof ConditionalCheckFailedException || err instanceof TransactionCanceledException) return null;
     throw err;

@@ -85,6 +85,8 @@ export interface WsActionOptions {
    * both posted to the connection
    */
   oneWay?: boolean;
+  /** the action changes the user's state: the touch returns the state item (Touch.current) for its write to start from */
+  withState?: boolean;
 }
 
 const NO_ROUTE_RESPONSE: APIGatewayProxyResultV2 = { statusCode: 200 };
@@ -134,7 +136,7 @@ export function wsAction<M = Record<string, unknown>>(opts: WsActionOptions, fn:
       } catch (err) {
         failure = err; // a bad message still counts as a sign of life and against the rate
       }
-      const touch = await touchConnection(who);
+      const touch = await touchConnection(who, opts.withState);
       if (touch.messagesInWindow > config.wsRateLimit)
         throw new ApiError('rate_limited', `At most ${config.wsRateLimit} messages per ${config.wsRateWindowSeconds} s per connection`);
       if (failure || !parsed) throw failure;

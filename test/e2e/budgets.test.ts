@@ -59,6 +59,19 @@ describe('request budgets', () => {
     expect(await requests('PatchOwnPresence')).toEqual({ GetItem: 1, PutItem: 1 });
   });
 
+  it('a WebSocket setPresence is two writes whatever it changes: the touch returns the state the change is written on', async () => {
+    const c = await connect(fx.stack, token('budget-ws-set'));
+    fx.track(c);
+    await sleep(300);
+    await fx.stack.metrics.reset();
+    // a second change in the same budget window, a visibility change and a device status change: none reads, none retries
+    for (const [i, body] of [{ customStatus: 'a' }, { customStatus: 'b' }, { visibility: 'friends' }, { status: 'busy' }].entries()) {
+      const r = await c.request('setPresence', body);
+      expect(r.data).toMatchObject({ version: i + 2 });
+    }
+    expect(await requests('WsSetPresence')).toEqual({ UpdateItem: 4, PutItem: 4 });
+  });
+
   it('a fan-out to 250 recipients costs 3 batch reads and three fixed requests', async () => {
     const N = 250;
     const watchers = Array.from({ length: N }, (_, i) => `bw-${i}`);
