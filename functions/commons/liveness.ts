@@ -24,9 +24,10 @@
  */
 import { GetConnectionCommand, GoneException } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ApiError } from '../core/errors.ts';
-import { dropConnection, expireConnectionDevice, MAX_CONNECTION_MS, upsertDevice } from '../core/presence.ts';
+import { expireConnectionDevice, MAX_CONNECTION_MS, upsertDevice } from '../core/presence.ts';
 import { connections } from './clients.ts';
 import { config } from './config.ts';
+import { forgetConnection } from './forget-connection.ts';
 import { log } from './log.ts';
 import { mapLimit } from './map-limit.ts';
 import * as store from './store.ts';
@@ -81,6 +82,8 @@ export interface LivenessCounts {
   devicesRestored: number;
 }
 
+export const noLivenessCounts = (): LivenessCounts => ({ connectionsChecked: 0, devicesExpired: 0, devicesRestored: 0 });
+
 type Entry = store.LivenessEntry;
 const entryKey = (e: Entry) => `${e.userId}\u0000${e.device}\u0000${e.conn}`;
 
@@ -93,7 +96,7 @@ const entryKey = (e: Entry) => `${e.userId}\u0000${e.device}\u0000${e.conn}`;
  * lost); a round that runs out of time leaves the rest to the next.
  */
 export async function sweepLiveness(now: number): Promise<LivenessCounts> {
-  const counts: LivenessCounts = { connectionsChecked: 0, devicesExpired: 0, devicesRestored: 0 };
+  const counts = noLivenessCounts();
   if (config.heartbeatMode !== 'gateway') return counts;
   try {
     await store.withLease('liveness', () => wheelRound(now, counts), 0);
@@ -147,15 +150,7 @@ async function check(e: Entry, now: number, counts: LivenessCounts, keep: (e: En
   if (activity === 'unknown') return keep({ ...e, due: now });
   if (activity === 'gone') {
     // as $disconnect would: the connection, its device (unless another connection shares it) and its listeners
-    const out = await store.mutateUser(
-      e.userId,
-      (s, t) => (s.conns[e.conn] || Object.values(s.devices).some((d) => d.c === e.conn) ? dropConnection(s, e.conn, t, true) : null),
-      { force: true },
-    );
-    if (out.written) {
-      counts.devicesExpired += Object.keys(out.before.devices).length - Object.keys(out.state.devices).length;
-      await store.removeListeners(e.conn);
-    }
+    counts.devicesExpired += await forgetConnection(e.userId, e.conn);
     return;
   }
   const live = { userId: e.userId, device: e.device, conn: e.conn };

@@ -10,7 +10,6 @@ import {
   countMessage,
   type DeviceKind,
   type DeviceStatus,
-  dropConnection,
   fitPresences,
   MAX_CONNECTION_MS,
   type OwnPresence,
@@ -27,7 +26,8 @@ import {
 import { encodeCursor, LIMITS } from '../core/schemas.ts';
 import type { SubscriptionPlan } from '../core/subscriptions.ts';
 import { config } from './config.ts';
-import { sweepLiveness, watchConnection, wsDeviceExpiry } from './liveness.ts';
+import { forgetConnection } from './forget-connection.ts';
+import { noLivenessCounts, sweepLiveness, watchConnection, wsDeviceExpiry } from './liveness.ts';
 import { log } from './log.ts';
 import { mapLimit } from './map-limit.ts';
 import * as store from './store.ts';
@@ -67,9 +67,7 @@ export async function connectDevice(userId: string, device: string, conn: string
  * and its device unless another connection took it over.
  */
 export async function disconnect(userId: string, conn: string): Promise<void> {
-  // `gateway` mode: a device two connections share stays with the other one (its heartbeats reach no function to bring it back)
-  const handOver = config.heartbeatMode === 'gateway';
-  await Promise.all([store.mutateUser(userId, (s, now) => dropConnection(s, conn, now, handOver)), store.removeListeners(conn)]);
+  await forgetConnection(userId, conn);
 }
 
 /**
@@ -293,7 +291,7 @@ export interface SweepCounts {
 const livenessOf = (now: number) =>
   sweepLiveness(now).catch((error) => {
     log.error('liveness round failed; read again next round', { error });
-    return { connectionsChecked: 0, devicesExpired: 0, devicesRestored: 0 };
+    return noLivenessCounts();
   });
 
 /**

@@ -92,6 +92,25 @@ describe('user state', () => {
     expect((await store.getUserState(u)).devices).toEqual({});
   });
 
+  it('disconnect takes the device offline even when the user has spent their change budget', async () => {
+    const u = user('dc-budget');
+    await ops.connectDevice(u, 'web', 'c1');
+    // spend the budget: the next visible change of this user is refused with 429
+    for (let i = 0; ; i++) {
+      try {
+        await ops.updatePresence(u, { customStatus: `s${i}` });
+      } catch (err) {
+        expect((err as { code?: string }).code).toBe('rate_limited');
+        break;
+      }
+    }
+    expect(Object.keys((await store.getUserState(u)).devices)).toEqual(['web']);
+    await ops.disconnect(u, 'c1');
+    const s = await store.getUserState(u);
+    expect(s.devices).toEqual({});
+    expect(s.conns).toEqual({});
+  });
+
   it('loses no update when many writers change one user at once', async () => {
     const u = user('race');
     const devices = Array.from({ length: 20 }, (_, i) => `d${i}`);

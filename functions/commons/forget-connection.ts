@@ -1,0 +1,18 @@
+/**
+ * A WebSocket connection that is gone ($disconnect, a push answered 410, or
+ * the liveness check's GoneException) is forgotten the same way on every
+ * path: its record, its listeners, and its device unless another connection
+ * took the device over. One module so that operations.ts and liveness.ts
+ * (which operations.ts imports) share it.
+ */
+import { dropConnection } from '../core/presence.ts';
+import { config } from './config.ts';
+import * as store from './store.ts';
+
+/** Forgets `conn`; returns how many devices went offline with it. Never refused by the change budget: a gone connection is a fact, not a request. */
+export async function forgetConnection(userId: string, conn: string): Promise<number> {
+  // `gateway` mode: a device two connections share stays with the other one (its heartbeats reach no function to bring it back)
+  const handOver = config.heartbeatMode === 'gateway';
+  const [out] = await Promise.all([store.mutateUser(userId, (s, now) => dropConnection(s, conn, now, handOver)), store.removeListeners(conn)]);
+  return out.written ? Object.keys(out.before.devices).length - Object.keys(out.state.devices).length : 0;
+}
