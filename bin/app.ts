@@ -11,6 +11,8 @@
  *   heartbeat    `gateway`: WebSocket heartbeats answered by a MOCK integration (no Lambda, no write),
  *                liveness read by the sweeper from GetConnection's LastActiveAt (default `lambda`;
  *                see docs/cost.md for why gateway is not the default)
+ *   alarmEmail   an email address subscribed to the alarm topic (it must confirm the subscription);
+ *                every alarm notifies the topic either way (docs/operations.md)
  */
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -43,6 +45,7 @@ if (!HEARTBEAT_MODES.includes(heartbeat as HeartbeatMode)) throw new Error(`-c h
 
 new PresenceStack(app, 'Presence', {
   heartbeat: heartbeat as HeartbeatMode,
+  alarmEmail: context('alarmEmail'),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: 'Presence service: HTTP + WebSocket APIs, Lambda, DynamoDB',
   ...(auth === 'cognito'

@@ -31,6 +31,7 @@ import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambd
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { PresenceMonitoring } from './constructs/monitoring.ts';
 import { PresenceFunction } from './constructs/presence-function.ts';
 import { type BoundTable, createTables } from './constructs/presence-tables.ts';
 import { acknowledgeNagFindings } from './nag-suppressions.ts';
@@ -86,6 +87,11 @@ export interface PresenceStackProps extends StackProps {
    * elsewhere; it is one setting per account and region. Default: true.
    */
   apiGatewayCloudWatchRole?: boolean;
+  /**
+   * email address subscribed to the alarm topic (`-c alarmEmail=ops@example.com`);
+   * it must confirm the subscription. Default: none (subscribe later to the topic).
+   */
+  alarmEmail?: string;
 }
 
 const API_THROTTLE: ThrottleSettings = { rateLimit: 1000, burstLimit: 2000 };
@@ -101,12 +107,16 @@ export class PresenceStack extends Stack {
   readonly apiGatewayCloudWatchRole?: Role;
   readonly tables: Record<'Presence' | 'Graph', BoundTable>;
   readonly streamDlq: Queue;
+  /** chunks of large audiences, one per message (consumed by the FanoutChunk worker) */
+  readonly fanoutChunkQueue: Queue;
   /** dead letters of the chunked fan-out queue */
   readonly fanoutChunkDlq: Queue;
   /** every PresenceFunction by route/worker id */
   readonly functions: Record<string, PresenceFunction> = {};
   /** with `auth: 'cognito'`: the stack's user pool, its app client and the trigger that turns groups into scopes */
   readonly cognito?: CognitoAuth;
+  /** alarms (one SNS topic) and the dashboard: lib/constructs/monitoring.ts, docs/operations.md */
+  readonly monitoring: PresenceMonitoring;
 
   constructor(scope: Construct, id: string, props: PresenceStackProps) {
     super(scope, id, props);
@@ -311,6 +321,7 @@ export class PresenceStack extends Stack {
       visibilityTimeout: Duration.seconds(6 * 60),
       deadLetterQueue: { queue: chunkDlq, maxReceiveCount: 3 },
     });
+    this.fanoutChunkQueue = chunkQueue;
     const chunkFn = make(workers.fanoutChunk.id, workers.fanoutChunk.entry, workers.fanoutChunk.access, Duration.seconds(60));
     chunkFn.fn.addEventSource(new SqsEventSource(chunkQueue, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency: 200 }));
     // the stream consumer queues large audiences; the chunk function re-queues recipients whose pushes failed
@@ -334,6 +345,20 @@ export class PresenceStack extends Stack {
     // ---- sys operations for cloud functions in the account (IAM invoke; no HTTP, no token) ----
     const sysInvoke = make(workers.sysInvoke.id, workers.sysInvoke.entry, workers.sysInvoke.access, Duration.seconds(29));
 
+    // ---- alarms and dashboard ----
+    this.monitoring = new PresenceMonitoring(this, 'Monitoring', {
+      httpApi: this.httpApi,
+      httpStageName: httpStage.stageName,
+      webSocketApi: this.webSocketApi,
+      webSocketStage: this.webSocketStage,
+      functions: this.functions,
+      tables,
+      streamDlq,
+      fanoutChunkQueue: chunkQueue,
+      fanoutChunkDlq: chunkDlq,
+      alarmEmail: props.alarmEmail,
+    });
+
     // ---- outputs ----
     new CfnOutput(this, 'HttpApiUrl', { value: httpStage.url });
     new CfnOutput(this, 'WebSocketUrl', { value: this.webSocketStage.url });
@@ -341,6 +366,8 @@ export class PresenceStack extends Stack {
     new CfnOutput(this, 'PresenceTableName', { value: tables.Presence.table.tableName });
     new CfnOutput(this, 'GraphTableName', { value: tables.Graph.table.tableName });
     new CfnOutput(this, 'StreamFanoutDlqUrl', { value: streamDlq.queueUrl });
+    new CfnOutput(this, 'FanoutChunkDlqUrl', { value: chunkDlq.queueUrl });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'SysFunctionName', {
       value: sysInvoke.fn.functionName,
       description: 'aws lambda invoke --function-name <this> --payload {"op":"initializePresence",...}',

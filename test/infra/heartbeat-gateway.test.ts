@@ -2,9 +2,10 @@
  * The `gateway` heartbeat mode's template (`cdk synth -c heartbeat=gateway`):
  * the heartbeat route is a one-way MOCK integration (no Lambda behind it),
  * and only the sweeper may read connections (GetConnection), nothing more.
+ * bin/app.ts's synth in that mode also takes `-c alarmEmail` (lib/constructs/monitoring.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -89,18 +90,22 @@ describe('heartbeat modes in the template', () => {
     expect(graphActions(templates.lambda, workers.sweeper.id)).not.toContain('dynamodb:BatchWriteItem');
   });
 
-  it("`cdk synth -c heartbeat=gateway` passes cdk-nag (the sweeper's GetConnection grant is acknowledged with its reason)", () => {
+  it("`cdk synth -c heartbeat=gateway -c alarmEmail=…` passes cdk-nag (the sweeper's GetConnection grant is acknowledged with its reason) and subscribes the address to the alarm topic", () => {
     const out = mkdtempSync(join(tmpdir(), 'presence-gateway-'));
     try {
+      const context = { 'aws:cdk:bundling-stacks': [], heartbeat: 'gateway', alarmEmail: 'ops@example.com' };
       const res = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
         cwd: resolve(import.meta.dirname, '../..'),
         encoding: 'utf8',
-        env: { ...process.env, CDK_OUTDIR: out, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [], heartbeat: 'gateway' }) },
+        env: { ...process.env, CDK_OUTDIR: out, CDK_CONTEXT_JSON: JSON.stringify(context) },
       });
       expect(res.stderr).not.toContain('AwsSolutions-IAM5');
       expect(res.status).toBe(0);
+      const synthesized = Template.fromJSON(JSON.parse(readFileSync(join(out, 'Presence.template.json'), 'utf8')));
+      synthesized.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
-  }, 120_000);
+    // a full synth runs cdk-nag and cfn-guard on a template that the alarms and dashboard made ~3x larger
+  }, 240_000);
 });
