@@ -154,6 +154,27 @@ export const sysTerminateQuery: Schema = {
   additionalProperties: false,
 };
 
+/**
+ * The sys operations as a directly invoked Lambda (functions/workers/sys-invoke.ts):
+ * the HTTP route's body plus `op` and the ids the route has in its path.
+ */
+const sysPayload = (ids: Record<string, Schema>, body?: Schema): Schema => ({
+  type: 'object',
+  properties: { op: { type: 'string' }, ...ids, ...(body?.properties ?? {}) },
+  required: ['op', ...Object.keys(ids), ...(body?.required ?? [])],
+  additionalProperties: false,
+});
+
+export const sysInvokePayloads = {
+  initializePresence: sysPayload({ userId }, sysPresenceBody),
+  extendPresence: sysPayload({ userId }, sysExtendBody),
+  terminatePresence: sysPayload({ userId }, sysTerminateQuery),
+  addFriend: sysPayload({ userId, friendId: userId }),
+  removeFriend: sysPayload({ userId, friendId: userId }),
+  addGroupMember: sysPayload({ groupId, userId }),
+  removeGroupMember: sysPayload({ groupId, userId }),
+} satisfies Record<string, Schema>;
+
 const includeOffline: Schema = { enum: ['true', 'false'] };
 export const friendsPresenceQuery: Schema = {
   type: 'object',
