@@ -105,7 +105,7 @@ export const listSubscriptionsQuery: Schema = {
 
 // ---- WebSocket messages: {action, requestId?, ...fields} ----
 const requestId: Schema = { type: ['string', 'integer'] as Schema['type'], maxLength: 128 };
-const wsMessage = (fields: Record<string, Schema>, required: string[] = []): Schema => ({
+const wsMessage = /* @__NO_SIDE_EFFECTS__ */ (fields: Record<string, Schema>, required: string[] = []): Schema => ({
   type: 'object',
   properties: { action: { type: 'string' }, requestId, ...fields },
   required: ['action', ...required],
@@ -158,7 +158,7 @@ export const sysTerminateQuery: Schema = {
  * The sys operations as a directly invoked Lambda (functions/workers/sys-invoke.ts):
  * the HTTP route's body plus `op` and the ids the route has in its path.
  */
-const sysPayload = (ids: Record<string, Schema>, body?: Schema): Schema => ({
+const sysPayload = /* @__NO_SIDE_EFFECTS__ */ (ids: Record<string, Schema>, body?: Schema): Schema => ({
   type: 'object',
   properties: { op: { type: 'string' }, ...ids, ...(body?.properties ?? {}) },
   required: ['op', ...Object.keys(ids), ...(body?.required ?? [])],
