@@ -19,6 +19,10 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { addPolicyValidation } from '../lib/policy-validation.ts';
 import { PresenceStack } from '../lib/presence-stack.ts';
 import { HEARTBEAT_MODES, type HeartbeatMode } from '../lib/routes.ts';
+import { assertValidatorsFresh } from '../lib/validators.ts';
+
+// the bundles carry the generated validators: refuse to build them from stale ones (npm run build:validators)
+assertValidatorsFresh();
 
 const app = new App();
 

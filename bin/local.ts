@@ -13,6 +13,7 @@
  */
 
 import { HEARTBEAT_MODES, type HeartbeatMode } from '../lib/routes.ts';
+import { assertValidatorsFresh } from '../lib/validators.ts';
 import { newerThanAssembly } from '../local/assembly.ts';
 import { bindHost } from '../local/dynamodb.ts';
 import { startLocalStack } from '../local/stack.ts';
@@ -38,6 +39,8 @@ env.LOG_LEVEL ??= 'warn';
 // Node 20 is fine for the local stack; Lambda runs nodejs24.x
 env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+// the handlers validate with the generated validators: refuse to serve stale ones (npm run build:validators)
+if (!fromAssembly) assertValidatorsFresh();
 const stale = fromAssembly ? newerThanAssembly(fromAssembly) : undefined;
 if (stale) console.warn(`WARNING: ${stale} is newer than the assembly in ${fromAssembly}: run \`npm run synth\` to run what you changed`);
 const stack = await startLocalStack({

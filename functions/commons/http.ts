@@ -9,7 +9,7 @@ import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructured
 import { ApiError, badRequest, toApiError } from '../core/errors.ts';
 import { scopesOf } from '../core/jwt.ts';
 import { decodeCursor, encodeCursor, LIMITS, pageLimit, USER_ID_PATTERN } from '../core/schemas.ts';
-import { type Schema, validate } from '../core/validate.ts';
+import { type Validator, validate } from '../core/validate.ts';
 import { log } from './log.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
@@ -27,12 +27,12 @@ export interface HttpRequest<B> {
 export interface HttpRouteOptions {
   /** scope the caller's token must carry (the gateway checks it too) */
   scope?: string | null;
-  /** JSON body schema; routes without it take no body */
-  body?: Schema;
-  /** query string schema (all values are strings) */
-  query?: Schema;
-  /** path parameter schemas */
-  params?: Record<string, Schema>;
+  /** JSON body schema, compiled (core/validators.generated.js); routes without it take no body */
+  body?: Validator;
+  /** query string schema, compiled (all values are strings) */
+  query?: Validator;
+  /** path parameter schemas, compiled */
+  params?: Record<string, Validator>;
 }
 
 export const json = (statusCode: number, data: unknown): Result => ({

@@ -12,7 +12,7 @@ import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2 } from 'a
 import { ApiError, badRequest, toApiError } from '../core/errors.ts';
 import { fitPresences, type Presence } from '../core/presence.ts';
 import { LIMITS } from '../core/schemas.ts';
-import { type Schema, validate } from '../core/validate.ts';
+import { type Validator, validate } from '../core/validate.ts';
 import { connections } from './clients.ts';
 import { config } from './config.ts';
 import { log } from './log.ts';
@@ -76,7 +76,8 @@ function parseWithin(body: string | undefined, state: WeakMap<object, WsContext>
 }
 
 export interface WsActionOptions {
-  schema?: Schema;
+  /** the message schema, compiled (core/validators.generated.js) */
+  schema?: Validator;
   /** a check that runs before the schema, for a clearer message (e.g. "exactly one of") */
   precheck?: (msg: Record<string, unknown>) => void;
   /**

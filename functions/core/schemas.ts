@@ -105,7 +105,7 @@ export const listSubscriptionsQuery: Schema = {
 
 // ---- WebSocket messages: {action, requestId?, ...fields} ----
 const requestId: Schema = { type: ['string', 'integer'] as Schema['type'], maxLength: 128 };
-const wsMessage = (fields: Record<string, Schema>, required: string[] = []): Schema => ({
+const wsMessage = /* @__NO_SIDE_EFFECTS__ */ (fields: Record<string, Schema>, required: string[] = []): Schema => ({
   type: 'object',
   properties: { action: { type: 'string' }, requestId, ...fields },
   required: ['action', ...required],
@@ -153,6 +153,27 @@ export const sysTerminateQuery: Schema = {
   properties: { device },
   additionalProperties: false,
 };
+
+/**
+ * The sys operations as a directly invoked Lambda (functions/workers/sys-invoke.ts):
+ * the HTTP route's body plus `op` and the ids the route has in its path.
+ */
+const sysPayload = /* @__NO_SIDE_EFFECTS__ */ (ids: Record<string, Schema>, body?: Schema): Schema => ({
+  type: 'object',
+  properties: { op: { type: 'string' }, ...ids, ...(body?.properties ?? {}) },
+  required: ['op', ...Object.keys(ids), ...(body?.required ?? [])],
+  additionalProperties: false,
+});
+
+export const sysInvokePayloads = {
+  initializePresence: sysPayload({ userId }, sysPresenceBody),
+  extendPresence: sysPayload({ userId }, sysExtendBody),
+  terminatePresence: sysPayload({ userId }, sysTerminateQuery),
+  addFriend: sysPayload({ userId, friendId: userId }),
+  removeFriend: sysPayload({ userId, friendId: userId }),
+  addGroupMember: sysPayload({ groupId, userId }),
+  removeGroupMember: sysPayload({ groupId, userId }),
+} satisfies Record<string, Schema>;
 
 const includeOffline: Schema = { enum: ['true', 'false'] };
 export const friendsPresenceQuery: Schema = {

@@ -1,6 +1,6 @@
 import { httpRoute, paged } from '../commons/http.ts';
 import { friendsPresence } from '../commons/operations.ts';
-import { friendsPresenceQuery } from '../core/schemas.ts';
+import { friendsPresenceQuery } from '../core/validators.generated.js';
 
 /** All friends at once, or page by page when `limit` or `cursor` is given (the listen reply's `nextCursor` continues here). */
 export const handler = httpRoute({ query: friendsPresenceQuery }, ({ userId, query }) => {

@@ -1,8 +1,9 @@
 import { httpRoute } from '../commons/http.ts';
 import { presenceFor } from '../commons/operations.ts';
 import { badRequest } from '../core/errors.ts';
-import { batchPresenceQuery, LIMITS, userId } from '../core/schemas.ts';
+import { LIMITS } from '../core/schemas.ts';
 import { validate } from '../core/validate.ts';
+import { batchPresenceQuery, userId } from '../core/validators.generated.js';
 
 export const handler = httpRoute({ query: batchPresenceQuery }, async (req) => {
   const ids = (req.query.userIds as string).split(',');

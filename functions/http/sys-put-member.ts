@@ -1,7 +1,7 @@
 import { SCOPES } from '../../lib/routes.ts';
 import { httpRoute } from '../commons/http.ts';
 import { addMember } from '../commons/operations.ts';
-import { groupId, userId } from '../core/schemas.ts';
+import { groupId, userId } from '../core/validators.generated.js';
 
 export const handler = httpRoute({ scope: SCOPES.sys, params: { groupId, userId } }, ({ params }) =>
   addMember(params.groupId as string, params.userId as string),

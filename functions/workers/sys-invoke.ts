@@ -8,28 +8,21 @@
 import { log } from '../commons/log.ts';
 import * as ops from '../commons/operations.ts';
 import { badRequest, toApiError } from '../core/errors.ts';
-import { device, groupId, sysExtendBody, sysPresenceBody, userId } from '../core/schemas.ts';
-import { type Schema, validate } from '../core/validate.ts';
-
-const withIds = (ids: Record<string, Schema>, body?: Schema): Schema => ({
-  type: 'object',
-  properties: { op: { type: 'string' }, ...ids, ...(body?.properties ?? {}) },
-  required: ['op', ...Object.keys(ids), ...(body?.required ?? [])],
-  additionalProperties: false,
-});
+import { type Validator, validate } from '../core/validate.ts';
+import * as validators from '../core/validators.generated.js';
 
 type Payload = Record<string, any>;
-type Op = { schema: Schema; run: (p: Payload) => Promise<unknown> };
+type Op = { check: Validator; run: (p: Payload) => Promise<unknown> };
 /** a Map, so that `op` is looked up among these names only (never `constructor`, `__proto__`, `toString`... of an object) */
 const OPS: ReadonlyMap<string, Op> = new Map(
   Object.entries({
-    initializePresence: { schema: withIds({ userId }, sysPresenceBody), run: (p) => ops.sysInitialize(p.userId, p as ops.SysPresenceInput) },
-    extendPresence: { schema: withIds({ userId }, sysExtendBody), run: (p) => ops.sysExtend(p.userId, p as { expiresIn: number }) },
-    terminatePresence: { schema: withIds({ userId }, { properties: { device } }), run: (p) => ops.sysTerminate(p.userId, p.device) },
-    addFriend: { schema: withIds({ userId, friendId: userId }), run: (p) => ops.addFriends(p.userId, p.friendId) },
-    removeFriend: { schema: withIds({ userId, friendId: userId }), run: (p) => ops.removeFriends(p.userId, p.friendId) },
-    addGroupMember: { schema: withIds({ groupId, userId }), run: (p) => ops.addMember(p.groupId, p.userId) },
-    removeGroupMember: { schema: withIds({ groupId, userId }), run: (p) => ops.removeMember(p.groupId, p.userId) },
+    initializePresence: { check: validators.sysInvokeInitializePresence, run: (p) => ops.sysInitialize(p.userId, p as ops.SysPresenceInput) },
+    extendPresence: { check: validators.sysInvokeExtendPresence, run: (p) => ops.sysExtend(p.userId, p as { expiresIn: number }) },
+    terminatePresence: { check: validators.sysInvokeTerminatePresence, run: (p) => ops.sysTerminate(p.userId, p.device) },
+    addFriend: { check: validators.sysInvokeAddFriend, run: (p) => ops.addFriends(p.userId, p.friendId) },
+    removeFriend: { check: validators.sysInvokeRemoveFriend, run: (p) => ops.removeFriends(p.userId, p.friendId) },
+    addGroupMember: { check: validators.sysInvokeAddGroupMember, run: (p) => ops.addMember(p.groupId, p.userId) },
+    removeGroupMember: { check: validators.sysInvokeRemoveGroupMember, run: (p) => ops.removeMember(p.groupId, p.userId) },
   } satisfies Record<string, Op>),
 );
 
@@ -40,7 +33,7 @@ export const handler = async (payload: unknown): Promise<unknown> => {
     const p = (payload ?? {}) as Payload;
     const op = typeof p.op === 'string' ? OPS.get(p.op) : undefined;
     if (!op) throw badRequest(`op must be one of ${SYS_OPS.join(', ')}`);
-    const problem = validate(op.schema, p, 'payload');
+    const problem = validate(op.check, p, 'payload');
     if (problem) throw badRequest(problem);
     return await op.run(p);
   } catch (error) {

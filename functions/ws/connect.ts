@@ -4,8 +4,8 @@ import { log } from '../commons/log.ts';
 import { connectDevice } from '../commons/operations.ts';
 import { identityOf, type WsEvent } from '../commons/ws.ts';
 import { toApiError } from '../core/errors.ts';
-import { device } from '../core/schemas.ts';
 import { validate } from '../core/validate.ts';
+import { device } from '../core/validators.generated.js';
 
 export const handler = async (event: WsEvent): Promise<APIGatewayProxyResultV2> => {
   try {

@@ -1,5 +1,5 @@
 import { forcePush } from '../commons/operations.ts';
 import { wsAction } from '../commons/ws.ts';
-import { wsSchemas } from '../core/schemas.ts';
+import { wsForcePush } from '../core/validators.generated.js';
 
-export const handler = wsAction({ schema: wsSchemas.forcePush }, (_msg, who) => forcePush(who.userId));
+export const handler = wsAction({ schema: wsForcePush }, (_msg, who) => forcePush(who.userId));

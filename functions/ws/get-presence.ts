@@ -1,7 +1,7 @@
 import { presenceFor } from '../commons/operations.ts';
 import { fitted, wsAction } from '../commons/ws.ts';
-import { wsSchemas } from '../core/schemas.ts';
+import { wsGetPresence } from '../core/validators.generated.js';
 
-export const handler = wsAction<{ userIds: string[] }>({ schema: wsSchemas.getPresence }, async (msg, who) =>
+export const handler = wsAction<{ userIds: string[] }>({ schema: wsGetPresence }, async (msg, who) =>
   fitted({ presence: await presenceFor(who.userId, msg.userIds) }),
 );

@@ -1,11 +1,11 @@
 import { type ListenTarget, listen } from '../commons/operations.ts';
 import { wsAction } from '../commons/ws.ts';
 import { badRequest } from '../core/errors.ts';
-import { wsSchemas } from '../core/schemas.ts';
+import { wsListen } from '../core/validators.generated.js';
 
 export const handler = wsAction<ListenTarget & Record<string, unknown>>(
   {
-    schema: wsSchemas.listen,
+    schema: wsListen,
     precheck: (msg) => {
       const given = ['friends', 'groupId', 'userIds'].filter((k) => msg[k] !== undefined);
       if (given.length !== 1) throw badRequest('listen takes exactly one of "friends": true, "groupId" or "userIds"');

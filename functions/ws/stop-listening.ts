@@ -1,5 +1,5 @@
 import { stopListening } from '../commons/operations.ts';
 import { wsAction } from '../commons/ws.ts';
-import { wsSchemas } from '../core/schemas.ts';
+import { wsStopListening } from '../core/validators.generated.js';
 
-export const handler = wsAction({ schema: wsSchemas.stopListening }, (_msg, who) => stopListening(who));
+export const handler = wsAction({ schema: wsStopListening }, (_msg, who) => stopListening(who));

@@ -1,7 +1,7 @@
 import { subscribe } from '../commons/operations.ts';
 import { fitted, wsAction } from '../commons/ws.ts';
-import { wsSchemas } from '../core/schemas.ts';
+import { wsSubscribe } from '../core/validators.generated.js';
 
-export const handler = wsAction<{ userIds: string[]; expiresIn?: number }>({ schema: wsSchemas.subscribe }, async (msg, who) =>
+export const handler = wsAction<{ userIds: string[]; expiresIn?: number }>({ schema: wsSubscribe }, async (msg, who) =>
   fitted(await subscribe(who.userId, msg.userIds, msg.expiresIn)),
 );

@@ -1,5 +1,5 @@
 import { unsubscribe } from '../commons/operations.ts';
 import { wsAction } from '../commons/ws.ts';
-import { wsSchemas } from '../core/schemas.ts';
+import { wsUnsubscribe } from '../core/validators.generated.js';
 
-export const handler = wsAction<{ userIds: string[] }>({ schema: wsSchemas.unsubscribe }, (msg, who) => unsubscribe(who.userId, msg.userIds));
+export const handler = wsAction<{ userIds: string[] }>({ schema: wsUnsubscribe }, (msg, who) => unsubscribe(who.userId, msg.userIds));

@@ -5,9 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { patchPresenceBody, subscribeBody, wsSchemas } from '../../functions/core/schemas.ts';
-import { type Schema, validate } from '../../functions/core/validate.ts';
+import type { Schema } from '../../functions/core/validate.ts';
 import { httpRoutes, wsRoutes } from '../../lib/routes.ts';
 import { connect, eventually, token, useStack } from '../support/e2e.ts';
+import { problemWith } from '../support/schema-check.ts';
 
 const fx = useStack();
 const { call } = fx;
@@ -73,13 +74,13 @@ describe('API documents', () => {
       const op = openapi.paths[template][method.toLowerCase()];
       const res = await call(method, path, auth, body);
       expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBe(200);
-      expect(validate(op.responses['200'].content['application/json'].schema, res.body, 'response'), `${method} ${path}`).toBeNull();
+      expect(problemWith(op.responses['200'].content['application/json'].schema, res.body, 'response'), `${method} ${path}`).toBeNull();
       const bad = await call(method, path, undefined, body);
-      expect(validate(op.responses[String(bad.status)].content['application/json'].schema, bad.body, 'error'), `${method} ${path} without token`).toBeNull();
+      expect(problemWith(op.responses[String(bad.status)].content['application/json'].schema, bad.body, 'error'), `${method} ${path} without token`).toBeNull();
     }
     const notFound = await call('POST', '/v1/sys/users/docs-none/presence/extend', SYS, { expiresIn: 5 });
     expect(
-      validate(openapi.paths['/v1/sys/users/{userId}/presence/extend'].post.responses['404'].content['application/json'].schema, notFound.body),
+      problemWith(openapi.paths['/v1/sys/users/{userId}/presence/extend'].post.responses['404'].content['application/json'].schema, notFound.body),
     ).toBeNull();
   });
 
@@ -103,10 +104,10 @@ describe('API documents', () => {
     ];
     for (const r of replies) {
       const schema = r.type === 'error' ? messages.error.payload : messages.response.payload;
-      expect(validate(schema, r, 'message'), JSON.stringify(r)).toBeNull();
+      expect(problemWith(schema, r, 'message'), JSON.stringify(r)).toBeNull();
     }
     await call('POST', '/v1/me/heartbeat', token('docs-src'), {});
     const push = await eventually(async () => c.pushes().find((m) => m.data.userId === 'docs-src'));
-    expect(validate(messages.presence.payload, push, 'push')).toBeNull();
+    expect(problemWith(messages.presence.payload, push, 'push')).toBeNull();
   });
 });
