@@ -95,21 +95,25 @@ try {
     `  stack CPU per push ${results.cpuPerPushUs} µs at ${CHANGE_RATE}/s (${steady.at50.cpu.stackCpuPerPushUs} at 50/s); ${steady.requestsPerChange} DynamoDB requests per change`,
   );
 
-  log(`push floor: bare PostToConnection loop to the same ${LOAD_USERS} connections`);
-  const payload = pushes.lastRaw;
-  const push = await pushFloor(
-    stack,
-    pids,
-    users.map((u) => u.user),
-    payload,
-    quick ? 10 : 30,
+  log(
+    `push floor: bare PostToConnection loop to the same ${LOAD_USERS} connections, paced as the steady load (${CHANGE_RATE}/s × ${SUBSCRIPTIONS}) and unpaced`,
   );
+  const payload = pushes.lastRaw;
+  const loadIds = users.map((u) => u.user);
+  // the steady load's budget compares with the floor paced as it is: the same pushes a second, in the same bursts
+  const push = await pushFloor(stack, pids, loadIds, payload, 0, { changesPerSecond: CHANGE_RATE, recipients: SUBSCRIPTIONS, seconds: quick ? 8 : 30 });
   floors.pushCpuUs = push.pushCpuUs;
   floorDetail.push = push;
+  // unpaced (every connection, back to back): what a post costs at full throughput, for reference
+  const unpaced = await pushFloor(stack, pids, loadIds, payload, quick ? 10 : 30);
+  floors.pushCpuUsUnpaced = unpaced.pushCpuUs;
+  floorDetail.pushUnpaced = unpaced;
   const ws = await wsSendFloor(LOAD_USERS, payload, quick ? 10 : 30);
   floors.wsSendCpuUs = ws.wsSendCpuUs;
   floorDetail.wsSend = ws;
-  log(`  ${push.pushCpuUs} µs per push (gateway ${push.gatewayCpuUs} + loop ${push.loopCpuUs}); bare ws send ${ws.wsSendCpuUs} µs`);
+  log(
+    `  paced ${push.pushCpuUs} µs per push (gateway ${push.gatewayCpuUs} + loop ${push.loopCpuUs}); unpaced ${unpaced.pushCpuUs} (${unpaced.gatewayCpuUs} + ${unpaced.loopCpuUs}); bare ws send ${ws.wsSendCpuUs} µs`,
+  );
 
   log('ramp: the highest rate with p99 < 1 s, CPU of each process');
   sampler.set('ramp');

@@ -42,6 +42,9 @@ export async function startStack(): Promise<Stack> {
   const verbose = process.env.BENCH_VERBOSE ? ['--verbose'] : [];
   // exactly what `npm start` runs (its heap limits included), plus the profiling flags
   const { command, args } = startCommand(['--in-memory', ...verbose]);
+  // BENCH_NODE_FLAGS="--flag …": Node/V8 flags placed after `npm start`'s own (so they win), for experiments (e.g. GC sizes)
+  const script = args.findIndex((a) => a.endsWith('.ts') && !a.startsWith('-'));
+  if (process.env.BENCH_NODE_FLAGS) args.splice(script, 0, ...process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean));
   const child = spawn(command, [...profile, ...args], {
     cwd: ROOT,
     env: {

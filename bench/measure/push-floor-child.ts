@@ -3,7 +3,10 @@
  * their CPU (process.cpuUsage) holds nothing else (the receiving WebSocket
  * clients live in the benchmark's process):
  *   post <config.json>  posts the payload to every connection through the AWS SDK's
- *                       PostToConnectionCommand, `concurrency` in flight (as the fan-out does)
+ *                       PostToConnectionCommand, `concurrency` in flight (as the fan-out does);
+ *                       with `pace`, paced as the steady load pushes: `changesPerSecond` bursts a
+ *                       second of `recipients` posts each (the next connections in turn), each
+ *                       burst started on time whether or not the one before has finished
  *   ws <config.json>    a bare `ws` server sending the payload to every client that connects
  * Protocol on stdio: a JSON line when set up, `ready` after a warm-up round,
  * then on `go` (stdin) the measured loop and a JSON line with its CPU.
@@ -21,6 +24,7 @@ const cfg = JSON.parse(readFileSync(file as string, 'utf8')) as {
   payload: string;
   rounds: number;
   concurrency?: number;
+  pace?: { changesPerSecond: number; recipients: number; seconds: number };
 };
 const say = (x: unknown) => process.stdout.write(`${typeof x === 'string' ? x : JSON.stringify(x)}\n`);
 const lines = createInterface({ input: process.stdin });
@@ -52,10 +56,10 @@ if (mode === 'post') {
     maxAttempts: 1,
   });
   const ids = cfg.connectionIds ?? [];
-  const round = async () => {
+  const round = async (targets = ids) => {
     let ok = 0;
     let failed = 0;
-    await mapLimit(ids, cfg.concurrency ?? 32, async (id) => {
+    await mapLimit(targets, cfg.concurrency ?? 32, async (id) => {
       try {
         await client.send(new PostToConnectionCommand({ ConnectionId: id, Data: cfg.payload }));
         ok++;
@@ -70,9 +74,28 @@ if (mode === 'post') {
   for (let r = 0; r < Math.max(1, Math.ceil(2000 / Math.max(1, ids.length))); r++) await round();
   say('ready');
   await go();
+  const pace = cfg.pace;
   await measure(async () => {
     let messages = 0;
     let failed = 0;
+    if (pace) {
+      const bursts: Promise<void>[] = [];
+      const t0 = performance.now();
+      const n = Math.round(pace.changesPerSecond * pace.seconds);
+      for (let b = 0; b < n; b++) {
+        const wait = t0 + (b * 1000) / pace.changesPerSecond - performance.now();
+        if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
+        const targets = Array.from({ length: pace.recipients }, (_, k) => ids[(b * pace.recipients + k) % ids.length] as string);
+        bursts.push(
+          round(targets).then((x) => {
+            messages += x.ok;
+            failed += x.failed;
+          }),
+        );
+      }
+      await Promise.all(bursts);
+      return { messages, failed };
+    }
     for (let r = 0; r < cfg.rounds; r++) {
       const x = await round();
       messages += x.ok;

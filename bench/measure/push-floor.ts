@@ -106,24 +106,58 @@ async function delivered(from: number, n: number, deadlineMs = 10_000) {
   return pushes.received - from;
 }
 
-/** CPU µs per push of the bare SDK loop through the local gateway: (gateway's process + loop's process) / messages. */
-export async function pushFloor(stack: Stack, pids: Pids, users: string[], payload: string, rounds: number) {
+/** How the steady load pushes: `changesPerSecond` changes a second, each posted to `recipients` connections. */
+export interface Pace {
+  changesPerSecond: number;
+  recipients: number;
+  seconds: number;
+}
+
+/** The stack's own CPU (µs per ms) with nothing asked of it: its pollers and timers, which are the stack's cost, not the floor's. */
+async function idleCpuRate(pids: Pids, ms: number): Promise<number> {
+  const before = cpuSnapshot(pids);
+  await sleep(ms);
+  const cpu = cpuBetween(before, cpuSnapshot(pids));
+  return cpu.us.stack / cpu.wallMs;
+}
+
+/**
+ * CPU µs per push of the bare SDK loop through the local gateway: (gateway's
+ * process + loop's process) / messages; the gateway's part is the stack
+ * process's CPU over the loop less what that process uses idle in the same
+ * time (its stream pollers and timers run meanwhile). Unpaced, every round
+ * posts to all connections back to back (as a fan-out to many does); paced,
+ * the posts come as the steady load's do (per-push CPU grows as the rate
+ * falls: fewer posts share each wake-up, each socket's buffers, each GC).
+ */
+export async function pushFloor(stack: Stack, pids: Pids, users: string[], payload: string, rounds: number, pace?: Pace) {
   const ids = await connectionIds(stack, users);
-  const child = await Child.start('post', { endpoint: stack.callbackUrl, connectionIds: ids, payload, rounds, concurrency: config.fanoutConcurrency });
+  const child = await Child.start('post', {
+    endpoint: stack.callbackUrl,
+    connectionIds: ids,
+    payload,
+    rounds,
+    concurrency: config.fanoutConcurrency,
+    pace,
+  });
   try {
     await child.next(); // set up
     const warm = pushes.received;
     if ((await child.next()) !== 'ready') throw new Error('push floor child: expected ready');
     await delivered(warm, ids.length * Math.max(1, Math.ceil(2000 / Math.max(1, ids.length))), 10_000); // the warm-up is received before the measured loop starts
+    const idleUsPerMs = await idleCpuRate(pids, 3000);
     const from = pushes.received;
     const before = cpuSnapshot(pids);
     child.go();
     const loop = JSON.parse(await child.next(300_000)) as { messages: number; failed: number; cpuUs: number; wallMs: number };
     const got = await delivered(from, loop.messages);
     const cpu = cpuBetween(before, cpuSnapshot(pids));
+    const gatewayUs = Math.max(0, cpu.us.stack - idleUsPerMs * cpu.wallMs);
     return {
-      pushCpuUs: round((cpu.us.stack + loop.cpuUs) / Math.max(1, loop.messages)),
-      gatewayCpuUs: round(cpu.us.stack / Math.max(1, loop.messages)),
+      pushCpuUs: round((gatewayUs + loop.cpuUs) / Math.max(1, loop.messages)),
+      gatewayCpuUs: round(gatewayUs / Math.max(1, loop.messages)),
+      stackIdleCpuPct: round(idleUsPerMs / 10, 2),
+      paced: pace ?? null,
       loopCpuUs: round(loop.cpuUs / Math.max(1, loop.messages)),
       jvmCpuUs: round(cpu.us.jvm / Math.max(1, loop.messages)),
       connections: ids.length,
