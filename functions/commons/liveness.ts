@@ -27,7 +27,7 @@ import { ApiError } from '../core/errors.ts';
 import { dropConnection, expireConnectionDevice, MAX_CONNECTION_MS, upsertDevice } from '../core/presence.ts';
 import { connections } from './clients.ts';
 import { config } from './config.ts';
-import { log } from './log.ts';
+import { logger } from './logger.ts';
 import { mapLimit } from './map-limit.ts';
 import * as store from './store.ts';
 
@@ -67,7 +67,7 @@ export async function connectionActivity(connectionId: string): Promise<Connecti
   } catch (error) {
     const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (error instanceof GoneException || status === 410) return 'gone';
-    log.warn('GetConnection failed; the connection is looked at again next round', { connectionId, error });
+    logger.warn('GetConnection failed; the connection is looked at again next round', { connectionId, error });
     return 'unknown';
   }
 }
@@ -79,10 +79,14 @@ export interface LivenessCounts {
   devicesExpired: number;
   /** devices back online: a silent connection spoke again */
   devicesRestored: number;
+  /** users whose last device this took away (SweeperUsersOffline) */
+  usersMarkedOffline: number;
 }
 
 type Entry = store.LivenessEntry;
 const entryKey = (e: Entry) => `${e.userId}\u0000${e.device}\u0000${e.conn}`;
+/** a write that took the user's last device away */
+const wentOffline = (out: store.MutationResult) => out.written && Object.keys(out.before.devices).length > 0 && Object.keys(out.state.devices).length === 0;
 
 /**
  * One round of the wheel, under a lease (another sweep running at the same
@@ -93,12 +97,12 @@ const entryKey = (e: Entry) => `${e.userId}\u0000${e.device}\u0000${e.conn}`;
  * lost); a round that runs out of time leaves the rest to the next.
  */
 export async function sweepLiveness(now: number): Promise<LivenessCounts> {
-  const counts: LivenessCounts = { connectionsChecked: 0, devicesExpired: 0, devicesRestored: 0 };
+  const counts: LivenessCounts = { connectionsChecked: 0, devicesExpired: 0, devicesRestored: 0, usersMarkedOffline: 0 };
   if (config.heartbeatMode !== 'gateway') return counts;
   try {
     await store.withLease('liveness', () => wheelRound(now, counts), 0);
   } catch (error) {
-    if (error instanceof ApiError && error.code === 'unavailable') log.info('another sweep is turning the liveness wheel');
+    if (error instanceof ApiError && error.code === 'unavailable') logger.info('another sweep is turning the liveness wheel');
     else throw error;
   }
   return counts;
@@ -134,7 +138,7 @@ async function wheelStep(first: number, last: number, now: number, counts: Liven
       await check(e, now, counts, keep);
     } catch (error) {
       // throttled, contended, unreachable: not a sign of death; looked at again next round
-      log.warn('liveness check failed; looked at again next round', { userId: e.userId, error });
+      logger.warn('liveness check failed; looked at again next round', { userId: e.userId, error });
       keep({ ...e, due: now });
     }
   });
@@ -154,6 +158,7 @@ async function check(e: Entry, now: number, counts: LivenessCounts, keep: (e: En
     );
     if (out.written) {
       counts.devicesExpired += Object.keys(out.before.devices).length - Object.keys(out.state.devices).length;
+      if (wentOffline(out)) counts.usersMarkedOffline++;
       await store.removeListeners(e.conn);
     }
     return;
@@ -179,6 +184,7 @@ async function check(e: Entry, now: number, counts: LivenessCounts, keep: (e: En
     });
     if (seenUntil > now) return keep({ ...live, due: seenUntil });
     if (out.written) counts.devicesExpired++;
+    if (wentOffline(out)) counts.usersMarkedOffline++;
   }
   // the socket is open but silent: look every round, so the device comes back when the client speaks again
   keep({ ...live, due: now, stale: true });
