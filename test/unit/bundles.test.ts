@@ -1,14 +1,32 @@
-/** Every Lambda bundle (same esbuild settings as the stack) stays under the 300 KB budget. */
+/**
+ * Every Lambda bundle (same esbuild settings as the stack) stays under the
+ * 300 KB budget, and only the traced workers carry the X-Ray SDK (Powertools
+ * Tracer: about 115 KB and its load at every cold start; functions/commons/tracing.ts).
+ */
+import { resolve } from 'node:path';
+import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { bundleEntry } from '../../bench/bundle.ts';
+import { bundleEntry, LAMBDA_BUNDLE, ROOT } from '../../bench/bundle.ts';
 import { httpRoutes, workers, wsRoutes } from '../../lib/routes.ts';
 
 const entries = [...httpRoutes, ...wsRoutes, ...Object.values(workers)].map((r) => [r.id, r.entry] as const);
+const traced = new Set(
+  Object.values(workers as Record<string, { id: string; traced?: true }>)
+    .filter((w) => w.traced)
+    .map((w) => w.id),
+);
 
 describe('bundle sizes', () => {
   it.each(entries)('%s is at most 300 KB minified', async (_id, entry) => {
     const bytes = await bundleEntry(entry);
     expect(bytes).toBeGreaterThan(1000);
     expect(bytes).toBeLessThanOrEqual(300 * 1024);
+  });
+
+  it.each(entries)('%s carries the X-Ray SDK only if it is traced', async (id, entry) => {
+    const out = await build({ ...LAMBDA_BUNDLE, entryPoints: [resolve(ROOT, entry)], write: false, metafile: true });
+    const inputs = Object.keys(out.metafile?.inputs ?? {});
+    expect(inputs.some((f) => f.includes('node_modules/aws-xray-sdk-core/'))).toBe(traced.has(id));
+    expect(inputs.some((f) => f.includes('node_modules/@aws-lambda-powertools/metrics/'))).toBe(true);
   });
 });
