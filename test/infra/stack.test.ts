@@ -325,7 +325,9 @@ describe('Lambda functions', () => {
       const on = traced.includes(id);
       expect(resource.Properties.TracingConfig, id).toEqual(on ? { Mode: 'Active' } : undefined);
       expect(resource.Properties.Environment.Variables.POWERTOOLS_TRACE_ENABLED, id).toBe(String(on));
-      const xray = statementsOf(resource).flatMap(actionsOf).filter((a) => a.startsWith('xray:'));
+      const xray = statementsOf(resource)
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('xray:'));
       expect(xray.sort(), id).toEqual(on ? ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'] : []);
     }
   });
