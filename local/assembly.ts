@@ -23,9 +23,9 @@
  *
  * Observability as the local stack runs it from the sources: POWERTOOLS_SERVICE_NAME
  * (the stack name) becomes the local stack's `service`, and a traced
- * function's tracing is off (POWERTOOLS_TRACE_ENABLED=false, and
- * AWS_XRAY_MANUAL_MODE: no X-Ray daemon here, and no async hook of the X-Ray
- * SDK over the one process that runs every function).
+ * function's tracing is off (POWERTOOLS_TRACE_ENABLED=false: there is no
+ * X-Ray daemon here, and the function then loads no X-Ray SDK, whose async
+ * hook would slow down every function of the process).
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -111,10 +111,7 @@ export function lambdaEnvironment(fn: AssemblyFunction, cfg: AssemblyConfig): Re
   }
   if (identity) env.PRESENCE_JWT_SECRET = cfg.jwtSecret;
   if ('POWERTOOLS_SERVICE_NAME' in env) env.POWERTOOLS_SERVICE_NAME = LOCAL_SERVICE_NAME;
-  if (env.POWERTOOLS_TRACE_ENABLED === 'true') {
-    env.POWERTOOLS_TRACE_ENABLED = 'false';
-    env.AWS_XRAY_MANUAL_MODE = 'true';
-  }
+  if (env.POWERTOOLS_TRACE_ENABLED === 'true') env.POWERTOOLS_TRACE_ENABLED = 'false';
   return {
     ...env,
     // what Lambda's runtime sets (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime)

@@ -127,11 +127,10 @@ function configureEnvironment(
   env.HEARTBEAT_MODE = opts.heartbeat ?? 'lambda';
   for (const t of tables) env[t.envVar] = names[t.id];
   // Powertools (functions/commons/logger.ts, metrics.ts, tracing.ts) as the stack configures it, except:
-  // `service` names the local stack, and no tracing (no X-Ray daemon; manual mode: no process-wide async hook)
+  // `service` names the local stack, and no tracing (no X-Ray daemon: the traced workers load no X-Ray SDK)
   env.POWERTOOLS_SERVICE_NAME = LOCAL_SERVICE_NAME;
   env.POWERTOOLS_METRICS_NAMESPACE = METRICS_NAMESPACE;
   env.POWERTOOLS_TRACE_ENABLED = 'false';
-  env.AWS_XRAY_MANUAL_MODE = 'true';
   // what Lambda's runtime sets, and Powertools reads to report a cold start (ColdStart, cold_start)
   env.AWS_LAMBDA_INITIALIZATION_TYPE = 'on-demand';
 }

@@ -2,20 +2,21 @@
  * X-Ray tracing (Powertools for AWS Lambda Tracer), for the functions where a
  * trace shows what a log line cannot: StreamFanout (a change's audience
  * queries, then its posts), FanoutChunk (a chunk's reads and posts) and the
- * Sweeper (a minute of rounds). Only they import this module, and only they
- * run with `Tracing.ACTIVE` and POWERTOOLS_TRACE_ENABLED=true (lib/constructs/presence-function.ts).
+ * Sweeper (a minute of rounds). Only they run with `Tracing.ACTIVE` and
+ * POWERTOOLS_TRACE_ENABLED=true (lib/routes.ts `traced`,
+ * lib/constructs/presence-function.ts), and only they import this module:
+ * dynamically, and only when POWERTOOLS_TRACE_ENABLED is true, so that
+ * tracing turned off (locally, or by setting the variable to false) loads no
+ * X-Ray SDK at all.
  *
  * Not the API functions: the Tracer carries aws-xray-sdk-core (about 115 KB
  * of bundle and its load at every cold start), and that SDK turns on an
- * async hook for the whole process (cls-hooked) that every promise then
- * pays for; HTTP and WebSocket APIs of API Gateway send no trace header, so
- * an API function's trace would be one segment with its SDK calls, which
- * its log lines and API Gateway's latency metrics already tell.
- *
- * Locally tracing is off (no X-Ray daemon): the Tracer turns itself off
- * outside Lambda, and the local stack sets POWERTOOLS_TRACE_ENABLED=false and
- * AWS_XRAY_MANUAL_MODE (no async hook in the one process that runs every
- * function). docs/observability.md has the reasons at more length.
+ * async hook for the whole process (cls-hooked) that every promise then pays
+ * for: measured locally, about a third more CPU per SDK call. HTTP and
+ * WebSocket APIs of API Gateway send no trace header, so an API function's
+ * trace would be one segment with its SDK calls, which its log lines and API
+ * Gateway's latency metrics already tell. docs/observability.md has the
+ * reasons at more length.
  */
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';

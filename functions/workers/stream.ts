@@ -27,12 +27,15 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { chunkQueue, sqs } from '../commons/chunk-queue.ts';
 import { dynamodb, management } from '../commons/clients.ts';
+import { config } from '../commons/config.ts';
 import { fanOut } from '../commons/fanout.ts';
 import { lambdaHandler } from '../commons/lambda.ts';
 import { logger, withLogKeys } from '../commons/logger.ts';
 import { count, MetricName } from '../commons/metrics.ts';
 import { markPushed, stateFromItem, userIdOfStateKey } from '../commons/store.ts';
-import { tracing } from '../commons/tracing.ts';
+
+// X-Ray where the stack turns it on: off, the X-Ray SDK is not even loaded (functions/commons/tracing.ts)
+const tracing = config.tracing ? (await import('../commons/tracing.ts')).tracing(dynamodb, management, sqs) : undefined;
 
 const image = (img: Record<string, unknown> | undefined) => (img ? unmarshall(img as Record<string, AttributeValue>) : undefined);
 
@@ -101,5 +104,5 @@ export const handler = lambdaHandler(
     );
     return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
   },
-  { tracing: tracing(dynamodb, management, sqs) },
+  { tracing },
 );

@@ -15,7 +15,9 @@ import { lambdaHandler } from '../commons/lambda.ts';
 import { logger } from '../commons/logger.ts';
 import { MetricName, metrics, sample } from '../commons/metrics.ts';
 import { type SweepCounts, sweep } from '../commons/operations.ts';
-import { tracing } from '../commons/tracing.ts';
+
+// X-Ray where the stack turns it on: off, the X-Ray SDK is not even loaded (functions/commons/tracing.ts)
+const tracing = config.tracing ? (await import('../commons/tracing.ts')).tracing(dynamodb, management) : undefined;
 
 const intervalMs = config.sweepIntervalSeconds * 1000;
 
@@ -37,5 +39,5 @@ export const handler = lambdaHandler(
       await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
     }
   },
-  { tracing: tracing(dynamodb, management) },
+  { tracing },
 );
