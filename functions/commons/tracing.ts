@@ -10,7 +10,7 @@
  * X-Ray SDK at all.
  *
  * Not the API functions: the Tracer carries aws-xray-sdk-core (about 115 KB
- * of bundle and its load at every cold start), and that SDK turns on an
+ * of bundle, 15–25 ms more cold init), and that SDK turns on an
  * async hook for the whole process (cls-hooked) that every promise then pays
  * for: measured locally, about a third more CPU per SDK call. HTTP and
  * WebSocket APIs of API Gateway send no trace header, so an API function's
