@@ -42,9 +42,9 @@ const image = (img: Record<string, unknown> | undefined) => (img ? unmarshall(im
 /** Fans out the records of one user (in stream order) as one change: first old image → last new image. */
 async function processUser(records: DynamoDBRecord[]): Promise<void> {
   const changes = records
-    .map((r) => ({ oldItem: image(r.dynamodb?.OldImage), newItem: image(r.dynamodb?.NewImage) }))
+    .map((r) => ({ oldItem: image(r.dynamodb?.OldImage), newItem: image(r.dynamodb?.NewImage), created: r.dynamodb?.ApproximateCreationDateTime }))
     // deletions (TTL) tell nobody anything
-    .filter((c): c is { oldItem: Record<string, unknown> | undefined; newItem: Record<string, unknown> } => c.newItem !== undefined);
+    .filter((c): c is typeof c & { newItem: Record<string, unknown> } => c.newItem !== undefined);
   const first = changes[0];
   const last = changes[changes.length - 1];
   const userId = userIdOfStateKey(last?.newItem);
@@ -61,9 +61,8 @@ async function processUser(records: DynamoDBRecord[]): Promise<void> {
   const relationChanged = [...toggles].filter(([, n]) => n % 2 === 1).map(([u]) => u);
   // writes that only record friendship changes (`rc`) change nothing for anyone else
   const onlyRelations = changes.every((c) => Array.isArray(c.newItem.rc));
-  // NotifyLag from the write itself (the item's writtenAt), else from the stream record (whole seconds on AWS)
-  const created = records[records.length - 1]?.dynamodb?.ApproximateCreationDateTime;
-  const writtenAt = typeof last.newItem.writtenAt === 'number' ? last.newItem.writtenAt : created ? created * 1000 : undefined;
+  // NotifyLag from the write itself (the item's writtenAt), else from its stream record (whole seconds on AWS)
+  const writtenAt = typeof last.newItem.writtenAt === 'number' ? last.newItem.writtenAt : last.created ? last.created * 1000 : undefined;
   const result = await fanOut(before, after, { queue: chunkQueue(), relationChanged, onlyRelationChanged: onlyRelations, writtenAt });
   // a replayed or late record (retry, bisect, duplicate delivery): already pushed, nothing pushed again or regressed
   if (!result) {
