@@ -188,8 +188,8 @@ export class PresenceStack extends Stack {
       SWEEP_INTERVAL_SECONDS: String(props.sweepIntervalSeconds ?? 15),
       HEARTBEAT_MODE: heartbeat,
     };
-    const make = (id: string, entry: string, access: Access, timeout?: Duration): PresenceFunction => {
-      const f = new PresenceFunction(this, id, { entry, timeout, environment: common, description: `presence ${id}` });
+    const make = (id: string, entry: string, access: Access, timeout?: Duration, tracing = false): PresenceFunction => {
+      const f = new PresenceFunction(this, id, { entry, timeout, tracing, environment: common, description: `presence ${id}` });
       f.bindAccess(access, tables);
       const methods = connectionsMethods(access);
       if (methods.length > 0) {
@@ -289,7 +289,7 @@ export class PresenceStack extends Stack {
       retentionPeriod: Duration.days(14),
     });
     this.streamDlq = streamDlq;
-    const stream = make(workers.stream.id, workers.stream.entry, workers.stream.access, Duration.seconds(60));
+    const stream = make(workers.stream.id, workers.stream.entry, workers.stream.access, Duration.seconds(60), workers.stream.traced);
     stream.fn.addEventSource(
       new DynamoEventSource(tables.Presence.table, {
         startingPosition: StartingPosition.LATEST,
@@ -322,7 +322,7 @@ export class PresenceStack extends Stack {
       deadLetterQueue: { queue: chunkDlq, maxReceiveCount: 3 },
     });
     this.fanoutChunkQueue = chunkQueue;
-    const chunkFn = make(workers.fanoutChunk.id, workers.fanoutChunk.entry, workers.fanoutChunk.access, Duration.seconds(60));
+    const chunkFn = make(workers.fanoutChunk.id, workers.fanoutChunk.entry, workers.fanoutChunk.access, Duration.seconds(60), workers.fanoutChunk.traced);
     chunkFn.fn.addEventSource(new SqsEventSource(chunkQueue, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency: 200 }));
     // the stream consumer queues large audiences; the chunk function re-queues recipients whose pushes failed
     for (const sender of [stream, chunkFn]) {
@@ -335,7 +335,13 @@ export class PresenceStack extends Stack {
     // EventBridge fires at most once a minute: each invocation loops, sweeping every
     // SWEEP_INTERVAL_SECONDS for SWEEPER_LOOP_SECONDS (see functions/workers/sweeper.ts),
     // so offline stays within timeout + SWEEP_INTERVAL_SECONDS on AWS too.
-    const sweeper = make(workers.sweeper.id, workers.sweeper.entry, sweeperAccess(heartbeat), Duration.seconds(SWEEPER_LOOP_SECONDS + 30));
+    const sweeper = make(
+      workers.sweeper.id,
+      workers.sweeper.entry,
+      sweeperAccess(heartbeat),
+      Duration.seconds(SWEEPER_LOOP_SECONDS + 30),
+      workers.sweeper.traced,
+    );
     new Rule(this, 'SweeperSchedule', {
       description: 'Runs the presence sweeper (timely offline); each run sweeps repeatedly for a minute',
       schedule: Schedule.rate(Duration.minutes(1)),

@@ -98,6 +98,8 @@ export interface Worker {
   id: string;
   entry: string;
   access: Access;
+  /** X-Ray active tracing and Powertools Tracer: the handler imports functions/commons/tracing.ts (which says why these) */
+  traced?: true;
 }
 
 /**
@@ -256,13 +258,15 @@ export const workers = {
   stream: {
     id: 'StreamFanout',
     entry: 'functions/workers/stream.ts',
+    traced: true,
     access: { presence: [...DISCONNECT.presence, ...READ_MANY], graph: [...DISCONNECT.graph, 'QueryIndex', 'BatchGetItem', 'UpdateItem'], connections: true },
   },
-  sweeper: { id: 'Sweeper', entry: 'functions/workers/sweeper.ts', access: SWEEP },
+  sweeper: { id: 'Sweeper', entry: 'functions/workers/sweeper.ts', access: SWEEP, traced: true },
   /** delivers chunks of large audiences (SQS; locally the local stack's SQS endpoint); a queued chunk reads the version pushed (Graph GetItem) */
   fanoutChunk: {
     id: 'FanoutChunk',
     entry: 'functions/workers/fanout-chunk.ts',
+    traced: true,
     access: { presence: [...DISCONNECT.presence, ...READ_MANY], graph: [...DISCONNECT.graph, 'GetItem'], connections: true },
   },
   /** the sys operations for cloud functions in the account (IAM invoke, no HTTP) */

@@ -20,13 +20,19 @@
  * stack cannot reach) become the local identity provider's: no issuer,
  * audience or JWKS, and PRESENCE_JWT_SECRET, the key of the local HS256
  * tokens (the one variable added to a function's environment).
+ *
+ * Observability as the local stack runs it from the sources: POWERTOOLS_SERVICE_NAME
+ * (the stack name) becomes the local stack's `service`, and a traced
+ * function's tracing is off (POWERTOOLS_TRACE_ENABLED=false: there is no
+ * X-Ray daemon here, and the function then loads no X-Ray SDK, whose async
+ * hook would slow down every function of the process).
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LOCAL_REGION } from './iam.ts';
-import { invocation } from './metrics.ts';
+import { invocation, LOCAL_SERVICE_NAME } from './metrics.ts';
 import { assemblyTemplate, type CfnTemplate, functionsById } from './template.ts';
 
 type Handler = (event: any, context: any) => Promise<any>;
@@ -104,6 +110,8 @@ export function lambdaEnvironment(fn: AssemblyFunction, cfg: AssemblyConfig): Re
     else throw new Error(`function ${fn.id}: ${name} is ${JSON.stringify(value)} in the template, and the local stack has no equivalent`);
   }
   if (identity) env.PRESENCE_JWT_SECRET = cfg.jwtSecret;
+  if ('POWERTOOLS_SERVICE_NAME' in env) env.POWERTOOLS_SERVICE_NAME = LOCAL_SERVICE_NAME;
+  if (env.POWERTOOLS_TRACE_ENABLED === 'true') env.POWERTOOLS_TRACE_ENABLED = 'false';
   return {
     ...env,
     // what Lambda's runtime sets (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime)
@@ -115,6 +123,7 @@ export function lambdaEnvironment(fn: AssemblyFunction, cfg: AssemblyConfig): Re
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
     AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     LAMBDA_TASK_ROOT: resolve(fn.file, '..'),
     _HANDLER: `${fn.file.replace(/^.*\//, '').replace(/\.[cm]?js$/, '')}.${fn.exportName}`,
     TZ: ':UTC',

@@ -19,7 +19,7 @@ import { Worker } from 'node:worker_threads';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import type { AssemblyConfig } from './assembly.ts';
 import type { Checked, LocalNames } from './iam.ts';
-import type { DynamoMetrics } from './metrics.ts';
+import type { LocalMetricsSnapshot } from './metrics.ts';
 import type { StreamCheckpoint } from './stream-poller.ts';
 import type { CfnTemplate } from './template.ts';
 
@@ -164,8 +164,8 @@ export class ConsumerThread {
     });
   }
 
-  /** DynamoDB requests of the StreamFanout and FanoutChunk functions */
-  metrics = () => this.call<DynamoMetrics>('metrics');
+  /** DynamoDB requests and CloudWatch metrics (EMF) of the StreamFanout and FanoutChunk functions */
+  metrics = () => this.call<LocalMetricsSnapshot>('metrics');
   resetMetrics = () => this.call<void>('resetMetrics');
   /** the last batches handed to the stream handler (tests replay them) */
   recentBatches = () => this.call<DynamoDBStreamEvent[]>('recentBatches');

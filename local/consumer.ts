@@ -5,6 +5,8 @@
  * the stream poller feeding the StreamFanout handler, and the in-process
  * chunk queue feeding the FanoutChunk handler. It talks to the main thread
  * (`ConsumerThread` in consumer-thread.ts) over the worker's message port.
+ * The CloudWatch metrics its functions write to this thread's stdout (EMF)
+ * are counted here and handed over with the DynamoDB counts (local/metrics.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -12,9 +14,9 @@ import { workers } from '../lib/routes.ts';
 import { STREAM_PARALLELIZATION, STREAM_RETRY_ATTEMPTS, streamFilterPatterns } from '../lib/tables.ts';
 import { assemblyLoader } from './assembly.ts';
 import { CHUNK_QUEUE, type ConsumerConfig, type ConsumerReply, type ConsumerRequest, type QueuedChunk } from './consumer-thread.ts';
-import { loadHandler } from './gateway.ts';
+import { lambdaContext, loadHandler } from './gateway.ts';
 import { CheckLog, enforceIam } from './iam.ts';
-import { instrument, invocation } from './metrics.ts';
+import { concurrentInvocations, instrument, invocation } from './metrics.ts';
 import { LocalSqs } from './sqs.ts';
 import { StreamPoller } from './stream-poller.ts';
 
@@ -22,6 +24,8 @@ if (!parentPort) throw new Error('local/consumer.ts runs on a worker thread (see
 const port = parentPort;
 const config = workerData as ConsumerConfig;
 const log = (line: string) => port.postMessage({ log: line } satisfies ConsumerReply);
+// before any handler module loads (the environment came from the main thread)
+await concurrentInvocations();
 
 const client = new DynamoDBClient({ endpoint: config.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 // IAM as on AWS: the handlers' calls with their own roles, the stream reads with StreamFanout's (the event source mapping uses it)
@@ -51,7 +55,7 @@ function enqueue(message: QueuedChunk): void {
     const wait = message.visibleAt - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     for (let attempt = 1; attempt <= 3; attempt++) {
-      const res = await metrics.invoke(workers.fanoutChunk.id, () => chunkHandler({ Records: [record] }, {}));
+      const res = await metrics.invoke(workers.fanoutChunk.id, () => chunkHandler({ Records: [record] }, lambdaContext(workers.fanoutChunk.id)));
       if (!res?.batchItemFailures?.length) return;
       await new Promise((r) => setTimeout(r, 100 * attempt));
     }
@@ -71,7 +75,7 @@ const poller = new StreamPoller({
   client,
   endpoint: config.endpoint,
   tableName: config.tableName,
-  handler: (event) => metrics.invoke(workers.stream.id, () => streamHandler(event, {})),
+  handler: (event) => metrics.invoke(workers.stream.id, () => streamHandler(event, lambdaContext(workers.stream.id))),
   filterPatterns: streamFilterPatterns,
   parallelization: STREAM_PARALLELIZATION,
   maxRetries: STREAM_RETRY_ATTEMPTS,

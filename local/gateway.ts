@@ -27,7 +27,8 @@ export async function loadHandler(entry: string): Promise<Handler> {
   return mod.handler;
 }
 
-const lambdaContext = (functionName: string) => ({
+/** The context Lambda hands a handler (what the handlers and Powertools read of it). */
+export const lambdaContext = (functionName: string) => ({
   awsRequestId: randomUUID(),
   functionName,
   functionVersion: '$LATEST',

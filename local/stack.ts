@@ -8,15 +8,16 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { METRICS_NAMESPACE } from '../functions/commons/metric-names.ts';
 import { signUserToken } from '../functions/core/jwt.ts';
 import { type HeartbeatMode, workers } from '../lib/routes.ts';
 import { tables } from '../lib/tables.ts';
 import { type AssemblyConfig, assemblyLoader } from './assembly.ts';
 import { CHUNK_QUEUE, type ConsumerConfig, ConsumerThread, STREAM_CHECKPOINT_FILE } from './consumer-thread.ts';
 import { bindHost, DynamoDbLocal, urlHost } from './dynamodb.ts';
-import { LocalGateway, loadHandler } from './gateway.ts';
+import { LocalGateway, lambdaContext, loadHandler } from './gateway.ts';
 import { type Checked, CheckLog, enforceIam, type LocalNames, withPlaceholders } from './iam.ts';
-import { type DynamoMetrics, emptyMetrics, instrument, invocation, mergeMetrics } from './metrics.ts';
+import { concurrentInvocations, emptyMetrics, instrument, invocation, LOCAL_SERVICE_NAME, type LocalMetricsSnapshot, mergeMetrics } from './metrics.ts';
 import { ensureTable } from './tables.ts';
 import { assemblyTemplate, type CfnTemplate, heartbeatModeOf, synthesizedTemplate } from './template.ts';
 import { LocalWebPage } from './web.ts';
@@ -79,7 +80,7 @@ export interface LocalStackOptions {
 }
 
 export interface LocalMetrics {
-  snapshot(): Promise<DynamoMetrics>;
+  snapshot(): Promise<LocalMetricsSnapshot>;
   reset(): Promise<void>;
   /** runs one handler invocation of the main thread attributed to `fn` */
   invoke<T>(fn: string, run: () => Promise<T>): Promise<T>;
@@ -94,7 +95,7 @@ export interface LocalStack {
   gateway: LocalGateway;
   /** the stream consumer's thread (its poller's recent batches; crash() for tests) */
   consumer: ConsumerThread;
-  /** DynamoDB requests and capacity units per function, on every thread (local instrumentation) */
+  /** DynamoDB requests and capacity units per function, and the functions' CloudWatch metrics (EMF), on every thread (local instrumentation) */
   metrics: LocalMetrics;
   /** runs one sweep now (what the timer does) */
   sweepNow(): Promise<unknown>;
@@ -125,6 +126,13 @@ function configureEnvironment(
   env.SWEEP_INTERVAL_SECONDS = String(opts.sweepIntervalSeconds ?? env.SWEEP_INTERVAL_SECONDS ?? 15);
   env.HEARTBEAT_MODE = opts.heartbeat ?? 'lambda';
   for (const t of tables) env[t.envVar] = names[t.id];
+  // Powertools (functions/commons/logger.ts, metrics.ts, tracing.ts) as the stack configures it, except:
+  // `service` names the local stack, and no tracing (no X-Ray daemon: the traced workers load no X-Ray SDK)
+  env.POWERTOOLS_SERVICE_NAME = LOCAL_SERVICE_NAME;
+  env.POWERTOOLS_METRICS_NAMESPACE = METRICS_NAMESPACE;
+  env.POWERTOOLS_TRACE_ENABLED = 'false';
+  // what Lambda's runtime sets, and Powertools reads to report a cold start (ColdStart, cold_start)
+  env.AWS_LAMBDA_INITIALIZATION_TYPE = 'on-demand';
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -141,6 +149,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const tableNames: Record<string, string> = {};
   for (const t of tables) tableNames[t.id] = `${opts.tablePrefix ?? ''}${t.id}`;
   configureEnvironment(opts, endpoint, tableNames);
+  await concurrentInvocations();
 
   const client = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   for (const t of tables) await ensureTable(client, t, tableNames[t.id] as string);
@@ -222,7 +231,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const sweeper = await loadFunction(workers.sweeper.id, workers.sweeper.entry);
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweepNow = () => {
-    sweeping = sweeping.then(() => metrics.invoke(workers.sweeper.id, () => sweeper({}, {}))).catch((err) => log(`[sweeper] ${(err as Error).stack}`));
+    sweeping = sweeping
+      .then(() => metrics.invoke(workers.sweeper.id, () => sweeper({}, lambdaContext(workers.sweeper.id))))
+      .catch((err) => log(`[sweeper] ${(err as Error).stack}`));
     return sweeping;
   };
   const sweepMs = Number(process.env.SWEEP_INTERVAL_SECONDS) * 1000;
@@ -248,6 +259,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await writeIamUsage(await iamChecksOfAllThreads(), iam?.names);
         await thread.stop();
         stopIam();
+        delete process.env.AWS_LAMBDA_MAX_CONCURRENCY;
         client.destroy();
         await dynamodb?.stop();
       })();

@@ -28,8 +28,16 @@ export interface BundleRow {
   coldInitOverFloorMs: number;
 }
 
+/** what Lambda gives a traced worker (lib/routes.ts `traced`): its Tracer and X-Ray SDK load at init, as there */
+const TRACED_ENV = { POWERTOOLS_TRACE_ENABLED: 'true', AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x' };
+const traced = new Set(
+  Object.values(workers as Record<string, { id: string; traced?: true }>)
+    .filter((w) => w.traced)
+    .map((w) => w.id),
+);
+
 /** Loads `file` in a fresh Node process: ms from before its import to after, and the heap then. */
-function probe(file: string): { ms: number; heap: number } {
+function probe(file: string, env: Record<string, string> = {}): { ms: number; heap: number } {
   const code = `const t=performance.now();await import(${JSON.stringify(file)});console.log(JSON.stringify({ms:performance.now()-t,heap:process.memoryUsage().heapUsed}))`;
   const txt = execFileSync(process.execPath, ['--input-type=module', '-e', code], {
     cwd: ROOT,
@@ -38,6 +46,7 @@ function probe(file: string): { ms: number; heap: number } {
       AWS_REGION: 'eu-west-1',
       WS_CALLBACK_URL: 'https://example.invalid/live',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...env,
     },
   }).toString();
   return JSON.parse(txt.trim().split('\n').pop() as string);
@@ -81,7 +90,7 @@ export async function measureBundles() {
   const add = (key: string, s: { ms: number; heap: number }) => samples.set(key, [...(samples.get(key) ?? []), s]);
   for (let r = 0; r < rounds; r++) {
     for (const [key, file] of sets) add(`floor:${key}`, probe(file));
-    for (const [id] of entries) add(id, probe(join(OUT, `${id}.mjs`)));
+    for (const [id] of entries) add(id, probe(join(OUT, `${id}.mjs`), traced.has(id) ? TRACED_ENV : {}));
     for (const [key, file] of sets) add(`floor:${key}`, probe(file));
   }
   const minMs = (key: string) => Math.min(...(samples.get(key) ?? []).map((s) => s.ms));

@@ -7,7 +7,8 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { config } from './config.ts';
 import type { ChunkQueue, FanoutChunk } from './fanout.ts';
 
-const sqs = config.fanoutQueueUrl ? new SQSClient({}) : undefined;
+/** the queue's client (undefined without FANOUT_QUEUE_URL) */
+export const sqs = config.fanoutQueueUrl ? new SQSClient({}) : undefined;
 
 const toSqs: ChunkQueue = async (chunks, delaySeconds) => {
   for (let i = 0; i < chunks.length; i += 10) {

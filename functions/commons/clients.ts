@@ -17,7 +17,7 @@ export const ddb = DynamoDBDocumentClient.from(dynamodb, {
 });
 
 // one attempt per send: fanout.ts retries throttled and failed posts itself, and re-queues what still fails
-const management = config.wsCallbackUrl ? new ApiGatewayManagementApiClient({ endpoint: config.wsCallbackUrl, maxAttempts: 1 }) : undefined;
+export const management = config.wsCallbackUrl ? new ApiGatewayManagementApiClient({ endpoint: config.wsCallbackUrl, maxAttempts: 1 }) : undefined;
 
 /** The @connections management API client (only workers that push have WS_CALLBACK_URL). */
 export function connections(): ApiGatewayManagementApiClient {

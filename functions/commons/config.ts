@@ -33,6 +33,8 @@ export const config = {
   /** per-user budget of changes that start a fan-out: USER_CHANGE_LIMIT per USER_CHANGE_WINDOW_SECONDS */
   userChangeLimit: int('USER_CHANGE_LIMIT', 60),
   userChangeWindowSeconds: int('USER_CHANGE_WINDOW_SECONDS', 60),
+  /** X-Ray through Powertools Tracer: the stack turns it on for the traced workers only (functions/commons/tracing.ts) */
+  tracing: env.POWERTOOLS_TRACE_ENABLED === 'true',
   jwt: {
     /** HS256 secret of the local tokens (never set on AWS) */
     secret: env.PRESENCE_JWT_SECRET || undefined,

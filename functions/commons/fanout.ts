@@ -3,14 +3,18 @@
  * watchers are queried, privacy is applied per recipient, recipients'
  * connections are read in batches of 100 (ceil(N/100) BatchGetItem calls),
  * pushes are posted with bounded concurrency, and connections that answer
- * 410 Gone are removed.
+ * 410 Gone are removed. Metrics (docs/observability.md): FanoutRecipients
+ * and FanoutDuration per change; per delivered chunk PushesSent, PushesGone,
+ * PushesThrottled, PushesRequeued (and PushesRejected, PushesGivenUp) and
+ * NotifyLag, from the state's write to the chunk's last post.
  */
 import { DeleteConnectionCommand, GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { iso, pushFor, type UserState } from '../core/presence.ts';
 import { connections } from './clients.ts';
 import { config } from './config.ts';
-import { log } from './log.ts';
+import { logger } from './logger.ts';
 import { mapLimit } from './map-limit.ts';
+import { count, ExtraMetricName, MetricName, milliseconds, sample } from './metrics.ts';
 import { disconnect } from './operations.ts';
 import * as store from './store.ts';
 
@@ -22,6 +26,8 @@ export interface FanoutResult {
   failed: number;
   /** posts refused for good (413 too large, 4xx): never retried */
   rejected: number;
+  /** post attempts API Gateway answered 429 (each retried, or the push re-queued) */
+  throttled: number;
 }
 
 /** deliveries of one change to one recipient: the first, then re-queued ones for posts that failed */
@@ -80,28 +86,39 @@ export interface FanoutChunk {
    * state after a newer one)
    */
   queued?: true;
+  /** epoch ms of the state write that made `after` (its item's writtenAt): NotifyLag counts from there; absent: not measured */
+  writtenAt?: number;
 }
 
 /** Where chunks go (SQS on AWS, an in-process queue locally), optionally after a delay. */
 export type ChunkQueue = (chunks: FanoutChunk[], delaySeconds?: number) => Promise<void>;
 
+export interface FanoutOptions {
+  /** where chunks of a large audience go; none: every audience is delivered inline */
+  queue?: ChunkQueue;
+  /** when the fan-out happens (epoch ms; pushes carry it as `timestamp`) */
+  now?: number;
+  /** the users whose friendship with this user the change added or removed */
+  relationChanged?: readonly string[];
+  /** the change is only friendships being added or removed: nobody else sees anything new */
+  onlyRelationChanged?: boolean;
+  /** epoch ms of the state write that made `after` (NotifyLag) */
+  writtenAt?: number;
+}
+
 /**
  * Fans out one change: small audiences are delivered right here; larger ones
  * are split into chunks handed to `queue` and delivered in parallel by the
- * fan-out chunk function, each chunk retried on its own. `relationChanged`:
- * the users whose friendship with this user the change added or removed.
+ * fan-out chunk function, each chunk retried on its own.
  * Returns null, having pushed nothing, when `after.version` (or a newer one)
  * was fanned out already; the caller records the version once this returns.
  */
 export async function fanOut(
   before: UserState,
   after: UserState,
-  queue?: ChunkQueue,
-  now = Date.now(),
-  relationChanged: readonly string[] = [],
-  /** the change is only friendships being added or removed: nobody else sees anything new */
-  onlyRelationChanged = false,
+  { queue, now = Date.now(), relationChanged = [], onlyRelationChanged = false, writtenAt }: FanoutOptions = {},
 ): Promise<(FanoutResult & { chunks: number }) | null> {
+  const started = Date.now();
   const found = await audience(after.userId, after.version, now, relationChanged);
   if (!found) return null;
   const { direct, friendsOnly, friends } = found;
@@ -110,15 +127,27 @@ export async function fanOut(
   const recipients = [...[...direct].map((u) => recipient(u, true)), ...friendsOnly.map((u) => recipient(u, false))].filter(
     (r) => !onlyRelationChanged || r.toggled,
   );
+  sample(MetricName.FanoutRecipients, recipients.length);
   const size = config.fanoutChunkSize;
+  let result: FanoutResult & { chunks: number };
   if (recipients.length <= size || !queue) {
-    return { ...(await deliverChunk({ before, after, at: now, recipients }, queue)), chunks: 0 };
+    result = { ...(await deliverChunk({ before, after, at: now, recipients, writtenAt }, queue)), chunks: 0 };
+  } else {
+    const chunks: FanoutChunk[] = [];
+    for (let i = 0; i < recipients.length; i += size)
+      chunks.push({
+        before: withoutConnections(before),
+        after: withoutConnections(after),
+        at: now,
+        recipients: recipients.slice(i, i + size),
+        queued: true,
+        ...(writtenAt ? { writtenAt } : {}),
+      });
+    await queue(chunks);
+    result = { recipients: recipients.length, posted: 0, gone: 0, failed: 0, rejected: 0, throttled: 0, chunks: chunks.length };
   }
-  const chunks: FanoutChunk[] = [];
-  for (let i = 0; i < recipients.length; i += size)
-    chunks.push({ before: withoutConnections(before), after: withoutConnections(after), at: now, recipients: recipients.slice(i, i + size), queued: true });
-  await queue(chunks);
-  return { recipients: recipients.length, posted: 0, gone: 0, failed: 0, rejected: 0, chunks: chunks.length };
+  milliseconds(MetricName.FanoutDuration, Date.now() - started);
+  return result;
 }
 
 /**
@@ -129,7 +158,7 @@ export async function fanOut(
  */
 export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Promise<FanoutResult> {
   const { before, after, at } = chunk;
-  const result: FanoutResult = { recipients: 0, posted: 0, gone: 0, failed: 0, rejected: 0 };
+  const result: FanoutResult = { recipients: 0, posted: 0, gone: 0, failed: 0, rejected: 0, throttled: 0 };
   if (chunk.recipients.length === 0) return result;
   if (chunk.queued && (await store.pushedVersion(after.userId)) > after.version) return result;
   const states = await store.getUserStates(
@@ -162,14 +191,22 @@ export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Prom
     for (const [connectionId] of conns) deliveries.push({ userId: r.u, connectionId, payload });
   }
   const retry = new Set<string>();
+  let lastPostedAt = 0;
   await mapLimit(deliveries, config.fanoutConcurrency, async (d) => {
-    const outcome = await post(d);
+    const outcome = await post(d, result);
     result[outcome]++;
+    if (outcome === 'posted') lastPostedAt = Date.now();
     if (outcome === 'failed') retry.add(d.userId);
   });
+  count(MetricName.PushesSent, result.posted);
+  count(MetricName.PushesGone, result.gone);
+  count(MetricName.PushesThrottled, result.throttled);
+  count(ExtraMetricName.PushesRejected, result.rejected);
+  if (result.posted > 0 && chunk.writtenAt) milliseconds(MetricName.NotifyLag, lastPostedAt - chunk.writtenAt);
   if (retry.size > 0) {
     const attempt = (chunk.attempt ?? 1) + 1;
     if (queue && attempt <= MAX_DELIVERY_ATTEMPTS) {
+      count(MetricName.PushesRequeued, result.failed);
       await queue(
         [
           {
@@ -184,13 +221,15 @@ export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Prom
         attempt - 1,
       );
     } else {
-      log.error('pushes given up', { userId: after.userId, version: after.version, recipients: retry.size, attempts: chunk.attempt ?? 1 });
+      count(ExtraMetricName.PushesGivenUp, result.failed);
+      logger.error('pushes given up', { userId: after.userId, version: after.version, recipients: retry.size, attempts: chunk.attempt ?? 1 });
     }
   }
   return result;
 }
 
-async function post(d: Delivery): Promise<'posted' | 'gone' | 'failed' | 'rejected'> {
+/** Posts one push, retrying what is worth it; 429s are counted in `tally.throttled`. */
+async function post(d: Delivery, tally: { throttled: number }): Promise<'posted' | 'gone' | 'failed' | 'rejected'> {
   for (let attempt = 0; ; attempt++) {
     try {
       await connections().send(new PostToConnectionCommand({ ConnectionId: d.connectionId, Data: d.payload }));
@@ -198,20 +237,21 @@ async function post(d: Delivery): Promise<'posted' | 'gone' | 'failed' | 'reject
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (err instanceof GoneException || status === 410) {
-        await disconnect(d.userId, d.connectionId).catch((e) => log.warn('stale connection cleanup failed', { error: e }));
+        await disconnect(d.userId, d.connectionId).catch((e) => logger.warn('stale connection cleanup failed', { error: e }));
         return 'gone';
       }
       // too large (413) or otherwise refused for good: another try would be refused the same way
       if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
-        log.error('push refused', { connectionId: d.connectionId, bytes: Buffer.byteLength(d.payload), error: err });
+        logger.error('push refused', { connectionId: d.connectionId, bytes: Buffer.byteLength(d.payload), error: err });
         return 'rejected';
       }
+      if (status === 429) tally.throttled++;
       // throttled, a server error, or no answer at all: worth another try
       if ((status === undefined || status === 429 || status >= 500) && attempt < 3) {
         await new Promise((r) => setTimeout(r, 50 * 2 ** attempt * (0.5 + Math.random())));
         continue;
       }
-      log.warn('push failed', { connectionId: d.connectionId, error: err });
+      logger.warn('push failed', { connectionId: d.connectionId, error: err });
       return 'failed';
     }
   }

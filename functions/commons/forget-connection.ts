@@ -9,10 +9,21 @@ import { dropConnection } from '../core/presence.ts';
 import { config } from './config.ts';
 import * as store from './store.ts';
 
-/** Forgets `conn`; returns how many devices went offline with it. Never refused by the change budget: a gone connection is a fact, not a request. */
-export async function forgetConnection(userId: string, conn: string): Promise<number> {
+/** A write that took the user's last device away (counted as SweeperUsersOffline by the sweeps). */
+export const wentOffline = (out: store.MutationResult) =>
+  out.written && Object.keys(out.before.devices).length > 0 && Object.keys(out.state.devices).length === 0;
+
+/**
+ * Forgets `conn`: how many devices went offline with it, and whether that was
+ * the user's last. Never refused by the change budget: a gone connection is a
+ * fact, not a request.
+ */
+export async function forgetConnection(userId: string, conn: string): Promise<{ devicesOffline: number; userOffline: boolean }> {
   // `gateway` mode: a device two connections share stays with the other one (its heartbeats reach no function to bring it back)
   const handOver = config.heartbeatMode === 'gateway';
   const [out] = await Promise.all([store.mutateUser(userId, (s, now) => dropConnection(s, conn, now, handOver)), store.removeListeners(conn)]);
-  return out.written ? Object.keys(out.before.devices).length - Object.keys(out.state.devices).length : 0;
+  return {
+    devicesOffline: out.written ? Object.keys(out.before.devices).length - Object.keys(out.state.devices).length : 0,
+    userOffline: wentOffline(out),
+  };
 }

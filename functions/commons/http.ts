@@ -10,7 +10,9 @@ import { ApiError, badRequest, toApiError } from '../core/errors.ts';
 import { scopesOf } from '../core/jwt.ts';
 import { decodeCursor, encodeCursor, LIMITS, pageLimit, USER_ID_PATTERN } from '../core/schemas.ts';
 import { type Validator, validate } from '../core/validate.ts';
-import { log } from './log.ts';
+import { observability } from './lambda.ts';
+import { logger } from './logger.ts';
+import { count, MetricName } from './metrics.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 const USER_ID = new RegExp(USER_ID_PATTERN);
@@ -51,12 +53,31 @@ const scopesOfRequest = (event: HttpEvent): string[] => {
   return Array.isArray(jwt?.scopes) ? jwt.scopes : scopesOf(jwt?.claims ?? {});
 };
 
+/** API Gateway's request id on every line the request logs. */
+const correlate = (): middy.MiddlewareObj<HttpEvent, Result> => ({
+  before: (request) => {
+    const ctx = request.event.requestContext;
+    logger.appendKeys({ correlation_id: ctx?.requestId, route: ctx?.routeKey });
+  },
+});
+
+/**
+ * The token API Gateway's JWT authorizer let through must still name a valid
+ * userId and carry the route's scope. (Tokens that authorizer refuses never
+ * reach a function: API Gateway's 4xx metric counts them.)
+ */
 const authorize = (scope: string | null | undefined): middy.MiddlewareObj<HttpEvent, Result> => ({
   before: (request) => {
     const claims = request.event.requestContext?.authorizer?.jwt?.claims ?? {};
     // on AWS the JWT authorizer checked the signature; the subject must still be a valid userId
-    if (typeof claims.sub !== 'string' || !USER_ID.test(claims.sub)) throw new ApiError('unauthorized', 'Missing or invalid token');
-    if (scope && !scopesOfRequest(request.event).includes(scope)) throw new ApiError('forbidden', `This route needs the ${scope} scope`);
+    if (typeof claims.sub !== 'string' || !USER_ID.test(claims.sub)) {
+      count(MetricName.AuthorizerRejections);
+      throw new ApiError('unauthorized', 'Missing or invalid token');
+    }
+    if (scope && !scopesOfRequest(request.event).includes(scope)) {
+      count(MetricName.AuthorizerRejections);
+      throw new ApiError('forbidden', `This route needs the ${scope} scope`);
+    }
   },
 });
 
@@ -94,14 +115,16 @@ const validateRequest = (opts: HttpRouteOptions): middy.MiddlewareObj<HttpEvent,
 const errorBody = (): middy.MiddlewareObj<HttpEvent, Result> => ({
   onError: (request) => {
     const apiError = toApiError(request.error);
-    if (apiError.status >= 500) log.error('request failed', { error: request.error, route: request.event.routeKey });
+    if (apiError.status >= 500) logger.error('request failed', { error: request.error });
+    if (apiError.code === 'rate_limited') count(MetricName.RateLimited);
     request.response = json(apiError.status, apiError.toBody());
     if (apiError.retryAfter !== undefined) request.response.headers = { ...request.response.headers, 'retry-after': String(apiError.retryAfter) };
   },
 });
 
 export function httpRoute<B = Record<string, never>>(opts: HttpRouteOptions, fn: (req: HttpRequest<B>) => Promise<unknown>, status = 200) {
-  const chain = middy<HttpEvent, Result>().use(authorize(opts.scope));
+  // observability first (its flush runs last), the error body last (it answers before anything else sees the error)
+  const chain = middy<HttpEvent, Result>().use(observability()).use(correlate()).use(authorize(opts.scope));
   if (opts.body) chain.use(bodyGuard()).use(httpJsonBodyParser());
   return chain
     .use(validateRequest(opts))

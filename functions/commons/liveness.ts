@@ -27,8 +27,8 @@ import { ApiError } from '../core/errors.ts';
 import { expireConnectionDevice, MAX_CONNECTION_MS, upsertDevice } from '../core/presence.ts';
 import { connections } from './clients.ts';
 import { config } from './config.ts';
-import { forgetConnection } from './forget-connection.ts';
-import { log } from './log.ts';
+import { forgetConnection, wentOffline } from './forget-connection.ts';
+import { logger } from './logger.ts';
 import { mapLimit } from './map-limit.ts';
 import * as store from './store.ts';
 
@@ -68,7 +68,7 @@ export async function connectionActivity(connectionId: string): Promise<Connecti
   } catch (error) {
     const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (error instanceof GoneException || status === 410) return 'gone';
-    log.warn('GetConnection failed; the connection is looked at again next round', { connectionId, error });
+    logger.warn('GetConnection failed; the connection is looked at again next round', { connectionId, error });
     return 'unknown';
   }
 }
@@ -80,9 +80,11 @@ export interface LivenessCounts {
   devicesExpired: number;
   /** devices back online: a silent connection spoke again */
   devicesRestored: number;
+  /** users whose last device this took away (SweeperUsersOffline) */
+  usersMarkedOffline: number;
 }
 
-export const noLivenessCounts = (): LivenessCounts => ({ connectionsChecked: 0, devicesExpired: 0, devicesRestored: 0 });
+export const noLivenessCounts = (): LivenessCounts => ({ connectionsChecked: 0, devicesExpired: 0, devicesRestored: 0, usersMarkedOffline: 0 });
 
 type Entry = store.LivenessEntry;
 const entryKey = (e: Entry) => `${e.userId}\u0000${e.device}\u0000${e.conn}`;
@@ -101,7 +103,7 @@ export async function sweepLiveness(now: number): Promise<LivenessCounts> {
   try {
     await store.withLease('liveness', () => wheelRound(now, counts), 0);
   } catch (error) {
-    if (error instanceof ApiError && error.code === 'unavailable') log.info('another sweep is turning the liveness wheel');
+    if (error instanceof ApiError && error.code === 'unavailable') logger.info('another sweep is turning the liveness wheel');
     else throw error;
   }
   return counts;
@@ -137,7 +139,7 @@ async function wheelStep(first: number, last: number, now: number, counts: Liven
       await check(e, now, counts, keep);
     } catch (error) {
       // throttled, contended, unreachable: not a sign of death; looked at again next round
-      log.warn('liveness check failed; looked at again next round', { userId: e.userId, error });
+      logger.warn('liveness check failed; looked at again next round', { userId: e.userId, error });
       keep({ ...e, due: now });
     }
   });
@@ -150,7 +152,9 @@ async function check(e: Entry, now: number, counts: LivenessCounts, keep: (e: En
   if (activity === 'unknown') return keep({ ...e, due: now });
   if (activity === 'gone') {
     // as $disconnect would: the connection, its device (unless another connection shares it) and its listeners
-    counts.devicesExpired += await forgetConnection(e.userId, e.conn);
+    const gone = await forgetConnection(e.userId, e.conn);
+    counts.devicesExpired += gone.devicesOffline;
+    if (gone.userOffline) counts.usersMarkedOffline++;
     return;
   }
   const live = { userId: e.userId, device: e.device, conn: e.conn };
@@ -174,6 +178,7 @@ async function check(e: Entry, now: number, counts: LivenessCounts, keep: (e: En
     });
     if (seenUntil > now) return keep({ ...live, due: seenUntil });
     if (out.written) counts.devicesExpired++;
+    if (wentOffline(out)) counts.usersMarkedOffline++;
   }
   // the socket is open but silent: look every round, so the device comes back when the client speaks again
   keep({ ...live, due: now, stale: true });

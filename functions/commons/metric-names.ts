@@ -1,16 +1,17 @@
 /**
- * The custom metrics: emitted by the functions (Powertools Metrics, EMF), read
- * by the alarms and the dashboard (lib/constructs/monitoring.ts). Namespace
- * METRIC_NAMESPACE; every metric carries exactly one dimension, `service` =
+ * The custom metrics: emitted by the functions (Powertools Metrics, EMF;
+ * functions/commons/metrics.ts), read by the alarms and the dashboard
+ * (lib/constructs/monitoring.ts): one source for both. Namespace
+ * METRICS_NAMESPACE; every metric carries exactly one dimension, `service` =
  * the stack name (Powertools' own ColdStart adds `function_name`). Units:
  * FanoutDuration and NotifyLag in Milliseconds, the rest Count.
  */
-export const METRIC_NAMESPACE = 'Presence';
+export const METRICS_NAMESPACE = 'Presence';
 
 /** the one dimension of every custom metric; its value is the stack name */
 export const METRIC_SERVICE_DIMENSION = 'service';
 
-export const METRIC_NAMES = {
+export const MetricName = {
   PresenceChanges: 'PresenceChanges',
   PushesSent: 'PushesSent',
   PushesGone: 'PushesGone',
@@ -25,8 +26,8 @@ export const METRIC_NAMES = {
   SweeperUsersOffline: 'SweeperUsersOffline',
   RateLimited: 'RateLimited',
   AuthorizerRejections: 'AuthorizerRejections',
-  /** Powertools' cold start metric (dimensions service + function_name) */
+  /** Powertools' cold start metric (dimensions service + function_name), emitted by Powertools itself */
   ColdStart: 'ColdStart',
 } as const;
 
-export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
+export type MetricNameValue = (typeof MetricName)[keyof typeof MetricName];

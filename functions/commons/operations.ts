@@ -28,7 +28,7 @@ import type { SubscriptionPlan } from '../core/subscriptions.ts';
 import { config } from './config.ts';
 import { forgetConnection } from './forget-connection.ts';
 import { noLivenessCounts, sweepLiveness, watchConnection, wsDeviceExpiry } from './liveness.ts';
-import { log } from './log.ts';
+import { logger } from './logger.ts';
 import { mapLimit } from './map-limit.ts';
 import * as store from './store.ts';
 
@@ -290,7 +290,7 @@ export interface SweepCounts {
 /** The liveness wheel's round; its failure leaves the rest of the sweep to run (it is read again next round). */
 const livenessOf = (now: number) =>
   sweepLiveness(now).catch((error) => {
-    log.error('liveness round failed; read again next round', { error });
+    logger.error('liveness round failed; read again next round', { error });
     return noLivenessCounts();
   });
 
@@ -306,7 +306,8 @@ export async function sweep(now = Date.now()): Promise<SweepCounts> {
   const [due, subscriptionsExpired, liveness] = await Promise.all([store.dueForSweep(now), store.deleteExpiredSubscriptions(now), livenessOf(now)]);
   counts.subscriptionsExpired = subscriptionsExpired;
   counts.devicesExpired += liveness.devicesExpired;
-  if (liveness.connectionsChecked) log.info('liveness', { ...liveness });
+  counts.usersMarkedOffline += liveness.usersMarkedOffline;
+  if (liveness.connectionsChecked) logger.info('liveness', { ...liveness });
   await mapLimit(due, 16, async (userId) => {
     const result = await store.mutateUser(userId, (s) => s, { force: true });
     counts.devicesExpired += result.devicesExpired;

@@ -4,6 +4,7 @@
  *
  * Presence table (one item per user):
  *   USER#<userId> / STATE   the user's devices, settings, aggregate and version
+ *     writtenAt             epoch ms of the item's last full write (the stream consumer's NotifyLag starts there)
  *     sweepShard/sweepAt    sparse GSI `bySweepDue`: when the sweeper must look again
  *   USER#<userId> / PUSHED  legacy place of the last version fanned out: read only while the Graph table has none
  * Graph table (GSI `byWatchedUser` on gpk/gsk):
@@ -44,6 +45,7 @@ import { LIMITS } from '../core/schemas.ts';
 import { planSubscriptions, type SubscriptionPlan } from '../core/subscriptions.ts';
 import { ddb } from './clients.ts';
 import { config } from './config.ts';
+import { count, MetricName } from './metrics.ts';
 
 const PRESENCE = config.presenceTable;
 const GRAPH = config.graphTable;
@@ -100,6 +102,8 @@ type StateItem = Omit<UserState, 'activity'> & {
   sweepShard?: string;
   sweepAt?: number;
   quiet?: boolean;
+  /** when the item was written (epoch ms): not part of the state, it times the change's way to the subscribers */
+  writtenAt?: number;
 };
 
 export function stateFromItem(item: Record<string, unknown> | undefined, userId: string): UserState {
@@ -131,10 +135,10 @@ export function userIdOfStateKey(item: Record<string, unknown> | undefined): str
   return pk.slice(5);
 }
 
-function toItem(state: UserState): StateItem {
+function toItem(state: UserState, writtenAt: number): StateItem {
   // activity is free-form JSON: stored as a string so any JSON object the contract allows is storable
   const activity = state.activity === null ? null : JSON.stringify(state.activity);
-  const item = { ...keys.userState(state.userId), ...state, activity } as unknown as StateItem;
+  const item = { ...keys.userState(state.userId), ...state, activity, writtenAt } as unknown as StateItem;
   const due = sweepDueAt(state);
   if (due !== null) {
     item.sweepShard = sweepShard(state.userId);
@@ -273,7 +277,7 @@ export async function mutateUser(
         throw rateLimited(`At most ${budget.limit} presence changes per ${budget.windowMs / 1000} s per user`, spent.retryAfterMs / 1000);
       state = spent.state;
     }
-    const item: Record<string, unknown> = { ...toItem(state) };
+    const item: Record<string, unknown> = { ...toItem(state, now) };
     if (!visibleChange) item.quiet = true;
     try {
       await ddb.send(
@@ -284,6 +288,7 @@ export async function mutateUser(
           ...(out.Item ? { ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': before.rev } } : {}),
         }),
       );
+      if (visibleChange) count(MetricName.PresenceChanges);
       return {
         before,
         state,
@@ -355,6 +360,7 @@ export async function quickPatch(
     '#rev': 'rev',
     '#q': 'quiet',
     '#rc': 'rc',
+    '#wa': 'writtenAt',
   };
   const values: Record<string, unknown> = {
     ':now': now,
@@ -368,7 +374,7 @@ export async function quickPatch(
     ':NULL': 'NULL',
     ':M': 'M',
   };
-  const set = ['#ls = :now', '#b = :budget'];
+  const set = ['#ls = :now', '#b = :budget', '#wa = :now'];
   const differs: string[] = [];
   // both stored as toItem stores them: a string (activity as JSON) or null; an activity stored
   // as a map (stateFromItem reads those too) compares by content, so the full path decides
@@ -405,6 +411,7 @@ export async function quickPatch(
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
     );
+    count(MetricName.PresenceChanges);
     return { state: stateFromItem(out.Attributes, userId) };
   } catch (err) {
     if (err instanceof ConditionalCheckFailedException) return { miss: { item: err.Item ? unmarshall(err.Item) : undefined } };
@@ -886,7 +893,7 @@ export async function changeFriendship(a: string, b: string, add: boolean, bumps
       items.push({
         Put: {
           TableName: PRESENCE,
-          Item: { ...toItem(state), rc: [other] },
+          Item: { ...toItem(state, now), rc: [other] },
           ConditionExpression: found ? '#rev = :rev' : 'attribute_not_exists(pk)',
           ...(found ? { ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': before.rev } } : {}),
         },
@@ -894,6 +901,8 @@ export async function changeFriendship(a: string, b: string, add: boolean, bumps
     });
     try {
       await ddb.send(new TransactWriteCommand({ TransactItems: items }));
+      // the friendship items first, then a state for each user whose visibility this changes
+      count(MetricName.PresenceChanges, items.length - pairs.length);
       return true;
     } catch (err) {
       // another writer got there first (the user's state, or the same friendship): look again

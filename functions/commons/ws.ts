@@ -15,7 +15,9 @@ import { LIMITS } from '../core/schemas.ts';
 import { type Validator, validate } from '../core/validate.ts';
 import { connections } from './clients.ts';
 import { config } from './config.ts';
-import { log } from './log.ts';
+import { observability } from './lambda.ts';
+import { logger } from './logger.ts';
+import { count, MetricName } from './metrics.ts';
 import { type Touch, touchConnection } from './operations.ts';
 
 /** What the `$connect` authorizer put in the connection's context (available on every route). */
@@ -97,9 +99,17 @@ async function postReply(connectionId: string, data: unknown): Promise<void> {
   try {
     await connections().send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify(data) }));
   } catch (error) {
-    log.warn('ws reply not delivered', { connectionId, error });
+    logger.warn('ws reply not delivered', { connectionId, error });
   }
 }
+
+/** API Gateway's request id and the connection on every line the message logs. */
+export const correlate = (): middy.MiddlewareObj<WsEvent> => ({
+  before: (request) => {
+    const ctx = request.event.requestContext;
+    logger.appendKeys({ correlation_id: ctx?.requestId, connectionId: ctx?.connectionId, route: ctx?.routeKey });
+  },
+});
 
 /**
  * Wraps a WebSocket action: parse, touch liveness and count the message
@@ -108,10 +118,13 @@ async function postReply(connectionId: string, data: unknown): Promise<void> {
 export function wsAction<M = Record<string, unknown>>(opts: WsActionOptions, fn: (msg: M, who: WsIdentity, touch: Touch) => Promise<unknown>) {
   const state = new WeakMap<object, WsContext>();
   return middy<WsEvent, APIGatewayProxyResultV2>()
+    .use(observability())
+    .use(correlate())
     .use({
       onError: async (request) => {
         const err = toApiError(request.error);
-        if (err.status >= 500) log.error('ws action failed', { error: request.error, route: request.event.requestContext.routeKey });
+        if (err.status >= 500) logger.error('ws action failed', { error: request.error });
+        if (err.code === 'rate_limited') count(MetricName.RateLimited);
         const parsed = state.get(request.event)?.parsed;
         const data = {
           type: 'error',

@@ -3,25 +3,45 @@
  * recipients of one change). Each chunk succeeds or fails on its own
  * (partial batch response); a chunk delivered twice only repeats pushes that
  * clients ignore by version.
+ *
+ * Not Powertools' batch utility: for a standard queue its BatchProcessor
+ * does what these lines do (records in parallel, failures by messageId),
+ * and we would still catch each failure to log it; it would add a package
+ * for no further guarantee (docs/observability.md). Each chunk's lines carry
+ * its messageId, userId and version (withLogKeys: chunks run concurrently).
+ * Traced (functions/commons/tracing.ts).
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { chunkQueue } from '../commons/chunk-queue.ts';
+import { chunkQueue, sqs } from '../commons/chunk-queue.ts';
+import { dynamodb, management } from '../commons/clients.ts';
+import { config } from '../commons/config.ts';
 import { deliverChunk, type FanoutChunk } from '../commons/fanout.ts';
-import { log } from '../commons/log.ts';
+import { lambdaHandler } from '../commons/lambda.ts';
+import { logger, withLogKeys } from '../commons/logger.ts';
 
-export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  const failures: { itemIdentifier: string }[] = [];
-  await Promise.all(
-    event.Records.map(async (record) => {
-      try {
-        const chunk = JSON.parse(record.body) as FanoutChunk;
-        const result = await deliverChunk(chunk, chunkQueue());
-        log.info('fanout chunk', { userId: chunk.after.userId, version: chunk.after.version, ...result });
-      } catch (error) {
-        log.error('fanout chunk failed', { error, messageId: record.messageId });
-        failures.push({ itemIdentifier: record.messageId });
-      }
-    }),
-  );
-  return { batchItemFailures: failures };
-};
+// X-Ray where the stack turns it on: off, the X-Ray SDK is not even loaded (functions/commons/tracing.ts)
+const tracing = config.tracing ? (await import('../commons/tracing.ts')).tracing(dynamodb, management, sqs) : undefined;
+
+export const handler = lambdaHandler(
+  async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const failures: { itemIdentifier: string }[] = [];
+    await Promise.all(
+      event.Records.map((record) =>
+        withLogKeys({ messageId: record.messageId }, async () => {
+          try {
+            const chunk = JSON.parse(record.body) as FanoutChunk;
+            await withLogKeys({ userId: chunk.after.userId, version: chunk.after.version, attempt: chunk.attempt ?? 1 }, async () => {
+              const result = await deliverChunk(chunk, chunkQueue());
+              logger.info('fanout chunk', { ...result });
+            });
+          } catch (error) {
+            logger.error('fanout chunk failed', { error });
+            failures.push({ itemIdentifier: record.messageId });
+          }
+        }),
+      ),
+    );
+    return { batchItemFailures: failures };
+  },
+  { tracing },
+);

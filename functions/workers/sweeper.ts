@@ -6,24 +6,38 @@
  * passes `{"loopSeconds": 60}` and one invocation sweeps every
  * SWEEP_INTERVAL_SECONDS for that minute: offline stays within
  * timeout + SWEEP_INTERVAL_SECONDS as the contract promises.
+ * Traced (functions/commons/tracing.ts); each round's users taken offline
+ * are one SweeperUsersOffline datapoint, flushed with the round.
  */
+import { dynamodb, management } from '../commons/clients.ts';
 import { config } from '../commons/config.ts';
-import { log } from '../commons/log.ts';
+import { lambdaHandler } from '../commons/lambda.ts';
+import { logger } from '../commons/logger.ts';
+import { MetricName, metrics, sample } from '../commons/metrics.ts';
 import { type SweepCounts, sweep } from '../commons/operations.ts';
+
+// X-Ray where the stack turns it on: off, the X-Ray SDK is not even loaded (functions/commons/tracing.ts)
+const tracing = config.tracing ? (await import('../commons/tracing.ts')).tracing(dynamodb, management) : undefined;
 
 const intervalMs = config.sweepIntervalSeconds * 1000;
 
-export const handler = async (event: { loopSeconds?: number } = {}): Promise<SweepCounts> => {
-  const started = Date.now();
-  const loopMs = Math.max(0, Math.min(Number(event?.loopSeconds) || 0, 900)) * 1000;
-  const total: SweepCounts = { usersMarkedOffline: 0, devicesExpired: 0, availabilityCleared: 0, subscriptionsExpired: 0 };
-  for (let round = 0; ; round++) {
-    const counts = await sweep();
-    for (const k of Object.keys(total) as (keyof SweepCounts)[]) total[k] += counts[k];
-    if (counts.devicesExpired || counts.availabilityCleared) log.info('sweep', { round, ...counts });
-    const next = started + (round + 1) * intervalMs;
-    // stop when the next round would start at or after the next scheduled invocation
-    if (next >= started + loopMs) return total;
-    await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
-  }
-};
+export const handler = lambdaHandler(
+  async (event: { loopSeconds?: number } = {}): Promise<SweepCounts> => {
+    const started = Date.now();
+    const loopMs = Math.max(0, Math.min(Number(event?.loopSeconds) || 0, 900)) * 1000;
+    const total: SweepCounts = { usersMarkedOffline: 0, devicesExpired: 0, availabilityCleared: 0, subscriptionsExpired: 0 };
+    for (let round = 0; ; round++) {
+      const counts = await sweep();
+      for (const k of Object.keys(total) as (keyof SweepCounts)[]) total[k] += counts[k];
+      if (counts.devicesExpired || counts.availabilityCleared) logger.info('sweep', { round, ...counts });
+      sample(MetricName.SweeperUsersOffline, counts.usersMarkedOffline);
+      const next = started + (round + 1) * intervalMs;
+      // stop when the next round would start at or after the next scheduled invocation
+      if (next >= started + loopMs) return total;
+      // a minute-long invocation: each round's datapoint is flushed with it, not a minute later
+      metrics.publishStoredMetrics();
+      await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+    }
+  },
+  { tracing },
+);

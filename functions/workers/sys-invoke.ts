@@ -5,7 +5,8 @@
  *   {"op":"initializePresence","userId":"thermostat-7","expiresIn":3600,"status":"online"}
  * Answers the operation's result, or {"error","message"} like the HTTP routes.
  */
-import { log } from '../commons/log.ts';
+import { lambdaHandler } from '../commons/lambda.ts';
+import { logger } from '../commons/logger.ts';
 import * as ops from '../commons/operations.ts';
 import { badRequest, toApiError } from '../core/errors.ts';
 import { type Validator, validate } from '../core/validate.ts';
@@ -28,7 +29,7 @@ const OPS: ReadonlyMap<string, Op> = new Map(
 
 export const SYS_OPS = [...OPS.keys()];
 
-export const handler = async (payload: unknown): Promise<unknown> => {
+export const handler = lambdaHandler(async (payload: unknown): Promise<unknown> => {
   try {
     const p = (payload ?? {}) as Payload;
     const op = typeof p.op === 'string' ? OPS.get(p.op) : undefined;
@@ -38,7 +39,7 @@ export const handler = async (payload: unknown): Promise<unknown> => {
     return await op.run(p);
   } catch (error) {
     const err = toApiError(error);
-    if (err.status >= 500) log.error('sys invoke failed', { error });
+    if (err.status >= 500) logger.error('sys invoke failed', { error });
     return err.toBody();
   }
-};
+});

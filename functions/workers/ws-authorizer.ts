@@ -5,29 +5,38 @@
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { verifyToken } from '../commons/auth.ts';
-import { log } from '../commons/log.ts';
+import { lambdaHandler } from '../commons/lambda.ts';
+import { logger } from '../commons/logger.ts';
+import { count, MetricName } from '../commons/metrics.ts';
 
-export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
-  const token = event.queryStringParameters?.token;
-  if (!token) throw new Error('Unauthorized');
-  try {
-    const claims = await verifyToken(token);
-    return {
-      principalId: claims.sub,
-      policyDocument: {
-        Version: '2012-10-17',
-        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }],
-      },
-      context: {
-        userId: claims.sub,
-        // an authorizer context carries strings only: the scopes (from `scope` or `scp`) space-separated
-        scope: claims.scopes.join(' '),
-        device: event.queryStringParameters?.device ?? '',
-      },
-    };
-  } catch (err) {
-    log.info('websocket token rejected', { reason: (err as Error).message });
-    // API Gateway answers the handshake with 401 for this exact message.
-    throw new Error('Unauthorized');
-  }
+/** API Gateway answers the handshake with 401 for this exact message. */
+const unauthorized = (reason: string): Error => {
+  count(MetricName.AuthorizerRejections);
+  logger.info('websocket token rejected', { reason });
+  return new Error('Unauthorized');
 };
+
+export const handler = lambdaHandler(async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+  logger.appendKeys({ correlation_id: event.requestContext?.requestId, connectionId: event.requestContext?.connectionId });
+  const token = event.queryStringParameters?.token;
+  if (!token) throw unauthorized('no token');
+  let claims: Awaited<ReturnType<typeof verifyToken>>;
+  try {
+    claims = await verifyToken(token);
+  } catch (err) {
+    throw unauthorized((err as Error).message);
+  }
+  return {
+    principalId: claims.sub,
+    policyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }],
+    },
+    context: {
+      userId: claims.sub,
+      // an authorizer context carries strings only: the scopes (from `scope` or `scp`) space-separated
+      scope: claims.scopes.join(' '),
+      device: event.queryStringParameters?.device ?? '',
+    },
+  };
+});

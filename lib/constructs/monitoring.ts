@@ -28,7 +28,7 @@ import {
   SnsAlarmActionStrategy,
 } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
-import { METRIC_NAMES, METRIC_NAMESPACE, METRIC_SERVICE_DIMENSION, type MetricName } from '../../functions/commons/metric-names.ts';
+import { METRIC_SERVICE_DIMENSION, METRICS_NAMESPACE, MetricName, type MetricNameValue } from '../../functions/commons/metric-names.ts';
 import { httpRoutes, workers, wsRoutes } from '../routes.ts';
 import type { PresenceFunction } from './presence-function.ts';
 
@@ -169,8 +169,8 @@ export class PresenceMonitoring extends Construct {
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
     });
 
-    const presence = (metricName: MetricName, statistic: string, label: string, period = Duration.minutes(1)) =>
-      new Metric({ namespace: METRIC_NAMESPACE, metricName, dimensionsMap: { [METRIC_SERVICE_DIMENSION]: service }, statistic, label, period });
+    const presence = (metricName: MetricNameValue, statistic: string, label: string, period = Duration.minutes(1)) =>
+      new Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { [METRIC_SERVICE_DIMENSION]: service }, statistic, label, period });
     const wsMetric = (metricName: string, statistic: string, label: string, period = Duration.minutes(1)) =>
       new Metric({
         namespace: 'AWS/ApiGateway',
@@ -197,7 +197,7 @@ export class PresenceMonitoring extends Construct {
         markdown:
           `# ${service}: presence service\n` +
           `Alarms notify the SNS topic \`${service} alarms\`. What each alarm means, how to confirm it and what to do: \`${RUNBOOK}\` ` +
-          `(also how to read this dashboard). Custom metrics: namespace \`${METRIC_NAMESPACE}\`, dimension \`${METRIC_SERVICE_DIMENSION}\`.`,
+          `(also how to read this dashboard). Custom metrics: namespace \`${METRICS_NAMESPACE}\`, dimension \`${METRIC_SERVICE_DIMENSION}\`.`,
         width: 24,
         height: 2,
       }),
@@ -298,25 +298,25 @@ export class PresenceMonitoring extends Construct {
 
     // ---- pushes and notify lag (custom metrics) ----
     facade.addLargeHeader('Presence changes and pushes');
-    const sum = (m: MetricName, label: string = m) => presence(m, Stats.SUM, label);
+    const sum = (m: MetricNameValue, label: string = m) => presence(m, Stats.SUM, label);
     const metricGroups: CustomMetricGroup[] = [
-      { title: 'Presence changes', metrics: [sum(METRIC_NAMES.PresenceChanges), sum(METRIC_NAMES.RecordsSkipped)] },
+      { title: 'Presence changes', metrics: [sum(MetricName.PresenceChanges), sum(MetricName.RecordsSkipped)] },
       {
         title: 'Pushes',
         metrics: [
-          sum(METRIC_NAMES.PushesSent, 'sent'),
-          sum(METRIC_NAMES.PushesGone, 'gone (410)'),
-          sum(METRIC_NAMES.PushesThrottled, 'throttled'),
-          sum(METRIC_NAMES.PushesRequeued, 'requeued'),
+          sum(MetricName.PushesSent, 'sent'),
+          sum(MetricName.PushesGone, 'gone (410)'),
+          sum(MetricName.PushesThrottled, 'throttled'),
+          sum(MetricName.PushesRequeued, 'requeued'),
         ],
       },
       {
         title: 'Notify lag: presence write to push posted (ms)',
         metrics: [
-          presence(METRIC_NAMES.NotifyLag, Stats.p(50), 'p50'),
-          presence(METRIC_NAMES.NotifyLag, Stats.p(90), 'p90'),
+          presence(MetricName.NotifyLag, Stats.p(50), 'p50'),
+          presence(MetricName.NotifyLag, Stats.p(90), 'p90'),
           {
-            metric: presence(METRIC_NAMES.NotifyLag, Stats.p(99), 'p99'),
+            metric: presence(MetricName.NotifyLag, Stats.p(99), 'p99'),
             alarmFriendlyName: 'NotifyLagP99',
             addAlarm: {
               Critical: custom(
@@ -333,17 +333,17 @@ export class PresenceMonitoring extends Construct {
       {
         title: 'Fan-out',
         metrics: [
-          sum(METRIC_NAMES.FanoutRecipients, 'recipients'),
-          presence(METRIC_NAMES.FanoutDuration, Stats.p(50), 'duration p50 (ms)'),
-          presence(METRIC_NAMES.FanoutDuration, Stats.p(99), 'duration p99 (ms)'),
+          sum(MetricName.FanoutRecipients, 'recipients'),
+          presence(MetricName.FanoutDuration, Stats.p(50), 'duration p50 (ms)'),
+          presence(MetricName.FanoutDuration, Stats.p(99), 'duration p99 (ms)'),
         ],
       },
       {
         title: 'Sweeper, limits, authorizer',
         metrics: [
-          sum(METRIC_NAMES.SweeperUsersOffline, 'users set offline by the sweeper'),
-          sum(METRIC_NAMES.RateLimited, 'rate limited'),
-          sum(METRIC_NAMES.AuthorizerRejections, 'WebSocket tokens rejected'),
+          sum(MetricName.SweeperUsersOffline, 'users set offline by the sweeper'),
+          sum(MetricName.RateLimited, 'rate limited'),
+          sum(MetricName.AuthorizerRejections, 'WebSocket tokens rejected'),
         ],
       },
       {
@@ -351,8 +351,8 @@ export class PresenceMonitoring extends Construct {
         metrics: [
           {
             // SEARCH('{Presence,"service","function_name"} "service"="<stack>" MetricName="ColdStart"', 'Sum', 60): one line per function
-            searchQuery: `MetricName="${METRIC_NAMES.ColdStart}"`,
-            namespace: METRIC_NAMESPACE,
+            searchQuery: `MetricName="${MetricName.ColdStart}"`,
+            namespace: METRICS_NAMESPACE,
             dimensionsMap: { [METRIC_SERVICE_DIMENSION]: service, function_name: undefined as unknown as string },
             statistic: MetricStatistic.SUM,
           },
@@ -464,7 +464,7 @@ export class PresenceMonitoring extends Construct {
                   expression: 'FILL(errors, 0) - FILL(rejections, 0)',
                   usingMetrics: {
                     errors: authorizer.fn.metricErrors({ period: r.period }),
-                    rejections: presence(METRIC_NAMES.AuthorizerRejections, Stats.SUM, 'rejections', r.period),
+                    rejections: presence(MetricName.AuthorizerRejections, Stats.SUM, 'rejections', r.period),
                   },
                   label: 'unexpected errors',
                   period: r.period,

@@ -1,17 +1,20 @@
 /**
- * One Lambda with the house defaults (Node 24 on arm64, X-Ray, ESM bundle with
+ * One Lambda with the house defaults (Node 24 on arm64, ESM bundle with
  * source maps, explicit log group with retention, its own role with no AWS
- * managed policy) and helpers that hand it a table only at the access level
- * its route asks for.
+ * managed policy, Powertools configured: `service` = the stack name, the
+ * metrics namespace, log level and debug sampling) and helpers that hand it
+ * a table only at the access level its route asks for. X-Ray only where
+ * `tracing` asks for it (functions/commons/tracing.ts says why).
  */
 import path from 'node:path';
-import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../../functions/commons/metric-names.ts';
 import { type Access, FUNCTION_TAG, type TableAction } from '../routes.ts';
 import type { TableDef } from '../tables.ts';
 
@@ -30,8 +33,13 @@ export interface PresenceFunctionProps {
   timeout?: Duration;
   /** default: 256 MB */
   memorySize?: number;
-  /** default: 'info' (see functions/commons/log.ts) */
+  /** POWERTOOLS_LOG_LEVEL; default: 'INFO' (see functions/commons/logger.ts) */
   logLevel?: string;
+  /**
+   * X-Ray active tracing and Powertools Tracer (the handler imports functions/commons/tracing.ts);
+   * default: off. Only the stream consumer, the chunk worker and the sweeper are traced.
+   */
+  tracing?: boolean;
   logRetention?: RetentionDays;
   environment?: Record<string, string>;
   description?: string;
@@ -40,7 +48,7 @@ export interface PresenceFunctionProps {
 export class PresenceFunction extends Construct {
   readonly fn: NodejsFunction;
   readonly logGroup: LogGroup;
-  /** execution role: logs to `logGroup` only, plus X-Ray and whatever the grants add */
+  /** execution role: logs to `logGroup` only, plus X-Ray (traced functions) and whatever the grants add */
   readonly role: Role;
 
   constructor(scope: Construct, id: string, props: PresenceFunctionProps) {
@@ -69,7 +77,8 @@ export class PresenceFunction extends Construct {
       // the latest Node.js Lambda runtime (cdk-nag L1); handlers are async-only, as nodejs24.x requires
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
-      tracing: Tracing.ACTIVE,
+      // ACTIVE adds xray:PutTraceSegments/PutTelemetryRecords to the role; DISABLED sets no tracing mode at all
+      tracing: props.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? API_TIMEOUT,
       logGroup: this.logGroup,
@@ -77,7 +86,13 @@ export class PresenceFunction extends Construct {
       description: props.description,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
-        LOG_LEVEL: props.logLevel ?? 'info',
+        // Powertools for AWS Lambda (functions/commons/logger.ts, metrics.ts, tracing.ts)
+        POWERTOOLS_SERVICE_NAME: Stack.of(this).stackName,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+        // one invocation in a hundred logs at DEBUG
+        POWERTOOLS_LOGGER_SAMPLE_RATE: '0.01',
+        POWERTOOLS_TRACE_ENABLED: String(props.tracing === true),
         ...props.environment,
       },
       bundling: {

@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { METRIC_NAMES, METRIC_NAMESPACE, METRIC_SERVICE_DIMENSION } from '../../functions/commons/metric-names.ts';
+import { METRIC_SERVICE_DIMENSION, METRICS_NAMESPACE, MetricName } from '../../functions/commons/metric-names.ts';
 import { ALARM_RULES, HTTP_5XX_MIN_REQUESTS, NOTIFY_LAG_MIN_SAMPLES, RUNBOOK, roleOf } from '../../lib/constructs/monitoring.ts';
 import { PresenceStack, type PresenceStackProps } from '../../lib/presence-stack.ts';
 import { HEARTBEAT_ROUTE_KEY, httpRoutes, workers, wsRoutes } from '../../lib/routes.ts';
@@ -209,8 +209,8 @@ describe('alarms', () => {
     const a = alarm(`Fn-${workers.wsAuthorizer.id}-Errors`);
     expect(a.expression).toBe('FILL(errors, 0) - FILL(rejections, 0)');
     expect(a.metrics[1]).toEqual({
-      namespace: METRIC_NAMESPACE,
-      name: METRIC_NAMES.AuthorizerRejections,
+      namespace: METRICS_NAMESPACE,
+      name: MetricName.AuthorizerRejections,
       stat: 'Sum',
       period: 300,
       dims: { [METRIC_SERVICE_DIMENSION]: stack.stackName },
@@ -313,8 +313,8 @@ describe('dashboard', () => {
   });
 
   it('shows every custom metric (pushes, notify lag, fan-out, sweeper, limits, cold starts)', () => {
-    for (const name of Object.values(METRIC_NAMES)) expect(body, name).toContain(name);
-    expect(body).toContain(`\\"${METRIC_NAMESPACE}\\"`);
+    for (const name of Object.values(MetricName)) expect(body, name).toContain(name);
+    expect(body).toContain(`\\"${METRICS_NAMESPACE}\\"`);
   });
 
   it('shows errors, queue depths and ages, DynamoDB consumed capacity and throttles', () => {

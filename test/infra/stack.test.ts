@@ -7,6 +7,7 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { METRICS_NAMESPACE } from '../../functions/commons/metric-names.ts';
 import { FUNCTION_TAG } from '../../lib/constructs/presence-function.ts';
 import { PresenceStack } from '../../lib/presence-stack.ts';
 import { type Access, HEARTBEAT_ROUTE_KEY, httpRoutes, SCOPES, workers, wsRoutes } from '../../lib/routes.ts';
@@ -294,13 +295,17 @@ describe('Lambda functions', () => {
     }
   });
 
-  it('house defaults: X-Ray, 256 MB, source maps, explicit log group with retention, 29 s for API routes', () => {
+  it('house defaults: 256 MB, source maps, Powertools configured, explicit log group with retention, 29 s for API routes', () => {
     for (const [id, { resource }] of ourFunctions) {
       const p = resource.Properties;
-      expect(p.TracingConfig, id).toEqual({ Mode: 'Active' });
       expect(p.MemorySize, id).toBe(256);
       expect(p.Environment.Variables.NODE_OPTIONS, id).toBe('--enable-source-maps');
-      expect(p.Environment.Variables.LOG_LEVEL, id).toBeDefined();
+      expect(p.Environment.Variables, id).toMatchObject({
+        POWERTOOLS_SERVICE_NAME: stack.stackName,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        POWERTOOLS_LOGGER_SAMPLE_RATE: '0.01',
+      });
       expect(p.Environment.Variables.PRESENCE_TIMEOUT_SECONDS, id).toBe('120');
       expect(p.Environment.Variables.SWEEP_INTERVAL_SECONDS, id).toBe('15');
       const logGroup = p.LoggingConfig?.LogGroup?.Ref as string;
@@ -309,6 +314,22 @@ describe('Lambda functions', () => {
     }
     for (const route of [...httpRoutes, ...wsRoutes]) expect(fnById(route.id).resource.Properties.Timeout, route.id).toBe(29);
     expect(fnById(workers.sweeper.id).resource.Properties.Timeout).toBe(90);
+  });
+
+  it('X-Ray on the traced workers only (stream consumer, chunk worker, sweeper), and their roles alone may write traces', () => {
+    const traced = Object.values(workers as Record<string, { id: string; traced?: true }>)
+      .filter((w) => w.traced)
+      .map((w) => w.id);
+    expect(traced.sort()).toEqual([workers.fanoutChunk.id, workers.stream.id, workers.sweeper.id].sort());
+    for (const [id, { resource }] of ourFunctions) {
+      const on = traced.includes(id);
+      expect(resource.Properties.TracingConfig, id).toEqual(on ? { Mode: 'Active' } : undefined);
+      expect(resource.Properties.Environment.Variables.POWERTOOLS_TRACE_ENABLED, id).toBe(String(on));
+      const xray = statementsOf(resource)
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('xray:'));
+      expect(xray.sort(), id).toEqual(on ? ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'] : []);
+    }
   });
 
   it('own execution role per function: no AWS managed policy, logs only to its own log group', () => {

@@ -1,4 +1,9 @@
-/** Every Lambda bundle (same esbuild settings as the stack) stays under the 300 KB budget, and carries no Ajv compiler. */
+/**
+ * Every Lambda bundle (same esbuild settings as the stack) stays under the
+ * 300 KB budget, carries no Ajv compiler, and only the traced workers carry
+ * the X-Ray SDK (Powertools Tracer: about 115 KB and its load at every cold
+ * start; functions/commons/tracing.ts).
+ */
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +11,11 @@ import { bundleEntry, LAMBDA_BUNDLE, ROOT } from '../../bench/bundle.ts';
 import { httpRoutes, workers, wsRoutes } from '../../lib/routes.ts';
 
 const entries = [...httpRoutes, ...wsRoutes, ...Object.values(workers)].map((r) => [r.id, r.entry] as const);
+const traced = new Set(
+  Object.values(workers as Record<string, { id: string; traced?: true }>)
+    .filter((w) => w.traced)
+    .map((w) => w.id),
+);
 
 describe('bundle sizes', () => {
   it.each(entries)('%s is at most 300 KB minified', async (_id, entry) => {
@@ -25,5 +35,12 @@ describe('bundle sizes', () => {
     const ajv = Object.keys(out.metafile.inputs).filter((file) => file.includes('node_modules/ajv/'));
     expect(ajv.length).toBeGreaterThan(0); // the runtime helper the generated code imports
     expect(ajv.filter((file) => !file.includes('node_modules/ajv/dist/runtime/'))).toEqual([]);
+  });
+
+  it.each(entries)('%s carries the X-Ray SDK only if it is traced', async (id, entry) => {
+    const out = await build({ ...LAMBDA_BUNDLE, entryPoints: [resolve(ROOT, entry)], write: false, metafile: true });
+    const inputs = Object.keys(out.metafile?.inputs ?? {});
+    expect(inputs.some((f) => f.includes('node_modules/aws-xray-sdk-core/'))).toBe(traced.has(id));
+    expect(inputs.some((f) => f.includes('node_modules/@aws-lambda-powertools/metrics/'))).toBe(true);
   });
 });
