@@ -11,16 +11,15 @@
  *   a fetch that still lacks the kid, unknown kids are refused without a fetch
  *   for 10 s (its SimplePenaltyBox). Each fetch has a deadline (`JWT_JWKS_TIMEOUT_MS`).
  * - Local tokens (HS256 with `PRESENCE_JWT_SECRET`): aws-jwt-verify verifies
- *   asymmetric signatures only, so this is a thin local path: the library
- *   parses the token and checks `exp`/`nbf`/`iss`; only the HMAC comparison is
- *   ours. Without a secret (AWS) an HS256 token is refused.
+ *   asymmetric signatures only, so these go to jose's jwtVerify (signature,
+ *   `exp`/`nbf`/`iss`). Without a secret (AWS) an HS256 token is refused.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { JwtVerifier } from 'aws-jwt-verify';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
-import { decomposeUnverifiedJwt, validateJwtFields } from 'aws-jwt-verify/jwt';
-import { type Claims, checkClaims, hs256Signature, scopesOf, TokenError } from '../core/jwt.ts';
+import { decomposeUnverifiedJwt } from 'aws-jwt-verify/jwt';
+import { errors as joseErrors, jwtVerify } from 'jose';
+import { type Claims, checkClaims, scopesOf, TokenError } from '../core/jwt.ts';
 import { USER_ID_PATTERN } from '../core/schemas.ts';
 import { config } from './config.ts';
 
@@ -67,19 +66,25 @@ export function createTokenVerifier(settings: TokenSettings): (token: string) =>
       )
     : undefined;
 
-  const verifyHs256 = (token: string, secret: string): Record<string, unknown> => {
-    const { headerB64, payloadB64, signatureB64, payload } = decomposeUnverifiedJwt(token);
-    const want = Buffer.from(hs256Signature(`${headerB64}.${payloadB64}`, secret));
-    const got = Buffer.from(signatureB64);
-    if (got.length !== want.length || !timingSafeEqual(got, want)) throw new TokenError('bad signature');
-    validateJwtFields(payload, { issuer: settings.issuer ?? null, audience: null, graceSeconds: GRACE_SECONDS });
-    return payload;
+  const secretKey = settings.secret ? new TextEncoder().encode(settings.secret) : undefined;
+  const verifyHs256 = async (token: string, key: Uint8Array): Promise<Record<string, unknown>> => {
+    try {
+      const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: settings.issuer, clockTolerance: GRACE_SECONDS });
+      return payload;
+    } catch (err) {
+      // the same wording as aws-jwt-verify's for the same checks
+      if (err instanceof joseErrors.JWTExpired) throw new TokenError('Token expired');
+      if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf') throw new TokenError("Token can't be used before its nbf");
+      if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'iss') throw new TokenError('Issuer not allowed');
+      if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw new TokenError('bad signature');
+      throw err instanceof joseErrors.JOSEError ? new TokenError(err.message) : err;
+    }
   };
 
   return async (token) => {
     const { alg } = decomposeUnverifiedJwt(token).header;
     let claims: Record<string, unknown>;
-    if (alg === 'HS256' && settings.secret) claims = verifyHs256(token, settings.secret);
+    if (alg === 'HS256' && secretKey) claims = await verifyHs256(token, secretKey);
     else if (jwks && alg !== 'HS256') claims = await jwks.verify(token);
     else throw new TokenError(`unsupported algorithm ${String(alg)}`);
     checkClaims(claims, { audiences: settings.audiences, graceSeconds: GRACE_SECONDS });
