@@ -10,6 +10,13 @@
  * monitorCustom with plain CloudWatch metrics, because the library has no
  * WebSocket API monitoring and its HTTP "5xx rate" is the Average statistic,
  * which API Gateway documents as a ratio for REST APIs only.
+ *
+ * Lambda errors and throttles are alarmed by role (HTTP routes, WebSocket
+ * routes, workers), each alarm the sum of at most 10 functions' metrics (the
+ * metric math limit), not one alarm per function: 38 functions would take 76
+ * alarms of CloudFormation's 500 resources (docs/operations.md, Alarms). The dashboard keeps a line per
+ * function in each role's graph, and each alarm's description lists its
+ * functions.
  */
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import type { HttpApi, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -35,9 +42,32 @@ import type { PresenceFunction } from './presence-function.ts';
 /** Where the runbook of every alarm lives (repository-relative; each alarm names its section). */
 export const RUNBOOK = 'docs/operations.md';
 
-/** What a function does, for grouping its widgets: an HTTP route, a WebSocket route or a background worker. */
+/** What a function does, for grouping its widgets and alarms: an HTTP route, a WebSocket route or a background worker. */
 export type FunctionRole = 'http' | 'ws' | 'worker';
+export const FUNCTION_ROLES: readonly FunctionRole[] = ['http', 'ws', 'worker'];
 export const roleOf = (id: string): FunctionRole => (httpRoutes.some((r) => r.id === id) ? 'http' : wsRoutes.some((r) => r.id === id) ? 'ws' : 'worker');
+/** a role in graph titles and alarm descriptions */
+export const ROLE_TITLE: Record<FunctionRole, string> = { http: 'HTTP route functions', ws: 'WebSocket route functions', worker: 'workers' };
+/** a role in alarm names: `Errors-Http-1`, `Throttles-Workers-1` */
+export const ROLE_ALARM_NAME: Record<FunctionRole, string> = { http: 'Http', ws: 'Ws', worker: 'Workers' };
+
+/**
+ * The most metrics an alarm on metric math may read: "Alarms based on metric math expressions can reference a
+ * maximum of 10 metrics. This is a hard limit" (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-limits.html;
+ * PutMetricAlarm: at most 10 MetricStat queries). The Lambda errors/throttles alarms sum at most this many functions each.
+ */
+export const MAX_ALARM_METRICS = 10;
+
+/** a function's metric id in its group alarm's expression (`GetOwnPresence` -> `getOwnPresence`; ids start with a lowercase letter) */
+export const metricIdOf = (functionId: string): string => {
+  const metricId = functionId.charAt(0).toLowerCase() + functionId.slice(1);
+  if (!/^[a-z][A-Za-z0-9_]*$/.test(metricId)) throw new Error(`function id ${functionId}: not usable as a metric math id`);
+  return metricId;
+};
+
+/** `items` in order, in consecutive chunks of at most `size` */
+const chunked = <T>(items: readonly T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
 /** An alarm's evaluation: `datapoints` breaching periods of `period` out of the last `evaluationPeriods`. */
 export interface AlarmRule {
@@ -64,9 +94,9 @@ export const ALARM_RULES = {
   dlqMessages: rule(0, 1, 1),
   /** FanoutChunkQueue ApproximateAgeOfOldestMessage (Maximum, s): a chunk waiting over 5 minutes, three minutes running */
   chunkQueueOldestSeconds: rule(300, 1, 3),
-  /** Lambda Errors per function (Sum): errors in two 5-minute periods of the last three */
+  /** Lambda Errors (Sum), summed over the functions of a role, up to MAX_ALARM_METRICS per alarm: errors in two 5-minute periods of the last three */
   functionErrors: rule(0, 5, 2, 3),
-  /** Lambda Throttles per function (Sum): throttles in two 5-minute periods of the last three */
+  /** Lambda Throttles (Sum), summed over the functions of a role, up to MAX_ALARM_METRICS per alarm: throttles in two 5-minute periods of the last three */
   functionThrottles: rule(0, 5, 2, 3),
   /** HTTP API 5xx / Count (%), minutes with at least HTTP_5XX_MIN_REQUESTS requests: over 1 % in 3 of 5 minutes */
   http5xxPercent: rule(1, 1, 3, 5),
@@ -361,73 +391,97 @@ export class PresenceMonitoring extends Construct {
     ];
     facade.monitorCustom({ humanReadableName: 'Presence (custom metrics)', alarmFriendlyName: 'Presence', metricGroups });
 
-    // ---- errors and throttles: one alarm each per function ----
+    // ---- errors and throttles: one graph per role (a line per function), one alarm per role and chunk ----
     facade.addLargeHeader('Lambda errors and throttles');
-    const functionAlarms = (id: string, f: PresenceFunction, errors: boolean) => ({
-      ...(errors
-        ? {
-            addFaultCountAlarm: {
-              Critical: {
-                ...alarm(
-                  `Fn-${id}-Errors`,
-                  ALARM_RULES.functionErrors,
-                  `Lambda ${id} (${roleOf(id)}) ended invocations with an error (unhandled exception, timeout, out of memory) in 2 of the last 3 five-minute periods.`,
-                  'lambda-errors',
-                ),
-                maxErrorCount: ALARM_RULES.functionErrors.threshold,
-              },
-            },
-          }
-        : {}),
-      addThrottlesCountAlarm: {
-        Critical: {
-          ...alarm(
-            `Fn-${id}-Throttles`,
-            ALARM_RULES.functionThrottles,
-            `Lambda ${id} (${roleOf(id)}) was throttled (no concurrency left) in 2 of the last 3 five-minute periods.`,
-            'lambda-throttles',
-          ),
-          maxErrorCount: ALARM_RULES.functionThrottles.threshold,
-        },
-      },
-      lambdaFunction: f.fn,
-      alarmFriendlyName: `Fn-${id}`,
-      humanReadableName: `Lambda ${id}`,
-    });
-
-    // route functions: alarms only; their widgets are grouped by role below (41 rows of graphs would bury the rest)
     const byRole: Record<FunctionRole, [string, PresenceFunction][]> = { http: [], ws: [], worker: [] };
     for (const [id, f] of Object.entries(props.functions)) byRole[roleOf(id)].push([id, f]);
-    for (const [id, f] of [...byRole.http, ...byRole.ws]) {
-      facade.monitorLambdaFunction({ ...functionAlarms(id, f, true), addToDetailDashboard: false, addToSummaryDashboard: false, addToAlarmDashboard: false });
-    }
     const perFunction = (entries: [string, PresenceFunction][], pick: (f: PresenceFunction) => Metric) => entries.map(([, f]) => pick(f));
-    const roleTitle: Record<FunctionRole, string> = { http: 'HTTP route functions', ws: 'WebSocket route functions', worker: 'workers' };
     facade.monitorCustom({
-      humanReadableName: 'Lambda by role (one line per function; alarms per function)',
+      humanReadableName: `Lambda errors by role (one line per function; one alarm per role and up to ${MAX_ALARM_METRICS} functions)`,
       alarmFriendlyName: 'LambdaByRole',
-      metricGroups: (['http', 'ws', 'worker'] as const).map((role) => ({
-        title: `Errors: ${roleTitle[role]}`,
+      metricGroups: FUNCTION_ROLES.map((role) => ({
+        title: `Errors: ${ROLE_TITLE[role]}`,
         graphWidgetWidth: 8,
         metrics: perFunction(byRole[role], (f) => f.fn.metricErrors({ label: fnLabel(f), period: Duration.minutes(1) })),
       })),
     });
     facade.monitorCustom({
-      humanReadableName: 'Lambda throttles by role (one line per function; alarms per function)',
+      humanReadableName: `Lambda throttles by role (one line per function; one alarm per role and up to ${MAX_ALARM_METRICS} functions)`,
       alarmFriendlyName: 'LambdaThrottlesByRole',
-      metricGroups: (['http', 'ws', 'worker'] as const).map((role) => ({
-        title: `Throttles: ${roleTitle[role]}`,
+      metricGroups: FUNCTION_ROLES.map((role) => ({
+        title: `Throttles: ${ROLE_TITLE[role]}`,
         graphWidgetWidth: 8,
         metrics: perFunction(byRole[role], (f) => f.fn.metricThrottles({ label: fnLabel(f), period: Duration.minutes(1) })),
       })),
     });
 
+    // The alarms: for each role, the sum of its functions' Errors (or Throttles) in chunks of at most MAX_ALARM_METRICS
+    // functions (the metric math limit of an alarm), each full but the last, the routes in the order of lib/routes.ts:
+    // a route added at the end of its table joins the last chunk, and a new chunk starts only when that one is full.
+    // WsAuthorizer's Errors are not in the workers' sum: it refuses a token by throwing, so its alarm is its own
+    // (Errors - AuthorizerRejections, below). FILL(m, 0): a function without data in a period counts 0 instead of
+    // leaving the sum without a value. Not on the dashboard (the graphs above show which function it is); in the alarm
+    // status widget like every alarm.
+    const groupAlarms: CustomMetricGroup[] = [];
+    const groupAlarm = (kind: 'Errors' | 'Throttles', role: FunctionRole, entries: [string, PresenceFunction][]) => {
+      const r = kind === 'Errors' ? ALARM_RULES.functionErrors : ALARM_RULES.functionThrottles;
+      const chunks = chunked(entries, MAX_ALARM_METRICS);
+      chunks.forEach((members, i) => {
+        const alarmName = `${kind}-${ROLE_ALARM_NAME[role]}-${i + 1}`;
+        const usingMetrics: Record<string, Metric> = {};
+        for (const [id, f] of members) {
+          usingMetrics[metricIdOf(id)] = kind === 'Errors' ? f.fn.metricErrors({ period: r.period }) : f.fn.metricThrottles({ period: r.period });
+        }
+        const names = members.map(([id]) => id).join(', ');
+        const cause = kind === 'Errors' ? 'an unhandled exception, timeout or out of memory' : 'no concurrency left';
+        const what =
+          `Lambda ${kind} of ${ROLE_TITLE[role]}, group ${i + 1} of ${chunks.length} (${names}), summed: above ${r.threshold} in 2 of the last 3 five-minute periods (${cause}).` +
+          ` Which function: dashboard graph "${kind}: ${ROLE_TITLE[role]}" (a line per function), or each one's AWS/Lambda ${kind} metric.`;
+        groupAlarms.push({
+          title: alarmName,
+          metrics: [
+            {
+              metric: new MathExpression({
+                expression: Object.keys(usingMetrics)
+                  .map((m) => `FILL(${m}, 0)`)
+                  .join(' + '),
+                usingMetrics,
+                label: `${kind}: ${names}`,
+                period: r.period,
+              }),
+              alarmFriendlyName: alarmName,
+              addAlarm: {
+                Critical: custom(alarmName, r, what, kind === 'Errors' ? 'lambda-errors' : 'lambda-throttles'),
+              },
+            },
+          ],
+        });
+      });
+    };
+    for (const role of FUNCTION_ROLES) {
+      groupAlarm(
+        'Errors',
+        role,
+        byRole[role].filter(([id]) => id !== workers.wsAuthorizer.id),
+      );
+      groupAlarm('Throttles', role, byRole[role]);
+    }
+    facade.monitorCustom({
+      humanReadableName: 'Lambda errors and throttles, summed by role (alarms only)',
+      alarmFriendlyName: 'LambdaGroups',
+      metricGroups: groupAlarms,
+      addToDetailDashboard: false,
+      addToSummaryDashboard: false,
+      addToAlarmDashboard: false,
+    });
+
     // ---- workers: a full row each ----
     facade.addLargeHeader('Workers');
+    const workerRow = (id: string, f: PresenceFunction) => ({ lambdaFunction: f.fn, alarmFriendlyName: `Fn-${id}`, humanReadableName: `Lambda ${id}` });
     for (const [id, f] of byRole.worker) {
       if (id === workers.wsAuthorizer.id) continue;
       facade.monitorLambdaFunction({
-        ...functionAlarms(id, f, true),
+        ...workerRow(id, f),
         ...(id === workers.stream.id
           ? {
               isIterator: true,
@@ -447,11 +501,11 @@ export class PresenceMonitoring extends Construct {
       });
     }
     // the authorizer throws "Unauthorized" to refuse a token, which Lambda counts as an error: its alarm is on the
-    // errors that are not refusals (Errors - AuthorizerRejections)
+    // errors that are not refusals (Errors - AuthorizerRejections); its throttles are in the workers' alarm
     const authorizer = props.functions[workers.wsAuthorizer.id];
     if (authorizer) {
       const r = ALARM_RULES.functionErrors;
-      facade.monitorLambdaFunction({ ...functionAlarms(workers.wsAuthorizer.id, authorizer, false), isIterator: false });
+      facade.monitorLambdaFunction({ ...workerRow(workers.wsAuthorizer.id, authorizer), isIterator: false });
       facade.monitorCustom({
         humanReadableName: `Lambda ${workers.wsAuthorizer.id}: errors that are not token refusals`,
         alarmFriendlyName: `Fn-${workers.wsAuthorizer.id}-Unexpected`,
@@ -472,7 +526,7 @@ export class PresenceMonitoring extends Construct {
                 alarmFriendlyName: 'UnexpectedErrors',
                 addAlarm: {
                   Critical: custom(
-                    `Fn-${workers.wsAuthorizer.id}-Errors`,
+                    `Errors-${workers.wsAuthorizer.id}`,
                     r,
                     `Lambda ${workers.wsAuthorizer.id} (worker) failed other than by refusing a token (Errors minus AuthorizerRejections) in 2 of the last 3 five-minute periods.`,
                     'lambda-errors',

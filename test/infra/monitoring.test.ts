@@ -12,9 +12,20 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_SERVICE_DIMENSION, METRICS_NAMESPACE, MetricName } from '../../functions/commons/metric-names.ts';
-import { ALARM_RULES, HTTP_5XX_MIN_REQUESTS, NOTIFY_LAG_MIN_SAMPLES, RUNBOOK, roleOf } from '../../lib/constructs/monitoring.ts';
+import {
+  ALARM_RULES,
+  FUNCTION_ROLES,
+  type FunctionRole,
+  HTTP_5XX_MIN_REQUESTS,
+  MAX_ALARM_METRICS,
+  NOTIFY_LAG_MIN_SAMPLES,
+  ROLE_ALARM_NAME,
+  ROLE_TITLE,
+  RUNBOOK,
+  roleOf,
+} from '../../lib/constructs/monitoring.ts';
 import { PresenceStack, type PresenceStackProps } from '../../lib/presence-stack.ts';
-import { HEARTBEAT_ROUTE_KEY, httpRoutes, workers, wsRoutes } from '../../lib/routes.ts';
+import { FUNCTION_TAG, HEARTBEAT_ROUTE_KEY, httpRoutes, workers, wsRoutes } from '../../lib/routes.ts';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 type MetricRef = { namespace: string; name: string; stat: string; period: number; dims: Record<string, unknown> };
@@ -58,6 +69,116 @@ function viewOf(p: Record<string, any>): AlarmView {
     props: p,
     metrics: [{ namespace: p.Namespace, name: p.MetricName, stat: p.Statistic ?? p.ExtendedStatistic, period: p.Period, dims: dims(p.Dimensions) }],
   };
+}
+
+/** every function of a template (the ones tagged FUNCTION_TAG, so a CDK helper function is not counted): route/worker id by logical id */
+const functionsOf = (t: Template) =>
+  new Map(
+    Object.entries(t.findResources('AWS::Lambda::Function') as Record<string, { Properties: { Tags?: { Key: string; Value: string }[] } }>).flatMap(
+      ([logicalId, r]) => {
+        const id = r.Properties.Tags?.find((tag) => tag.Key === FUNCTION_TAG)?.Value;
+        return id === undefined ? [] : [[logicalId, id] as const];
+      },
+    ),
+  );
+
+/** the functions lib/routes.ts declares, for a heartbeat mode (the gateway mode has no heartbeat Lambda) */
+const declaredFunctions = (mode: 'lambda' | 'gateway') =>
+  [...httpRoutes, ...wsRoutes.filter((r) => mode === 'lambda' || r.routeKey !== HEARTBEAT_ROUTE_KEY), ...Object.values(workers)].map((f) => f.id);
+
+const GROUP_ALARM = /-(Errors|Throttles)-(Http|Ws|Workers)-(\d+)$/;
+const roleOfAlarmName = Object.fromEntries(Object.entries(ROLE_ALARM_NAME).map(([role, n]) => [n, role])) as Record<string, FunctionRole>;
+
+/**
+ * The functions a group alarm sums, in its expression's order: the expression must be `FILL(<id>, 0) + ...`, each id
+ * once, each id a query of the Lambda metric `metricName` (Sum, 5 minutes) of one function of the template, and no
+ * other metric read.
+ */
+function membersOf(a: AlarmView, metricName: 'Errors' | 'Throttles', fns: ReadonlyMap<string, string>): string[] {
+  const ids = (a.expression ?? '').split(' + ').map((term) => term.match(/^FILL\(([a-z][A-Za-z0-9_]*), 0\)$/)?.[1]);
+  expect(
+    ids.every((id) => id !== undefined),
+    `${a.name}: ${a.expression}`,
+  ).toBe(true);
+  expect(new Set(ids).size, `${a.name}: a metric summed twice`).toBe(ids.length);
+  const queries = (a.props.Metrics as any[]).filter((m) => m.MetricStat);
+  expect(queries.map((q) => q.Id).sort(), `${a.name}: metrics read = metrics summed`).toEqual([...ids].sort());
+  return ids.map((id) => {
+    const q = queries.find((m) => m.Id === id);
+    expect(q.MetricStat.Metric.Namespace, `${a.name} ${id}`).toBe('AWS/Lambda');
+    expect(q.MetricStat.Metric.MetricName, `${a.name} ${id}`).toBe(metricName);
+    expect(q.MetricStat.Stat, `${a.name} ${id}`).toBe('Sum');
+    expect(q.MetricStat.Period, `${a.name} ${id}`).toBe(300);
+    const dims = q.MetricStat.Metric.Dimensions as { Name: string; Value: { Ref: string } }[];
+    expect(
+      dims.map((d) => d.Name),
+      `${a.name} ${id}`,
+    ).toEqual(['FunctionName']);
+    const fn = fns.get(dims[0]?.Value.Ref as string);
+    expect(fn, `${a.name} ${id}: not a function of the stack`).toBeDefined();
+    return fn as string;
+  });
+}
+
+/**
+ * Checks the Lambda errors/throttles alarms of a template: every function in exactly one Errors alarm (WsAuthorizer:
+ * its own, errors minus refusals) and one Throttles alarm; each group alarm sums at most MAX_ALARM_METRICS functions of
+ * its role, its groups numbered 1..n, all full but the last, its description naming its functions. Returns the names
+ * of the group alarms.
+ */
+function checkGroupAlarms(t: Template, stackName: string, mode: 'lambda' | 'gateway'): string[] {
+  const fns = functionsOf(t);
+  expect([...fns.values()].sort(), 'the functions of the template are those of lib/routes.ts').toEqual(declaredFunctions(mode).sort());
+  const all = alarmsOf(t);
+  const covered = { Errors: new Map<string, string[]>(), Throttles: new Map<string, string[]>() };
+  const cover = (kind: 'Errors' | 'Throttles', fn: string, alarmName: string) => covered[kind].set(fn, [...(covered[kind].get(fn) ?? []), alarmName]);
+  /** `<kind>-<role>`: the size of each numbered group (index = number - 1) */
+  const sizes = new Map<string, number[]>();
+  for (const a of all.values()) {
+    const m = a.name.match(GROUP_ALARM);
+    if (!m || !a.name.startsWith(`${stackName}-`)) continue;
+    const [, kind, roleName, n] = m as unknown as [string, 'Errors' | 'Throttles', string, string];
+    const role = roleOfAlarmName[roleName] as FunctionRole;
+    const members = membersOf(a, kind, fns);
+    expect(members.length, a.name).toBeGreaterThan(0);
+    expect(members.length, a.name).toBeLessThanOrEqual(MAX_ALARM_METRICS);
+    for (const fn of members) {
+      expect(roleOf(fn), `${a.name}: ${fn}`).toBe(role);
+      cover(kind, fn, a.name);
+    }
+    expectRule(a, kind === 'Errors' ? ALARM_RULES.functionErrors : ALARM_RULES.functionThrottles);
+    expect(a.props.Threshold, a.name).toBe(0);
+    // the description names the group's functions (where to look) and the role's graph
+    const listed = (a.props.AlarmDescription as string).match(/ of \d+ \(([^)]*)\), summed/)?.[1]?.split(', ');
+    expect(listed, a.name).toEqual(members);
+    expect(a.props.AlarmDescription, a.name).toContain(`dashboard graph "${kind}: ${ROLE_TITLE[role]}"`);
+    const groupSizes = sizes.get(`${kind}-${roleName}`) ?? [];
+    groupSizes[Number(n) - 1] = members.length;
+    sizes.set(`${kind}-${roleName}`, groupSizes);
+  }
+  // WsAuthorizer: its own errors alarm (Errors - AuthorizerRejections)
+  const authorizer = all.get(`${stackName}-Errors-${workers.wsAuthorizer.id}`);
+  expect(authorizer?.expression).toBe('FILL(errors, 0) - FILL(rejections, 0)');
+  const authorizerFn = [...fns].find(([, id]) => id === workers.wsAuthorizer.id)?.[0];
+  expect(authorizer?.metrics[0]).toEqual({ namespace: 'AWS/Lambda', name: 'Errors', stat: 'Sum', period: 300, dims: { FunctionName: { Ref: authorizerFn } } });
+  cover('Errors', workers.wsAuthorizer.id, authorizer?.name as string);
+  // every function: exactly one errors alarm and one throttles alarm
+  for (const kind of ['Errors', 'Throttles'] as const) {
+    for (const fn of fns.values()) expect(covered[kind].get(fn), `${kind} of ${fn}`).toHaveLength(1);
+    expect([...covered[kind].keys()].sort(), kind).toEqual([...fns.values()].sort());
+  }
+  // groups numbered 1..n (no gap), each full (MAX_ALARM_METRICS functions) but the last
+  for (const [key, groupSizes] of sizes) {
+    expect(
+      [...groupSizes.keys()].every((i) => groupSizes[i] !== undefined),
+      `${key}: numbered 1..${groupSizes.length}`,
+    ).toBe(true);
+    expect(
+      groupSizes.slice(0, -1).every((size) => size === MAX_ALARM_METRICS),
+      `${key}: ${groupSizes}`,
+    ).toBe(true);
+  }
+  return [...all.keys()].filter((n) => GROUP_ALARM.test(n));
 }
 
 const alarmsOf = (t: Template) =>
@@ -190,23 +311,21 @@ describe('alarms', () => {
     expect(a.props.Threshold).toBe(300);
   });
 
-  it('every function: one Errors alarm and one Throttles alarm (Sum per 5 minutes > 0, 2 of 3)', () => {
-    const ids = Object.keys(stack.functions);
-    expect(ids.length).toBe(httpRoutes.length + wsRoutes.length + Object.keys(workers).length);
-    for (const id of ids) {
-      const throttles = alarm(`Fn-${id}-Throttles`);
-      expect(throttles.metrics, id).toEqual([{ namespace: 'AWS/Lambda', name: 'Throttles', stat: 'Sum', period: 300, dims: { FunctionName: fn(id) } }]);
-      expectRule(throttles, ALARM_RULES.functionThrottles);
-      const errors = alarm(`Fn-${id}-Errors`);
-      expect(errors.metrics[0], id).toEqual({ namespace: 'AWS/Lambda', name: 'Errors', stat: 'Sum', period: 300, dims: { FunctionName: fn(id) } });
-      expectRule(errors, ALARM_RULES.functionErrors);
-      expect(errors.props.Threshold).toBe(0);
-      expect(errors.props.AlarmDescription, id).toContain(`(${roleOf(id)})`);
-    }
+  it('Lambda errors and throttles: per role, one alarm per group of at most 10 functions summing each once (Sum per 5 minutes > 0, 2 of 3); every function in one errors and one throttles alarm', () => {
+    const names = checkGroupAlarms(template, stack.stackName, 'lambda');
+    // 22 HTTP route functions in 3 groups, 11 WebSocket ones in 2, 4 workers (5 for throttles) in 1
+    const expected = (['Errors', 'Throttles'] as const).flatMap((kind) =>
+      FUNCTION_ROLES.flatMap((role) => {
+        const n = Object.keys(stack.functions).filter((id) => roleOf(id) === role && !(kind === 'Errors' && id === workers.wsAuthorizer.id)).length;
+        return Array.from({ length: Math.ceil(n / MAX_ALARM_METRICS) }, (_, i) => `${stack.stackName}-${kind}-${ROLE_ALARM_NAME[role]}-${i + 1}`);
+      }),
+    );
+    expect(names.sort()).toEqual(expected.sort());
+    expect(names.length).toBe(12);
   });
 
-  it("the WebSocket authorizer's error alarm leaves out token refusals (Errors - AuthorizerRejections)", () => {
-    const a = alarm(`Fn-${workers.wsAuthorizer.id}-Errors`);
+  it("the WebSocket authorizer's error alarm leaves out token refusals (Errors - AuthorizerRejections); its Errors are in no group alarm", () => {
+    const a = alarm(`Errors-${workers.wsAuthorizer.id}`);
     expect(a.expression).toBe('FILL(errors, 0) - FILL(rejections, 0)');
     expect(a.metrics[1]).toEqual({
       namespace: METRICS_NAMESPACE,
@@ -215,8 +334,23 @@ describe('alarms', () => {
       period: 300,
       dims: { [METRIC_SERVICE_DIMENSION]: stack.stackName },
     });
-    // every other function alarms on its Errors metric alone
-    for (const id of Object.keys(stack.functions).filter((i) => i !== workers.wsAuthorizer.id)) expect(alarm(`Fn-${id}-Errors`).expression, id).toBeUndefined();
+    expectRule(a, ALARM_RULES.functionErrors);
+    expect(a.props.Threshold).toBe(0);
+    const authorizer = fn(workers.wsAuthorizer.id);
+    for (const g of alarms.values()) {
+      if (g.name.includes('-Errors-') && g !== a)
+        expect(
+          g.metrics.map((m) => m.dims.FunctionName),
+          g.name,
+        ).not.toContainEqual(authorizer);
+    }
+  });
+
+  it(`no alarm reads more than ${MAX_ALARM_METRICS} metrics (the metric math limit of an alarm), and every description fits (1024 characters)`, () => {
+    for (const a of alarms.values()) {
+      expect(a.metrics.length, a.name).toBeLessThanOrEqual(MAX_ALARM_METRICS);
+      expect((a.props.AlarmDescription as string).length, a.name).toBeLessThanOrEqual(1024);
+    }
   });
 
   it('HTTP API 5xx rate: 5xx / Count over 1 % in 3 of 5 minutes, minutes with fewer than 10 requests not counted', () => {
@@ -265,15 +399,18 @@ describe('alarms', () => {
       'WebSocket-IntegrationErrors',
       'NotifyLag-p99',
     ];
-    const perFunction = Object.keys(stack.functions).flatMap((id) => [`Fn-${id}-Errors`, `Fn-${id}-Throttles`]);
-    expect([...alarms.keys()].sort()).toEqual([...fixed, ...perFunction].map((s) => `${stack.stackName}-${s}`).sort());
+    const groups = [...alarms.keys()].filter((n) => GROUP_ALARM.test(n));
+    expect([...alarms.keys()].sort()).toEqual([...[...fixed, `Errors-${workers.wsAuthorizer.id}`].map((s) => `${stack.stackName}-${s}`), ...groups].sort());
+    // 21 alarms; with an alarm per function it was 84 (2 per function + the 8 above)
+    expect(alarms.size).toBe(21);
+    expect(alarms.size).toBeLessThan(2 * Object.keys(stack.functions).length + fixed.length);
   });
 
-  it('the gateway heartbeat mode has no heartbeat Lambda, so no alarm for it', () => {
-    const gw = alarmsOf(gatewayTemplate);
-    const heartbeatFn = wsRoutes.find((r) => r.routeKey === HEARTBEAT_ROUTE_KEY)?.id as string;
-    expect([...gw.keys()].filter((n) => n.includes(`-Fn-${heartbeatFn}-`))).toEqual([]);
-    expect(gw.size).toBe(alarms.size - 2);
+  it('the gateway heartbeat mode has no heartbeat Lambda, so no alarm sums it; every other function is covered as in the default mode', () => {
+    const names = checkGroupAlarms(gatewayTemplate, gatewayStack.stackName, 'gateway');
+    // its 10 WebSocket route functions fit one group
+    expect(names.filter((n) => n.includes('-Ws-')).sort()).toEqual([`${gatewayStack.stackName}-Errors-Ws-1`, `${gatewayStack.stackName}-Throttles-Ws-1`]);
+    expect(alarmsOf(gatewayTemplate).size).toBe(19);
   });
 
   it("each alarm's description names its runbook section, and docs/operations.md has that section", () => {
