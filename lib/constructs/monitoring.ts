@@ -395,25 +395,21 @@ export class PresenceMonitoring extends Construct {
     facade.addLargeHeader('Lambda errors and throttles');
     const byRole: Record<FunctionRole, [string, PresenceFunction][]> = { http: [], ws: [], worker: [] };
     for (const [id, f] of Object.entries(props.functions)) byRole[roleOf(id)].push([id, f]);
-    const perFunction = (entries: [string, PresenceFunction][], pick: (f: PresenceFunction) => Metric) => entries.map(([, f]) => pick(f));
-    facade.monitorCustom({
-      humanReadableName: `Lambda errors by role (one line per function; one alarm per role and up to ${MAX_ALARM_METRICS} functions)`,
-      alarmFriendlyName: 'LambdaByRole',
-      metricGroups: FUNCTION_ROLES.map((role) => ({
-        title: `Errors: ${ROLE_TITLE[role]}`,
-        graphWidgetWidth: 8,
-        metrics: perFunction(byRole[role], (f) => f.fn.metricErrors({ label: fnLabel(f), period: Duration.minutes(1) })),
-      })),
-    });
-    facade.monitorCustom({
-      humanReadableName: `Lambda throttles by role (one line per function; one alarm per role and up to ${MAX_ALARM_METRICS} functions)`,
-      alarmFriendlyName: 'LambdaThrottlesByRole',
-      metricGroups: FUNCTION_ROLES.map((role) => ({
-        title: `Throttles: ${ROLE_TITLE[role]}`,
-        graphWidgetWidth: 8,
-        metrics: perFunction(byRole[role], (f) => f.fn.metricThrottles({ label: fnLabel(f), period: Duration.minutes(1) })),
-      })),
-    });
+    // one graph per role, a line per function: the Errors and the Throttles of the functions
+    const lambdaGraphs: [kind: string, alarmFriendlyName: string, pick: (f: PresenceFunction) => Metric][] = [
+      ['errors', 'LambdaByRole', (f) => f.fn.metricErrors({ label: fnLabel(f), period: Duration.minutes(1) })],
+      ['throttles', 'LambdaThrottlesByRole', (f) => f.fn.metricThrottles({ label: fnLabel(f), period: Duration.minutes(1) })],
+    ];
+    for (const [kind, alarmFriendlyName, pick] of lambdaGraphs)
+      facade.monitorCustom({
+        humanReadableName: `Lambda ${kind} by role (one line per function; one alarm per role and up to ${MAX_ALARM_METRICS} functions)`,
+        alarmFriendlyName,
+        metricGroups: FUNCTION_ROLES.map((role) => ({
+          title: `${kind[0]?.toUpperCase()}${kind.slice(1)}: ${ROLE_TITLE[role]}`,
+          graphWidgetWidth: 8,
+          metrics: byRole[role].map(([, f]) => pick(f)),
+        })),
+      });
 
     // The alarms: for each role, the sum of its functions' Errors (or Throttles) in chunks of at most MAX_ALARM_METRICS
     // functions (the metric math limit of an alarm), each full but the last, the routes in the order of lib/routes.ts:
