@@ -48,12 +48,13 @@ async function measure(loop: () => Promise<{ messages: number; failed?: number }
 }
 
 if (mode === 'post') {
-  // as functions/commons/clients.ts makes it: one attempt per send
+  // as functions/commons/clients.ts makes it: one attempt per send, the middleware stack resolved once
   const client = new ApiGatewayManagementApiClient({
     endpoint: cfg.endpoint,
     region: 'local',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 1,
+    cacheMiddleware: true,
   });
   const ids = cfg.connectionIds ?? [];
   const round = async (targets = ids) => {

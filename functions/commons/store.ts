@@ -25,18 +25,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
-  BatchWriteCommand,
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  type QueryCommandInput,
-  TransactWriteCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import type { BatchGetCommandOutput, BatchWriteCommandInput, QueryCommandInput, TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { graphTable, presenceTable } from '../../lib/tables.ts';
 import { ApiError, rateLimited } from '../core/errors.ts';
@@ -148,7 +137,7 @@ function toItem(state: UserState, writtenAt: number): StateItem {
 }
 
 export async function getUserState(userId: string): Promise<UserState> {
-  const out = await ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.userState(userId), ConsistentRead: true }));
+  const out = await ddb.get({ TableName: PRESENCE, Key: keys.userState(userId), ConsistentRead: true });
   return stateFromItem(out.Item, userId);
 }
 
@@ -196,7 +185,7 @@ async function batchGetAll(
     for (let attempt = 0; Object.keys(request).length > 0; attempt++) {
       if (attempt > 0) await backoff(attempt);
       if (attempt >= MAX_ATTEMPTS) throw new Error('BatchGetItem kept returning unprocessed keys');
-      const out = await ddb.send(new BatchGetCommand({ RequestItems: request }));
+      const out = await ddb.batchGet({ RequestItems: request });
       items.push(...(out.Responses?.[table] ?? []));
       request = out.UnprocessedKeys ?? {};
     }
@@ -257,10 +246,7 @@ export async function mutateUser(
   for (let attempt = 0; attempt < MAX_MUTATE_ATTEMPTS; attempt++) {
     if (attempt > 0) await backoff(attempt);
     const now = clock();
-    const out =
-      attempt === 0 && current
-        ? { Item: current.item }
-        : await ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.userState(userId), ConsistentRead: true }));
+    const out = attempt === 0 && current ? { Item: current.item } : await ddb.get({ TableName: PRESENCE, Key: keys.userState(userId), ConsistentRead: true });
     const before = stateFromItem(out.Item, userId);
     const swept = sweepState(before, now);
     const next = change(swept.state, now);
@@ -280,14 +266,12 @@ export async function mutateUser(
     const item: Record<string, unknown> = { ...toItem(state, now) };
     if (!visibleChange) item.quiet = true;
     try {
-      await ddb.send(
-        new PutCommand({
-          TableName: PRESENCE,
-          Item: item,
-          ConditionExpression: out.Item ? '#rev = :rev' : 'attribute_not_exists(pk)',
-          ...(out.Item ? { ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': before.rev } } : {}),
-        }),
-      );
+      await ddb.put({
+        TableName: PRESENCE,
+        Item: item,
+        ConditionExpression: out.Item ? '#rev = :rev' : 'attribute_not_exists(pk)',
+        ...(out.Item ? { ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': before.rev } } : {}),
+      });
       if (visibleChange) count(MetricName.PresenceChanges);
       return {
         before,
@@ -399,18 +383,16 @@ export async function quickPatch(
     '(#vis = :nobody AND attribute_type(#h, :M) AND attribute_type(#hf, :M))',
   ].join(' OR ');
   try {
-    const out = await ddb.send(
-      new UpdateCommand({
-        TableName: PRESENCE,
-        Key: keys.userState(userId),
-        UpdateExpression: `SET ${set.join(', ')} REMOVE #q, #rc ADD #ver :one, #rev :one`,
-        ConditionExpression: `#sa > :now AND size(#dv) > :zero AND NOT (#b.#w = :w) AND (${hiddenAsKept}) AND ${anyDiffers}`,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
+    const out = await ddb.update({
+      TableName: PRESENCE,
+      Key: keys.userState(userId),
+      UpdateExpression: `SET ${set.join(', ')} REMOVE #q, #rc ADD #ver :one, #rev :one`,
+      ConditionExpression: `#sa > :now AND size(#dv) > :zero AND NOT (#b.#w = :w) AND (${hiddenAsKept}) AND ${anyDiffers}`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+      ReturnValues: 'ALL_NEW',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
     count(MetricName.PresenceChanges);
     return { state: stateFromItem(out.Attributes, userId) };
   } catch (err) {
@@ -457,17 +439,15 @@ export async function touchDevice(
     condition += ' AND attribute_exists(#cn.#conn)';
   }
   try {
-    const out = await ddb.send(
-      new UpdateCommand({
-        TableName: PRESENCE,
-        Key: keys.userState(userId),
-        UpdateExpression: `${set}${remove} ADD #rev :one`,
-        ConditionExpression: condition,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: withItem ? 'ALL_NEW' : conn ? 'UPDATED_NEW' : 'NONE',
-      }),
-    );
+    const out = await ddb.update({
+      TableName: PRESENCE,
+      Key: keys.userState(userId),
+      UpdateExpression: `${set}${remove} ADD #rev :one`,
+      ConditionExpression: condition,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+      ReturnValues: withItem ? 'ALL_NEW' : conn ? 'UPDATED_NEW' : 'NONE',
+    });
     const counters = (out.Attributes?.conns as Record<string, Record<string, number>> | undefined)?.[conn?.id ?? ''];
     return { messagesInWindow: counters?.[`m${conn?.window}`] ?? 0, ...(withItem ? { item: out.Attributes } : {}) };
   } catch (err) {
@@ -484,15 +464,13 @@ export async function touchDevice(
  */
 export async function markPushed(userId: string, version: number): Promise<void> {
   try {
-    await ddb.send(
-      new UpdateCommand({
-        TableName: GRAPH,
-        Key: keys.pushed(userId),
-        UpdateExpression: 'SET v = :v',
-        ConditionExpression: 'attribute_not_exists(v) OR v < :v',
-        ExpressionAttributeValues: { ':v': version },
-      }),
-    );
+    await ddb.update({
+      TableName: GRAPH,
+      Key: keys.pushed(userId),
+      UpdateExpression: 'SET v = :v',
+      ConditionExpression: 'attribute_not_exists(v) OR v < :v',
+      ExpressionAttributeValues: { ':v': version },
+    });
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
   }
@@ -500,7 +478,7 @@ export async function markPushed(userId: string, version: number): Promise<void>
 
 /** The last version of `userId` whose fan-out finished (0 if none). */
 export async function pushedVersion(userId: string): Promise<number> {
-  const out = await ddb.send(new GetCommand({ TableName: GRAPH, Key: keys.pushed(userId), ConsistentRead: true }));
+  const out = await ddb.get({ TableName: GRAPH, Key: keys.pushed(userId), ConsistentRead: true });
   return out.Item ? Number(out.Item.v ?? 0) : legacyPushedVersion(userId);
 }
 
@@ -514,7 +492,7 @@ export async function pushedVersion(userId: string): Promise<number> {
  * than the stream's 24 h retention.
  */
 export async function legacyPushedVersion(userId: string): Promise<number> {
-  const out = await ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.legacyPushed(userId), ConsistentRead: true }));
+  const out = await ddb.get({ TableName: PRESENCE, Key: keys.legacyPushed(userId), ConsistentRead: true });
   return Number(out.Item?.v ?? 0);
 }
 
@@ -587,12 +565,12 @@ export async function livenessEntries(shard: string, bucket: number): Promise<Li
 
 /** The last bucket (of every shard) the sweeper has looked at; null: never. */
 export async function livenessCursor(): Promise<number | null> {
-  const out = await ddb.send(new GetCommand({ TableName: GRAPH, Key: keys.livenessCursor, ConsistentRead: true }));
+  const out = await ddb.get({ TableName: GRAPH, Key: keys.livenessCursor, ConsistentRead: true });
   return typeof out.Item?.b === 'number' ? out.Item.b : null;
 }
 
 export async function setLivenessCursor(bucket: number): Promise<void> {
-  await ddb.send(new PutCommand({ TableName: GRAPH, Item: { ...keys.livenessCursor, b: bucket } }));
+  await ddb.put({ TableName: GRAPH, Item: { ...keys.livenessCursor, b: bucket } });
 }
 
 /** Users whose sweep is due (devices or availability may have expired), one Query per shard (keys only). */
@@ -621,16 +599,14 @@ export async function deleteExpiredSubscriptions(now: number, max = 1000): Promi
   const shards = Array.from({ length: SWEEP_SHARDS }, (_, i) => `S#${i}`);
   const pages = await Promise.all(
     shards.map((shard) =>
-      ddb.send(
-        new QueryCommand({
-          TableName: GRAPH,
-          IndexName: SUB_EXPIRY_INDEX,
-          KeyConditionExpression: 'xshard = :s AND #exp <= :now',
-          ExpressionAttributeNames: { '#exp': 'exp' },
-          ExpressionAttributeValues: { ':s': shard, ':now': now },
-          Limit: Math.ceil(max / SWEEP_SHARDS),
-        }),
-      ),
+      ddb.query({
+        TableName: GRAPH,
+        IndexName: SUB_EXPIRY_INDEX,
+        KeyConditionExpression: 'xshard = :s AND #exp <= :now',
+        ExpressionAttributeNames: { '#exp': 'exp' },
+        ExpressionAttributeValues: { ':s': shard, ':now': now },
+        Limit: Math.ceil(max / SWEEP_SHARDS),
+      }),
     ),
   );
   const keysToDelete = pages.flatMap((p) => p.Items ?? []).map((i) => ({ pk: i.pk, sk: i.sk }));
@@ -638,15 +614,13 @@ export async function deleteExpiredSubscriptions(now: number, max = 1000): Promi
   await Promise.all(
     keysToDelete.map(async (Key) => {
       try {
-        await ddb.send(
-          new DeleteCommand({
-            TableName: GRAPH,
-            Key,
-            ConditionExpression: '#exp <= :now',
-            ExpressionAttributeNames: { '#exp': 'exp' },
-            ExpressionAttributeValues: { ':now': now },
-          }),
-        );
+        await ddb.delete({
+          TableName: GRAPH,
+          Key,
+          ConditionExpression: '#exp <= :now',
+          ExpressionAttributeNames: { '#exp': 'exp' },
+          ExpressionAttributeValues: { ':now': now },
+        });
         deleted++;
       } catch (err) {
         if (!(err instanceof ConditionalCheckFailedException)) throw err;
@@ -719,18 +693,16 @@ export async function listSubscriptions(subscriber: string, limit: number, after
   let start: Record<string, unknown> | undefined = afterUserId ? keys.subscription(subscriber, afterUserId) : undefined;
   let more = true;
   while (page.length < limit && more) {
-    const out = await ddb.send(
-      new QueryCommand({
-        TableName: GRAPH,
-        KeyConditionExpression: 'pk = :pk',
-        FilterExpression: '#exp > :now',
-        ProjectionExpression: 'sk, #exp',
-        ExpressionAttributeNames: { '#exp': 'exp' },
-        ExpressionAttributeValues: { ':pk': pk, ':now': now },
-        Limit: limit - page.length,
-        ExclusiveStartKey: start,
-      }),
-    );
+    const out = await ddb.query({
+      TableName: GRAPH,
+      KeyConditionExpression: 'pk = :pk',
+      FilterExpression: '#exp > :now',
+      ProjectionExpression: 'sk, #exp',
+      ExpressionAttributeNames: { '#exp': 'exp' },
+      ExpressionAttributeValues: { ':pk': pk, ':now': now },
+      Limit: limit - page.length,
+      ExclusiveStartKey: start,
+    });
     for (const i of out.Items ?? []) page.push({ userId: String(i.sk).slice(2), expiresAt: Number(i.exp) });
     start = out.LastEvaluatedKey;
     more = start !== undefined;
@@ -787,7 +759,7 @@ export async function addUserListeners(userId: string, conn: string, targets: re
 }
 
 export async function addGroupListener(userId: string, conn: string, groupId: string, exp: number): Promise<void> {
-  await ddb.send(new PutCommand({ TableName: GRAPH, Item: listenerItem(conn, userId, `G#${groupId}`, keys.groupListeners(groupId), `C#${conn}`, exp) }));
+  await ddb.put({ TableName: GRAPH, Item: listenerItem(conn, userId, `G#${groupId}`, keys.groupListeners(groupId), `C#${conn}`, exp) });
 }
 
 /** How many listener items (users and groups) a connection holds (strongly consistent: the cap counts them). */
@@ -875,12 +847,12 @@ export async function changeFriendship(a: string, b: string, add: boolean, bumps
       [b, a],
     ] as const;
     const [links, states] = await Promise.all([
-      Promise.all(pairs.map(([u, f]) => ddb.send(new GetCommand({ TableName: GRAPH, Key: keys.friend(u, f), ConsistentRead: true })))),
-      Promise.all(pairs.map(([u]) => ddb.send(new GetCommand({ TableName: PRESENCE, Key: keys.userState(u), ConsistentRead: true })))),
+      Promise.all(pairs.map(([u, f]) => ddb.get({ TableName: GRAPH, Key: keys.friend(u, f), ConsistentRead: true }))),
+      Promise.all(pairs.map(([u]) => ddb.get({ TableName: PRESENCE, Key: keys.userState(u), ConsistentRead: true }))),
     ]);
     const present = links.map((l) => l.Item !== undefined);
     if (present.every((p) => p === add)) return false;
-    const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = pairs.map(([u, f], i) =>
+    const items: NonNullable<TransactWriteCommandInput['TransactItems']> = pairs.map(([u, f], i) =>
       add
         ? { Put: { TableName: GRAPH, Item: { ...keys.friend(u, f), since: now }, ...(present[i] ? {} : { ConditionExpression: 'attribute_not_exists(pk)' }) } }
         : { Delete: { TableName: GRAPH, Key: keys.friend(u, f), ...(present[i] ? { ConditionExpression: 'attribute_exists(pk)' } : {}) } },
@@ -900,7 +872,7 @@ export async function changeFriendship(a: string, b: string, add: boolean, bumps
       });
     });
     try {
-      await ddb.send(new TransactWriteCommand({ TransactItems: items }));
+      await ddb.transactWrite({ TransactItems: items });
       // the friendship items first, then a state for each user whose visibility this changes
       count(MetricName.PresenceChanges, items.length - pairs.length);
       return true;
@@ -926,22 +898,20 @@ export async function removeGroupMember(groupId: string, userId: string): Promis
 }
 
 export async function isGroupMember(groupId: string, userId: string): Promise<boolean> {
-  const out = await ddb.send(new GetCommand({ TableName: GRAPH, Key: keys.member(groupId, userId), ProjectionExpression: 'pk' }));
+  const out = await ddb.get({ TableName: GRAPH, Key: keys.member(groupId, userId), ProjectionExpression: 'pk' });
   return out.Item !== undefined;
 }
 
 /** A page of a group's members in userId order, after `afterUserId`. */
 export async function groupMembers(groupId: string, limit: number, afterUserId: string | null): Promise<{ members: string[]; next: string | null }> {
-  const out = await ddb.send(
-    new QueryCommand({
-      TableName: GRAPH,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
-      ExpressionAttributeValues: { ':pk': keys.member(groupId, '').pk, ':m': 'MEMBER#' },
-      ProjectionExpression: 'sk',
-      Limit: limit,
-      ExclusiveStartKey: afterUserId ? keys.member(groupId, afterUserId) : undefined,
-    }),
-  );
+  const out = await ddb.query({
+    TableName: GRAPH,
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
+    ExpressionAttributeValues: { ':pk': keys.member(groupId, '').pk, ':m': 'MEMBER#' },
+    ProjectionExpression: 'sk',
+    Limit: limit,
+    ExclusiveStartKey: afterUserId ? keys.member(groupId, afterUserId) : undefined,
+  });
   const members = (out.Items ?? []).map((i) => String(i.sk).slice('MEMBER#'.length));
   return { members, next: out.LastEvaluatedKey ? (members[members.length - 1] ?? null) : null };
 }
@@ -990,15 +960,13 @@ export async function withLease<T>(name: string, fn: () => Promise<T>, waitMs = 
   for (let attempt = 0; ; attempt++) {
     const now = Date.now();
     try {
-      await ddb.send(
-        new PutCommand({
-          TableName: GRAPH,
-          Item: { ...keys.lease(name), owner, until: now + LEASE_MS, ttl: Math.ceil((now + LEASE_MS) / 1000) + 60 },
-          ConditionExpression: 'attribute_not_exists(pk) OR #until < :now',
-          ExpressionAttributeNames: { '#until': 'until' },
-          ExpressionAttributeValues: { ':now': now },
-        }),
-      );
+      await ddb.put({
+        TableName: GRAPH,
+        Item: { ...keys.lease(name), owner, until: now + LEASE_MS, ttl: Math.ceil((now + LEASE_MS) / 1000) + 60 },
+        ConditionExpression: 'attribute_not_exists(pk) OR #until < :now',
+        ExpressionAttributeNames: { '#until': 'until' },
+        ExpressionAttributeValues: { ':now': now },
+      });
       break;
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
@@ -1010,15 +978,13 @@ export async function withLease<T>(name: string, fn: () => Promise<T>, waitMs = 
     return await fn();
   } finally {
     await ddb
-      .send(
-        new DeleteCommand({
-          TableName: GRAPH,
-          Key: keys.lease(name),
-          ConditionExpression: '#owner = :me',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':me': owner },
-        }),
-      )
+      .delete({
+        TableName: GRAPH,
+        Key: keys.lease(name),
+        ConditionExpression: '#owner = :me',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':me': owner },
+      })
       .catch((err) => {
         // taken over after it ran out, or the table is unreachable: it expires by itself
         if (!(err instanceof ConditionalCheckFailedException)) throw err;
@@ -1031,7 +997,7 @@ async function queryAll(input: QueryCommandInput): Promise<Record<string, unknow
   const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const out = await ddb.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+    const out = await ddb.query({ ...input, ExclusiveStartKey: start });
     items.push(...(out.Items ?? []));
     start = out.LastEvaluatedKey;
   } while (start);
@@ -1042,14 +1008,14 @@ async function countQuery(input: QueryCommandInput): Promise<number> {
   let count = 0;
   let start: Record<string, unknown> | undefined;
   do {
-    const out = await ddb.send(new QueryCommand({ ...input, Select: 'COUNT', ExclusiveStartKey: start }));
+    const out = await ddb.query({ ...input, Select: 'COUNT', ExclusiveStartKey: start });
     count += out.Count ?? 0;
     start = out.LastEvaluatedKey;
   } while (start);
   return count;
 }
 
-type WriteRequest = NonNullable<NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string]>[number];
+type WriteRequest = NonNullable<NonNullable<BatchWriteCommandInput['RequestItems']>[string]>[number];
 
 async function batchWrite(table: string, requests: WriteRequest[]): Promise<void> {
   const chunks: WriteRequest[][] = [];
@@ -1060,7 +1026,7 @@ async function batchWrite(table: string, requests: WriteRequest[]): Promise<void
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt >= MAX_ATTEMPTS) throw new Error('BatchWriteItem kept returning unprocessed items');
         if (attempt > 0) await backoff(attempt);
-        const out = await ddb.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
+        const out = await ddb.batchWrite({ RequestItems: { [table]: pending } });
         pending = (out.UnprocessedItems?.[table] ?? []) as WriteRequest[];
       }
     }),

@@ -5,7 +5,6 @@
  * as the cost model (bench/cost.ts WHEEL_ENTRY_BYTES, 80 bytes) says: 200
  * realistic entries to an item write at most 16 WRU.
  */
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ddb } from '../../functions/commons/clients.ts';
 import * as store from '../../functions/commons/store.ts';
@@ -48,15 +47,13 @@ describe('liveness wheel (store)', () => {
       .slice(0, 200);
     expect(mine).toHaveLength(200);
     await store.scheduleLiveness(mine, BUCKET_MS);
-    const out = await ddb.send(
-      new QueryCommand({
-        TableName: process.env.GRAPH_TABLE,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': `LIVE#${shard}#${bucket}` },
-      }),
-    );
+    const out = await ddb.query({
+      TableName: process.env.GRAPH_TABLE,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `LIVE#${shard}#${bucket}` },
+    });
     expect(out.Items).toHaveLength(1);
-    const put = await ddb.send(new PutCommand({ TableName: process.env.GRAPH_TABLE, Item: out.Items?.[0], ReturnConsumedCapacity: 'TOTAL' }));
+    const put = await ddb.put({ TableName: process.env.GRAPH_TABLE, Item: out.Items?.[0], ReturnConsumedCapacity: 'TOTAL' });
     expect(put.ConsumedCapacity?.CapacityUnits).toBeGreaterThan(0);
     expect(put.ConsumedCapacity?.CapacityUnits).toBeLessThanOrEqual(16);
   });

@@ -7,7 +7,6 @@
  * (Stream handler and chunk delivery against DynamoDB Local; the audiences
  * here are empty, so nothing is posted.)
  */
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -78,7 +77,7 @@ describe('the record of the version pushed', () => {
 
   it('still recognises what the Presence table recorded before the move, until the next fan-out is recorded in the Graph table', async () => {
     const s = states('pr-old', 3);
-    await ddb.send(new PutCommand({ TableName: process.env.PRESENCE_TABLE, Item: { pk: 'USER#pr-old', sk: 'PUSHED', v: 2 } }));
+    await ddb.put({ TableName: process.env.PRESENCE_TABLE, Item: { pk: 'USER#pr-old', sk: 'PUSHED', v: 2 } });
     requests.reset();
     await handler(batch(s[1] as UserState, s[2] as UserState));
     expect(requests.counts).toEqual({ Query: 2, GetItem: 1 }); // pushed before the move: skipped

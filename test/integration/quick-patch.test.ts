@@ -7,7 +7,6 @@
  * and it keeps optimistic concurrency (a read-modify-write that read before
  * it starts again).
  */
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ddb, dynamodb } from '../../functions/commons/clients.ts';
 import * as store from '../../functions/commons/store.ts';
@@ -26,7 +25,7 @@ const later = t0 + 61_000;
 let n = 0;
 
 async function item(userId: string): Promise<Record<string, unknown> | undefined> {
-  const out = await ddb.send(new GetCommand({ TableName: process.env.PRESENCE_TABLE, Key: { pk: `USER#${userId}`, sk: 'STATE' }, ConsistentRead: true }));
+  const out = await ddb.get({ TableName: process.env.PRESENCE_TABLE, Key: { pk: `USER#${userId}`, sk: 'STATE' }, ConsistentRead: true });
   return out.Item;
 }
 
