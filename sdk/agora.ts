@@ -223,7 +223,13 @@ function toAgoraError(err: unknown): AgoraPresenceError {
   if (err instanceof AgoraPresenceError) return err;
   if (err instanceof PresenceError) return new AgoraPresenceError(TYPE_OF_CODE[err.code] ?? AgoraCode.REQUEST_UNKNOWN, err.message, err.code);
   if (err instanceof Error) return new AgoraPresenceError(AgoraCode.REQUEST_UNKNOWN, err.message, 'unknown');
-  return new AgoraPresenceError(AgoraCode.WEBIM_CONNECTION_ERROR, 'WebSocket error', 'websocket');
+  return new AgoraPresenceError(AgoraCode.WEBIM_CONNECTION_ERROR, describe(err), 'websocket');
+}
+
+/** What an error event says: an Error's message, a WebSocket ErrorEvent's message, else that it was one. */
+function describe(err: unknown): string {
+  const message = (err as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && message ? message : 'WebSocket error';
 }
 
 const ok = <T>(data: T): AsyncResult<T> => ({ type: AgoraCode.REQUEST_SUCCESS, data });
@@ -283,23 +289,25 @@ export class AgoraPresenceConnection {
       backoff: this.opts.backoff,
     });
     this.client = client;
+    // the first of: connected, or a failure before it (a refused handshake, a getToken that throws)
     const opened = new Promise<void>((resolve, reject) => {
-      const offUp = client.on('connected', () => {
-        offUp();
-        offDown();
-        resolve();
-      });
-      const offDown = client.on('disconnected', ({ code }) => {
-        offUp();
-        offDown();
-        reject(
-          new AgoraPresenceError(
-            AgoraCode.WEBIM_CONNCTION_OPEN_ERROR,
-            `open: the presence service refused the connection (close code ${code ?? 'none'}; a bad or expired token?)`,
-            'open',
-          ),
-        );
-      });
+      const offs = [
+        client.on('connected', () => settle()),
+        client.on('disconnected', ({ code }) => settle(`close code ${code ?? 'none'}`)),
+        client.on('error', (err) => settle(describe(err))),
+      ];
+      const settle = (failure?: string) => {
+        for (const off of offs) off();
+        if (failure === undefined) resolve();
+        else
+          reject(
+            new AgoraPresenceError(
+              AgoraCode.WEBIM_CONNCTION_OPEN_ERROR,
+              `open: the presence service refused the connection (${failure}; a bad or expired token?)`,
+              'open',
+            ),
+          );
+      };
     });
     client.on('presence', (p) => this.emit('onPresenceStatusChange', [this.toPresenceType(p)]));
     client.on('connected', () => this.emit('onConnected'));

@@ -272,6 +272,15 @@ describe('Agora Chat SDK facade', () => {
     await expect(conn.open({ user: 'Bob', pwd: 'secret' })).rejects.toMatchObject({ type: -3, message: /password login is not supported/ });
     await expect(conn.open({ accessToken: 'not-a-token' })).rejects.toMatchObject({ type: 1, message: /refused the connection/ });
     expect(conn.isOpened()).toBe(false);
+    const noToken = new AgoraPresenceConnection({
+      url: fx.stack.wsUrl,
+      WebSocket: WebSocket as unknown as WebSocketFactory,
+      backoff: { initialMs: 10_000 },
+      getToken: () => {
+        throw new Error('no token today');
+      },
+    });
+    await expect(noToken.open()).rejects.toMatchObject({ type: 1, message: /no token today/ });
     expect(() => new AgoraPresenceConnection({} as never)).toThrow(/options.url/);
   });
 });
