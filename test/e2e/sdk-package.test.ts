@@ -2,8 +2,9 @@
  * The SDK as its own package: `npm run build:sdk` and `npm pack` give a
  * tarball that installs into an empty project; plain Node (no TypeScript
  * loader) imports it by its package name and gets a push from the local
- * stack through it; its type declarations type-check a consumer under
- * NodeNext resolution and reject a wrong use.
+ * stack through it, and its Agora Chat SDK facade (`/agora`) hears a
+ * publish; its type declarations type-check a consumer under NodeNext
+ * resolution and reject a wrong use.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -57,8 +58,62 @@ a.close();
     expect(JSON.parse(out.trim().split('\n').pop() as string)).toEqual({ userId: 'pkg-b', customStatus: 'from the package', cached: true });
   });
 
+  it('exports the Agora Chat SDK facade as @presence-backend/client/agora: in plain Node, a subscriber hears a publish', async () => {
+    writeFileSync(
+      join(app, 'agora.mjs'),
+      `import AgoraChat from '@presence-backend/client/agora';
+const { default: WebSocket } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'node_modules/ws/wrapper.mjs')).href)});
+const { WS_URL, HTTP_URL, TOKEN_A, TOKEN_B } = process.env;
+const open = async (user, accessToken) => {
+  const conn = new AgoraChat.connection({ appKey: 'org#app', url: WS_URL, apiUrl: HTTP_URL, deviceId: user, WebSocket });
+  await conn.open({ user, accessToken });
+  return conn;
+};
+const a = await open('pkg-agora-a', TOKEN_A);
+const b = await open('pkg-agora-b', TOKEN_B);
+const heard = new Promise((ok) => a.addEventHandler('MESSAGES', { onPresenceStatusChange: (msg) => msg[0].ext === 'from the package' && ok(msg) }));
+const sub = await a.subscribePresence({ usernames: ['pkg-agora-b'], expiry: 3600 });
+await b.publishPresence({ description: 'from the package' });
+const msg = await Promise.race([heard, new Promise((_, no) => setTimeout(() => no(new Error('no callback in 5 s')), 5000))]);
+const list = await a.getSubscribedPresenceList({ pageNum: 0, pageSize: 50 });
+const refused = await a.getPresenceStatus({ usernames: [] }).catch((e) => [e.name, e.type]);
+console.log(JSON.stringify({ status: sub.data.result[0].status, msg, total: list.data.result.totalnum, refused }));
+a.close();
+b.close();
+`,
+    );
+    const { stdout: out } = await run(process.execPath, ['agora.mjs'], {
+      cwd: app,
+      env: {
+        ...process.env,
+        WS_URL: fx.stack.wsUrl,
+        HTTP_URL: fx.stack.httpUrl,
+        TOKEN_A: token('pkg-agora-a'),
+        TOKEN_B: token('pkg-agora-b'),
+        NODE_OPTIONS: '',
+      },
+      timeout: 20_000,
+    });
+    const got = JSON.parse(out.trim().split('\n').pop() as string);
+    expect(got).toEqual({
+      status: { 'webim_pkg-agora-b': '1' },
+      msg: [
+        {
+          userId: 'pkg-agora-b',
+          statusDetails: [{ device: 'webim_pkg-agora-b', status: 1 }],
+          ext: 'from the package',
+          lastTime: expect.any(Number),
+          expire: expect.any(Number),
+        },
+      ],
+      total: 1,
+      refused: ['AgoraPresenceError', -3],
+    });
+  });
+
   it('ships type declarations that check a consumer and reject a wrong use', () => {
-    const tsc = (file: string) => {
+    // one compiler run per verdict: each run takes seconds
+    const tsc = (...files: string[]) => {
       try {
         execFileSync(
           process.execPath,
@@ -72,7 +127,7 @@ a.close();
             'nodenext',
             '--lib',
             'es2023,dom',
-            file,
+            ...files,
           ],
           { cwd: app, stdio: 'pipe' },
         );
@@ -91,12 +146,30 @@ export const e: Error = new PresenceError('forbidden', 'no');
 `,
     );
     writeFileSync(
+      join(app, 'good-agora.ts'),
+      `import AgoraChat, { type AgoraPresenceError, type PresenceType } from '@presence-backend/client/agora';
+const conn = new AgoraChat.connection({ appKey: 'org#app', url: 'ws://127.0.0.1:3001', apiUrl: 'http://127.0.0.1:3000' });
+conn.addEventHandler('MESSAGES', { onPresenceStatusChange: (msg: PresenceType[]) => msg[0]?.statusDetails[0]?.status.toFixed() });
+export const sub = conn.subscribePresence({ usernames: ['Alice', 'Bob'], expiry: 7 * 24 * 3600 }).then((res) => res.data.result[0]?.status['web']);
+export const list = conn.getSubscribedPresenceList({ pageNum: 0, pageSize: 50 }).then((res) => res.data.result.sublist[0]?.expiry.toFixed());
+export const failed = (e: AgoraPresenceError): number => e.type;
+`,
+    );
+    writeFileSync(
+      join(app, 'bad-agora.ts'),
+      `import AgoraChat from '@presence-backend/client/agora';
+export const sub = new AgoraChat.connection({ url: 'x' }).subscribePresence({ usernames: 'Alice', expiry: 60 });
+`,
+    );
+    writeFileSync(
       join(app, 'bad.ts'),
       `import { connect } from '@presence-backend/client';
 export const own = connect({ url: 'x', token: 't' }).setPresence({ visibility: 'strangers' });
 `,
     );
-    expect(tsc('good.ts')).toBe('');
-    expect(tsc('bad.ts')).toMatch(/bad\.ts.*error TS2322/s);
-  });
+    expect(tsc('good.ts', 'good-agora.ts')).toBe('');
+    const bad = tsc('bad.ts', 'bad-agora.ts');
+    expect(bad).toMatch(/^bad\.ts.*error TS2322/m);
+    expect(bad).toMatch(/^bad-agora\.ts.*error TS2322/m);
+  }, 60_000);
 });
