@@ -23,7 +23,7 @@ import {
   type UserState,
   upsertDevice,
 } from '../core/presence.ts';
-import { encodeCursor, LIMITS } from '../core/schemas.ts';
+import { encodeCursor, LIMITS, type ShardCursor } from '../core/schemas.ts';
 import type { SubscriptionPlan } from '../core/subscriptions.ts';
 import { config } from './config.ts';
 import { forgetConnection } from './forget-connection.ts';
@@ -362,6 +362,26 @@ export async function groupPresence(userId: string, groupId: string, includeOffl
   const page = await store.groupMembers(groupId, limit, after);
   const presence = await presenceFor(userId, page.members);
   return { presence: includeOffline ? presence : presence.filter(online), nextCursor: page.next };
+}
+
+/** What a caller who is no user of the app (an app back end, an operator) is to every user: a stranger. */
+const STRANGER = { self: false, friend: false };
+
+/**
+ * A page of the account-wide online list (GET /v1/admin/presence): users
+ * online and visible to everyone, as a stranger sees them, shard after shard
+ * (store.onlineUsers). The index is read eventually consistently and the
+ * states strongly: a user who went offline or hid since is left out, so a
+ * page can hold fewer than `limit`; follow nextCursor until it is null.
+ */
+export async function onlinePresence(limit: number, from: ShardCursor | null): Promise<{ presence: Presence[]; nextCursor: ShardCursor | null }> {
+  const start = from ?? { shard: 0, after: null };
+  if (start.shard >= store.ONLINE_SHARDS) throw badRequest('cursor is not valid');
+  const page = await store.onlineUsers(limit, start);
+  const states = await store.getUserStates(page.userIds);
+  const now = Date.now();
+  const presence = page.userIds.map((u) => projectFor(states.get(u) as UserState, STRANGER, now)).filter(online);
+  return { presence, nextCursor: page.next };
 }
 
 /**

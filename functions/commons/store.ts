@@ -6,6 +6,8 @@
  *   USER#<userId> / STATE   the user's devices, settings, aggregate and version
  *     writtenAt             epoch ms of the item's last full write (the stream consumer's NotifyLag starts there)
  *     sweepShard/sweepAt    sparse GSI `bySweepDue`: when the sweeper must look again
+ *     onlineShard           sparse GSI `byOnlineShard` (sort key pk): O#<n>, present exactly while the user is
+ *                           online and visible to everyone (listedOnline), set and removed by the write that makes it so
  *   USER#<userId> / PUSHED  legacy place of the last version fanned out: read only while the Graph table has none
  * Graph table (GSI `byWatchedUser` on gpk/gsk):
  *   SUB#<subscriber> / T#<target>      a subscription (exp, ttl); gpk W#<target>, gsk S#<subscriber>
@@ -40,7 +42,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { graphTable, presenceTable } from '../../lib/tables.ts';
 import { ApiError, rateLimited } from '../core/errors.ts';
-import { type ChangeBudget, emptyState, finalize, spendBudget, sweepDueAt, sweepState, type UserState } from '../core/presence.ts';
+import { type ChangeBudget, emptyState, finalize, listedOnline, spendBudget, sweepDueAt, sweepState, type UserState } from '../core/presence.ts';
 import { LIMITS } from '../core/schemas.ts';
 import { planSubscriptions, type SubscriptionPlan } from '../core/subscriptions.ts';
 import { ddb } from './clients.ts';
@@ -52,7 +54,14 @@ const GRAPH = config.graphTable;
 const SWEEP_INDEX = presenceTable.indexes[0]?.name as string;
 const WATCH_INDEX = graphTable.indexes[0]?.name as string;
 const SUB_EXPIRY_INDEX = graphTable.indexes[1]?.name as string;
+const ONLINE_INDEX = presenceTable.indexes[1]?.name as string;
 export const SWEEP_SHARDS = 4;
+/**
+ * Partitions of the online list's index (`byOnlineShard`): every user going
+ * online or offline writes one of them, so a reconnect herd spreads over
+ * ONLINE_SHARDS keys instead of one (numbers in docs/scale.md).
+ */
+export const ONLINE_SHARDS = 16;
 const MAX_ATTEMPTS = 8;
 const BATCH_GETS_IN_FLIGHT = 8;
 /** read-modify-write retries under contention (jittered backoff, capped at 1 s) */
@@ -75,6 +84,8 @@ const keys = {
   listenersOfConn: (conn: string) => `LCONN#${conn}`,
   groupListeners: (groupId: string) => `GL#${groupId}`,
   lease: (name: string) => ({ pk: `LEASE#${name}`, sk: 'LEASE' }),
+  /** a partition of the online list (`byOnlineShard`) */
+  onlineShard: (shard: number) => `O#${shard}`,
   /** `gateway` heartbeat mode: the connections to look at in one time bucket of one sweep shard (any number of items) */
   livenessBucket: (shard: string, bucket: number) => `LIVE#${shard}#${bucket}`,
   /** the last bucket (of every shard) the sweeper has looked at */
@@ -87,12 +98,15 @@ export const leases = {
   listenersOf: (conn: string) => `LCONN#${conn}`,
 };
 
-/** Spreads a sparse "due" index over SWEEP_SHARDS partitions (no hot key). */
-export const sweepShard = (userId: string): string => {
+/** A stable hash of a userId into 0..n-1. */
+const shardOf = (userId: string, n: number): number => {
   let h = 0;
   for (let i = 0; i < userId.length; i++) h = (h * 31 + userId.charCodeAt(i)) | 0;
-  return `S#${Math.abs(h) % SWEEP_SHARDS}`;
+  return Math.abs(h) % n;
 };
+
+/** Spreads a sparse "due" index over SWEEP_SHARDS partitions (no hot key). */
+export const sweepShard = (userId: string): string => `S#${shardOf(userId, SWEEP_SHARDS)}`;
 
 // ---------- user state ----------
 type StateItem = Omit<UserState, 'activity'> & {
@@ -101,6 +115,7 @@ type StateItem = Omit<UserState, 'activity'> & {
   sk: string;
   sweepShard?: string;
   sweepAt?: number;
+  onlineShard?: string;
   quiet?: boolean;
   /** when the item was written (epoch ms): not part of the state, it times the change's way to the subscribers */
   writtenAt?: number;
@@ -144,6 +159,7 @@ function toItem(state: UserState, writtenAt: number): StateItem {
     item.sweepShard = sweepShard(state.userId);
     item.sweepAt = due;
   }
+  if (listedOnline(state)) item.onlineShard = keys.onlineShard(shardOf(state.userId, ONLINE_SHARDS));
   return item;
 }
 
@@ -609,6 +625,51 @@ export async function dueForSweep(now: number): Promise<string[]> {
     ),
   );
   return pages.flat().flatMap((item) => userIdOfStateKey(item) ?? []);
+}
+
+// ---------- the online list ----------
+/** A place in the walk of the online list: a shard, and the last user read there (null: from its start). */
+export interface OnlinePosition {
+  shard: number;
+  after: string | null;
+}
+
+/**
+ * Up to `limit` users of the online list from `from` on: shard after shard,
+ * each in userId order (keys only, eventually consistent: a user who just
+ * went online or offline may be missing or still there). `next` is where the
+ * following page starts, null when every shard has been read to its end.
+ */
+export async function onlineUsers(limit: number, from: OnlinePosition): Promise<{ userIds: string[]; next: OnlinePosition | null }> {
+  const userIds: string[] = [];
+  let { shard, after } = from;
+  while (shard < ONLINE_SHARDS) {
+    const gsiKey = keys.onlineShard(shard);
+    const out = await ddb.send(
+      new QueryCommand({
+        TableName: PRESENCE,
+        IndexName: ONLINE_INDEX,
+        KeyConditionExpression: 'onlineShard = :s',
+        ExpressionAttributeValues: { ':s': gsiKey },
+        Limit: limit - userIds.length,
+        ExclusiveStartKey: after === null ? undefined : { ...keys.userState(after), onlineShard: gsiKey },
+      }),
+    );
+    for (const item of out.Items ?? []) {
+      const id = userIdOfStateKey(item);
+      if (id) userIds.push(id);
+    }
+    const last = out.LastEvaluatedKey ? userIdOfStateKey(out.LastEvaluatedKey) : null;
+    if (last !== null) {
+      if (userIds.length >= limit) return { userIds, next: { shard, after: last } };
+      after = last;
+      continue;
+    }
+    shard++;
+    after = null;
+    if (userIds.length >= limit) return { userIds, next: shard < ONLINE_SHARDS ? { shard, after: null } : null };
+  }
+  return { userIds, next: null };
 }
 
 // ---------- subscriptions ----------
