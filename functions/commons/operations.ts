@@ -441,17 +441,22 @@ export interface ListenResult {
  * Gateway's 128 KB); the rest is named by `remaining` or `nextCursor`. The
  * cap on targets holds under concurrent listens on one connection: the
  * count and the write happen under the connection's lease.
+ * `bidirectional` (brainCloud's RegisterListenersFor*): the targets also hear
+ * the caller, pushed to their open connections, for as long as this
+ * connection lives or until stopListening (each as the caller's visibility
+ * lets them see it). Written with the listener itself, in the same request;
+ * it adds no target to the cap (the targets are the same).
  */
-export async function listen(who: Connection, target: ListenTarget): Promise<ListenResult> {
+export async function listen(who: Connection, target: ListenTarget, bidirectional = false): Promise<ListenResult> {
   const exp = Date.now() + MAX_CONNECTION_MS;
   if ('userIds' in target) {
-    await addListenersCapped(who, target.userIds.length, () => store.addUserListeners(who.userId, who.connectionId, target.userIds, exp));
+    await addListenersCapped(who, target.userIds.length, () => store.addUserListeners(who.userId, who.connectionId, target.userIds, exp, bidirectional));
     const { fitted, rest } = fitPresences(await presenceFor(who.userId, target.userIds));
     return { presence: fitted, ...(rest.length ? { remaining: rest.map((p) => p.userId) } : {}) };
   }
   if ('groupId' in target) {
     await requireMember(target.groupId, who.userId);
-    await addListenersCapped(who, 1, () => store.addGroupListener(who.userId, who.connectionId, target.groupId, exp));
+    await addListenersCapped(who, 1, () => store.addGroupListener(who.userId, who.connectionId, target.groupId, exp, bidirectional));
     const members: string[] = [];
     let after: string | null = null;
     do {
@@ -462,7 +467,10 @@ export async function listen(who: Connection, target: ListenTarget): Promise<Lis
     const snapshot = members.slice(0, LISTEN_SNAPSHOT_MAX);
     return snapshotPage(await presenceFor(who.userId, snapshot), after !== null || members.length > LISTEN_SNAPSHOT_MAX);
   }
-  await store.mutateUser(who.userId, (s, now) => setFriendsListener(s, who.connectionId, who.device, true, now));
+  await Promise.all([
+    store.mutateUser(who.userId, (s, now) => setFriendsListener(s, who.connectionId, who.device, true, now)),
+    bidirectional ? store.addFriendsHearing(who.userId, who.connectionId, exp) : undefined,
+  ]);
   const { presence } = await friendsPresence(who.userId, true);
   return snapshotPage(presence.slice(0, LISTEN_SNAPSHOT_MAX), presence.length > LISTEN_SNAPSHOT_MAX);
 }

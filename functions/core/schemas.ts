@@ -112,9 +112,14 @@ const wsMessage = /* @__NO_SIDE_EFFECTS__ */ (fields: Record<string, Schema>, re
   additionalProperties: false,
 });
 
-/** `listen`: exactly one of friends / groupId / userIds. */
+/** `listen`: exactly one of friends / groupId / userIds; `bidirectional`: the targets hear the caller too. */
+const bidirectional: Schema = { type: 'boolean' };
 const listenMessage: Schema = {
-  anyOf: [wsMessage({ friends: { const: true } }, ['friends']), wsMessage({ groupId }, ['groupId']), wsMessage({ userIds }, ['userIds'])],
+  anyOf: [
+    wsMessage({ friends: { const: true }, bidirectional }, ['friends']),
+    wsMessage({ groupId, bidirectional }, ['groupId']),
+    wsMessage({ userIds, bidirectional }, ['userIds']),
+  ],
 };
 
 export const wsSchemas: Record<string, Schema> = {

@@ -1946,7 +1946,7 @@ return errors === 0;
 }
 
 export const wsListen = validate31;
-const schema32 = {"anyOf":[{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"friends":{"const":true}},"required":["action","friends"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["action","groupId"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false}]};
+const schema32 = {"anyOf":[{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"friends":{"const":true},"bidirectional":{"type":"boolean"}},"required":["action","friends"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"bidirectional":{"type":"boolean"}},"required":["action","groupId"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true},"bidirectional":{"type":"boolean"}},"required":["action","userIds"],"additionalProperties":false}]};
 
 function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1970,7 +1970,7 @@ errors++;
 else {
 const _errs3 = errors;
 for(const key0 in data){
-if(!(((key0 === "action") || (key0 === "requestId")) || (key0 === "friends"))){
+if(!((((key0 === "action") || (key0 === "requestId")) || (key0 === "friends")) || (key0 === "bidirectional"))){
 const err1 = {instancePath,schemaPath:"#/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
 vErrors = [err1];
@@ -2051,13 +2051,11 @@ var valid1 = _errs8 === errors;
 else {
 var valid1 = true;
 }
-}
-}
-}
-}
-}
-else {
-const err6 = {instancePath,schemaPath:"#/anyOf/0/type",keyword:"type",params:{type: "object"}};
+if(valid1){
+if(data.bidirectional !== undefined){
+const _errs9 = errors;
+if(typeof data.bidirectional !== "boolean"){
+const err6 = {instancePath:instancePath+"/bidirectional",schemaPath:"#/anyOf/0/properties/bidirectional/type",keyword:"type",params:{type: "boolean"}};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2066,16 +2064,19 @@ vErrors.push(err6);
 }
 errors++;
 }
+var valid1 = _errs9 === errors;
 }
-var _valid0 = _errs1 === errors;
-valid0 = valid0 || _valid0;
-if(!valid0){
-const _errs9 = errors;
-if(errors === _errs9){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing1;
-if(((data.action === undefined) && (missing1 = "action")) || ((data.groupId === undefined) && (missing1 = "groupId"))){
-const err7 = {instancePath,schemaPath:"#/anyOf/1/required",keyword:"required",params:{missingProperty: missing1}};
+else {
+var valid1 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+const err7 = {instancePath,schemaPath:"#/anyOf/0/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2084,11 +2085,16 @@ vErrors.push(err7);
 }
 errors++;
 }
-else {
+}
+var _valid0 = _errs1 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
 const _errs11 = errors;
-for(const key1 in data){
-if(!(((key1 === "action") || (key1 === "requestId")) || (key1 === "groupId"))){
-const err8 = {instancePath,schemaPath:"#/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
+if(errors === _errs11){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing1;
+if(((data.action === undefined) && (missing1 = "action")) || ((data.groupId === undefined) && (missing1 = "groupId"))){
+const err8 = {instancePath,schemaPath:"#/anyOf/1/required",keyword:"required",params:{missingProperty: missing1}};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2096,14 +2102,12 @@ else {
 vErrors.push(err8);
 }
 errors++;
-break;
 }
-}
-if(_errs11 === errors){
-if(data.action !== undefined){
-const _errs12 = errors;
-if(typeof data.action !== "string"){
-const err9 = {instancePath:instancePath+"/action",schemaPath:"#/anyOf/1/properties/action/type",keyword:"type",params:{type: "string"}};
+else {
+const _errs13 = errors;
+for(const key1 in data){
+if(!((((key1 === "action") || (key1 === "requestId")) || (key1 === "groupId")) || (key1 === "bidirectional"))){
+const err9 = {instancePath,schemaPath:"#/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -2111,18 +2115,14 @@ else {
 vErrors.push(err9);
 }
 errors++;
+break;
 }
-var valid2 = _errs12 === errors;
 }
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data.requestId !== undefined){
-let data4 = data.requestId;
+if(_errs13 === errors){
+if(data.action !== undefined){
 const _errs14 = errors;
-if((typeof data4 !== "string") && (!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4))))){
-const err10 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/1/properties/requestId/type",keyword:"type",params:{type: schema32.anyOf[1].properties.requestId.type}};
+if(typeof data.action !== "string"){
+const err10 = {instancePath:instancePath+"/action",schemaPath:"#/anyOf/1/properties/action/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -2131,10 +2131,17 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(errors === _errs14){
-if(typeof data4 === "string"){
-if(func2(data4) > 128){
-const err11 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/1/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}};
+var valid2 = _errs14 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data.requestId !== undefined){
+let data5 = data.requestId;
+const _errs16 = errors;
+if((typeof data5 !== "string") && (!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5))))){
+const err11 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/1/properties/requestId/type",keyword:"type",params:{type: schema32.anyOf[1].properties.requestId.type}};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -2143,21 +2150,10 @@ vErrors.push(err11);
 }
 errors++;
 }
-}
-}
-var valid2 = _errs14 === errors;
-}
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data.groupId !== undefined){
-let data5 = data.groupId;
-const _errs16 = errors;
 if(errors === _errs16){
 if(typeof data5 === "string"){
-if(!pattern0.test(data5)){
-const err12 = {instancePath:instancePath+"/groupId",schemaPath:"#/anyOf/1/properties/groupId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}};
+if(func2(data5) > 128){
+const err12 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/1/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -2167,8 +2163,20 @@ vErrors.push(err12);
 errors++;
 }
 }
+}
+var valid2 = _errs16 === errors;
+}
 else {
-const err13 = {instancePath:instancePath+"/groupId",schemaPath:"#/anyOf/1/properties/groupId/type",keyword:"type",params:{type: "string"}};
+var valid2 = true;
+}
+if(valid2){
+if(data.groupId !== undefined){
+let data6 = data.groupId;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data6 === "string"){
+if(!pattern0.test(data6)){
+const err13 = {instancePath:instancePath+"/groupId",schemaPath:"#/anyOf/1/properties/groupId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -2178,18 +2186,8 @@ vErrors.push(err13);
 errors++;
 }
 }
-var valid2 = _errs16 === errors;
-}
 else {
-var valid2 = true;
-}
-}
-}
-}
-}
-}
-else {
-const err14 = {instancePath,schemaPath:"#/anyOf/1/type",keyword:"type",params:{type: "object"}};
+const err14 = {instancePath:instancePath+"/groupId",schemaPath:"#/anyOf/1/properties/groupId/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -2199,15 +2197,16 @@ vErrors.push(err14);
 errors++;
 }
 }
-var _valid0 = _errs9 === errors;
-valid0 = valid0 || _valid0;
-if(!valid0){
-const _errs18 = errors;
-if(errors === _errs18){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing2;
-if(((data.action === undefined) && (missing2 = "action")) || ((data.userIds === undefined) && (missing2 = "userIds"))){
-const err15 = {instancePath,schemaPath:"#/anyOf/2/required",keyword:"required",params:{missingProperty: missing2}};
+var valid2 = _errs18 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data.bidirectional !== undefined){
+const _errs20 = errors;
+if(typeof data.bidirectional !== "boolean"){
+const err15 = {instancePath:instancePath+"/bidirectional",schemaPath:"#/anyOf/1/properties/bidirectional/type",keyword:"type",params:{type: "boolean"}};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -2216,11 +2215,19 @@ vErrors.push(err15);
 }
 errors++;
 }
+var valid2 = _errs20 === errors;
+}
 else {
-const _errs20 = errors;
-for(const key2 in data){
-if(!(((key2 === "action") || (key2 === "requestId")) || (key2 === "userIds"))){
-const err16 = {instancePath,schemaPath:"#/anyOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
+var valid2 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+const err16 = {instancePath,schemaPath:"#/anyOf/1/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -2228,14 +2235,17 @@ else {
 vErrors.push(err16);
 }
 errors++;
-break;
 }
 }
-if(_errs20 === errors){
-if(data.action !== undefined){
-const _errs21 = errors;
-if(typeof data.action !== "string"){
-const err17 = {instancePath:instancePath+"/action",schemaPath:"#/anyOf/2/properties/action/type",keyword:"type",params:{type: "string"}};
+var _valid0 = _errs11 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const _errs22 = errors;
+if(errors === _errs22){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing2;
+if(((data.action === undefined) && (missing2 = "action")) || ((data.userIds === undefined) && (missing2 = "userIds"))){
+const err17 = {instancePath,schemaPath:"#/anyOf/2/required",keyword:"required",params:{missingProperty: missing2}};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -2244,17 +2254,11 @@ vErrors.push(err17);
 }
 errors++;
 }
-var valid3 = _errs21 === errors;
-}
 else {
-var valid3 = true;
-}
-if(valid3){
-if(data.requestId !== undefined){
-let data7 = data.requestId;
-const _errs23 = errors;
-if((typeof data7 !== "string") && (!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7))))){
-const err18 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/2/properties/requestId/type",keyword:"type",params:{type: schema32.anyOf[2].properties.requestId.type}};
+const _errs24 = errors;
+for(const key2 in data){
+if(!((((key2 === "action") || (key2 === "requestId")) || (key2 === "userIds")) || (key2 === "bidirectional"))){
+const err18 = {instancePath,schemaPath:"#/anyOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -2262,11 +2266,14 @@ else {
 vErrors.push(err18);
 }
 errors++;
+break;
 }
-if(errors === _errs23){
-if(typeof data7 === "string"){
-if(func2(data7) > 128){
-const err19 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/2/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}};
+}
+if(_errs24 === errors){
+if(data.action !== undefined){
+const _errs25 = errors;
+if(typeof data.action !== "string"){
+const err19 = {instancePath:instancePath+"/action",schemaPath:"#/anyOf/2/properties/action/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -2275,21 +2282,17 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-}
-var valid3 = _errs23 === errors;
+var valid3 = _errs25 === errors;
 }
 else {
 var valid3 = true;
 }
 if(valid3){
-if(data.userIds !== undefined){
-let data8 = data.userIds;
-const _errs25 = errors;
-if(errors === _errs25){
-if(Array.isArray(data8)){
-if(data8.length > 100){
-const err20 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/maxItems",keyword:"maxItems",params:{limit: 100}};
+if(data.requestId !== undefined){
+let data9 = data.requestId;
+const _errs27 = errors;
+if((typeof data9 !== "string") && (!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9))))){
+const err20 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/2/properties/requestId/type",keyword:"type",params:{type: schema32.anyOf[2].properties.requestId.type}};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -2298,9 +2301,10 @@ vErrors.push(err20);
 }
 errors++;
 }
-else {
-if(data8.length < 1){
-const err21 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/minItems",keyword:"minItems",params:{limit: 1}};
+if(errors === _errs27){
+if(typeof data9 === "string"){
+if(func2(data9) > 128){
+const err21 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/2/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -2309,16 +2313,21 @@ vErrors.push(err21);
 }
 errors++;
 }
+}
+}
+var valid3 = _errs27 === errors;
+}
 else {
-var valid4 = true;
-const len0 = data8.length;
-for(let i0=0; i0<len0; i0++){
-let data9 = data8[i0];
-const _errs27 = errors;
-if(errors === _errs27){
-if(typeof data9 === "string"){
-if(!pattern0.test(data9)){
-const err22 = {instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/anyOf/2/properties/userIds/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}};
+var valid3 = true;
+}
+if(valid3){
+if(data.userIds !== undefined){
+let data10 = data.userIds;
+const _errs29 = errors;
+if(errors === _errs29){
+if(Array.isArray(data10)){
+if(data10.length > 100){
+const err22 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/maxItems",keyword:"maxItems",params:{limit: 100}};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -2327,9 +2336,9 @@ vErrors.push(err22);
 }
 errors++;
 }
-}
 else {
-const err23 = {instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/anyOf/2/properties/userIds/items/type",keyword:"type",params:{type: "string"}};
+if(data10.length < 1){
+const err23 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/minItems",keyword:"minItems",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -2338,30 +2347,59 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-var valid4 = _errs27 === errors;
-if(!valid4){
-break;
-}
-}
-if(valid4){
-let i1 = data8.length;
-let j0;
-if(i1 > 1){
-const indices0 = Object.create(null);
-for(;i1--;){
-let item0 = data8[i1];
-if(typeof item0 !== "string"){
-continue;
-}
-if(typeof indices0[item0] == "number"){
-j0 = indices0[item0];
-const err24 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}};
+else {
+var valid4 = true;
+const len0 = data10.length;
+for(let i0=0; i0<len0; i0++){
+let data11 = data10[i0];
+const _errs31 = errors;
+if(errors === _errs31){
+if(typeof data11 === "string"){
+if(!pattern0.test(data11)){
+const err24 = {instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/anyOf/2/properties/userIds/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}};
 if(vErrors === null){
 vErrors = [err24];
 }
 else {
 vErrors.push(err24);
+}
+errors++;
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/anyOf/2/properties/userIds/items/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+var valid4 = _errs31 === errors;
+if(!valid4){
+break;
+}
+}
+if(valid4){
+let i1 = data10.length;
+let j0;
+if(i1 > 1){
+const indices0 = Object.create(null);
+for(;i1--;){
+let item0 = data10[i1];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+const err26 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
 }
 errors++;
 break;
@@ -2374,17 +2412,35 @@ indices0[item0] = i1;
 }
 }
 else {
-const err25 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/type",keyword:"type",params:{type: "array"}};
+const err27 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/type",keyword:"type",params:{type: "array"}};
 if(vErrors === null){
-vErrors = [err25];
+vErrors = [err27];
 }
 else {
-vErrors.push(err25);
+vErrors.push(err27);
 }
 errors++;
 }
 }
-var valid3 = _errs25 === errors;
+var valid3 = _errs29 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data.bidirectional !== undefined){
+const _errs33 = errors;
+if(typeof data.bidirectional !== "boolean"){
+const err28 = {instancePath:instancePath+"/bidirectional",schemaPath:"#/anyOf/2/properties/bidirectional/type",keyword:"type",params:{type: "boolean"}};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+var valid3 = _errs33 === errors;
 }
 else {
 var valid3 = true;
@@ -2394,28 +2450,29 @@ var valid3 = true;
 }
 }
 }
-else {
-const err26 = {instancePath,schemaPath:"#/anyOf/2/type",keyword:"type",params:{type: "object"}};
-if(vErrors === null){
-vErrors = [err26];
 }
 else {
-vErrors.push(err26);
+const err29 = {instancePath,schemaPath:"#/anyOf/2/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
 }
 errors++;
 }
 }
-var _valid0 = _errs18 === errors;
+var _valid0 = _errs22 === errors;
 valid0 = valid0 || _valid0;
 }
 }
 if(!valid0){
-const err27 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+const err30 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
 if(vErrors === null){
-vErrors = [err27];
+vErrors = [err30];
 }
 else {
-vErrors.push(err27);
+vErrors.push(err30);
 }
 errors++;
 validate31.errors = vErrors;

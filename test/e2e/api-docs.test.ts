@@ -99,6 +99,7 @@ describe('API documents', () => {
       await c.request('setPresence', { customStatus: 'ws' }),
       await c.request('subscribe', { userIds: ['docs-src'] }),
       await c.request('listen', { userIds: ['docs-src'] }),
+      await c.request('listen', { userIds: ['docs-src'], bidirectional: true }),
       await c.request('stopListening'),
       await c.request('forcePush'),
       await c.request('unsubscribe', { userIds: ['nobody'] }),
