@@ -8,7 +8,7 @@
 import * as res from '../functions/core/response-schemas.ts';
 import * as req from '../functions/core/schemas.ts';
 import type { Schema } from '../functions/core/validate.ts';
-import { type HttpRoute, httpRoutes, SCOPES, wsRoutes } from './routes.ts';
+import { type HttpRoute, httpRoutes, routeScopes, wsRoutes } from './routes.ts';
 
 interface RouteDoc {
   summary: string;
@@ -40,6 +40,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   SysDeleteFriend: { summary: 'End a friendship, both directions', response: res.okResult },
   SysPutMember: { summary: 'Add a group member', response: res.okResult },
   SysDeleteMember: { summary: 'Remove a group member', response: res.okResult },
+  GetOnlinePresence: {
+    summary: 'Users online across the app, as a stranger sees them, paged (scope presence:admin or presence:app)',
+    query: req.onlinePresenceQuery,
+    response: res.presenceList,
+  },
   AdminCleanup: { summary: 'Run a sweep now', response: res.sweepCounts },
 };
 
@@ -67,11 +72,11 @@ function operation(route: HttpRoute) {
     required: (doc.query?.required ?? []).includes(name),
     schema,
   }));
-  const scope = SCOPES[route.auth];
   return {
     operationId: route.id,
     summary: doc.summary,
-    security: [{ bearer: scope ? [scope] : [] }],
+    // OpenAPI: the scopes listed in one requirement are all needed, so one requirement per scope (any one opens the route)
+    security: routeScopes(route).length ? routeScopes(route).map((scope) => ({ bearer: [scope] })) : [{ bearer: [] }],
     ...(params.length || query.length ? { parameters: [...params, ...query] } : {}),
     ...(doc.body ? { requestBody: { required: route.id !== 'Heartbeat', content: json(doc.body) } } : {}),
     responses: { '200': { description: 'OK', content: json(doc.response) }, ...errors },

@@ -43,6 +43,7 @@ import {
   type HeartbeatMode,
   httpRouteAccess,
   httpRoutes,
+  routeScopes,
   SCOPES,
   sweeperAccess,
   throttleFor,
@@ -243,13 +244,14 @@ export class PresenceStack extends Stack {
     });
     for (const route of httpRoutes) {
       const f = make(route.id, route.entry, httpRouteAccess(route, heartbeat));
-      const scope = SCOPES[route.auth];
+      const scopes = routeScopes(route);
       this.httpApi.addRoutes({
         path: route.path,
         methods: [HttpMethod[route.method]],
         integration: new HttpLambdaIntegration(`${route.id}Integration`, f.fn),
         authorizer: jwtAuthorizer,
-        authorizationScopes: scope ? [scope] : undefined,
+        // the token must carry one of them (API Gateway's rule for a route's authorization scopes)
+        authorizationScopes: scopes.length ? scopes : undefined,
       });
     }
 

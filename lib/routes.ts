@@ -4,7 +4,13 @@
  * Lambda per entry, grants derived from `access`) and by the local gateway
  * (same handler modules), so the local stack cannot drift from the deployed one.
  */
-export type Auth = 'user' | 'sys' | 'admin';
+/**
+ * Who may call a route: users (no scope), back ends and cloud functions
+ * (`sys`), operators (`admin`), or an app's own back end reading across the
+ * app (`app`: e.g. the account-wide online list, and compatibility facades'
+ * app tokens).
+ */
+export type Auth = 'user' | 'sys' | 'admin' | 'app';
 
 /** Tag every function of the stack carries (value: its route/worker id), so tests, ops and the local stack can tell them from CDK helpers. */
 export const FUNCTION_TAG = 'presence:function';
@@ -57,6 +63,8 @@ export interface HttpRoute {
   /** handler module, relative to the repository root; exports `handler` */
   entry: string;
   auth: Auth;
+  /** further classes whose scope opens the route too (the token needs one of the route's scopes: routeScopes) */
+  alsoAuth?: readonly Auth[];
   access: Access;
 }
 
@@ -110,16 +118,30 @@ export const ROUTE_THROTTLE: Record<Auth, { rateLimit: number; burstLimit: numbe
   user: null, // the stage default
   sys: { rateLimit: 500, burstLimit: 1000 },
   admin: { rateLimit: 1, burstLimit: 5 },
+  app: { rateLimit: 50, burstLimit: 100 },
 };
 /** routes that write up to 100 items per call */
 export const HEAVY_ROUTE_THROTTLE = { rateLimit: 200, burstLimit: 400 };
-export const throttleFor = (route: HttpRoute) => (route.id === 'Subscribe' || route.id === 'Unsubscribe' ? HEAVY_ROUTE_THROTTLE : ROUTE_THROTTLE[route.auth]);
+/** A route open to several classes is throttled as the loosest of them (the stage default if one has no throttle of its own). */
+export const throttleFor = (route: HttpRoute) => {
+  if (route.id === 'Subscribe' || route.id === 'Unsubscribe') return HEAVY_ROUTE_THROTTLE;
+  const throttles = authClasses(route).map((a) => ROUTE_THROTTLE[a]);
+  if (throttles.includes(null)) return null;
+  return throttles.reduce((loosest, t) => ((t?.rateLimit ?? 0) > (loosest?.rateLimit ?? 0) ? t : loosest));
+};
 
 export const SCOPES: Record<Auth, string | null> = {
   user: null,
   sys: 'presence:sys',
   admin: 'presence:admin',
+  app: 'presence:app',
 };
+
+/** Every class a route is open to. */
+export const authClasses = (route: HttpRoute): readonly Auth[] => [route.auth, ...(route.alsoAuth ?? [])];
+
+/** The scopes of which a caller's token must carry one (none: any valid token); API Gateway's authorizationScopes. */
+export const routeScopes = (route: HttpRoute): string[] => authClasses(route).flatMap((a) => SCOPES[a] ?? []);
 
 const h = (name: string) => `functions/http/${name}.ts`;
 const w = (name: string) => `functions/ws/${name}.ts`;
@@ -226,6 +248,16 @@ export const httpRoutes: readonly HttpRoute[] = [
     access: { graph: ['BatchWriteItem', 'QueryIndex'] },
   },
   // admin
+  {
+    // the account-wide online list: operators, and an app's own back end
+    id: 'GetOnlinePresence',
+    method: 'GET',
+    path: '/v1/admin/presence',
+    entry: h('get-online-presence'),
+    auth: 'admin',
+    alsoAuth: ['app'],
+    access: { presence: ['QueryIndex', ...READ_MANY] },
+  },
   {
     id: 'AdminCleanup',
     method: 'POST',

@@ -36,6 +36,9 @@ export const presenceTable: TableDef = {
     // sparse: only users with something that can expire carry sweepShard/sweepAt; keys only,
     // so a heartbeat (which changes no index key) writes the table alone, not the index
     { name: 'bySweepDue', partitionKey: 'sweepShard', sortKey: 'sweepAt', sortKeyType: 'N', projection: [] },
+    // sparse: only users online and visible to everyone carry onlineShard (write-sharded, docs/scale.md), sorted by
+    // the item's own key; keys only, so nothing but going online or offline writes it (the account-wide online list)
+    { name: 'byOnlineShard', partitionKey: 'onlineShard', sortKey: 'pk', sortKeyType: 'S', projection: [] },
   ],
 };
 

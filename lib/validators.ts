@@ -52,6 +52,7 @@ export const COMPILED_SCHEMAS: Record<string, Schema> = {
   batchPresenceQuery: s.batchPresenceQuery,
   friendsPresenceQuery: s.friendsPresenceQuery,
   groupPresenceQuery: s.groupPresenceQuery,
+  onlinePresenceQuery: s.onlinePresenceQuery,
   sysPresenceBody: s.sysPresenceBody,
   sysExtendBody: s.sysExtendBody,
   sysTerminateQuery: s.sysTerminateQuery,

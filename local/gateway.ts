@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import { asyncApiDocument, openApiDocument } from '../lib/api-docs.ts';
-import { HEARTBEAT_ROUTE_KEY, type HeartbeatMode, type HttpRoute, httpRoutes, SCOPES, workers, wsRoutes } from '../lib/routes.ts';
+import { HEARTBEAT_ROUTE_KEY, type HeartbeatMode, type HttpRoute, httpRoutes, routeScopes, workers, wsRoutes } from '../lib/routes.ts';
 import { bindHost, urlHost } from './dynamodb.ts';
 import type { LocalWebPage } from './web.ts';
 
@@ -250,11 +250,11 @@ export class LocalGateway {
       send(401, errorBody('unauthorized', 'Missing or invalid token'), { 'www-authenticate': 'Bearer' });
       return;
     }
-    // the route's authorizationScopes (lib/presence-stack.ts gives each route at most one): the token needs one of them
-    const routeScopes = SCOPES[match.route.auth] ? [SCOPES[match.route.auth] as string] : [];
+    // the route's authorizationScopes (lib/presence-stack.ts): the token needs one of them
+    const needed = routeScopes(match.route);
     const scopes = tokenScopes(claims);
-    if (routeScopes.length > 0 && !routeScopes.some((s) => scopes.includes(s))) {
-      send(403, errorBody('forbidden', `This route needs the ${routeScopes.join(' or ')} scope`));
+    if (needed.length > 0 && !needed.some((s) => scopes.includes(s))) {
+      send(403, errorBody('forbidden', `This route needs the ${needed.join(' or ')} scope`));
       return;
     }
     const values = match.regex.exec(url.pathname)?.slice(1) ?? [];
@@ -284,7 +284,7 @@ export class LocalGateway {
       requestContext: {
         accountId: '000000000000',
         apiId: 'local',
-        authorizer: { jwt: jwtAuthorizerContext(claims, routeScopes) },
+        authorizer: { jwt: jwtAuthorizerContext(claims, needed) },
         domainName: headers.host ?? 'localhost',
         domainPrefix: 'local',
         http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },

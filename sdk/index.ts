@@ -15,7 +15,12 @@ import type { DeviceStatus, OwnPresence, Presence, PresencePatch, Status } from 
 
 export type { DeviceStatus, OwnPresence, Presence, PresencePatch, Status };
 
-export type ListenTarget = { friends: true } | { groupId: string } | { userIds: string[] };
+/**
+ * What a connection listens to: friends, a group or users; `bidirectional`
+ * also makes them hear this user for as long as the connection lives (sent
+ * again with the listen after every reconnect).
+ */
+export type ListenTarget = ({ friends: true } | { groupId: string } | { userIds: string[] }) & { bidirectional?: boolean };
 
 /** A reply carrying presences: what did not fit in the message is named (`remaining`) or paged (`nextCursor`). */
 interface Reply {

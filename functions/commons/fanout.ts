@@ -45,6 +45,10 @@ interface Delivery {
  * group (a listener outlives a membership only until this check), friends
  * with a friends listener open, and whoever's friendship with the user this
  * change records as ended (they may have to be told they lost sight).
+ * The user's bidirectional listens add, from the same Query of its watchers:
+ * the users they registered, the members of a group the user listened to
+ * (while the user is still a member: its groups come with its relations),
+ * and all its friends, who then hear it without a friends listener of theirs.
  * Null when that version was fanned out already (a replayed or late record):
  * the record of what was pushed comes with the user's relations, in the same
  * Query, so checking costs no request of its own.
@@ -52,7 +56,10 @@ interface Delivery {
 async function audience(userId: string, version: number, now: number, relationChanged: readonly string[]) {
   const [watchers, { friends, groups, pushed }] = await Promise.all([store.watchersOf(userId, now), store.relationsOf(userId)]);
   if ((pushed ?? (await store.legacyPushedVersion(userId))) >= version) return null;
-  const direct = new Set(watchers);
+  const direct = new Set(watchers.users);
+  const hearingGroups = watchers.groups.filter((g) => groups.includes(g));
+  for (const members of await Promise.all(hearingGroups.map((g) => store.allGroupMembers(g)))) for (const m of members) if (m !== userId) direct.add(m);
+  if (watchers.friends) for (const f of [...friends, ...relationChanged]) direct.add(f);
   const listening = (await Promise.all(groups.map(async (groupId) => (await store.groupListenersOf(groupId, now)).map((u) => ({ groupId, userId: u })))))
     .flat()
     .filter((l) => !direct.has(l.userId));

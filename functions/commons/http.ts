@@ -27,8 +27,8 @@ export interface HttpRequest<B> {
 }
 
 export interface HttpRouteOptions {
-  /** scope the caller's token must carry (the gateway checks it too) */
-  scope?: string | null;
+  /** scope the caller's token must carry, or scopes of which it must carry one (the gateway checks it too) */
+  scope?: string | readonly string[] | null;
   /** JSON body schema, compiled (core/validators.generated.js); routes without it take no body */
   body?: Validator;
   /** query string schema, compiled (all values are strings) */
@@ -66,7 +66,7 @@ const correlate = (): middy.MiddlewareObj<HttpEvent, Result> => ({
  * userId and carry the route's scope. (Tokens that authorizer refuses never
  * reach a function: API Gateway's 4xx metric counts them.)
  */
-const authorize = (scope: string | null | undefined): middy.MiddlewareObj<HttpEvent, Result> => ({
+const authorize = (scope: string | readonly string[] | null | undefined): middy.MiddlewareObj<HttpEvent, Result> => ({
   before: (request) => {
     const claims = request.event.requestContext?.authorizer?.jwt?.claims ?? {};
     // on AWS the JWT authorizer checked the signature; the subject must still be a valid userId
@@ -74,9 +74,10 @@ const authorize = (scope: string | null | undefined): middy.MiddlewareObj<HttpEv
       count(MetricName.AuthorizerRejections);
       throw new ApiError('unauthorized', 'Missing or invalid token');
     }
-    if (scope && !scopesOfRequest(request.event).includes(scope)) {
+    const needed = typeof scope === 'string' ? [scope] : (scope ?? []);
+    if (needed.length > 0 && !needed.some((s) => scopesOfRequest(request.event).includes(s))) {
       count(MetricName.AuthorizerRejections);
-      throw new ApiError('forbidden', `This route needs the ${scope} scope`);
+      throw new ApiError('forbidden', `This route needs the ${needed.join(' or ')} scope`);
     }
   },
 });
@@ -142,18 +143,28 @@ export function httpRoute<B = Record<string, never>>(opts: HttpRouteOptions, fn:
     });
 }
 
+/** How a list's place is written in its opaque cursor (decode: undefined when the cursor is not one of ours). */
+export interface CursorCodec<C> {
+  encode: (place: C) => string;
+  decode: (cursor: string) => C | undefined;
+}
+
+/** The place of most lists: the last userId of the page. */
+const userIdCursor: CursorCodec<string> = { encode: encodeCursor, decode: decodeCursor };
+
 /**
  * Cursor paging shared by the list routes: `limit` (1–500, default 100) and an
  * opaque `cursor` from the query in, the next opaque cursor out.
  */
-export async function paged<P extends { nextCursor: string | null }>(
+export async function paged<P extends { nextCursor: C | null }, C = string>(
   query: Record<string, string>,
-  fetchPage: (limit: number, after: string | null) => Promise<P>,
-): Promise<P> {
+  fetchPage: (limit: number, after: C | null) => Promise<P>,
+  codec: CursorCodec<C> = userIdCursor as unknown as CursorCodec<C>,
+): Promise<Omit<P, 'nextCursor'> & { nextCursor: string | null }> {
   const limit = pageLimit(query.limit);
   if (typeof limit === 'string') throw badRequest(limit);
-  const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
+  const after = query.cursor === undefined ? null : codec.decode(query.cursor);
   if (after === undefined) throw badRequest('cursor is not valid');
   const page = await fetchPage(limit, after);
-  return { ...page, nextCursor: page.nextCursor === null ? null : encodeCursor(page.nextCursor) };
+  return { ...page, nextCursor: page.nextCursor === null ? null : codec.encode(page.nextCursor) };
 }

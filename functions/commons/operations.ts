@@ -23,7 +23,7 @@ import {
   type UserState,
   upsertDevice,
 } from '../core/presence.ts';
-import { encodeCursor, LIMITS } from '../core/schemas.ts';
+import { encodeCursor, LIMITS, type ShardCursor } from '../core/schemas.ts';
 import type { SubscriptionPlan } from '../core/subscriptions.ts';
 import { config } from './config.ts';
 import { forgetConnection } from './forget-connection.ts';
@@ -364,6 +364,26 @@ export async function groupPresence(userId: string, groupId: string, includeOffl
   return { presence: includeOffline ? presence : presence.filter(online), nextCursor: page.next };
 }
 
+/** What a caller who is no user of the app (an app back end, an operator) is to every user: a stranger. */
+const STRANGER = { self: false, friend: false };
+
+/**
+ * A page of the account-wide online list (GET /v1/admin/presence): users
+ * online and visible to everyone, as a stranger sees them, shard after shard
+ * (store.onlineUsers). The index is read eventually consistently and the
+ * states strongly: a user who went offline or hid since is left out, so a
+ * page can hold fewer than `limit`; follow nextCursor until it is null.
+ */
+export async function onlinePresence(limit: number, from: ShardCursor | null): Promise<{ presence: Presence[]; nextCursor: ShardCursor | null }> {
+  const start = from ?? { shard: 0, after: null };
+  if (start.shard >= store.ONLINE_SHARDS) throw badRequest('cursor is not valid');
+  const page = await store.onlineUsers(limit, start);
+  const states = await store.getUserStates(page.userIds);
+  const now = Date.now();
+  const presence = page.userIds.map((u) => projectFor(states.get(u) as UserState, STRANGER, now)).filter(online);
+  return { presence, nextCursor: page.next };
+}
+
 /**
  * Friendship decides what `friends`-visibility users show: when it changes,
  * such a user gets a new version recording whose friendship changed (in the
@@ -421,17 +441,22 @@ export interface ListenResult {
  * Gateway's 128 KB); the rest is named by `remaining` or `nextCursor`. The
  * cap on targets holds under concurrent listens on one connection: the
  * count and the write happen under the connection's lease.
+ * `bidirectional` (brainCloud's RegisterListenersFor*): the targets also hear
+ * the caller, pushed to their open connections, for as long as this
+ * connection lives or until stopListening (each as the caller's visibility
+ * lets them see it). Written with the listener itself, in the same request;
+ * it adds no target to the cap (the targets are the same).
  */
-export async function listen(who: Connection, target: ListenTarget): Promise<ListenResult> {
+export async function listen(who: Connection, target: ListenTarget, bidirectional = false): Promise<ListenResult> {
   const exp = Date.now() + MAX_CONNECTION_MS;
   if ('userIds' in target) {
-    await addListenersCapped(who, target.userIds.length, () => store.addUserListeners(who.userId, who.connectionId, target.userIds, exp));
+    await addListenersCapped(who, target.userIds.length, () => store.addUserListeners(who.userId, who.connectionId, target.userIds, exp, bidirectional));
     const { fitted, rest } = fitPresences(await presenceFor(who.userId, target.userIds));
     return { presence: fitted, ...(rest.length ? { remaining: rest.map((p) => p.userId) } : {}) };
   }
   if ('groupId' in target) {
     await requireMember(target.groupId, who.userId);
-    await addListenersCapped(who, 1, () => store.addGroupListener(who.userId, who.connectionId, target.groupId, exp));
+    await addListenersCapped(who, 1, () => store.addGroupListener(who.userId, who.connectionId, target.groupId, exp, bidirectional));
     const members: string[] = [];
     let after: string | null = null;
     do {
@@ -442,7 +467,10 @@ export async function listen(who: Connection, target: ListenTarget): Promise<Lis
     const snapshot = members.slice(0, LISTEN_SNAPSHOT_MAX);
     return snapshotPage(await presenceFor(who.userId, snapshot), after !== null || members.length > LISTEN_SNAPSHOT_MAX);
   }
-  await store.mutateUser(who.userId, (s, now) => setFriendsListener(s, who.connectionId, who.device, true, now));
+  await Promise.all([
+    store.mutateUser(who.userId, (s, now) => setFriendsListener(s, who.connectionId, who.device, true, now)),
+    bidirectional ? store.addFriendsHearing(who.userId, who.connectionId, exp) : undefined,
+  ]);
   const { presence } = await friendsPresence(who.userId, true);
   return snapshotPage(presence.slice(0, LISTEN_SNAPSHOT_MAX), presence.length > LISTEN_SNAPSHOT_MAX);
 }

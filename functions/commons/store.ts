@@ -6,11 +6,18 @@
  *   USER#<userId> / STATE   the user's devices, settings, aggregate and version
  *     writtenAt             epoch ms of the item's last full write (the stream consumer's NotifyLag starts there)
  *     sweepShard/sweepAt    sparse GSI `bySweepDue`: when the sweeper must look again
+ *     onlineShard           sparse GSI `byOnlineShard` (sort key pk): O#<n>, present exactly while the user is
+ *                           online and visible to everyone (listedOnline), set and removed by the write that makes it so
  *   USER#<userId> / PUSHED  legacy place of the last version fanned out: read only while the Graph table has none
  * Graph table (GSI `byWatchedUser` on gpk/gsk):
  *   SUB#<subscriber> / T#<target>      a subscription (exp, ttl); gpk W#<target>, gsk S#<subscriber>
  *   LCONN#<conn> / T#<target>          a userIds listener of a connection (u, exp, ttl); gpk W#<target>, gsk L#<conn>
  *   LCONN#<conn> / G#<groupId>         a group listener (u, exp, ttl); gpk GL#<groupId>, gsk C#<conn>
+ *   LCONN#<conn> / ~R#T#<target>       a bidirectional userIds listen's reverse registration: <target> (u) hears the
+ *                                      connection's user <caller>; gpk W#<caller>, gsk L#<conn> (read like a listener)
+ *   LCONN#<conn> / ~R#G#<groupId>      a bidirectional group listen's: the group's members hear <caller> (u);
+ *                                      gpk W#<caller>, gsk M#<groupId>
+ *   LCONN#<conn> / ~R#F                a bidirectional friends listen's: <caller>'s friends hear it (u); gpk W#<caller>, gsk F#<conn>
  *   USER#<userId> / FRIEND#<friendId>  friendship, one item per direction
  *   GROUP#<groupId> / MEMBER#<userId>  membership, listed per group
  *   USER#<userId> / GROUP#<groupId>    the same membership, listed per user (one Query with the friends)
@@ -29,7 +36,7 @@ import type { BatchGetCommandOutput, BatchWriteCommandInput, QueryCommandInput, 
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { graphTable, presenceTable } from '../../lib/tables.ts';
 import { ApiError, rateLimited } from '../core/errors.ts';
-import { type ChangeBudget, emptyState, finalize, spendBudget, sweepDueAt, sweepState, type UserState } from '../core/presence.ts';
+import { type ChangeBudget, emptyState, finalize, listedOnline, spendBudget, sweepDueAt, sweepState, type UserState } from '../core/presence.ts';
 import { LIMITS } from '../core/schemas.ts';
 import { planSubscriptions, type SubscriptionPlan } from '../core/subscriptions.ts';
 import { ddb } from './clients.ts';
@@ -41,7 +48,14 @@ const GRAPH = config.graphTable;
 const SWEEP_INDEX = presenceTable.indexes[0]?.name as string;
 const WATCH_INDEX = graphTable.indexes[0]?.name as string;
 const SUB_EXPIRY_INDEX = graphTable.indexes[1]?.name as string;
+const ONLINE_INDEX = presenceTable.indexes[1]?.name as string;
 export const SWEEP_SHARDS = 4;
+/**
+ * Partitions of the online list's index (`byOnlineShard`): every user going
+ * online or offline writes one of them, so a reconnect herd spreads over
+ * ONLINE_SHARDS keys instead of one (numbers in docs/scale.md).
+ */
+export const ONLINE_SHARDS = 16;
 const MAX_ATTEMPTS = 8;
 const BATCH_GETS_IN_FLIGHT = 8;
 /** read-modify-write retries under contention (jittered backoff, capped at 1 s) */
@@ -49,6 +63,22 @@ const MAX_MUTATE_ATTEMPTS = 25;
 
 // ---------- key shapes (defined once) ----------
 const PUSHED_SK = 'PUSHED';
+/**
+ * sort key prefix of a connection's reverse registrations (bidirectional
+ * listens), which are no listener targets of their own: `~` sorts after every
+ * listener's (`G#`, `T#`), so the cap's count reads the listeners alone
+ */
+const REVERSE_SK = '~R#';
+/** `byWatchedUser` sort keys: who hears the partition's user, and how */
+const WATCH_GSK = {
+  subscriber: (subscriber: string) => `S#${subscriber}`,
+  /** a userIds listener of the user, or a user a bidirectional listen of the user's registered (u hears) */
+  listener: (conn: string) => `L#${conn}`,
+  /** the members of a group hear the user */
+  members: (groupId: string) => `M#${groupId}`,
+  /** the user's friends hear the user */
+  friends: (conn: string) => `F#${conn}`,
+};
 const keys = {
   userState: (userId: string) => ({ pk: `USER#${userId}`, sk: 'STATE' }),
   /** the last version the fan-out delivered (replays and late duplicates are skipped); in the Graph table, under the user's relations */
@@ -62,8 +92,14 @@ const keys = {
   member: (groupId: string, userId: string) => ({ pk: `GROUP#${groupId}`, sk: `MEMBER#${userId}` }),
   groupOfUser: (userId: string, groupId: string) => ({ pk: `USER#${userId}`, sk: `GROUP#${groupId}` }),
   listenersOfConn: (conn: string) => `LCONN#${conn}`,
+  /** a bidirectional listen's reverse registrations, in the connection's partition (sort keys after REVERSE_SK) */
+  heardByUser: (target: string) => `${REVERSE_SK}T#${target}`,
+  heardByGroup: (groupId: string) => `${REVERSE_SK}G#${groupId}`,
+  heardByFriends: `${REVERSE_SK}F`,
   groupListeners: (groupId: string) => `GL#${groupId}`,
   lease: (name: string) => ({ pk: `LEASE#${name}`, sk: 'LEASE' }),
+  /** a partition of the online list (`byOnlineShard`) */
+  onlineShard: (shard: number) => `O#${shard}`,
   /** `gateway` heartbeat mode: the connections to look at in one time bucket of one sweep shard (any number of items) */
   livenessBucket: (shard: string, bucket: number) => `LIVE#${shard}#${bucket}`,
   /** the last bucket (of every shard) the sweeper has looked at */
@@ -76,12 +112,15 @@ export const leases = {
   listenersOf: (conn: string) => `LCONN#${conn}`,
 };
 
-/** Spreads a sparse "due" index over SWEEP_SHARDS partitions (no hot key). */
-export const sweepShard = (userId: string): string => {
+/** A stable hash of a userId into 0..n-1. */
+const shardOf = (userId: string, n: number): number => {
   let h = 0;
   for (let i = 0; i < userId.length; i++) h = (h * 31 + userId.charCodeAt(i)) | 0;
-  return `S#${Math.abs(h) % SWEEP_SHARDS}`;
+  return Math.abs(h) % n;
 };
+
+/** Spreads a sparse "due" index over SWEEP_SHARDS partitions (no hot key). */
+export const sweepShard = (userId: string): string => `S#${shardOf(userId, SWEEP_SHARDS)}`;
 
 // ---------- user state ----------
 type StateItem = Omit<UserState, 'activity'> & {
@@ -90,6 +129,7 @@ type StateItem = Omit<UserState, 'activity'> & {
   sk: string;
   sweepShard?: string;
   sweepAt?: number;
+  onlineShard?: string;
   quiet?: boolean;
   /** when the item was written (epoch ms): not part of the state, it times the change's way to the subscribers */
   writtenAt?: number;
@@ -133,6 +173,7 @@ function toItem(state: UserState, writtenAt: number): StateItem {
     item.sweepShard = sweepShard(state.userId);
     item.sweepAt = due;
   }
+  if (listedOnline(state)) item.onlineShard = keys.onlineShard(shardOf(state.userId, ONLINE_SHARDS));
   return item;
 }
 
@@ -589,6 +630,49 @@ export async function dueForSweep(now: number): Promise<string[]> {
   return pages.flat().flatMap((item) => userIdOfStateKey(item) ?? []);
 }
 
+// ---------- the online list ----------
+/** A place in the walk of the online list: a shard, and the last user read there (null: from its start). */
+export interface OnlinePosition {
+  shard: number;
+  after: string | null;
+}
+
+/**
+ * Up to `limit` users of the online list from `from` on: shard after shard,
+ * each in userId order (keys only, eventually consistent: a user who just
+ * went online or offline may be missing or still there). `next` is where the
+ * following page starts, null when every shard has been read to its end.
+ */
+export async function onlineUsers(limit: number, from: OnlinePosition): Promise<{ userIds: string[]; next: OnlinePosition | null }> {
+  const userIds: string[] = [];
+  let { shard, after } = from;
+  while (shard < ONLINE_SHARDS) {
+    const gsiKey = keys.onlineShard(shard);
+    const out = await ddb.query({
+      TableName: PRESENCE,
+      IndexName: ONLINE_INDEX,
+      KeyConditionExpression: 'onlineShard = :s',
+      ExpressionAttributeValues: { ':s': gsiKey },
+      Limit: limit - userIds.length,
+      ExclusiveStartKey: after === null ? undefined : { ...keys.userState(after), onlineShard: gsiKey },
+    });
+    for (const item of out.Items ?? []) {
+      const id = userIdOfStateKey(item);
+      if (id) userIds.push(id);
+    }
+    const last = out.LastEvaluatedKey ? userIdOfStateKey(out.LastEvaluatedKey) : null;
+    if (last !== null) {
+      if (userIds.length >= limit) return { userIds, next: { shard, after: last } };
+      after = last;
+      continue;
+    }
+    shard++;
+    after = null;
+    if (userIds.length >= limit) return { userIds, next: shard < ONLINE_SHARDS ? { shard, after: null } : null };
+  }
+  return { userIds, next: null };
+}
+
 // ---------- subscriptions ----------
 /**
  * Deletes up to `max` expired subscriptions (found per shard with a Query on
@@ -659,7 +743,7 @@ export async function subscribe(subscriber: string, targets: readonly string[], 
         Item: {
           ...keys.subscription(subscriber, s.userId),
           gpk: keys.watchersOf(s.userId),
-          gsk: `S#${subscriber}`,
+          gsk: WATCH_GSK.subscriber(subscriber),
           xshard: sweepShard(subscriber),
           exp: s.expiresAt,
           ttl: Math.ceil(s.expiresAt / 1000),
@@ -718,14 +802,33 @@ export async function listSubscriptions(subscriber: string, limit: number, after
   return { total, subscriptions: page, nextCursor: more && last ? last.userId : null };
 }
 
+/** Who hears `target` through the `byWatchedUser` partition W#<target>. */
+export interface Watchers {
+  /** users holding an unexpired subscription or userIds listener on it, or registered by a bidirectional userIds listen of its */
+  users: string[];
+  /** groups whose members hear it (a bidirectional group listen of its; the fan-out checks it is still a member) */
+  groups: string[];
+  /** its friends hear it (a bidirectional friends listen of its) */
+  friends: boolean;
+}
+
 /**
- * Who watches `target`: users holding an unexpired subscription or a userIds
- * listener on it (the fan-out audience, before friends and group listeners).
+ * Who watches `target` (the fan-out audience, before friends and group
+ * listeners): one Query, whatever kinds of entries it finds.
  */
-export async function watchersOf(target: string, now: number): Promise<string[]> {
+export async function watchersOf(target: string, now: number): Promise<Watchers> {
   const items = await unexpiredOnWatchIndex(keys.watchersOf(target), now);
-  const users = items.map((i) => (String(i.gsk).startsWith('S#') ? String(i.gsk).slice(2) : String(i.u)));
-  return [...new Set(users)];
+  const users = new Set<string>();
+  const groups = new Set<string>();
+  let friends = false;
+  for (const i of items) {
+    const gsk = String(i.gsk);
+    if (gsk.startsWith(WATCH_GSK.subscriber(''))) users.add(gsk.slice(2));
+    else if (gsk.startsWith(WATCH_GSK.members(''))) groups.add(gsk.slice(2));
+    else if (gsk.startsWith(WATCH_GSK.friends(''))) friends = true;
+    else users.add(String(i.u));
+  }
+  return { users: [...users], groups: [...groups], friends };
 }
 
 /** The unexpired items of one partition of the `byWatchedUser` index. */
@@ -751,40 +854,75 @@ const listenerItem = (conn: string, userId: string, sk: string, gpk: string, gsk
   ttl: Math.ceil(exp / 1000),
 });
 
-export async function addUserListeners(userId: string, conn: string, targets: readonly string[], exp: number): Promise<void> {
-  await batchWrite(
-    GRAPH,
-    targets.map((t) => ({ PutRequest: { Item: listenerItem(conn, userId, `T#${t}`, keys.watchersOf(t), `L#${conn}`, exp) } })),
-  );
+/**
+ * userIds listeners of `userId`'s connection on `targets`; `bidirectional`:
+ * also registers each target (but the user) to hear the user while the
+ * connection lives, in the same BatchWriteItem.
+ */
+export async function addUserListeners(userId: string, conn: string, targets: readonly string[], exp: number, bidirectional = false): Promise<void> {
+  const heard = bidirectional ? targets.filter((t) => t !== userId) : [];
+  await batchWrite(GRAPH, [
+    ...targets.map((t) => ({ PutRequest: { Item: listenerItem(conn, userId, `T#${t}`, keys.watchersOf(t), WATCH_GSK.listener(conn), exp) } })),
+    ...heard.map((t) => ({ PutRequest: { Item: listenerItem(conn, t, keys.heardByUser(t), keys.watchersOf(userId), WATCH_GSK.listener(conn), exp) } })),
+  ]);
 }
 
-export async function addGroupListener(userId: string, conn: string, groupId: string, exp: number): Promise<void> {
-  await ddb.put({ TableName: GRAPH, Item: listenerItem(conn, userId, `G#${groupId}`, keys.groupListeners(groupId), `C#${conn}`, exp) });
+/** A group listener; `bidirectional`: the group's members also hear the user while the connection lives (one BatchWriteItem). */
+export async function addGroupListener(userId: string, conn: string, groupId: string, exp: number, bidirectional = false): Promise<void> {
+  const listener = listenerItem(conn, userId, `G#${groupId}`, keys.groupListeners(groupId), `C#${conn}`, exp);
+  if (!bidirectional) {
+    await ddb.put({ TableName: GRAPH, Item: listener });
+    return;
+  }
+  const heard = listenerItem(conn, userId, keys.heardByGroup(groupId), keys.watchersOf(userId), WATCH_GSK.members(groupId), exp);
+  await batchWrite(GRAPH, [{ PutRequest: { Item: listener } }, { PutRequest: { Item: heard } }]);
 }
 
-/** How many listener items (users and groups) a connection holds (strongly consistent: the cap counts them). */
+/** A bidirectional friends listen's reverse registration: the user's friends hear the user while the connection lives. */
+export async function addFriendsHearing(userId: string, conn: string, exp: number): Promise<void> {
+  await ddb.put({ TableName: GRAPH, Item: listenerItem(conn, userId, keys.heardByFriends, keys.watchersOf(userId), WATCH_GSK.friends(conn), exp) });
+}
+
+/**
+ * How many listener targets (users and groups) a connection holds, its
+ * bidirectional listens' reverse registrations not counted (strongly
+ * consistent: the cap counts them).
+ */
 export async function countListeners(conn: string): Promise<number> {
   return countQuery({
     TableName: GRAPH,
     ConsistentRead: true,
-    KeyConditionExpression: 'pk = :pk',
-    ExpressionAttributeValues: { ':pk': keys.listenersOfConn(conn) },
+    KeyConditionExpression: 'pk = :pk AND sk < :r',
+    ExpressionAttributeValues: { ':pk': keys.listenersOfConn(conn), ':r': REVERSE_SK },
   });
 }
 
-/** Deletes every listener item of a connection; returns how many there were. */
-export async function removeListeners(conn: string): Promise<number> {
+/**
+ * Ends every listener of a connection (and every reverse registration of its
+ * bidirectional listens); returns how many listener targets it held. With
+ * `heardUntil` (the connection is gone), the reverse registrations are not
+ * deleted but expire then (epoch ms), in the same BatchWriteItem: the change
+ * that takes the connection's device away is fanned out after this, and those
+ * who heard the user must still hear that one.
+ */
+export async function removeListeners(conn: string, heardUntil?: number): Promise<number> {
   const items = await queryAll({
     TableName: GRAPH,
     KeyConditionExpression: 'pk = :pk',
-    ProjectionExpression: 'pk, sk',
+    ...(heardUntil === undefined ? { ProjectionExpression: 'pk, sk' } : {}),
     ExpressionAttributeValues: { ':pk': keys.listenersOfConn(conn) },
   });
+  const reverse = (i: Record<string, unknown>) => String(i.sk).startsWith(REVERSE_SK);
+  const until = (i: Record<string, unknown>) => Math.min(Number(i.exp), heardUntil ?? 0);
   await batchWrite(
     GRAPH,
-    items.map((i) => ({ DeleteRequest: { Key: { pk: i.pk, sk: i.sk } } })),
+    items.map((i) =>
+      heardUntil !== undefined && reverse(i)
+        ? { PutRequest: { Item: { ...i, exp: until(i), ttl: Math.ceil(until(i) / 1000) } } }
+        : { DeleteRequest: { Key: { pk: i.pk, sk: i.sk } } },
+    ),
   );
-  return items.length;
+  return items.filter((i) => !reverse(i)).length;
 }
 
 /** Users with an unexpired listener on a group. */
@@ -793,15 +931,24 @@ export async function groupListenersOf(groupId: string, now: number): Promise<st
   return [...new Set(items.map((i) => String(i.u)))];
 }
 
-/** Deletes a user's listeners on a group (their membership ended). */
+/** Deletes a user's listeners on a group, and the group's members hearing the user (their membership ended). */
 export async function removeGroupListenersOf(groupId: string, userId: string): Promise<void> {
-  const items = await queryAll({
-    TableName: GRAPH,
-    IndexName: WATCH_INDEX,
-    KeyConditionExpression: 'gpk = :g',
-    FilterExpression: 'u = :u',
-    ExpressionAttributeValues: { ':g': keys.groupListeners(groupId), ':u': userId },
-  });
+  const [listeners, heard] = await Promise.all([
+    queryAll({
+      TableName: GRAPH,
+      IndexName: WATCH_INDEX,
+      KeyConditionExpression: 'gpk = :g',
+      FilterExpression: 'u = :u',
+      ExpressionAttributeValues: { ':g': keys.groupListeners(groupId), ':u': userId },
+    }),
+    queryAll({
+      TableName: GRAPH,
+      IndexName: WATCH_INDEX,
+      KeyConditionExpression: 'gpk = :g AND gsk = :m',
+      ExpressionAttributeValues: { ':g': keys.watchersOf(userId), ':m': WATCH_GSK.members(groupId) },
+    }),
+  ]);
+  const items = [...listeners, ...heard];
   await batchWrite(
     GRAPH,
     items.map((i) => ({ DeleteRequest: { Key: { pk: i.pk, sk: i.sk } } })),
@@ -900,6 +1047,17 @@ export async function removeGroupMember(groupId: string, userId: string): Promis
 export async function isGroupMember(groupId: string, userId: string): Promise<boolean> {
   const out = await ddb.get({ TableName: GRAPH, Key: keys.member(groupId, userId), ProjectionExpression: 'pk' });
   return out.Item !== undefined;
+}
+
+/** Every member of a group (one Query, paged by DynamoDB): who hears a bidirectional group listener. */
+export async function allGroupMembers(groupId: string): Promise<string[]> {
+  const items = await queryAll({
+    TableName: GRAPH,
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
+    ExpressionAttributeValues: { ':pk': keys.member(groupId, '').pk, ':m': 'MEMBER#' },
+    ProjectionExpression: 'sk',
+  });
+  return items.map((i) => String(i.sk).slice('MEMBER#'.length));
 }
 
 /** A page of a group's members in userId order, after `afterUserId`. */

@@ -304,6 +304,15 @@ export function finalize(prev: UserState, next: UserState, opts: { bump?: boolea
   return { state: { ...next, version, rev: prev.rev + 1, hidden, hiddenToFriends }, visibleChange };
 }
 
+/**
+ * Whether the account-wide list of online users (GET /v1/admin/presence)
+ * holds the user: a device stored (swept ones gone; one expired since the
+ * last write still counts until the sweep's write, and reads show the user
+ * offline meanwhile) and visible to everyone, since the list shows what a
+ * stranger sees. The state's item carries the list's index key exactly then.
+ */
+export const listedOnline = (state: UserState): boolean => state.visibility === 'everyone' && Object.keys(state.devices).length > 0;
+
 /** The earliest moment the sweeper must look at this user again (null: never). */
 export function sweepDueAt(state: UserState): number | null {
   let due: number | null = null;

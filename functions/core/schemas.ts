@@ -112,9 +112,14 @@ const wsMessage = /* @__NO_SIDE_EFFECTS__ */ (fields: Record<string, Schema>, re
   additionalProperties: false,
 });
 
-/** `listen`: exactly one of friends / groupId / userIds. */
+/** `listen`: exactly one of friends / groupId / userIds; `bidirectional`: the targets hear the caller too. */
+const bidirectional: Schema = { type: 'boolean' };
 const listenMessage: Schema = {
-  anyOf: [wsMessage({ friends: { const: true } }, ['friends']), wsMessage({ groupId }, ['groupId']), wsMessage({ userIds }, ['userIds'])],
+  anyOf: [
+    wsMessage({ friends: { const: true }, bidirectional }, ['friends']),
+    wsMessage({ groupId, bidirectional }, ['groupId']),
+    wsMessage({ userIds, bidirectional }, ['userIds']),
+  ],
 };
 
 export const wsSchemas: Record<string, Schema> = {
@@ -181,6 +186,12 @@ export const friendsPresenceQuery: Schema = {
   properties: { includeOffline, limit: listLimit, cursor: { type: 'string', maxLength: 1024 } },
   additionalProperties: false,
 };
+/** GET /v1/admin/presence: a page of the online list */
+export const onlinePresenceQuery: Schema = {
+  type: 'object',
+  properties: { limit: listLimit, cursor: { type: 'string', maxLength: 1024 } },
+  additionalProperties: false,
+};
 export const groupPresenceQuery: Schema = {
   type: 'object',
   properties: { includeOffline, limit: listLimit, cursor: { type: 'string', maxLength: 1024 } },
@@ -210,4 +221,23 @@ export function decodeCursor(cursor: string): string | undefined {
   if (!/^[A-Za-z0-9_-]{1,128}$/.test(cursor)) return undefined;
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
   return new RegExp(USER_ID_PATTERN).test(id) ? id : undefined;
+}
+
+/** A place in a sharded list (the online list): a shard and the last userId read there (null: its start). */
+export interface ShardCursor {
+  shard: number;
+  after: string | null;
+}
+
+/** Sharded-list cursors are opaque too: `<shard>:<last userId>` (nothing after the colon at a shard's start), base64url-encoded. */
+export const encodeShardCursor = (c: ShardCursor): string => encodeCursor(`${c.shard}:${c.after ?? ''}`);
+
+/** The place in a sharded-list cursor, or undefined when the cursor is not one of ours. */
+export function decodeShardCursor(cursor: string): ShardCursor | undefined {
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(cursor)) return undefined;
+  const m = /^(0|[1-9][0-9]{0,2}):(.*)$/s.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) return undefined;
+  const after = m[2] as string;
+  if (after !== '' && !new RegExp(USER_ID_PATTERN).test(after)) return undefined;
+  return { shard: Number(m[1]), after: after === '' ? null : after };
 }

@@ -13,6 +13,7 @@ export declare const listSubscriptionsQuery: Validator;
 export declare const batchPresenceQuery: Validator;
 export declare const friendsPresenceQuery: Validator;
 export declare const groupPresenceQuery: Validator;
+export declare const onlinePresenceQuery: Validator;
 export declare const sysPresenceBody: Validator;
 export declare const sysExtendBody: Validator;
 export declare const sysTerminateQuery: Validator;

@@ -866,48 +866,36 @@ validate21.errors = vErrors;
 return errors === 0;
 }
 
-export const sysPresenceBody = validate22;
-const schema23 = {"type":"object","properties":{"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["expiresIn"],"additionalProperties":false};
+export const onlinePresenceQuery = validate22;
+const schema23 = {"type":"object","properties":{"limit":{"type":"string","pattern":"^[0-9]{1,3}$"},"cursor":{"type":"string","maxLength":1024}},"additionalProperties":false};
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.expiresIn === undefined) && (missing0 = "expiresIn")){
-validate22.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
-return false;
-}
-else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "expiresIn") || (key0 === "status")) || (key0 === "activity")) || (key0 === "device"))){
+if(!((key0 === "limit") || (key0 === "cursor"))){
 validate22.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.expiresIn !== undefined){
-let data0 = data.expiresIn;
+if(data.limit !== undefined){
+let data0 = data.limit;
 const _errs2 = errors;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate22.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/type",keyword:"type",params:{type: "integer"}}];
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(!pattern6.test(data0)){
+validate22.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,3}$"}}];
 return false;
 }
-if(errors === _errs2){
-if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 > 604800 || isNaN(data0)){
-validate22.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/maximum",keyword:"maximum",params:{comparison: "<=", limit: 604800}}];
-return false;
 }
 else {
-if(data0 < 1 || isNaN(data0)){
-validate22.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}}];
+validate22.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/type",keyword:"type",params:{type: "string"}}];
 return false;
-}
-}
 }
 }
 var valid0 = _errs2 === errors;
@@ -916,85 +904,25 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.status !== undefined){
-let data1 = data.status;
+if(data.cursor !== undefined){
+let data1 = data.cursor;
 const _errs4 = errors;
-if(!((((data1 === "online") || (data1 === "away")) || (data1 === "busy")) || (data1 === "dnd"))){
-validate22.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema23.properties.status.enum}}];
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(func2(data1) > 1024){
+validate22.errors = [{instancePath:instancePath+"/cursor",schemaPath:"#/properties/cursor/maxLength",keyword:"maxLength",params:{limit: 1024}}];
 return false;
+}
+}
+else {
+validate22.errors = [{instancePath:instancePath+"/cursor",schemaPath:"#/properties/cursor/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
 }
 var valid0 = _errs4 === errors;
 }
 else {
 var valid0 = true;
-}
-if(valid0){
-if(data.activity !== undefined){
-let data2 = data.activity;
-const _errs5 = errors;
-if((!(data2 && typeof data2 == "object" && !Array.isArray(data2))) && (data2 !== null)){
-validate22.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/type",keyword:"type",params:{type: schema23.properties.activity.type}}];
-return false;
-}
-let reason0 = "";
-const stack0 = [data2];
-const depths0 = [0];
-for(;reason0 === "" && stack0.length > 0;){
-const value0 = stack0.pop();
-const depth0 = depths0.pop();
-if(typeof value0 == "number" && !isFinite(value0)){
-reason0 = "finite";
-}
-else if(value0 !== null && typeof value0 == "object"){
-if(depth0 >= 16){
-reason0 = "depth";
-}
-else {
-for(const child0 of Object.values(value0)){
-stack0.push(child0);
-depths0.push(depth0 + 1);
-}
-}
-}
-}
-if(reason0 !== ""){
-validate22.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxDepth",keyword:"maxDepth",params:{limit: 16, reason: reason0}}];
-return false;
-}
-else {
-if(data2 !== undefined && Buffer.byteLength(JSON.stringify(data2), "utf8") - (typeof data2 == "string" ? 2 : 0) > 1024){
-validate22.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxBytes",keyword:"maxBytes",params:{limit: 1024}}];
-return false;
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.device !== undefined){
-let data3 = data.device;
-const _errs7 = errors;
-if(errors === _errs7){
-if(typeof data3 === "string"){
-if(!pattern2.test(data3)){
-validate22.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
-return false;
-}
-}
-else {
-validate22.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/type",keyword:"type",params:{type: "string"}}];
-return false;
-}
-}
-var valid0 = _errs7 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
 }
 }
 }
@@ -1008,8 +936,8 @@ validate22.errors = vErrors;
 return errors === 0;
 }
 
-export const sysExtendBody = validate23;
-const schema24 = {"type":"object","properties":{"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["expiresIn"],"additionalProperties":false};
+export const sysPresenceBody = validate23;
+const schema24 = {"type":"object","properties":{"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["expiresIn"],"additionalProperties":false};
 
 function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1024,7 +952,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "expiresIn") || (key0 === "device"))){
+if(!((((key0 === "expiresIn") || (key0 === "status")) || (key0 === "activity")) || (key0 === "device"))){
 validate23.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1058,12 +986,69 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.device !== undefined){
-let data1 = data.device;
+if(data.status !== undefined){
+let data1 = data.status;
 const _errs4 = errors;
-if(errors === _errs4){
-if(typeof data1 === "string"){
-if(!pattern2.test(data1)){
+if(!((((data1 === "online") || (data1 === "away")) || (data1 === "busy")) || (data1 === "dnd"))){
+validate23.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema24.properties.status.enum}}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.activity !== undefined){
+let data2 = data.activity;
+const _errs5 = errors;
+if((!(data2 && typeof data2 == "object" && !Array.isArray(data2))) && (data2 !== null)){
+validate23.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/type",keyword:"type",params:{type: schema24.properties.activity.type}}];
+return false;
+}
+let reason0 = "";
+const stack0 = [data2];
+const depths0 = [0];
+for(;reason0 === "" && stack0.length > 0;){
+const value0 = stack0.pop();
+const depth0 = depths0.pop();
+if(typeof value0 == "number" && !isFinite(value0)){
+reason0 = "finite";
+}
+else if(value0 !== null && typeof value0 == "object"){
+if(depth0 >= 16){
+reason0 = "depth";
+}
+else {
+for(const child0 of Object.values(value0)){
+stack0.push(child0);
+depths0.push(depth0 + 1);
+}
+}
+}
+}
+if(reason0 !== ""){
+validate23.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxDepth",keyword:"maxDepth",params:{limit: 16, reason: reason0}}];
+return false;
+}
+else {
+if(data2 !== undefined && Buffer.byteLength(JSON.stringify(data2), "utf8") - (typeof data2 == "string" ? 2 : 0) > 1024){
+validate23.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxBytes",keyword:"maxBytes",params:{limit: 1024}}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.device !== undefined){
+let data3 = data.device;
+const _errs7 = errors;
+if(errors === _errs7){
+if(typeof data3 === "string"){
+if(!pattern2.test(data3)){
 validate23.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
 return false;
 }
@@ -1073,10 +1058,12 @@ validate23.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs4 === errors;
+var valid0 = _errs7 === errors;
 }
 else {
 var valid0 = true;
+}
+}
 }
 }
 }
@@ -1091,29 +1078,62 @@ validate23.errors = vErrors;
 return errors === 0;
 }
 
-export const sysTerminateQuery = validate24;
-const schema25 = {"type":"object","properties":{"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"additionalProperties":false};
+export const sysExtendBody = validate24;
+const schema25 = {"type":"object","properties":{"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["expiresIn"],"additionalProperties":false};
 
 function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.expiresIn === undefined) && (missing0 = "expiresIn")){
+validate24.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
+return false;
+}
+else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "device")){
+if(!((key0 === "expiresIn") || (key0 === "device"))){
 validate24.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.device !== undefined){
-let data0 = data.device;
+if(data.expiresIn !== undefined){
+let data0 = data.expiresIn;
 const _errs2 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate24.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/type",keyword:"type",params:{type: "integer"}}];
+return false;
+}
 if(errors === _errs2){
-if(typeof data0 === "string"){
-if(!pattern2.test(data0)){
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 604800 || isNaN(data0)){
+validate24.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/maximum",keyword:"maximum",params:{comparison: "<=", limit: 604800}}];
+return false;
+}
+else {
+if(data0 < 1 || isNaN(data0)){
+validate24.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.device !== undefined){
+let data1 = data.device;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!pattern2.test(data1)){
 validate24.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
 return false;
 }
@@ -1121,6 +1141,12 @@ return false;
 else {
 validate24.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/type",keyword:"type",params:{type: "string"}}];
 return false;
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
 }
 }
 }
@@ -1135,60 +1161,36 @@ validate24.errors = vErrors;
 return errors === 0;
 }
 
-export const wsHeartbeat = validate25;
-const schema26 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128}},"required":["action"],"additionalProperties":false};
+export const sysTerminateQuery = validate25;
+const schema26 = {"type":"object","properties":{"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"additionalProperties":false};
 
 function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.action === undefined) && (missing0 = "action")){
-validate25.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
-return false;
-}
-else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "action") || (key0 === "requestId"))){
+if(!(key0 === "device")){
 validate25.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.action !== undefined){
+if(data.device !== undefined){
+let data0 = data.device;
 const _errs2 = errors;
-if(typeof data.action !== "string"){
-validate25.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/type",keyword:"type",params:{type: "string"}}];
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(!pattern2.test(data0)){
+validate25.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
 return false;
 }
-var valid0 = _errs2 === errors;
 }
 else {
-var valid0 = true;
-}
-if(valid0){
-if(data.requestId !== undefined){
-let data1 = data.requestId;
-const _errs4 = errors;
-if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
-validate25.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/type",keyword:"type",params:{type: schema26.properties.requestId.type}}];
+validate25.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/type",keyword:"type",params:{type: "string"}}];
 return false;
-}
-if(errors === _errs4){
-if(typeof data1 === "string"){
-if(func2(data1) > 128){
-validate25.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}}];
-return false;
-}
-}
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
 }
 }
 }
@@ -1203,8 +1205,8 @@ validate25.errors = vErrors;
 return errors === 0;
 }
 
-export const wsGetPresence = validate26;
-const schema27 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false};
+export const wsHeartbeat = validate26;
+const schema27 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128}},"required":["action"],"additionalProperties":false};
 
 function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1212,14 +1214,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.action === undefined) && (missing0 = "action")) || ((data.userIds === undefined) && (missing0 = "userIds"))){
+if((data.action === undefined) && (missing0 = "action")){
 validate26.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds"))){
+if(!((key0 === "action") || (key0 === "requestId"))){
 validate26.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1258,78 +1260,6 @@ var valid0 = _errs4 === errors;
 else {
 var valid0 = true;
 }
-if(valid0){
-if(data.userIds !== undefined){
-let data2 = data.userIds;
-const _errs6 = errors;
-if(errors === _errs6){
-if(Array.isArray(data2)){
-if(data2.length > 100){
-validate26.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/maxItems",keyword:"maxItems",params:{limit: 100}}];
-return false;
-}
-else {
-if(data2.length < 1){
-validate26.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/minItems",keyword:"minItems",params:{limit: 1}}];
-return false;
-}
-else {
-var valid1 = true;
-const len0 = data2.length;
-for(let i0=0; i0<len0; i0++){
-let data3 = data2[i0];
-const _errs8 = errors;
-if(errors === _errs8){
-if(typeof data3 === "string"){
-if(!pattern0.test(data3)){
-validate26.errors = [{instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/properties/userIds/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
-return false;
-}
-}
-else {
-validate26.errors = [{instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/properties/userIds/items/type",keyword:"type",params:{type: "string"}}];
-return false;
-}
-}
-var valid1 = _errs8 === errors;
-if(!valid1){
-break;
-}
-}
-if(valid1){
-let i1 = data2.length;
-let j0;
-if(i1 > 1){
-const indices0 = Object.create(null);
-for(;i1--;){
-let item0 = data2[i1];
-if(typeof item0 !== "string"){
-continue;
-}
-if(typeof indices0[item0] == "number"){
-j0 = indices0[item0];
-validate26.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}}];
-return false;
-break;
-}
-indices0[item0] = i1;
-}
-}
-}
-}
-}
-}
-else {
-validate26.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/type",keyword:"type",params:{type: "array"}}];
-return false;
-}
-}
-var valid0 = _errs6 === errors;
-}
-else {
-var valid0 = true;
-}
-}
 }
 }
 }
@@ -1343,8 +1273,8 @@ validate26.errors = vErrors;
 return errors === 0;
 }
 
-export const wsSubscribe = validate27;
-const schema28 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true},"expiresIn":{"type":"integer","minimum":1,"maximum":2592000}},"required":["action","userIds"],"additionalProperties":false};
+export const wsGetPresence = validate27;
+const schema28 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false};
 
 function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1359,7 +1289,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds")) || (key0 === "expiresIn"))){
+if(!(((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds"))){
 validate27.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1469,34 +1399,6 @@ var valid0 = _errs6 === errors;
 else {
 var valid0 = true;
 }
-if(valid0){
-if(data.expiresIn !== undefined){
-let data4 = data.expiresIn;
-const _errs10 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate27.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/type",keyword:"type",params:{type: "integer"}}];
-return false;
-}
-if(errors === _errs10){
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 2592000 || isNaN(data4)){
-validate27.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000}}];
-return false;
-}
-else {
-if(data4 < 1 || isNaN(data4)){
-validate27.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs10 === errors;
-}
-else {
-var valid0 = true;
-}
-}
 }
 }
 }
@@ -1511,8 +1413,8 @@ validate27.errors = vErrors;
 return errors === 0;
 }
 
-export const wsUnsubscribe = validate28;
-const schema29 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false};
+export const wsSubscribe = validate28;
+const schema29 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true},"expiresIn":{"type":"integer","minimum":1,"maximum":2592000}},"required":["action","userIds"],"additionalProperties":false};
 
 function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1527,7 +1429,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds"))){
+if(!((((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds")) || (key0 === "expiresIn"))){
 validate28.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1637,6 +1539,34 @@ var valid0 = _errs6 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.expiresIn !== undefined){
+let data4 = data.expiresIn;
+const _errs10 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate28.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/type",keyword:"type",params:{type: "integer"}}];
+return false;
+}
+if(errors === _errs10){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 2592000 || isNaN(data4)){
+validate28.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000}}];
+return false;
+}
+else {
+if(data4 < 1 || isNaN(data4)){
+validate28.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -1651,9 +1581,8 @@ validate28.errors = vErrors;
 return errors === 0;
 }
 
-export const wsSetPresence = validate29;
-const schema30 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"availability":{"enum":["auto","away","busy","dnd"]},"availabilityUntil":{"type":["string","null"],"format":"date-time"},"customStatus":{"type":["string","null"],"maxLength":64,"maxBytes":256},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"visibility":{"enum":["everyone","friends","nobody"]},"status":{"enum":["online","away","busy","dnd"]},"ext":{"type":["string","null"],"maxBytes":64}},"required":["action"],"additionalProperties":false};
-const func12 = Object.prototype.hasOwnProperty;
+export const wsUnsubscribe = validate29;
+const schema30 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false};
 
 function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1661,14 +1590,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.action === undefined) && (missing0 = "action")){
+if(((data.action === undefined) && (missing0 = "action")) || ((data.userIds === undefined) && (missing0 = "userIds"))){
 validate29.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema30.properties, key0))){
+if(!(((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds"))){
 validate29.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1708,11 +1637,152 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.userIds !== undefined){
+let data2 = data.userIds;
+const _errs6 = errors;
+if(errors === _errs6){
+if(Array.isArray(data2)){
+if(data2.length > 100){
+validate29.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/maxItems",keyword:"maxItems",params:{limit: 100}}];
+return false;
+}
+else {
+if(data2.length < 1){
+validate29.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/minItems",keyword:"minItems",params:{limit: 1}}];
+return false;
+}
+else {
+var valid1 = true;
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+let data3 = data2[i0];
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data3 === "string"){
+if(!pattern0.test(data3)){
+validate29.errors = [{instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/properties/userIds/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+return false;
+}
+}
+else {
+validate29.errors = [{instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/properties/userIds/items/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid1 = _errs8 === errors;
+if(!valid1){
+break;
+}
+}
+if(valid1){
+let i1 = data2.length;
+let j0;
+if(i1 > 1){
+const indices0 = Object.create(null);
+for(;i1--;){
+let item0 = data2[i1];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+validate29.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}}];
+return false;
+break;
+}
+indices0[item0] = i1;
+}
+}
+}
+}
+}
+}
+else {
+validate29.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/type",keyword:"type",params:{type: "array"}}];
+return false;
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate29.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
+return false;
+}
+}
+validate29.errors = vErrors;
+return errors === 0;
+}
+
+export const wsSetPresence = validate30;
+const schema31 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"availability":{"enum":["auto","away","busy","dnd"]},"availabilityUntil":{"type":["string","null"],"format":"date-time"},"customStatus":{"type":["string","null"],"maxLength":64,"maxBytes":256},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"visibility":{"enum":["everyone","friends","nobody"]},"status":{"enum":["online","away","busy","dnd"]},"ext":{"type":["string","null"],"maxBytes":64}},"required":["action"],"additionalProperties":false};
+const func13 = Object.prototype.hasOwnProperty;
+
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.action === undefined) && (missing0 = "action")){
+validate30.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func13.call(schema31.properties, key0))){
+validate30.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.action !== undefined){
+const _errs2 = errors;
+if(typeof data.action !== "string"){
+validate30.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.requestId !== undefined){
+let data1 = data.requestId;
+const _errs4 = errors;
+if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
+validate30.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/type",keyword:"type",params:{type: schema31.properties.requestId.type}}];
+return false;
+}
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(func2(data1) > 128){
+validate30.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}}];
+return false;
+}
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.availability !== undefined){
 let data2 = data.availability;
 const _errs6 = errors;
 if(!((((data2 === "auto") || (data2 === "away")) || (data2 === "busy")) || (data2 === "dnd"))){
-validate29.errors = [{instancePath:instancePath+"/availability",schemaPath:"#/properties/availability/enum",keyword:"enum",params:{allowedValues: schema30.properties.availability.enum}}];
+validate30.errors = [{instancePath:instancePath+"/availability",schemaPath:"#/properties/availability/enum",keyword:"enum",params:{allowedValues: schema31.properties.availability.enum}}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -1725,14 +1795,14 @@ if(data.availabilityUntil !== undefined){
 let data3 = data.availabilityUntil;
 const _errs7 = errors;
 if((typeof data3 !== "string") && (data3 !== null)){
-validate29.errors = [{instancePath:instancePath+"/availabilityUntil",schemaPath:"#/properties/availabilityUntil/type",keyword:"type",params:{type: schema30.properties.availabilityUntil.type}}];
+validate30.errors = [{instancePath:instancePath+"/availabilityUntil",schemaPath:"#/properties/availabilityUntil/type",keyword:"type",params:{type: schema31.properties.availabilityUntil.type}}];
 return false;
 }
 if(errors === _errs7){
 if(errors === _errs7){
 if(typeof data3 === "string"){
 if(!(formats0.test(data3))){
-validate29.errors = [{instancePath:instancePath+"/availabilityUntil",schemaPath:"#/properties/availabilityUntil/format",keyword:"format",params:{format: "date-time"}}];
+validate30.errors = [{instancePath:instancePath+"/availabilityUntil",schemaPath:"#/properties/availabilityUntil/format",keyword:"format",params:{format: "date-time"}}];
 return false;
 }
 }
@@ -1748,17 +1818,17 @@ if(data.customStatus !== undefined){
 let data4 = data.customStatus;
 const _errs9 = errors;
 if((typeof data4 !== "string") && (data4 !== null)){
-validate29.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/type",keyword:"type",params:{type: schema30.properties.customStatus.type}}];
+validate30.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/type",keyword:"type",params:{type: schema31.properties.customStatus.type}}];
 return false;
 }
 if(data4 !== undefined && Buffer.byteLength(JSON.stringify(data4), "utf8") - (typeof data4 == "string" ? 2 : 0) > 256){
-validate29.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/maxBytes",keyword:"maxBytes",params:{limit: 256}}];
+validate30.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/maxBytes",keyword:"maxBytes",params:{limit: 256}}];
 return false;
 }
 if(errors === _errs9){
 if(typeof data4 === "string"){
 if(func2(data4) > 64){
-validate29.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/maxLength",keyword:"maxLength",params:{limit: 64}}];
+validate30.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/maxLength",keyword:"maxLength",params:{limit: 64}}];
 return false;
 }
 }
@@ -1773,7 +1843,7 @@ if(data.activity !== undefined){
 let data5 = data.activity;
 const _errs11 = errors;
 if((!(data5 && typeof data5 == "object" && !Array.isArray(data5))) && (data5 !== null)){
-validate29.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/type",keyword:"type",params:{type: schema30.properties.activity.type}}];
+validate30.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/type",keyword:"type",params:{type: schema31.properties.activity.type}}];
 return false;
 }
 let reason0 = "";
@@ -1798,12 +1868,12 @@ depths0.push(depth0 + 1);
 }
 }
 if(reason0 !== ""){
-validate29.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxDepth",keyword:"maxDepth",params:{limit: 16, reason: reason0}}];
+validate30.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxDepth",keyword:"maxDepth",params:{limit: 16, reason: reason0}}];
 return false;
 }
 else {
 if(data5 !== undefined && Buffer.byteLength(JSON.stringify(data5), "utf8") - (typeof data5 == "string" ? 2 : 0) > 1024){
-validate29.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxBytes",keyword:"maxBytes",params:{limit: 1024}}];
+validate30.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxBytes",keyword:"maxBytes",params:{limit: 1024}}];
 return false;
 }
 }
@@ -1817,7 +1887,7 @@ if(data.visibility !== undefined){
 let data6 = data.visibility;
 const _errs13 = errors;
 if(!(((data6 === "everyone") || (data6 === "friends")) || (data6 === "nobody"))){
-validate29.errors = [{instancePath:instancePath+"/visibility",schemaPath:"#/properties/visibility/enum",keyword:"enum",params:{allowedValues: schema30.properties.visibility.enum}}];
+validate30.errors = [{instancePath:instancePath+"/visibility",schemaPath:"#/properties/visibility/enum",keyword:"enum",params:{allowedValues: schema31.properties.visibility.enum}}];
 return false;
 }
 var valid0 = _errs13 === errors;
@@ -1830,7 +1900,7 @@ if(data.status !== undefined){
 let data7 = data.status;
 const _errs14 = errors;
 if(!((((data7 === "online") || (data7 === "away")) || (data7 === "busy")) || (data7 === "dnd"))){
-validate29.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema30.properties.status.enum}}];
+validate30.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema31.properties.status.enum}}];
 return false;
 }
 var valid0 = _errs14 === errors;
@@ -1843,11 +1913,11 @@ if(data.ext !== undefined){
 let data8 = data.ext;
 const _errs15 = errors;
 if((typeof data8 !== "string") && (data8 !== null)){
-validate29.errors = [{instancePath:instancePath+"/ext",schemaPath:"#/properties/ext/type",keyword:"type",params:{type: schema30.properties.ext.type}}];
+validate30.errors = [{instancePath:instancePath+"/ext",schemaPath:"#/properties/ext/type",keyword:"type",params:{type: schema31.properties.ext.type}}];
 return false;
 }
 if(data8 !== undefined && Buffer.byteLength(JSON.stringify(data8), "utf8") - (typeof data8 == "string" ? 2 : 0) > 64){
-validate29.errors = [{instancePath:instancePath+"/ext",schemaPath:"#/properties/ext/maxBytes",keyword:"maxBytes",params:{limit: 64}}];
+validate30.errors = [{instancePath:instancePath+"/ext",schemaPath:"#/properties/ext/maxBytes",keyword:"maxBytes",params:{limit: 64}}];
 return false;
 }
 var valid0 = _errs15 === errors;
@@ -1867,18 +1937,18 @@ var valid0 = true;
 }
 }
 else {
-validate29.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
+validate30.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
 return false;
 }
 }
-validate29.errors = vErrors;
+validate30.errors = vErrors;
 return errors === 0;
 }
 
-export const wsListen = validate30;
-const schema31 = {"anyOf":[{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"friends":{"const":true}},"required":["action","friends"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["action","groupId"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false}]};
+export const wsListen = validate31;
+const schema32 = {"anyOf":[{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"friends":{"const":true},"bidirectional":{"type":"boolean"}},"required":["action","friends"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"bidirectional":{"type":"boolean"}},"required":["action","groupId"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true},"bidirectional":{"type":"boolean"}},"required":["action","userIds"],"additionalProperties":false}]};
 
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 const _errs0 = errors;
@@ -1900,7 +1970,7 @@ errors++;
 else {
 const _errs3 = errors;
 for(const key0 in data){
-if(!(((key0 === "action") || (key0 === "requestId")) || (key0 === "friends"))){
+if(!((((key0 === "action") || (key0 === "requestId")) || (key0 === "friends")) || (key0 === "bidirectional"))){
 const err1 = {instancePath,schemaPath:"#/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
 vErrors = [err1];
@@ -1935,7 +2005,7 @@ if(data.requestId !== undefined){
 let data1 = data.requestId;
 const _errs6 = errors;
 if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
-const err3 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/0/properties/requestId/type",keyword:"type",params:{type: schema31.anyOf[0].properties.requestId.type}};
+const err3 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/0/properties/requestId/type",keyword:"type",params:{type: schema32.anyOf[0].properties.requestId.type}};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -1981,13 +2051,11 @@ var valid1 = _errs8 === errors;
 else {
 var valid1 = true;
 }
-}
-}
-}
-}
-}
-else {
-const err6 = {instancePath,schemaPath:"#/anyOf/0/type",keyword:"type",params:{type: "object"}};
+if(valid1){
+if(data.bidirectional !== undefined){
+const _errs9 = errors;
+if(typeof data.bidirectional !== "boolean"){
+const err6 = {instancePath:instancePath+"/bidirectional",schemaPath:"#/anyOf/0/properties/bidirectional/type",keyword:"type",params:{type: "boolean"}};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -1996,16 +2064,19 @@ vErrors.push(err6);
 }
 errors++;
 }
+var valid1 = _errs9 === errors;
 }
-var _valid0 = _errs1 === errors;
-valid0 = valid0 || _valid0;
-if(!valid0){
-const _errs9 = errors;
-if(errors === _errs9){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing1;
-if(((data.action === undefined) && (missing1 = "action")) || ((data.groupId === undefined) && (missing1 = "groupId"))){
-const err7 = {instancePath,schemaPath:"#/anyOf/1/required",keyword:"required",params:{missingProperty: missing1}};
+else {
+var valid1 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+const err7 = {instancePath,schemaPath:"#/anyOf/0/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2014,11 +2085,16 @@ vErrors.push(err7);
 }
 errors++;
 }
-else {
+}
+var _valid0 = _errs1 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
 const _errs11 = errors;
-for(const key1 in data){
-if(!(((key1 === "action") || (key1 === "requestId")) || (key1 === "groupId"))){
-const err8 = {instancePath,schemaPath:"#/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
+if(errors === _errs11){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing1;
+if(((data.action === undefined) && (missing1 = "action")) || ((data.groupId === undefined) && (missing1 = "groupId"))){
+const err8 = {instancePath,schemaPath:"#/anyOf/1/required",keyword:"required",params:{missingProperty: missing1}};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2026,14 +2102,12 @@ else {
 vErrors.push(err8);
 }
 errors++;
-break;
 }
-}
-if(_errs11 === errors){
-if(data.action !== undefined){
-const _errs12 = errors;
-if(typeof data.action !== "string"){
-const err9 = {instancePath:instancePath+"/action",schemaPath:"#/anyOf/1/properties/action/type",keyword:"type",params:{type: "string"}};
+else {
+const _errs13 = errors;
+for(const key1 in data){
+if(!((((key1 === "action") || (key1 === "requestId")) || (key1 === "groupId")) || (key1 === "bidirectional"))){
+const err9 = {instancePath,schemaPath:"#/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -2041,18 +2115,14 @@ else {
 vErrors.push(err9);
 }
 errors++;
+break;
 }
-var valid2 = _errs12 === errors;
 }
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data.requestId !== undefined){
-let data4 = data.requestId;
+if(_errs13 === errors){
+if(data.action !== undefined){
 const _errs14 = errors;
-if((typeof data4 !== "string") && (!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4))))){
-const err10 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/1/properties/requestId/type",keyword:"type",params:{type: schema31.anyOf[1].properties.requestId.type}};
+if(typeof data.action !== "string"){
+const err10 = {instancePath:instancePath+"/action",schemaPath:"#/anyOf/1/properties/action/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -2061,10 +2131,17 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(errors === _errs14){
-if(typeof data4 === "string"){
-if(func2(data4) > 128){
-const err11 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/1/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}};
+var valid2 = _errs14 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data.requestId !== undefined){
+let data5 = data.requestId;
+const _errs16 = errors;
+if((typeof data5 !== "string") && (!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5))))){
+const err11 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/1/properties/requestId/type",keyword:"type",params:{type: schema32.anyOf[1].properties.requestId.type}};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -2073,21 +2150,10 @@ vErrors.push(err11);
 }
 errors++;
 }
-}
-}
-var valid2 = _errs14 === errors;
-}
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data.groupId !== undefined){
-let data5 = data.groupId;
-const _errs16 = errors;
 if(errors === _errs16){
 if(typeof data5 === "string"){
-if(!pattern0.test(data5)){
-const err12 = {instancePath:instancePath+"/groupId",schemaPath:"#/anyOf/1/properties/groupId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}};
+if(func2(data5) > 128){
+const err12 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/1/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -2097,8 +2163,20 @@ vErrors.push(err12);
 errors++;
 }
 }
+}
+var valid2 = _errs16 === errors;
+}
 else {
-const err13 = {instancePath:instancePath+"/groupId",schemaPath:"#/anyOf/1/properties/groupId/type",keyword:"type",params:{type: "string"}};
+var valid2 = true;
+}
+if(valid2){
+if(data.groupId !== undefined){
+let data6 = data.groupId;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data6 === "string"){
+if(!pattern0.test(data6)){
+const err13 = {instancePath:instancePath+"/groupId",schemaPath:"#/anyOf/1/properties/groupId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -2108,18 +2186,8 @@ vErrors.push(err13);
 errors++;
 }
 }
-var valid2 = _errs16 === errors;
-}
 else {
-var valid2 = true;
-}
-}
-}
-}
-}
-}
-else {
-const err14 = {instancePath,schemaPath:"#/anyOf/1/type",keyword:"type",params:{type: "object"}};
+const err14 = {instancePath:instancePath+"/groupId",schemaPath:"#/anyOf/1/properties/groupId/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -2129,15 +2197,16 @@ vErrors.push(err14);
 errors++;
 }
 }
-var _valid0 = _errs9 === errors;
-valid0 = valid0 || _valid0;
-if(!valid0){
-const _errs18 = errors;
-if(errors === _errs18){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing2;
-if(((data.action === undefined) && (missing2 = "action")) || ((data.userIds === undefined) && (missing2 = "userIds"))){
-const err15 = {instancePath,schemaPath:"#/anyOf/2/required",keyword:"required",params:{missingProperty: missing2}};
+var valid2 = _errs18 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data.bidirectional !== undefined){
+const _errs20 = errors;
+if(typeof data.bidirectional !== "boolean"){
+const err15 = {instancePath:instancePath+"/bidirectional",schemaPath:"#/anyOf/1/properties/bidirectional/type",keyword:"type",params:{type: "boolean"}};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -2146,11 +2215,19 @@ vErrors.push(err15);
 }
 errors++;
 }
+var valid2 = _errs20 === errors;
+}
 else {
-const _errs20 = errors;
-for(const key2 in data){
-if(!(((key2 === "action") || (key2 === "requestId")) || (key2 === "userIds"))){
-const err16 = {instancePath,schemaPath:"#/anyOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
+var valid2 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+const err16 = {instancePath,schemaPath:"#/anyOf/1/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -2158,14 +2235,17 @@ else {
 vErrors.push(err16);
 }
 errors++;
-break;
 }
 }
-if(_errs20 === errors){
-if(data.action !== undefined){
-const _errs21 = errors;
-if(typeof data.action !== "string"){
-const err17 = {instancePath:instancePath+"/action",schemaPath:"#/anyOf/2/properties/action/type",keyword:"type",params:{type: "string"}};
+var _valid0 = _errs11 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const _errs22 = errors;
+if(errors === _errs22){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing2;
+if(((data.action === undefined) && (missing2 = "action")) || ((data.userIds === undefined) && (missing2 = "userIds"))){
+const err17 = {instancePath,schemaPath:"#/anyOf/2/required",keyword:"required",params:{missingProperty: missing2}};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -2174,17 +2254,11 @@ vErrors.push(err17);
 }
 errors++;
 }
-var valid3 = _errs21 === errors;
-}
 else {
-var valid3 = true;
-}
-if(valid3){
-if(data.requestId !== undefined){
-let data7 = data.requestId;
-const _errs23 = errors;
-if((typeof data7 !== "string") && (!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7))))){
-const err18 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/2/properties/requestId/type",keyword:"type",params:{type: schema31.anyOf[2].properties.requestId.type}};
+const _errs24 = errors;
+for(const key2 in data){
+if(!((((key2 === "action") || (key2 === "requestId")) || (key2 === "userIds")) || (key2 === "bidirectional"))){
+const err18 = {instancePath,schemaPath:"#/anyOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -2192,11 +2266,14 @@ else {
 vErrors.push(err18);
 }
 errors++;
+break;
 }
-if(errors === _errs23){
-if(typeof data7 === "string"){
-if(func2(data7) > 128){
-const err19 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/2/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}};
+}
+if(_errs24 === errors){
+if(data.action !== undefined){
+const _errs25 = errors;
+if(typeof data.action !== "string"){
+const err19 = {instancePath:instancePath+"/action",schemaPath:"#/anyOf/2/properties/action/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -2205,21 +2282,17 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-}
-var valid3 = _errs23 === errors;
+var valid3 = _errs25 === errors;
 }
 else {
 var valid3 = true;
 }
 if(valid3){
-if(data.userIds !== undefined){
-let data8 = data.userIds;
-const _errs25 = errors;
-if(errors === _errs25){
-if(Array.isArray(data8)){
-if(data8.length > 100){
-const err20 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/maxItems",keyword:"maxItems",params:{limit: 100}};
+if(data.requestId !== undefined){
+let data9 = data.requestId;
+const _errs27 = errors;
+if((typeof data9 !== "string") && (!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9))))){
+const err20 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/2/properties/requestId/type",keyword:"type",params:{type: schema32.anyOf[2].properties.requestId.type}};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -2228,9 +2301,10 @@ vErrors.push(err20);
 }
 errors++;
 }
-else {
-if(data8.length < 1){
-const err21 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/minItems",keyword:"minItems",params:{limit: 1}};
+if(errors === _errs27){
+if(typeof data9 === "string"){
+if(func2(data9) > 128){
+const err21 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/2/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -2239,16 +2313,21 @@ vErrors.push(err21);
 }
 errors++;
 }
+}
+}
+var valid3 = _errs27 === errors;
+}
 else {
-var valid4 = true;
-const len0 = data8.length;
-for(let i0=0; i0<len0; i0++){
-let data9 = data8[i0];
-const _errs27 = errors;
-if(errors === _errs27){
-if(typeof data9 === "string"){
-if(!pattern0.test(data9)){
-const err22 = {instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/anyOf/2/properties/userIds/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}};
+var valid3 = true;
+}
+if(valid3){
+if(data.userIds !== undefined){
+let data10 = data.userIds;
+const _errs29 = errors;
+if(errors === _errs29){
+if(Array.isArray(data10)){
+if(data10.length > 100){
+const err22 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/maxItems",keyword:"maxItems",params:{limit: 100}};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -2257,9 +2336,9 @@ vErrors.push(err22);
 }
 errors++;
 }
-}
 else {
-const err23 = {instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/anyOf/2/properties/userIds/items/type",keyword:"type",params:{type: "string"}};
+if(data10.length < 1){
+const err23 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/minItems",keyword:"minItems",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -2268,30 +2347,59 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-var valid4 = _errs27 === errors;
-if(!valid4){
-break;
-}
-}
-if(valid4){
-let i1 = data8.length;
-let j0;
-if(i1 > 1){
-const indices0 = Object.create(null);
-for(;i1--;){
-let item0 = data8[i1];
-if(typeof item0 !== "string"){
-continue;
-}
-if(typeof indices0[item0] == "number"){
-j0 = indices0[item0];
-const err24 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}};
+else {
+var valid4 = true;
+const len0 = data10.length;
+for(let i0=0; i0<len0; i0++){
+let data11 = data10[i0];
+const _errs31 = errors;
+if(errors === _errs31){
+if(typeof data11 === "string"){
+if(!pattern0.test(data11)){
+const err24 = {instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/anyOf/2/properties/userIds/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}};
 if(vErrors === null){
 vErrors = [err24];
 }
 else {
 vErrors.push(err24);
+}
+errors++;
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/anyOf/2/properties/userIds/items/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+var valid4 = _errs31 === errors;
+if(!valid4){
+break;
+}
+}
+if(valid4){
+let i1 = data10.length;
+let j0;
+if(i1 > 1){
+const indices0 = Object.create(null);
+for(;i1--;){
+let item0 = data10[i1];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+const err26 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
 }
 errors++;
 break;
@@ -2304,17 +2412,35 @@ indices0[item0] = i1;
 }
 }
 else {
-const err25 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/type",keyword:"type",params:{type: "array"}};
+const err27 = {instancePath:instancePath+"/userIds",schemaPath:"#/anyOf/2/properties/userIds/type",keyword:"type",params:{type: "array"}};
 if(vErrors === null){
-vErrors = [err25];
+vErrors = [err27];
 }
 else {
-vErrors.push(err25);
+vErrors.push(err27);
 }
 errors++;
 }
 }
-var valid3 = _errs25 === errors;
+var valid3 = _errs29 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data.bidirectional !== undefined){
+const _errs33 = errors;
+if(typeof data.bidirectional !== "boolean"){
+const err28 = {instancePath:instancePath+"/bidirectional",schemaPath:"#/anyOf/2/properties/bidirectional/type",keyword:"type",params:{type: "boolean"}};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+var valid3 = _errs33 === errors;
 }
 else {
 var valid3 = true;
@@ -2324,31 +2450,32 @@ var valid3 = true;
 }
 }
 }
-else {
-const err26 = {instancePath,schemaPath:"#/anyOf/2/type",keyword:"type",params:{type: "object"}};
-if(vErrors === null){
-vErrors = [err26];
 }
 else {
-vErrors.push(err26);
+const err29 = {instancePath,schemaPath:"#/anyOf/2/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
 }
 errors++;
 }
 }
-var _valid0 = _errs18 === errors;
+var _valid0 = _errs22 === errors;
 valid0 = valid0 || _valid0;
 }
 }
 if(!valid0){
-const err27 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+const err30 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
 if(vErrors === null){
-vErrors = [err27];
+vErrors = [err30];
 }
 else {
-vErrors.push(err27);
+vErrors.push(err30);
 }
 errors++;
-validate30.errors = vErrors;
+validate31.errors = vErrors;
 return false;
 }
 else {
@@ -2362,79 +2489,11 @@ vErrors = null;
 }
 }
 }
-validate30.errors = vErrors;
-return errors === 0;
-}
-
-export const wsStopListening = validate31;
-const schema32 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128}},"required":["action"],"additionalProperties":false};
-
-function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.action === undefined) && (missing0 = "action")){
-validate31.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "action") || (key0 === "requestId"))){
-validate31.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.action !== undefined){
-const _errs2 = errors;
-if(typeof data.action !== "string"){
-validate31.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/type",keyword:"type",params:{type: "string"}}];
-return false;
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.requestId !== undefined){
-let data1 = data.requestId;
-const _errs4 = errors;
-if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
-validate31.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/type",keyword:"type",params:{type: schema32.properties.requestId.type}}];
-return false;
-}
-if(errors === _errs4){
-if(typeof data1 === "string"){
-if(func2(data1) > 128){
-validate31.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}}];
-return false;
-}
-}
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate31.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
-return false;
-}
-}
 validate31.errors = vErrors;
 return errors === 0;
 }
 
-export const wsForcePush = validate32;
+export const wsStopListening = validate32;
 const schema33 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128}},"required":["action"],"additionalProperties":false};
 
 function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -2502,8 +2561,8 @@ validate32.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeInitializePresence = validate33;
-const schema34 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId","expiresIn"],"additionalProperties":false};
+export const wsForcePush = validate33;
+const schema34 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128}},"required":["action"],"additionalProperties":false};
 
 function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2511,24 +2570,24 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.expiresIn === undefined) && (missing0 = "expiresIn"))){
+if((data.action === undefined) && (missing0 = "action")){
 validate33.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "status")) || (key0 === "activity")) || (key0 === "device"))){
+if(!((key0 === "action") || (key0 === "requestId"))){
 validate33.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.op !== undefined){
+if(data.action !== undefined){
 const _errs2 = errors;
-if(typeof data.op !== "string"){
-validate33.errors = [{instancePath:instancePath+"/op",schemaPath:"#/properties/op/type",keyword:"type",params:{type: "string"}}];
+if(typeof data.action !== "string"){
+validate33.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -2537,134 +2596,25 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.userId !== undefined){
-let data1 = data.userId;
+if(data.requestId !== undefined){
+let data1 = data.requestId;
 const _errs4 = errors;
+if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
+validate33.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/type",keyword:"type",params:{type: schema34.properties.requestId.type}}];
+return false;
+}
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(!pattern0.test(data1)){
-validate33.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+if(func2(data1) > 128){
+validate33.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}}];
 return false;
 }
-}
-else {
-validate33.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
-return false;
 }
 }
 var valid0 = _errs4 === errors;
 }
 else {
 var valid0 = true;
-}
-if(valid0){
-if(data.expiresIn !== undefined){
-let data2 = data.expiresIn;
-const _errs6 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate33.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/type",keyword:"type",params:{type: "integer"}}];
-return false;
-}
-if(errors === _errs6){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 604800 || isNaN(data2)){
-validate33.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/maximum",keyword:"maximum",params:{comparison: "<=", limit: 604800}}];
-return false;
-}
-else {
-if(data2 < 1 || isNaN(data2)){
-validate33.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs6 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.status !== undefined){
-let data3 = data.status;
-const _errs8 = errors;
-if(!((((data3 === "online") || (data3 === "away")) || (data3 === "busy")) || (data3 === "dnd"))){
-validate33.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema34.properties.status.enum}}];
-return false;
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.activity !== undefined){
-let data4 = data.activity;
-const _errs9 = errors;
-if((!(data4 && typeof data4 == "object" && !Array.isArray(data4))) && (data4 !== null)){
-validate33.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/type",keyword:"type",params:{type: schema34.properties.activity.type}}];
-return false;
-}
-let reason0 = "";
-const stack0 = [data4];
-const depths0 = [0];
-for(;reason0 === "" && stack0.length > 0;){
-const value0 = stack0.pop();
-const depth0 = depths0.pop();
-if(typeof value0 == "number" && !isFinite(value0)){
-reason0 = "finite";
-}
-else if(value0 !== null && typeof value0 == "object"){
-if(depth0 >= 16){
-reason0 = "depth";
-}
-else {
-for(const child0 of Object.values(value0)){
-stack0.push(child0);
-depths0.push(depth0 + 1);
-}
-}
-}
-}
-if(reason0 !== ""){
-validate33.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxDepth",keyword:"maxDepth",params:{limit: 16, reason: reason0}}];
-return false;
-}
-else {
-if(data4 !== undefined && Buffer.byteLength(JSON.stringify(data4), "utf8") - (typeof data4 == "string" ? 2 : 0) > 1024){
-validate33.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxBytes",keyword:"maxBytes",params:{limit: 1024}}];
-return false;
-}
-}
-var valid0 = _errs9 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.device !== undefined){
-let data5 = data.device;
-const _errs11 = errors;
-if(errors === _errs11){
-if(typeof data5 === "string"){
-if(!pattern2.test(data5)){
-validate33.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
-return false;
-}
-}
-else {
-validate33.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/type",keyword:"type",params:{type: "string"}}];
-return false;
-}
-}
-var valid0 = _errs11 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
 }
 }
 }
@@ -2679,8 +2629,8 @@ validate33.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeExtendPresence = validate34;
-const schema35 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId","expiresIn"],"additionalProperties":false};
+export const sysInvokeInitializePresence = validate34;
+const schema35 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId","expiresIn"],"additionalProperties":false};
 
 function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2695,7 +2645,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "device"))){
+if(!((((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "status")) || (key0 === "activity")) || (key0 === "device"))){
 validate34.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -2762,12 +2712,69 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.device !== undefined){
-let data3 = data.device;
+if(data.status !== undefined){
+let data3 = data.status;
 const _errs8 = errors;
-if(errors === _errs8){
-if(typeof data3 === "string"){
-if(!pattern2.test(data3)){
+if(!((((data3 === "online") || (data3 === "away")) || (data3 === "busy")) || (data3 === "dnd"))){
+validate34.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema35.properties.status.enum}}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.activity !== undefined){
+let data4 = data.activity;
+const _errs9 = errors;
+if((!(data4 && typeof data4 == "object" && !Array.isArray(data4))) && (data4 !== null)){
+validate34.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/type",keyword:"type",params:{type: schema35.properties.activity.type}}];
+return false;
+}
+let reason0 = "";
+const stack0 = [data4];
+const depths0 = [0];
+for(;reason0 === "" && stack0.length > 0;){
+const value0 = stack0.pop();
+const depth0 = depths0.pop();
+if(typeof value0 == "number" && !isFinite(value0)){
+reason0 = "finite";
+}
+else if(value0 !== null && typeof value0 == "object"){
+if(depth0 >= 16){
+reason0 = "depth";
+}
+else {
+for(const child0 of Object.values(value0)){
+stack0.push(child0);
+depths0.push(depth0 + 1);
+}
+}
+}
+}
+if(reason0 !== ""){
+validate34.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxDepth",keyword:"maxDepth",params:{limit: 16, reason: reason0}}];
+return false;
+}
+else {
+if(data4 !== undefined && Buffer.byteLength(JSON.stringify(data4), "utf8") - (typeof data4 == "string" ? 2 : 0) > 1024){
+validate34.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxBytes",keyword:"maxBytes",params:{limit: 1024}}];
+return false;
+}
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.device !== undefined){
+let data5 = data.device;
+const _errs11 = errors;
+if(errors === _errs11){
+if(typeof data5 === "string"){
+if(!pattern2.test(data5)){
 validate34.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
 return false;
 }
@@ -2777,10 +2784,12 @@ validate34.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs8 === errors;
+var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+}
 }
 }
 }
@@ -2797,8 +2806,8 @@ validate34.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeTerminatePresence = validate35;
-const schema36 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId"],"additionalProperties":false};
+export const sysInvokeExtendPresence = validate35;
+const schema36 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId","expiresIn"],"additionalProperties":false};
 
 function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2806,14 +2815,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))){
+if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.expiresIn === undefined) && (missing0 = "expiresIn"))){
 validate35.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "device"))){
+if(!((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "device"))){
 validate35.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -2853,12 +2862,39 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.device !== undefined){
-let data2 = data.device;
+if(data.expiresIn !== undefined){
+let data2 = data.expiresIn;
 const _errs6 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate35.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/type",keyword:"type",params:{type: "integer"}}];
+return false;
+}
 if(errors === _errs6){
-if(typeof data2 === "string"){
-if(!pattern2.test(data2)){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 604800 || isNaN(data2)){
+validate35.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/maximum",keyword:"maximum",params:{comparison: "<=", limit: 604800}}];
+return false;
+}
+else {
+if(data2 < 1 || isNaN(data2)){
+validate35.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.device !== undefined){
+let data3 = data.device;
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data3 === "string"){
+if(!pattern2.test(data3)){
 validate35.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
 return false;
 }
@@ -2868,10 +2904,11 @@ validate35.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs6 === errors;
+var valid0 = _errs8 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
@@ -2887,8 +2924,8 @@ validate35.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeAddFriend = validate36;
-const schema37 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"friendId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","userId","friendId"],"additionalProperties":false};
+export const sysInvokeTerminatePresence = validate36;
+const schema37 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId"],"additionalProperties":false};
 
 function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2896,14 +2933,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.friendId === undefined) && (missing0 = "friendId"))){
+if(((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))){
 validate36.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "friendId"))){
+if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "device"))){
 validate36.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -2943,18 +2980,18 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.friendId !== undefined){
-let data2 = data.friendId;
+if(data.device !== undefined){
+let data2 = data.device;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(!pattern0.test(data2)){
-validate36.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+if(!pattern2.test(data2)){
+validate36.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
 return false;
 }
 }
 else {
-validate36.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/type",keyword:"type",params:{type: "string"}}];
+validate36.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 }
@@ -2977,7 +3014,7 @@ validate36.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeRemoveFriend = validate37;
+export const sysInvokeAddFriend = validate37;
 const schema38 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"friendId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","userId","friendId"],"additionalProperties":false};
 
 function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -3067,8 +3104,8 @@ validate37.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeAddGroupMember = validate38;
-const schema39 = {"type":"object","properties":{"op":{"type":"string"},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","groupId","userId"],"additionalProperties":false};
+export const sysInvokeRemoveFriend = validate38;
+const schema39 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"friendId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","userId","friendId"],"additionalProperties":false};
 
 function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3076,14 +3113,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.op === undefined) && (missing0 = "op")) || ((data.groupId === undefined) && (missing0 = "groupId"))) || ((data.userId === undefined) && (missing0 = "userId"))){
+if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.friendId === undefined) && (missing0 = "friendId"))){
 validate38.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "op") || (key0 === "groupId")) || (key0 === "userId"))){
+if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "friendId"))){
 validate38.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -3102,18 +3139,18 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.groupId !== undefined){
-let data1 = data.groupId;
+if(data.userId !== undefined){
+let data1 = data.userId;
 const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(!pattern0.test(data1)){
-validate38.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+validate38.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
 return false;
 }
 }
 else {
-validate38.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/type",keyword:"type",params:{type: "string"}}];
+validate38.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 }
@@ -3123,18 +3160,18 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.userId !== undefined){
-let data2 = data.userId;
+if(data.friendId !== undefined){
+let data2 = data.friendId;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(!pattern0.test(data2)){
-validate38.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+validate38.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
 return false;
 }
 }
 else {
-validate38.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
+validate38.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 }
@@ -3157,7 +3194,7 @@ validate38.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeRemoveGroupMember = validate39;
+export const sysInvokeAddGroupMember = validate39;
 const schema40 = {"type":"object","properties":{"op":{"type":"string"},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","groupId","userId"],"additionalProperties":false};
 
 function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -3244,6 +3281,96 @@ return false;
 }
 }
 validate39.errors = vErrors;
+return errors === 0;
+}
+
+export const sysInvokeRemoveGroupMember = validate40;
+const schema41 = {"type":"object","properties":{"op":{"type":"string"},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","groupId","userId"],"additionalProperties":false};
+
+function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.op === undefined) && (missing0 = "op")) || ((data.groupId === undefined) && (missing0 = "groupId"))) || ((data.userId === undefined) && (missing0 = "userId"))){
+validate40.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "op") || (key0 === "groupId")) || (key0 === "userId"))){
+validate40.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.op !== undefined){
+const _errs2 = errors;
+if(typeof data.op !== "string"){
+validate40.errors = [{instancePath:instancePath+"/op",schemaPath:"#/properties/op/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.groupId !== undefined){
+let data1 = data.groupId;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!pattern0.test(data1)){
+validate40.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+return false;
+}
+}
+else {
+validate40.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.userId !== undefined){
+let data2 = data.userId;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data2 === "string"){
+if(!pattern0.test(data2)){
+validate40.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+return false;
+}
+}
+else {
+validate40.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate40.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
+return false;
+}
+}
+validate40.errors = vErrors;
 return errors === 0;
 }
 

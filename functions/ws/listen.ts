@@ -13,6 +13,6 @@ export const handler = wsAction<ListenTarget & Record<string, unknown>>(
   },
   (msg, who) => {
     const target: ListenTarget = msg.friends ? { friends: true } : msg.groupId ? { groupId: msg.groupId as string } : { userIds: msg.userIds as string[] };
-    return listen(who, target);
+    return listen(who, target, msg.bidirectional === true);
   },
 );

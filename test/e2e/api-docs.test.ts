@@ -31,6 +31,8 @@ describe('API documents', () => {
     expect(openapi.paths['/v1/me/presence'].patch.requestBody.content['application/json'].schema).toEqual(roundTrip(patchPresenceBody));
     expect(openapi.paths['/v1/me/subscriptions'].post.requestBody.content['application/json'].schema).toEqual(roundTrip(subscribeBody));
     expect(openapi.paths['/v1/sys/users/{userId}/presence'].put.security).toEqual([{ bearer: ['presence:sys'] }]);
+    // either scope opens the online list: one security requirement each
+    expect(openapi.paths['/v1/admin/presence'].get.security).toEqual([{ bearer: ['presence:admin'] }, { bearer: ['presence:app'] }]);
   });
 
   it('AsyncAPI 3.0 lists every WebSocket action with the handlers own message schemas', async () => {
@@ -67,6 +69,7 @@ describe('API documents', () => {
       ['PUT', '/v1/sys/users/{userId}/presence', '/v1/sys/users/docs-iot/presence', SYS, { expiresIn: 60, activity: { t: 20 } }],
       ['POST', '/v1/sys/users/{userId}/presence/extend', '/v1/sys/users/docs-iot/presence/extend', SYS, { expiresIn: 120 }],
       ['DELETE', '/v1/sys/users/{userId}/presence', '/v1/sys/users/docs-iot/presence', SYS],
+      ['GET', '/v1/admin/presence', '/v1/admin/presence?limit=2', token('docs-app', 'presence:app')],
       ['POST', '/v1/admin/cleanup-presence', '/v1/admin/cleanup-presence', ADMIN],
     ];
     expect(new Set(calls.map(([m, p]) => `${m} ${p}`))).toEqual(new Set(httpRoutes.map((r) => `${r.method} ${r.path}`)));
@@ -96,6 +99,7 @@ describe('API documents', () => {
       await c.request('setPresence', { customStatus: 'ws' }),
       await c.request('subscribe', { userIds: ['docs-src'] }),
       await c.request('listen', { userIds: ['docs-src'] }),
+      await c.request('listen', { userIds: ['docs-src'], bidirectional: true }),
       await c.request('stopListening'),
       await c.request('forcePush'),
       await c.request('unsubscribe', { userIds: ['nobody'] }),

@@ -232,7 +232,7 @@ describe('npm run token arguments (bin/token.ts)', () => {
     [['alice', '--scope'], '--scope needs a value'],
     [['alice', '--stack-name', 'X'], '--stack-name goes with --stack'],
     [['alice', '--stack', '--ttl', '60'], '--ttl is for local tokens'],
-    [['alice', 'presence:root', '--stack'], 'the user pool grants only presence:sys, presence:admin, not presence:root'],
+    [['alice', 'presence:root', '--stack'], 'the user pool grants only presence:sys, presence:admin, presence:app, not presence:root'],
   ])('refuses %j with the usage', (argv, message) => {
     expect(() => parseTokenArgs(argv)).toThrow(message);
     expect(() => parseTokenArgs(argv)).toThrow('usage: npm run token');

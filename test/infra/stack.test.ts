@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { METRICS_NAMESPACE } from '../../functions/commons/metric-names.ts';
 import { FUNCTION_TAG } from '../../lib/constructs/presence-function.ts';
 import { PresenceStack } from '../../lib/presence-stack.ts';
-import { type Access, HEARTBEAT_ROUTE_KEY, httpRoutes, SCOPES, workers, wsRoutes } from '../../lib/routes.ts';
+import { type Access, HEARTBEAT_ROUTE_KEY, httpRoutes, routeScopes, SCOPES, workers, wsRoutes } from '../../lib/routes.ts';
 import { graphTable, presenceTable, STREAM_PARALLELIZATION, STREAM_RETRY_ATTEMPTS, streamFilterPatterns, type TableDef } from '../../lib/tables.ts';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
@@ -145,24 +145,26 @@ describe('HTTP API', () => {
   });
 
   it.each(httpRoutes.map((r) => [`${r.method} ${r.path}`, r] as const))('route %s exists behind the JWT authorizer with its scope', (routeKey, route) => {
-    const scope = SCOPES[route.auth];
+    const scopes = routeScopes(route);
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
       ApiId: { Ref: httpApiId },
       RouteKey: routeKey,
       AuthorizationType: 'JWT',
       AuthorizerId: Match.anyValue(),
-      AuthorizationScopes: scope ? [scope] : Match.absent(),
+      AuthorizationScopes: scopes.length ? scopes : Match.absent(),
     });
   });
 
-  it('sys/admin routes carry their AuthorizationScopes (and there is at least one such route)', () => {
+  it('sys/admin/app routes carry their AuthorizationScopes (and there is at least one such route, and one open to two scopes)', () => {
     const scoped = httpRoutes.filter((r) => SCOPES[r.auth]);
     expect(scoped.length).toBeGreaterThan(0);
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route') as Record<string, Resource>);
     for (const r of scoped) {
       const found = routes.find((x) => x.Properties.RouteKey === `${r.method} ${r.path}`);
-      expect(found?.Properties.AuthorizationScopes, r.id).toEqual([SCOPES[r.auth]]);
+      expect(found?.Properties.AuthorizationScopes, r.id).toEqual(routeScopes(r));
     }
+    const online = routes.find((x) => x.Properties.RouteKey === 'GET /v1/admin/presence');
+    expect(online?.Properties.AuthorizationScopes).toEqual([SCOPES.admin, SCOPES.app]);
   });
 
   it('has no routes besides those of lib/routes.ts', () => {
@@ -397,9 +399,9 @@ describe('Lambda functions', () => {
     }
   });
 
-  it('only the functions that read stream-fed state query the Presence indexes (the sweep), and no function may Query its table', () => {
+  it('only the sweep and the online list query the Presence indexes, and no function may Query its table', () => {
     const queriesPresenceIndex = [...accessById].filter(([, a]) => a.presence?.includes('QueryIndex')).map(([id]) => id);
-    expect(queriesPresenceIndex.sort()).toEqual(['AdminCleanup', 'Sweeper']);
+    expect(queriesPresenceIndex.sort()).toEqual(['AdminCleanup', 'GetOnlinePresence', 'Sweeper']);
     expect([...accessById].filter(([, a]) => a.presence?.includes('Query'))).toEqual([]);
   });
 

@@ -68,20 +68,62 @@ describe('listeners', () => {
     await store.addUserListeners('l-ann', 'conn-1', ['l-x', 'l-y'], exp);
     await store.addGroupListener('l-ann', 'conn-1', 'club', exp);
     await store.subscribe('l-sub', ['l-x'], exp, Date.now());
-    expect((await store.watchersOf('l-x', Date.now())).sort()).toEqual(['l-ann', 'l-sub']);
+    expect((await store.watchersOf('l-x', Date.now())).users.sort()).toEqual(['l-ann', 'l-sub']);
     expect(await store.groupListenersOf('club', Date.now())).toEqual(['l-ann']);
     expect(await store.countListeners('conn-1')).toBe(3);
     requests.reset();
     expect(await store.removeListeners('conn-1')).toBe(3);
     expect(requests.counts).toEqual({ Query: 1, BatchWriteItem: 1 });
-    expect(await store.watchersOf('l-x', Date.now())).toEqual(['l-sub']);
+    expect((await store.watchersOf('l-x', Date.now())).users).toEqual(['l-sub']);
     expect(await store.groupListenersOf('club', Date.now())).toEqual([]);
   });
 
   it('ignores expired listeners at read', async () => {
     await store.addUserListeners('l-old', 'conn-2', ['l-z'], Date.now() + 20);
     await new Promise((r) => setTimeout(r, 40));
-    expect(await store.watchersOf('l-z', Date.now())).toEqual([]);
+    expect((await store.watchersOf('l-z', Date.now())).users).toEqual([]);
+  });
+
+  it('bidirectional: the targets, a group and the friends hear the caller, from the same Query of its watchers; no target counts twice', async () => {
+    const exp = Date.now() + 60_000;
+    requests.reset();
+    await store.addUserListeners('b-ann', 'conn-b', ['b-x', 'b-y', 'b-ann'], exp, true);
+    await store.addGroupListener('b-ann', 'conn-b', 'b-club', exp, true);
+    await store.addFriendsHearing('b-ann', 'conn-b', exp);
+    // each listen is still one write request
+    expect(requests.counts).toEqual({ BatchWriteItem: 2, PutItem: 1 });
+    // the listeners as before: b-ann watches its targets (itself included, as a plain listen does)
+    expect((await store.watchersOf('b-x', Date.now())).users).toEqual(['b-ann']);
+    expect(await store.groupListenersOf('b-club', Date.now())).toEqual(['b-ann']);
+    // and the reverse: who hears b-ann (the caller is not registered to hear itself twice)
+    requests.reset();
+    const heard = await store.watchersOf('b-ann', Date.now());
+    expect(requests.counts).toEqual({ Query: 1 });
+    expect({ ...heard, users: heard.users.sort() }).toEqual({ users: ['b-ann', 'b-x', 'b-y'], groups: ['b-club'], friends: true });
+    // the cap counts targets: 3 users and 1 group
+    expect(await store.countListeners('conn-b')).toBe(4);
+    // a membership that ends takes the group's hearing with the listener
+    await store.removeGroupListenersOf('b-club', 'b-ann');
+    expect((await store.watchersOf('b-ann', Date.now())).groups).toEqual([]);
+    expect(await store.countListeners('conn-b')).toBe(3);
+    // stopListening: everything goes, the reverse registrations too; the count is of targets
+    expect(await store.removeListeners('conn-b')).toBe(3);
+    expect(await store.watchersOf('b-ann', Date.now())).toEqual({ users: [], groups: [], friends: false });
+  });
+
+  it('a gone connection: its listeners go, its reverse registrations last until heardUntil (same two requests)', async () => {
+    const exp = Date.now() + 60_000;
+    await store.addUserListeners('g-ann', 'conn-g', ['g-x'], exp, true);
+    await store.addFriendsHearing('g-ann', 'conn-g', exp);
+    const heardUntil = Date.now() + 300;
+    requests.reset();
+    expect(await store.removeListeners('conn-g', heardUntil)).toBe(1);
+    expect(requests.counts).toEqual({ Query: 1, BatchWriteItem: 1 });
+    expect((await store.watchersOf('g-x', Date.now())).users).toEqual([]);
+    expect(await store.watchersOf('g-ann', Date.now())).toEqual({ users: ['g-x'], groups: [], friends: true });
+    expect(await store.countListeners('conn-g')).toBe(0);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(await store.watchersOf('g-ann', Date.now())).toEqual({ users: [], groups: [], friends: false });
   });
 
   it('used no Scan in this file', () => {

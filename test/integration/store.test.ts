@@ -185,10 +185,10 @@ describe('subscriptions', () => {
     const p3 = await store.listSubscriptions(me, 3, p2.nextCursor, Date.now());
     expect([...p2.subscriptions, ...p3.subscriptions].map((s) => s.userId)).toEqual(['t3', 't4', 't5', 't6']);
     expect(p3.nextCursor).toBeNull();
-    expect(await store.watchersOf('expired', Date.now())).toEqual([]);
-    expect(await store.watchersOf('t3', Date.now())).toEqual([me]);
+    expect((await store.watchersOf('expired', Date.now())).users).toEqual([]);
+    expect((await store.watchersOf('t3', Date.now())).users).toEqual([me]);
     await store.unsubscribe(me, ['t3']);
-    expect(await store.watchersOf('t3', Date.now())).toEqual([]);
+    expect((await store.watchersOf('t3', Date.now())).users).toEqual([]);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   emptyState,
   expireConnectionDevice,
   finalize,
+  listedOnline,
   projectedVersion,
   projectFor,
   pushFor,
@@ -159,6 +160,20 @@ describe('devices and sweep', () => {
     let s = upsertDevice(emptyState('u'), 'd', { kind: 'http', status: 'dnd', ext: 'v2', expiresAt: T0 + MIN }, T0);
     s = upsertDevice(s, 'd', { kind: 'http', expiresAt: T0 + 2 * MIN }, T0 + 1000);
     expect(s.devices.d).toMatchObject({ s: 'dnd', x: 'v2', e: T0 + 2 * MIN, l: T0 + 1000 });
+  });
+});
+
+describe('the online list (listedOnline)', () => {
+  it('holds a user with a device who is visible to everyone, and no one else', () => {
+    const s = withDevices({ a: { s: 'away' } });
+    expect(listedOnline(s)).toBe(true);
+    expect(listedOnline({ ...s, visibility: 'friends' })).toBe(false);
+    expect(listedOnline({ ...s, visibility: 'nobody' })).toBe(false);
+    expect(listedOnline(removeDevice(s, 'a', T0))).toBe(false);
+    expect(listedOnline(emptyState('x'))).toBe(false);
+    // an expired device still counts until the sweep's write removes it (the list's reads show that user offline)
+    expect(listedOnline(s)).toBe(true);
+    expect(listedOnline(sweepState(s, T0 + 5 * MIN).state)).toBe(false);
   });
 });
 
