@@ -11,9 +11,9 @@
  */
 
 // the wire types are the server's own (type-only imports: nothing of the server is bundled)
-import type { DeviceStatus, OwnPresence, Presence, PresencePatch, Status } from '../functions/core/presence.ts';
+import type { CallState, DeviceChange, DeviceStatus, OwnPresence, Presence, PresencePatch, Status } from '../functions/core/presence.ts';
 
-export type { DeviceStatus, OwnPresence, Presence, PresencePatch, Status };
+export type { CallState, DeviceChange, DeviceStatus, OwnPresence, Presence, PresencePatch, Status };
 
 export type ListenTarget = { friends: true } | { groupId: string } | { userIds: string[] };
 
@@ -293,7 +293,8 @@ export class PresenceClient {
   // ---- typed WebSocket actions ----
   /** A heartbeat that asks for its answer (the device and its new expiry); the automatic ones do not. */
   sendHeartbeat = () => this.request<{ device: string; expiresAt: string }>('heartbeat');
-  setPresence = (patch: PresencePatch & { status?: DeviceStatus; ext?: string | null }) => this.request<OwnPresence>('setPresence', { ...patch });
+  /** presence settings, plus this connection's device status, ext and call state */
+  setPresence = (patch: PresencePatch & DeviceChange) => this.request<OwnPresence>('setPresence', { ...patch });
   getPresence = async (userIds: string[]) => this.complete(await this.request<Reply>('getPresence', { userIds }));
   subscribe = async (userIds: string[], expiresIn?: number) => {
     const r = await this.request<SubscribeResult & Reply>('subscribe', expiresIn === undefined ? { userIds } : { userIds, expiresIn });
@@ -330,8 +331,12 @@ export class PresenceClient {
     patchMe: (patch: PresencePatch) => this.http.call<OwnPresence>('PATCH', '/v1/me/presence', patch),
     push: () => this.http.call<Presence>('POST', '/v1/me/presence/push'),
     heartbeat: (device?: string) => this.http.call<{ device: string; expiresAt: string }>('POST', '/v1/me/heartbeat', device ? { device } : {}),
-    setDevice: (device: string, status: Status, ext?: string | null) =>
-      this.http.call<OwnPresence>('PUT', `/v1/me/devices/${encodeURIComponent(device)}`, ext === undefined ? { status } : { status, ext }),
+    setDevice: (device: string, status: Status, ext?: string | null, call?: CallState) =>
+      this.http.call<OwnPresence>('PUT', `/v1/me/devices/${encodeURIComponent(device)}`, {
+        status,
+        ...(ext === undefined ? {} : { ext }),
+        ...(call === undefined ? {} : { call }),
+      }),
     deleteDevice: (device: string) => this.http.call<OwnPresence>('DELETE', `/v1/me/devices/${encodeURIComponent(device)}`),
     user: (userId: string) => this.http.call<Presence>('GET', `/v1/users/${encodeURIComponent(userId)}/presence`),
     users: (userIds: string[]) => this.http.call<{ presence: Presence[] }>('GET', `/v1/presence?userIds=${userIds.map(encodeURIComponent).join(',')}`),

@@ -6,8 +6,10 @@
 import { ApiError, badRequest, notFound } from '../core/errors.ts';
 import {
   applyPatch,
+  type CallState,
   type ChangeBudget,
   countMessage,
+  type DeviceChange,
   type DeviceKind,
   type DeviceStatus,
   fitPresences,
@@ -152,14 +154,17 @@ function checkPatch(patch: PresencePatch, state: UserState, now: number): void {
   }
 }
 
+const changesDevice = (c: DeviceChange | undefined): c is DeviceChange =>
+  c !== undefined && (c.status !== undefined || c.ext !== undefined || c.call !== undefined);
+
 /**
  * The patches the one-write fast path takes (store.quickPatch): customStatus
  * and activity, nothing else (availability and visibility decide the
  * aggregate status and the frozen hidden views, which only the full path
  * computes), and no change of the device.
  */
-function quickPatchOf(patch: PresencePatch, deviceChange?: { status?: DeviceStatus; ext?: string | null }): store.QuickPatch | null {
-  if (deviceChange && (deviceChange.status !== undefined || deviceChange.ext !== undefined)) return null;
+function quickPatchOf(patch: PresencePatch, deviceChange?: DeviceChange): store.QuickPatch | null {
+  if (changesDevice(deviceChange)) return null;
   const fields = Object.entries(patch).filter(([, v]) => v !== undefined);
   if (fields.length === 0 || fields.some(([k]) => k !== 'customStatus' && k !== 'activity')) return null;
   return { customStatus: patch.customStatus, activity: patch.activity };
@@ -177,7 +182,7 @@ function quickPatchOf(patch: PresencePatch, deviceChange?: { status?: DeviceStat
 export async function updatePresence(
   userId: string,
   patch: PresencePatch,
-  deviceChange?: { device: string; kind: DeviceKind; conn?: string; status?: DeviceStatus; ext?: string | null },
+  deviceChange?: DeviceChange & { device: string; kind: DeviceKind; conn?: string },
   known?: { item: Record<string, unknown> | undefined },
 ): Promise<OwnPresence> {
   const quick = known ? null : quickPatchOf(patch, deviceChange);
@@ -198,7 +203,7 @@ export async function updatePresence(
         return null;
       }
       let next = applyPatch(s, patch, now);
-      if (deviceChange && (deviceChange.status !== undefined || deviceChange.ext !== undefined)) {
+      if (changesDevice(deviceChange)) {
         next = upsertDevice(next, deviceChange.device, { ...deviceChange, expiresAt: now + timeoutMs }, now);
       }
       return next;
@@ -209,14 +214,20 @@ export async function updatePresence(
   return toOwnPresence(result.state, Date.now());
 }
 
-/** PUT /v1/me/devices/{device}: sets status/ext and counts as a heartbeat; `offline` removes it. */
-export async function setDevice(userId: string, device: string, status: DeviceStatus | 'offline', ext: string | null | undefined): Promise<OwnPresence> {
+/** PUT /v1/me/devices/{device}: sets status/ext/call and counts as a heartbeat; `offline` removes it. */
+export async function setDevice(
+  userId: string,
+  device: string,
+  status: DeviceStatus | 'offline',
+  ext: string | null | undefined,
+  call?: CallState,
+): Promise<OwnPresence> {
   const result = await store.mutateUser(
     userId,
     (s, now) => {
       if (status === 'offline') return removeDevice(s, device, now);
       const old = s.devices[device];
-      return upsertDevice(s, device, { kind: old?.k ?? 'http', status, ext, expiresAt: now + timeoutMs }, now);
+      return upsertDevice(s, device, { kind: old?.k ?? 'http', status, ext, call, expiresAt: now + timeoutMs }, now);
     },
     userChange,
   );
@@ -483,13 +494,14 @@ export interface SysPresenceInput {
   status?: DeviceStatus;
   activity?: Record<string, unknown> | null;
   device?: string;
+  call?: CallState;
 }
 
 /** SysInitializePresence: a device live until now + expiresIn, whatever the heartbeat timeout. */
 export async function sysInitialize(userId: string, input: SysPresenceInput): Promise<Presence> {
   const device = input.device ?? 'sys';
   const result = await store.mutateUser(userId, (s, now) => {
-    const next = upsertDevice(s, device, { kind: 'sys', status: input.status ?? 'online', expiresAt: now + input.expiresIn * 1000 }, now);
+    const next = upsertDevice(s, device, { kind: 'sys', status: input.status ?? 'online', call: input.call, expiresAt: now + input.expiresIn * 1000 }, now);
     return input.activity !== undefined ? { ...next, activity: input.activity } : next;
   });
   return toPresence(result.state, Date.now());

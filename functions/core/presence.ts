@@ -8,11 +8,14 @@ export const DEVICE_STATUSES = ['online', 'away', 'busy', 'dnd'] as const;
 export const STATUSES = [...DEVICE_STATUSES, 'offline'] as const;
 export const AVAILABILITIES = ['auto', 'away', 'busy', 'dnd'] as const;
 export const VISIBILITIES = ['everyone', 'friends', 'nobody'] as const;
+/** A device's call (telephony) state, RingCentral's `telephonyStatus` values. */
+export const CALL_STATES = ['NoCall', 'Ringing', 'CallConnected', 'OnHold', 'ParkedCall'] as const;
 
 export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
 export type Status = (typeof STATUSES)[number];
 export type Availability = (typeof AVAILABILITIES)[number];
 export type Visibility = (typeof VISIBILITIES)[number];
+export type CallState = (typeof CALL_STATES)[number];
 export type DeviceKind = 'ws' | 'http' | 'sys';
 
 /** One device (resource) of a user, as stored inside the user's state item. */
@@ -29,6 +32,8 @@ export interface DeviceState {
   e: number;
   /** last seen (epoch ms) */
   l: number;
+  /** call state, absent when NoCall */
+  t?: Exclude<CallState, 'NoCall'>;
 }
 
 /** What is stored for a user: one item, written with optimistic concurrency on `rev`. */
@@ -85,6 +90,7 @@ export interface DeviceView {
   device: string;
   status: DeviceStatus;
   ext: string | null;
+  call: CallState;
   lastSeen: string;
 }
 
@@ -95,6 +101,8 @@ export interface Presence {
   customStatus: string | null;
   activity: Record<string, unknown> | null;
   availabilityUntil: string | null;
+  /** the most active call state of the live devices */
+  call: CallState;
   devices: DeviceView[];
   lastSeen: string | null;
   version: number;
@@ -107,6 +115,8 @@ export interface OwnPresence extends Presence {
 }
 
 const PRECEDENCE: Record<DeviceStatus, number> = { away: 0, online: 1, busy: 2, dnd: 3 };
+/** How active a call state is: the user's `call` is the most active of their live devices'. */
+const CALL_ACTIVITY: Record<CallState, number> = { NoCall: 0, ParkedCall: 1, Ringing: 2, OnHold: 3, CallConnected: 4 };
 
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -142,14 +152,25 @@ export function effectiveAvailability(state: UserState, now: number): Availabili
   return state.availability;
 }
 
-/** The contract's aggregation rule. */
+/**
+ * The contract's aggregation rule: offline without a live device; else the
+ * manual availability, or the highest device status; a device in a call
+ * (any call state but NoCall) makes that `busy`, unless it is `dnd`.
+ */
 export function aggregateStatus(state: UserState, now: number): Status {
   const live = liveDevices(state, now);
   if (live.length === 0) return 'offline';
   const manual = effectiveAvailability(state, now);
-  if (manual !== 'auto') return manual;
   let best: DeviceStatus = 'away';
-  for (const [, d] of live) if (PRECEDENCE[d.s] > PRECEDENCE[best]) best = d.s;
+  if (manual !== 'auto') best = manual;
+  else for (const [, d] of live) if (PRECEDENCE[d.s] > PRECEDENCE[best]) best = d.s;
+  return best !== 'dnd' && live.some(([, d]) => d.t !== undefined) ? 'busy' : best;
+}
+
+/** The most active call state of the live devices: CallConnected > OnHold > Ringing > ParkedCall > NoCall. */
+export function aggregateCall(state: UserState, now: number): CallState {
+  let best: CallState = 'NoCall';
+  for (const [, d] of liveDevices(state, now)) if (d.t !== undefined && CALL_ACTIVITY[d.t] > CALL_ACTIVITY[best]) best = d.t;
   return best;
 }
 
@@ -162,10 +183,12 @@ export function toPresence(state: UserState, now: number): Presence {
     customStatus: state.customStatus,
     activity: state.activity,
     availabilityUntil: manual === 'auto' ? null : iso(state.availabilityUntil),
+    call: aggregateCall(state, now),
     devices: liveDevices(state, now).map(([device, d]) => ({
       device,
       status: d.s,
       ext: d.x,
+      call: d.t ?? 'NoCall',
       lastSeen: iso(d.l) as string,
     })),
     lastSeen: iso(state.lastSeen),
@@ -190,6 +213,7 @@ export function hiddenPresence(state: UserState, rel: ViewerRelation = { self: f
     customStatus: null,
     activity: null,
     availabilityUntil: null,
+    call: 'NoCall',
     devices: [],
     lastSeen: iso(view?.lastSeen ?? null),
     version: view?.version ?? 0,
@@ -277,7 +301,7 @@ function visibleKey(state: UserState): string {
     state.availability === 'auto' ? null : state.availabilityUntil,
     // a visibility change changes what some viewers see (hidden ↔ real), so it versions too
     state.visibility,
-    liveDevices(state, stored).map(([name, d]) => [name, d.s, d.x]),
+    liveDevices(state, stored).map(([name, d]) => [name, d.s, d.x, d.t ?? null]),
   ]);
 }
 
@@ -373,11 +397,15 @@ export function sweepState(state: UserState, now: number): SweepResult {
  */
 export const MAX_DEVICES = 32;
 
-/** Adds or refreshes a device (connect, heartbeat of an unknown device, device PUT); a new one past MAX_DEVICES is refused. */
+/**
+ * Adds or refreshes a device (connect, heartbeat of an unknown device, device
+ * PUT); a new one past MAX_DEVICES is refused. What the patch leaves out
+ * (status, ext, call) stays as it was.
+ */
 export function upsertDevice(
   state: UserState,
   device: string,
-  patch: { kind: DeviceKind; expiresAt: number; status?: DeviceStatus; ext?: string | null; conn?: string },
+  patch: { kind: DeviceKind; expiresAt: number; status?: DeviceStatus; ext?: string | null; call?: CallState; conn?: string },
   now: number,
 ): UserState {
   const old = state.devices[device];
@@ -392,6 +420,8 @@ export function upsertDevice(
     e: conn !== undefined && old?.c === conn ? Math.max(patch.expiresAt, old.e) : patch.expiresAt,
     l: now,
   };
+  const call = patch.call ?? old?.t ?? 'NoCall';
+  if (call !== 'NoCall') d.t = call;
   let conns = state.conns;
   if (conn !== undefined) {
     d.c = conn;
@@ -439,6 +469,13 @@ export function removeDevice(state: UserState, device: string, now: number): Use
   const devices = { ...state.devices };
   delete devices[device];
   return { ...state, devices, lastSeen: old.e > now ? now : state.lastSeen };
+}
+
+/** What a change of presence may set on one of the user's devices (device PUT, WS setPresence: the connection's). */
+export interface DeviceChange {
+  status?: DeviceStatus;
+  ext?: string | null;
+  call?: CallState;
 }
 
 export interface PresencePatch {

@@ -2,7 +2,7 @@
  * Request schemas (JSON Schema) and limits of the contract: the single source
  * the handlers validate with and the API documents are generated from.
  */
-import { AVAILABILITIES, DEVICE_STATUSES, MAX_DEVICES, STATUSES, VISIBILITIES } from './presence.ts';
+import { AVAILABILITIES, CALL_STATES, DEVICE_STATUSES, MAX_DEVICES, STATUSES, VISIBILITIES } from './presence.ts';
 import type { Schema } from './validate.ts';
 
 export const LIMITS = {
@@ -50,6 +50,8 @@ export const userIds: Schema = {
 
 const activity: Schema = { type: ['object', 'null'], maxDepth: LIMITS.activityDepth, maxBytes: LIMITS.activityBytes };
 const ext: Schema = { type: ['string', 'null'], maxBytes: LIMITS.extBytes };
+/** a device's call state (RingCentral's telephonyStatus): any but NoCall makes the user busy unless dnd */
+const call: Schema = { enum: CALL_STATES };
 
 const presenceFields: Record<string, Schema> = {
   availability: { enum: AVAILABILITIES },
@@ -74,7 +76,7 @@ export const heartbeatBody: Schema = {
 
 export const putDeviceBody: Schema = {
   type: 'object',
-  properties: { status: { enum: STATUSES }, ext },
+  properties: { status: { enum: STATUSES }, ext, call },
   required: ['status'],
   additionalProperties: false,
 };
@@ -122,7 +124,7 @@ export const wsSchemas: Record<string, Schema> = {
   getPresence: wsMessage({ userIds }, ['userIds']),
   subscribe: wsMessage(subscribeBody.properties ?? {}, ['userIds']),
   unsubscribe: wsMessage(unsubscribeBody.properties ?? {}, ['userIds']),
-  setPresence: wsMessage({ ...presenceFields, status: { enum: DEVICE_STATUSES }, ext }),
+  setPresence: wsMessage({ ...presenceFields, status: { enum: DEVICE_STATUSES }, ext, call }),
   listen: listenMessage,
   stopListening: wsMessage({}),
   forcePush: wsMessage({}),
@@ -136,6 +138,7 @@ export const sysPresenceBody: Schema = {
     status: { enum: DEVICE_STATUSES },
     activity,
     device,
+    call,
   },
   required: ['expiresIn'],
   additionalProperties: false,

@@ -272,7 +272,7 @@ return errors === 0;
 }
 
 export const putDeviceBody = validate15;
-const schema16 = {"type":"object","properties":{"status":{"enum":["online","away","busy","dnd","offline"]},"ext":{"type":["string","null"],"maxBytes":64}},"required":["status"],"additionalProperties":false};
+const schema16 = {"type":"object","properties":{"status":{"enum":["online","away","busy","dnd","offline"]},"ext":{"type":["string","null"],"maxBytes":64},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]}},"required":["status"],"additionalProperties":false};
 
 function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -287,7 +287,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "status") || (key0 === "ext"))){
+if(!(((key0 === "status") || (key0 === "ext")) || (key0 === "call"))){
 validate15.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -322,6 +322,20 @@ var valid0 = _errs3 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.call !== undefined){
+let data2 = data.call;
+const _errs5 = errors;
+if(!(((((data2 === "NoCall") || (data2 === "Ringing")) || (data2 === "CallConnected")) || (data2 === "OnHold")) || (data2 === "ParkedCall"))){
+validate15.errors = [{instancePath:instancePath+"/call",schemaPath:"#/properties/call/enum",keyword:"enum",params:{allowedValues: schema16.properties.call.enum}}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -867,7 +881,7 @@ return errors === 0;
 }
 
 export const sysPresenceBody = validate22;
-const schema23 = {"type":"object","properties":{"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["expiresIn"],"additionalProperties":false};
+const schema23 = {"type":"object","properties":{"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]}},"required":["expiresIn"],"additionalProperties":false};
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -882,7 +896,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "expiresIn") || (key0 === "status")) || (key0 === "activity")) || (key0 === "device"))){
+if(!(((((key0 === "expiresIn") || (key0 === "status")) || (key0 === "activity")) || (key0 === "device")) || (key0 === "call"))){
 validate22.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -992,6 +1006,20 @@ var valid0 = _errs7 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.call !== undefined){
+let data4 = data.call;
+const _errs9 = errors;
+if(!(((((data4 === "NoCall") || (data4 === "Ringing")) || (data4 === "CallConnected")) || (data4 === "OnHold")) || (data4 === "ParkedCall"))){
+validate22.errors = [{instancePath:instancePath+"/call",schemaPath:"#/properties/call/enum",keyword:"enum",params:{allowedValues: schema23.properties.call.enum}}];
+return false;
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -1652,7 +1680,7 @@ return errors === 0;
 }
 
 export const wsSetPresence = validate29;
-const schema30 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"availability":{"enum":["auto","away","busy","dnd"]},"availabilityUntil":{"type":["string","null"],"format":"date-time"},"customStatus":{"type":["string","null"],"maxLength":64,"maxBytes":256},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"visibility":{"enum":["everyone","friends","nobody"]},"status":{"enum":["online","away","busy","dnd"]},"ext":{"type":["string","null"],"maxBytes":64}},"required":["action"],"additionalProperties":false};
+const schema30 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"availability":{"enum":["auto","away","busy","dnd"]},"availabilityUntil":{"type":["string","null"],"format":"date-time"},"customStatus":{"type":["string","null"],"maxLength":64,"maxBytes":256},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"visibility":{"enum":["everyone","friends","nobody"]},"status":{"enum":["online","away","busy","dnd"]},"ext":{"type":["string","null"],"maxBytes":64},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]}},"required":["action"],"additionalProperties":false};
 const func12 = Object.prototype.hasOwnProperty;
 
 function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -1854,6 +1882,20 @@ var valid0 = _errs15 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.call !== undefined){
+let data9 = data.call;
+const _errs17 = errors;
+if(!(((((data9 === "NoCall") || (data9 === "Ringing")) || (data9 === "CallConnected")) || (data9 === "OnHold")) || (data9 === "ParkedCall"))){
+validate29.errors = [{instancePath:instancePath+"/call",schemaPath:"#/properties/call/enum",keyword:"enum",params:{allowedValues: schema30.properties.call.enum}}];
+return false;
+}
+var valid0 = _errs17 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -2503,7 +2545,7 @@ return errors === 0;
 }
 
 export const sysInvokeInitializePresence = validate33;
-const schema34 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId","expiresIn"],"additionalProperties":false};
+const schema34 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]}},"required":["op","userId","expiresIn"],"additionalProperties":false};
 
 function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2518,7 +2560,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "status")) || (key0 === "activity")) || (key0 === "device"))){
+if(!(((((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "status")) || (key0 === "activity")) || (key0 === "device")) || (key0 === "call"))){
 validate33.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -2661,6 +2703,20 @@ var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.call !== undefined){
+let data6 = data.call;
+const _errs13 = errors;
+if(!(((((data6 === "NoCall") || (data6 === "Ringing")) || (data6 === "CallConnected")) || (data6 === "OnHold")) || (data6 === "ParkedCall"))){
+validate33.errors = [{instancePath:instancePath+"/call",schemaPath:"#/properties/call/enum",keyword:"enum",params:{allowedValues: schema34.properties.call.enum}}];
+return false;
+}
+var valid0 = _errs13 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }

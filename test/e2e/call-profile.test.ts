@@ -1,0 +1,110 @@
+/**
+ * Call (telephony) state and profiles, seen from outside with real sockets:
+ * - a device's call state is set where its status is (device PUT, WS
+ *   setPresence, sys initialize), makes the user `busy` unless `dnd`, is
+ *   aggregated to the most active call, and every change is pushed to a
+ *   real WebSocket subscriber;
+ * - a hidden user's call state shows nothing (reads and pushes);
+ * - bad input is a 400 with the contract's error body and changes nothing.
+ */
+import { describe, expect, it } from 'vitest';
+import { type Client, isPushOf, sleep, token, useStack } from '../support/e2e.ts';
+
+const fx = useStack();
+const { call, client } = fx;
+const SYS = token('call-backend', 'presence:sys');
+
+/** a WebSocket client of `viewer` subscribed to `target` */
+async function watcher(viewer: string, target: string): Promise<Client> {
+  expect((await call('POST', '/v1/me/subscriptions', token(viewer), { userIds: [target] })).status).toBe(200);
+  return client(viewer);
+}
+
+/** no push about `userId` arrives at `c` for a while */
+async function quiet(c: Client, userId: string, ms = 800) {
+  const before = c.pushes().filter(isPushOf(userId)).length;
+  await sleep(ms);
+  expect(c.pushes().filter(isPushOf(userId)), `pushes of ${userId}`).toHaveLength(before);
+}
+const read = async (viewer: string, userId: string) => (await call('GET', `/v1/users/${userId}/presence`, token(viewer))).body;
+const bad = { error: 'bad_request', message: expect.any(String) };
+
+describe('call state', () => {
+  it('set on a WebSocket device, an HTTP device and a sys device: busy while in a call, the most active call shown, every change pushed', async () => {
+    const w = await watcher('cs-w', 'cs-a');
+    const phone = await client('cs-a', 'phone');
+    await w.next(isPushOf('cs-a', (d) => d.status === 'online'));
+
+    const ringing = await phone.request('setPresence', { call: 'Ringing' });
+    expect(ringing.data).toMatchObject({ status: 'busy', call: 'Ringing', devices: [{ device: 'phone', status: 'online', call: 'Ringing' }] });
+    await w.next(isPushOf('cs-a', (d) => d.call === 'Ringing' && d.status === 'busy' && d.version === ringing.data.version));
+
+    const desk = await call('PUT', '/v1/me/devices/desk', token('cs-a'), { status: 'online', call: 'CallConnected' });
+    expect(desk.status).toBe(200);
+    expect(desk.body).toMatchObject({ status: 'busy', call: 'CallConnected' });
+    expect(desk.body.devices).toEqual([
+      expect.objectContaining({ device: 'desk', call: 'CallConnected' }),
+      expect.objectContaining({ device: 'phone', call: 'Ringing' }),
+    ]);
+    await w.next(isPushOf('cs-a', (d) => d.call === 'CallConnected'));
+
+    // a device PUT without `call` keeps it
+    expect((await call('PUT', '/v1/me/devices/desk', token('cs-a'), { status: 'away' })).body.call).toBe('CallConnected');
+
+    const sys = await call('PUT', '/v1/sys/users/cs-a/presence', SYS, { expiresIn: 60, device: 'pbx', call: 'OnHold' });
+    expect(sys.status).toBe(200);
+    expect(sys.body.devices).toContainEqual(expect.objectContaining({ device: 'pbx', call: 'OnHold' }));
+
+    // calls end: back to the device statuses, pushed
+    await call('PUT', '/v1/me/devices/desk', token('cs-a'), { status: 'online', call: 'NoCall' });
+    await call('PUT', '/v1/sys/users/cs-a/presence', SYS, { expiresIn: 60, device: 'pbx', call: 'NoCall' });
+    const ended = await phone.request('setPresence', { call: 'NoCall' });
+    expect(ended.data).toMatchObject({ status: 'online', call: 'NoCall' });
+    await w.next(isPushOf('cs-a', (d) => d.version === ended.data.version && d.call === 'NoCall' && d.status === 'online'));
+  });
+
+  it('dnd wins over a call', async () => {
+    const res = await call('PUT', '/v1/me/devices/desk', token('cs-dnd'), { status: 'online', call: 'CallConnected' });
+    expect(res.body.status).toBe('busy');
+    const dnd = await call('PATCH', '/v1/me/presence', token('cs-dnd'), { availability: 'dnd' });
+    expect(dnd.body).toMatchObject({ status: 'dnd', call: 'CallConnected' });
+  });
+
+  it("a hidden user's call shows nothing to viewers who may not see them, on reads and pushes; a friend sees it", async () => {
+    await call('PUT', '/v1/sys/users/cs-h/friends/cs-f', SYS);
+    const stranger = await watcher('cs-s', 'cs-h');
+    const friend = await watcher('cs-f', 'cs-h');
+    const h = await client('cs-h', 'phone');
+    await h.request('setPresence', { visibility: 'friends' });
+    await stranger.next(isPushOf('cs-h', (d) => d.status === 'offline'));
+    const strangerView = await read('cs-s', 'cs-h');
+
+    const inCall = await h.request('setPresence', { call: 'CallConnected' });
+    expect(inCall.data).toMatchObject({ status: 'busy', call: 'CallConnected' });
+    await friend.next(isPushOf('cs-h', (d) => d.call === 'CallConnected'));
+    await quiet(stranger, 'cs-h');
+    expect(stranger.pushes().filter(isPushOf('cs-h', (d) => d.call !== 'NoCall'))).toEqual([]);
+    expect(await read('cs-s', 'cs-h')).toEqual(strangerView);
+    expect(strangerView).toMatchObject({ status: 'offline', call: 'NoCall', devices: [] });
+    expect(await read('cs-f', 'cs-h')).toMatchObject({ status: 'busy', call: 'CallConnected' });
+  });
+
+  it('refuses a call state outside the enum with 400 and changes nothing', async () => {
+    await call('PUT', '/v1/me/devices/desk', token('cs-bad'), { status: 'online' });
+    const before = await read('cs-bad', 'cs-bad');
+    for (const [method, path, body, auth] of [
+      ['PUT', '/v1/me/devices/desk', { status: 'online', call: 'OnCall' }, token('cs-bad')],
+      ['PUT', '/v1/me/devices/desk', { status: 'online', call: null }, token('cs-bad')],
+      ['PATCH', '/v1/me/presence', { call: 'Ringing' }, token('cs-bad')],
+      ['PUT', '/v1/sys/users/cs-bad/presence', { expiresIn: 60, call: 'ringing' }, SYS],
+    ] as const) {
+      const res = await call(method, path, auth, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body).toEqual(bad);
+    }
+    const c = await client('cs-bad2');
+    expect(await c.request('setPresence', { call: 'Busy' })).toMatchObject({ type: 'error', error: 'bad_request' });
+    expect(c.ws.readyState).toBe(c.ws.OPEN);
+    expect(await read('cs-bad', 'cs-bad')).toEqual(before);
+  });
+});
