@@ -11,9 +11,9 @@
  */
 
 // the wire types are the server's own (type-only imports: nothing of the server is bundled)
-import type { CallState, DeviceChange, DeviceStatus, OwnPresence, Presence, PresencePatch, Status } from '../functions/core/presence.ts';
+import type { CallState, DeviceChange, DeviceStatus, OwnPresence, Presence, PresencePatch, Profile, Status } from '../functions/core/presence.ts';
 
-export type { CallState, DeviceChange, DeviceStatus, OwnPresence, Presence, PresencePatch, Status };
+export type { CallState, DeviceChange, DeviceStatus, OwnPresence, Presence, PresencePatch, Profile, Status };
 
 export type ListenTarget = { friends: true } | { groupId: string } | { userIds: string[] };
 

@@ -17,6 +17,7 @@ import {
   type OwnPresence,
   type Presence,
   type PresencePatch,
+  type Profile,
   projectFor,
   removeDevice,
   setFriendsListener,
@@ -24,6 +25,7 @@ import {
   toPresence,
   type UserState,
   upsertDevice,
+  withProfile,
 } from '../core/presence.ts';
 import { encodeCursor, LIMITS } from '../core/schemas.ts';
 import type { SubscriptionPlan } from '../core/subscriptions.ts';
@@ -528,5 +530,14 @@ export async function sysTerminate(userId: string, device?: string): Promise<Pre
     for (const [name, d] of Object.entries(s.devices)) if (d.k === 'sys' && (device === undefined || device === name)) next = removeDevice(next, name, now);
     return next;
   });
+  return toPresence(result.state, Date.now());
+}
+
+/**
+ * Sets (replaces) a user's profile, from the customer's back end: a field
+ * left out or null is not set. A change is a new version, pushed.
+ */
+export async function sysSetProfile(userId: string, profile: Partial<Profile>): Promise<Presence> {
+  const result = await store.mutateUser(userId, (s) => withProfile(s, profile));
   return toPresence(result.state, Date.now());
 }

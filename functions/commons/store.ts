@@ -117,6 +117,7 @@ export function stateFromItem(item: Record<string, unknown> | undefined, userId:
     availabilityUntil: s.availabilityUntil ?? null,
     customStatus: s.customStatus ?? null,
     activity: typeof s.activity === 'string' ? (JSON.parse(s.activity) as Record<string, unknown>) : (s.activity ?? null),
+    profile: s.profile ?? null,
     visibility: s.visibility ?? base.visibility,
     lastSeen: s.lastSeen ?? null,
     version: s.version ?? 0,

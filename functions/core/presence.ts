@@ -44,6 +44,8 @@ export interface UserState {
   availabilityUntil: number | null;
   customStatus: string | null;
   activity: Record<string, unknown> | null;
+  /** display name and picture, set by the customer's back end (sys) */
+  profile: Profile | null;
   visibility: Visibility;
   lastSeen: number | null;
   /** Increases on every change of what subscribers see. */
@@ -63,6 +65,12 @@ export interface UserState {
    * 2-hour connection limit.
    */
   conns: Record<string, ConnectionState>;
+}
+
+/** A user's display name and picture URL (brainCloud's user {name, pic}); null fields are not set. */
+export interface Profile {
+  name: string | null;
+  pic: string | null;
 }
 
 /** What a viewer who may not see the user sees: an offline user, last seen then, at that version. */
@@ -100,6 +108,7 @@ export interface Presence {
   status: Status;
   customStatus: string | null;
   activity: Record<string, unknown> | null;
+  profile: Profile | null;
   availabilityUntil: string | null;
   /** the most active call state of the live devices */
   call: CallState;
@@ -128,6 +137,7 @@ export function emptyState(userId: string): UserState {
     availabilityUntil: null,
     customStatus: null,
     activity: null,
+    profile: null,
     visibility: 'everyone',
     lastSeen: null,
     version: 0,
@@ -182,6 +192,7 @@ export function toPresence(state: UserState, now: number): Presence {
     status: aggregateStatus(state, now),
     customStatus: state.customStatus,
     activity: state.activity,
+    profile: state.profile,
     availabilityUntil: manual === 'auto' ? null : iso(state.availabilityUntil),
     call: aggregateCall(state, now),
     devices: liveDevices(state, now).map(([device, d]) => ({
@@ -212,6 +223,7 @@ export function hiddenPresence(state: UserState, rel: ViewerRelation = { self: f
     status: 'offline',
     customStatus: null,
     activity: null,
+    profile: null,
     availabilityUntil: null,
     call: 'NoCall',
     devices: [],
@@ -283,6 +295,7 @@ function showsNothing(state: UserState): boolean {
     Object.keys(state.devices).length === 0 &&
     state.customStatus === null &&
     state.activity === null &&
+    state.profile === null &&
     (state.availability === 'auto' || state.availabilityUntil === null)
   );
 }
@@ -298,6 +311,7 @@ function visibleKey(state: UserState): string {
     aggregateStatus(state, stored),
     state.customStatus,
     state.activity,
+    state.profile,
     state.availability === 'auto' ? null : state.availabilityUntil,
     // a visibility change changes what some viewers see (hidden ↔ real), so it versions too
     state.visibility,
@@ -502,6 +516,13 @@ export function applyPatch(state: UserState, patch: PresencePatch, now: number):
   if (patch.visibility !== undefined) next.visibility = patch.visibility;
   if (liveDevices(state, now).length > 0) next.lastSeen = now;
   return next;
+}
+
+/** Sets (replaces) the profile: a field left out or null is not set; nothing set is no profile (null). */
+export function withProfile(state: UserState, profile: Partial<Profile>): UserState {
+  const name = profile.name ?? null;
+  const pic = profile.pic ?? null;
+  return { ...state, profile: name === null && pic === null ? null : { name, pic } };
 }
 
 /**

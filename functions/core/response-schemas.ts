@@ -17,6 +17,17 @@ export const presence: Schema = {
     status: { enum: STATUSES },
     customStatus: { type: ['string', 'null'] },
     activity: { type: ['object', 'null'] },
+    profile: {
+      anyOf: [
+        { type: 'null' },
+        {
+          type: 'object',
+          properties: { name: { type: ['string', 'null'] }, pic: { type: ['string', 'null'] } },
+          required: ['name', 'pic'],
+          additionalProperties: false,
+        },
+      ],
+    },
     availabilityUntil: nullableTime,
     call: { enum: CALL_STATES },
     devices: {
@@ -31,7 +42,7 @@ export const presence: Schema = {
     lastSeen: nullableTime,
     version: { type: 'integer', minimum: 0 },
   },
-  required: ['userId', 'status', 'customStatus', 'activity', 'availabilityUntil', 'call', 'devices', 'lastSeen', 'version'],
+  required: ['userId', 'status', 'customStatus', 'activity', 'profile', 'availabilityUntil', 'call', 'devices', 'lastSeen', 'version'],
   additionalProperties: false,
 };
 

@@ -16,6 +16,11 @@ export const LIMITS = {
   /** live devices per user (a new one past this is refused) */
   devicesPerUser: MAX_DEVICES,
   customStatusChars: 64,
+  /** profile name: characters, and bytes as JSON */
+  profileNameChars: 64,
+  profileNameBytes: 256,
+  /** profile picture URL (https, URL characters only: its bytes as JSON) */
+  profilePicBytes: 512,
   /** customStatus in the bytes it takes in JSON (escapes and multi-byte characters count) */
   customStatusBytes: 256,
   /** ext in the bytes it takes in JSON (escapes and multi-byte characters count) */
@@ -151,6 +156,23 @@ export const sysExtendBody: Schema = {
   additionalProperties: false,
 };
 
+/**
+ * A profile picture: an https URL of host, optional port, and path, query or
+ * fragment in URL characters only (percent-encode the rest), so its length
+ * is its size in bytes, in JSON too; no user info (`user:pass@`).
+ */
+export const PIC_PATTERN = "^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9._~:/?#\\[\\]@!$&'()*+,;=%-]*)?$";
+
+/** PUT /v1/sys/users/{userId}/profile: replaces the profile (a field left out or null is not set). */
+export const sysProfileBody: Schema = {
+  type: 'object',
+  properties: {
+    name: { type: ['string', 'null'], minLength: 1, maxLength: LIMITS.profileNameChars, maxBytes: LIMITS.profileNameBytes },
+    pic: { type: ['string', 'null'], maxLength: LIMITS.profilePicBytes, pattern: PIC_PATTERN, description: 'https URL, at most 512 bytes' },
+  },
+  additionalProperties: false,
+};
+
 export const sysTerminateQuery: Schema = {
   type: 'object',
   properties: { device },
@@ -172,6 +194,7 @@ export const sysInvokePayloads = {
   initializePresence: sysPayload({ userId }, sysPresenceBody),
   extendPresence: sysPayload({ userId }, sysExtendBody),
   terminatePresence: sysPayload({ userId }, sysTerminateQuery),
+  setProfile: sysPayload({ userId }, sysProfileBody),
   addFriend: sysPayload({ userId, friendId: userId }),
   removeFriend: sysPayload({ userId, friendId: userId }),
   addGroupMember: sysPayload({ groupId, userId }),

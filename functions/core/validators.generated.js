@@ -1163,34 +1163,48 @@ validate24.errors = vErrors;
 return errors === 0;
 }
 
-export const wsHeartbeat = validate25;
-const schema26 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128}},"required":["action"],"additionalProperties":false};
+export const sysProfileBody = validate25;
+const schema26 = {"type":"object","properties":{"name":{"type":["string","null"],"minLength":1,"maxLength":64,"maxBytes":256},"pic":{"type":["string","null"],"maxLength":512,"pattern":"^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9._~:/?#\\[\\]@!$&'()*+,;=%-]*)?$","description":"https URL, at most 512 bytes"}},"additionalProperties":false};
+const pattern12 = new RegExp("^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9._~:/?#\\[\\]@!$&'()*+,;=%-]*)?$", "u");
 
 function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.action === undefined) && (missing0 = "action")){
-validate25.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
-return false;
-}
-else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "action") || (key0 === "requestId"))){
+if(!((key0 === "name") || (key0 === "pic"))){
 validate25.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.action !== undefined){
+if(data.name !== undefined){
+let data0 = data.name;
 const _errs2 = errors;
-if(typeof data.action !== "string"){
-validate25.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/type",keyword:"type",params:{type: "string"}}];
+if((typeof data0 !== "string") && (data0 !== null)){
+validate25.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: schema26.properties.name.type}}];
 return false;
+}
+if(data0 !== undefined && Buffer.byteLength(JSON.stringify(data0), "utf8") - (typeof data0 == "string" ? 2 : 0) > 256){
+validate25.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/maxBytes",keyword:"maxBytes",params:{limit: 256}}];
+return false;
+}
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(func2(data0) > 64){
+validate25.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/maxLength",keyword:"maxLength",params:{limit: 64}}];
+return false;
+}
+else {
+if(func2(data0) < 1){
+validate25.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1}}];
+return false;
+}
+}
+}
 }
 var valid0 = _errs2 === errors;
 }
@@ -1198,18 +1212,24 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.requestId !== undefined){
-let data1 = data.requestId;
+if(data.pic !== undefined){
+let data1 = data.pic;
 const _errs4 = errors;
-if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
-validate25.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/type",keyword:"type",params:{type: schema26.properties.requestId.type}}];
+if((typeof data1 !== "string") && (data1 !== null)){
+validate25.errors = [{instancePath:instancePath+"/pic",schemaPath:"#/properties/pic/type",keyword:"type",params:{type: schema26.properties.pic.type}}];
 return false;
 }
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(func2(data1) > 128){
-validate25.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}}];
+if(func2(data1) > 512){
+validate25.errors = [{instancePath:instancePath+"/pic",schemaPath:"#/properties/pic/maxLength",keyword:"maxLength",params:{limit: 512}}];
 return false;
+}
+else {
+if(!pattern12.test(data1)){
+validate25.errors = [{instancePath:instancePath+"/pic",schemaPath:"#/properties/pic/pattern",keyword:"pattern",params:{pattern: "^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9._~:/?#\\[\\]@!$&'()*+,;=%-]*)?$"}}];
+return false;
+}
 }
 }
 }
@@ -1217,7 +1237,6 @@ var valid0 = _errs4 === errors;
 }
 else {
 var valid0 = true;
-}
 }
 }
 }
@@ -1231,8 +1250,8 @@ validate25.errors = vErrors;
 return errors === 0;
 }
 
-export const wsGetPresence = validate26;
-const schema27 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false};
+export const wsHeartbeat = validate26;
+const schema27 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128}},"required":["action"],"additionalProperties":false};
 
 function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1240,14 +1259,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.action === undefined) && (missing0 = "action")) || ((data.userIds === undefined) && (missing0 = "userIds"))){
+if((data.action === undefined) && (missing0 = "action")){
 validate26.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds"))){
+if(!((key0 === "action") || (key0 === "requestId"))){
 validate26.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1286,78 +1305,6 @@ var valid0 = _errs4 === errors;
 else {
 var valid0 = true;
 }
-if(valid0){
-if(data.userIds !== undefined){
-let data2 = data.userIds;
-const _errs6 = errors;
-if(errors === _errs6){
-if(Array.isArray(data2)){
-if(data2.length > 100){
-validate26.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/maxItems",keyword:"maxItems",params:{limit: 100}}];
-return false;
-}
-else {
-if(data2.length < 1){
-validate26.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/minItems",keyword:"minItems",params:{limit: 1}}];
-return false;
-}
-else {
-var valid1 = true;
-const len0 = data2.length;
-for(let i0=0; i0<len0; i0++){
-let data3 = data2[i0];
-const _errs8 = errors;
-if(errors === _errs8){
-if(typeof data3 === "string"){
-if(!pattern0.test(data3)){
-validate26.errors = [{instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/properties/userIds/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
-return false;
-}
-}
-else {
-validate26.errors = [{instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/properties/userIds/items/type",keyword:"type",params:{type: "string"}}];
-return false;
-}
-}
-var valid1 = _errs8 === errors;
-if(!valid1){
-break;
-}
-}
-if(valid1){
-let i1 = data2.length;
-let j0;
-if(i1 > 1){
-const indices0 = Object.create(null);
-for(;i1--;){
-let item0 = data2[i1];
-if(typeof item0 !== "string"){
-continue;
-}
-if(typeof indices0[item0] == "number"){
-j0 = indices0[item0];
-validate26.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}}];
-return false;
-break;
-}
-indices0[item0] = i1;
-}
-}
-}
-}
-}
-}
-else {
-validate26.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/type",keyword:"type",params:{type: "array"}}];
-return false;
-}
-}
-var valid0 = _errs6 === errors;
-}
-else {
-var valid0 = true;
-}
-}
 }
 }
 }
@@ -1371,8 +1318,8 @@ validate26.errors = vErrors;
 return errors === 0;
 }
 
-export const wsSubscribe = validate27;
-const schema28 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true},"expiresIn":{"type":"integer","minimum":1,"maximum":2592000}},"required":["action","userIds"],"additionalProperties":false};
+export const wsGetPresence = validate27;
+const schema28 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false};
 
 function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1387,7 +1334,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds")) || (key0 === "expiresIn"))){
+if(!(((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds"))){
 validate27.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1497,34 +1444,6 @@ var valid0 = _errs6 === errors;
 else {
 var valid0 = true;
 }
-if(valid0){
-if(data.expiresIn !== undefined){
-let data4 = data.expiresIn;
-const _errs10 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate27.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/type",keyword:"type",params:{type: "integer"}}];
-return false;
-}
-if(errors === _errs10){
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 2592000 || isNaN(data4)){
-validate27.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000}}];
-return false;
-}
-else {
-if(data4 < 1 || isNaN(data4)){
-validate27.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs10 === errors;
-}
-else {
-var valid0 = true;
-}
-}
 }
 }
 }
@@ -1539,8 +1458,8 @@ validate27.errors = vErrors;
 return errors === 0;
 }
 
-export const wsUnsubscribe = validate28;
-const schema29 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false};
+export const wsSubscribe = validate28;
+const schema29 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true},"expiresIn":{"type":"integer","minimum":1,"maximum":2592000}},"required":["action","userIds"],"additionalProperties":false};
 
 function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1555,7 +1474,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds"))){
+if(!((((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds")) || (key0 === "expiresIn"))){
 validate28.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1665,6 +1584,34 @@ var valid0 = _errs6 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.expiresIn !== undefined){
+let data4 = data.expiresIn;
+const _errs10 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate28.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/type",keyword:"type",params:{type: "integer"}}];
+return false;
+}
+if(errors === _errs10){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 2592000 || isNaN(data4)){
+validate28.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000}}];
+return false;
+}
+else {
+if(data4 < 1 || isNaN(data4)){
+validate28.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -1679,9 +1626,8 @@ validate28.errors = vErrors;
 return errors === 0;
 }
 
-export const wsSetPresence = validate29;
-const schema30 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"availability":{"enum":["auto","away","busy","dnd"]},"availabilityUntil":{"type":["string","null"],"format":"date-time"},"customStatus":{"type":["string","null"],"maxLength":64,"maxBytes":256},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"visibility":{"enum":["everyone","friends","nobody"]},"status":{"enum":["online","away","busy","dnd"]},"ext":{"type":["string","null"],"maxBytes":64},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]}},"required":["action"],"additionalProperties":false};
-const func12 = Object.prototype.hasOwnProperty;
+export const wsUnsubscribe = validate29;
+const schema30 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false};
 
 function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1689,14 +1635,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.action === undefined) && (missing0 = "action")){
+if(((data.action === undefined) && (missing0 = "action")) || ((data.userIds === undefined) && (missing0 = "userIds"))){
 validate29.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema30.properties, key0))){
+if(!(((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds"))){
 validate29.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1736,11 +1682,152 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.userIds !== undefined){
+let data2 = data.userIds;
+const _errs6 = errors;
+if(errors === _errs6){
+if(Array.isArray(data2)){
+if(data2.length > 100){
+validate29.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/maxItems",keyword:"maxItems",params:{limit: 100}}];
+return false;
+}
+else {
+if(data2.length < 1){
+validate29.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/minItems",keyword:"minItems",params:{limit: 1}}];
+return false;
+}
+else {
+var valid1 = true;
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+let data3 = data2[i0];
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data3 === "string"){
+if(!pattern0.test(data3)){
+validate29.errors = [{instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/properties/userIds/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+return false;
+}
+}
+else {
+validate29.errors = [{instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/properties/userIds/items/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid1 = _errs8 === errors;
+if(!valid1){
+break;
+}
+}
+if(valid1){
+let i1 = data2.length;
+let j0;
+if(i1 > 1){
+const indices0 = Object.create(null);
+for(;i1--;){
+let item0 = data2[i1];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+validate29.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}}];
+return false;
+break;
+}
+indices0[item0] = i1;
+}
+}
+}
+}
+}
+}
+else {
+validate29.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/type",keyword:"type",params:{type: "array"}}];
+return false;
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate29.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
+return false;
+}
+}
+validate29.errors = vErrors;
+return errors === 0;
+}
+
+export const wsSetPresence = validate30;
+const schema31 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"availability":{"enum":["auto","away","busy","dnd"]},"availabilityUntil":{"type":["string","null"],"format":"date-time"},"customStatus":{"type":["string","null"],"maxLength":64,"maxBytes":256},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"visibility":{"enum":["everyone","friends","nobody"]},"status":{"enum":["online","away","busy","dnd"]},"ext":{"type":["string","null"],"maxBytes":64},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]}},"required":["action"],"additionalProperties":false};
+const func15 = Object.prototype.hasOwnProperty;
+
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.action === undefined) && (missing0 = "action")){
+validate30.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func15.call(schema31.properties, key0))){
+validate30.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.action !== undefined){
+const _errs2 = errors;
+if(typeof data.action !== "string"){
+validate30.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.requestId !== undefined){
+let data1 = data.requestId;
+const _errs4 = errors;
+if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
+validate30.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/type",keyword:"type",params:{type: schema31.properties.requestId.type}}];
+return false;
+}
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(func2(data1) > 128){
+validate30.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}}];
+return false;
+}
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.availability !== undefined){
 let data2 = data.availability;
 const _errs6 = errors;
 if(!((((data2 === "auto") || (data2 === "away")) || (data2 === "busy")) || (data2 === "dnd"))){
-validate29.errors = [{instancePath:instancePath+"/availability",schemaPath:"#/properties/availability/enum",keyword:"enum",params:{allowedValues: schema30.properties.availability.enum}}];
+validate30.errors = [{instancePath:instancePath+"/availability",schemaPath:"#/properties/availability/enum",keyword:"enum",params:{allowedValues: schema31.properties.availability.enum}}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -1753,14 +1840,14 @@ if(data.availabilityUntil !== undefined){
 let data3 = data.availabilityUntil;
 const _errs7 = errors;
 if((typeof data3 !== "string") && (data3 !== null)){
-validate29.errors = [{instancePath:instancePath+"/availabilityUntil",schemaPath:"#/properties/availabilityUntil/type",keyword:"type",params:{type: schema30.properties.availabilityUntil.type}}];
+validate30.errors = [{instancePath:instancePath+"/availabilityUntil",schemaPath:"#/properties/availabilityUntil/type",keyword:"type",params:{type: schema31.properties.availabilityUntil.type}}];
 return false;
 }
 if(errors === _errs7){
 if(errors === _errs7){
 if(typeof data3 === "string"){
 if(!(formats0.test(data3))){
-validate29.errors = [{instancePath:instancePath+"/availabilityUntil",schemaPath:"#/properties/availabilityUntil/format",keyword:"format",params:{format: "date-time"}}];
+validate30.errors = [{instancePath:instancePath+"/availabilityUntil",schemaPath:"#/properties/availabilityUntil/format",keyword:"format",params:{format: "date-time"}}];
 return false;
 }
 }
@@ -1776,17 +1863,17 @@ if(data.customStatus !== undefined){
 let data4 = data.customStatus;
 const _errs9 = errors;
 if((typeof data4 !== "string") && (data4 !== null)){
-validate29.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/type",keyword:"type",params:{type: schema30.properties.customStatus.type}}];
+validate30.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/type",keyword:"type",params:{type: schema31.properties.customStatus.type}}];
 return false;
 }
 if(data4 !== undefined && Buffer.byteLength(JSON.stringify(data4), "utf8") - (typeof data4 == "string" ? 2 : 0) > 256){
-validate29.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/maxBytes",keyword:"maxBytes",params:{limit: 256}}];
+validate30.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/maxBytes",keyword:"maxBytes",params:{limit: 256}}];
 return false;
 }
 if(errors === _errs9){
 if(typeof data4 === "string"){
 if(func2(data4) > 64){
-validate29.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/maxLength",keyword:"maxLength",params:{limit: 64}}];
+validate30.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/maxLength",keyword:"maxLength",params:{limit: 64}}];
 return false;
 }
 }
@@ -1801,7 +1888,7 @@ if(data.activity !== undefined){
 let data5 = data.activity;
 const _errs11 = errors;
 if((!(data5 && typeof data5 == "object" && !Array.isArray(data5))) && (data5 !== null)){
-validate29.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/type",keyword:"type",params:{type: schema30.properties.activity.type}}];
+validate30.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/type",keyword:"type",params:{type: schema31.properties.activity.type}}];
 return false;
 }
 let reason0 = "";
@@ -1826,12 +1913,12 @@ depths0.push(depth0 + 1);
 }
 }
 if(reason0 !== ""){
-validate29.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxDepth",keyword:"maxDepth",params:{limit: 16, reason: reason0}}];
+validate30.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxDepth",keyword:"maxDepth",params:{limit: 16, reason: reason0}}];
 return false;
 }
 else {
 if(data5 !== undefined && Buffer.byteLength(JSON.stringify(data5), "utf8") - (typeof data5 == "string" ? 2 : 0) > 1024){
-validate29.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxBytes",keyword:"maxBytes",params:{limit: 1024}}];
+validate30.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxBytes",keyword:"maxBytes",params:{limit: 1024}}];
 return false;
 }
 }
@@ -1845,7 +1932,7 @@ if(data.visibility !== undefined){
 let data6 = data.visibility;
 const _errs13 = errors;
 if(!(((data6 === "everyone") || (data6 === "friends")) || (data6 === "nobody"))){
-validate29.errors = [{instancePath:instancePath+"/visibility",schemaPath:"#/properties/visibility/enum",keyword:"enum",params:{allowedValues: schema30.properties.visibility.enum}}];
+validate30.errors = [{instancePath:instancePath+"/visibility",schemaPath:"#/properties/visibility/enum",keyword:"enum",params:{allowedValues: schema31.properties.visibility.enum}}];
 return false;
 }
 var valid0 = _errs13 === errors;
@@ -1858,7 +1945,7 @@ if(data.status !== undefined){
 let data7 = data.status;
 const _errs14 = errors;
 if(!((((data7 === "online") || (data7 === "away")) || (data7 === "busy")) || (data7 === "dnd"))){
-validate29.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema30.properties.status.enum}}];
+validate30.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema31.properties.status.enum}}];
 return false;
 }
 var valid0 = _errs14 === errors;
@@ -1871,11 +1958,11 @@ if(data.ext !== undefined){
 let data8 = data.ext;
 const _errs15 = errors;
 if((typeof data8 !== "string") && (data8 !== null)){
-validate29.errors = [{instancePath:instancePath+"/ext",schemaPath:"#/properties/ext/type",keyword:"type",params:{type: schema30.properties.ext.type}}];
+validate30.errors = [{instancePath:instancePath+"/ext",schemaPath:"#/properties/ext/type",keyword:"type",params:{type: schema31.properties.ext.type}}];
 return false;
 }
 if(data8 !== undefined && Buffer.byteLength(JSON.stringify(data8), "utf8") - (typeof data8 == "string" ? 2 : 0) > 64){
-validate29.errors = [{instancePath:instancePath+"/ext",schemaPath:"#/properties/ext/maxBytes",keyword:"maxBytes",params:{limit: 64}}];
+validate30.errors = [{instancePath:instancePath+"/ext",schemaPath:"#/properties/ext/maxBytes",keyword:"maxBytes",params:{limit: 64}}];
 return false;
 }
 var valid0 = _errs15 === errors;
@@ -1888,7 +1975,7 @@ if(data.call !== undefined){
 let data9 = data.call;
 const _errs17 = errors;
 if(!(((((data9 === "NoCall") || (data9 === "Ringing")) || (data9 === "CallConnected")) || (data9 === "OnHold")) || (data9 === "ParkedCall"))){
-validate29.errors = [{instancePath:instancePath+"/call",schemaPath:"#/properties/call/enum",keyword:"enum",params:{allowedValues: schema30.properties.call.enum}}];
+validate30.errors = [{instancePath:instancePath+"/call",schemaPath:"#/properties/call/enum",keyword:"enum",params:{allowedValues: schema31.properties.call.enum}}];
 return false;
 }
 var valid0 = _errs17 === errors;
@@ -1909,18 +1996,18 @@ var valid0 = true;
 }
 }
 else {
-validate29.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
+validate30.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
 return false;
 }
 }
-validate29.errors = vErrors;
+validate30.errors = vErrors;
 return errors === 0;
 }
 
-export const wsListen = validate30;
-const schema31 = {"anyOf":[{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"friends":{"const":true}},"required":["action","friends"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["action","groupId"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false}]};
+export const wsListen = validate31;
+const schema32 = {"anyOf":[{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"friends":{"const":true}},"required":["action","friends"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["action","groupId"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false}]};
 
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 const _errs0 = errors;
@@ -1977,7 +2064,7 @@ if(data.requestId !== undefined){
 let data1 = data.requestId;
 const _errs6 = errors;
 if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
-const err3 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/0/properties/requestId/type",keyword:"type",params:{type: schema31.anyOf[0].properties.requestId.type}};
+const err3 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/0/properties/requestId/type",keyword:"type",params:{type: schema32.anyOf[0].properties.requestId.type}};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -2094,7 +2181,7 @@ if(data.requestId !== undefined){
 let data4 = data.requestId;
 const _errs14 = errors;
 if((typeof data4 !== "string") && (!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4))))){
-const err10 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/1/properties/requestId/type",keyword:"type",params:{type: schema31.anyOf[1].properties.requestId.type}};
+const err10 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/1/properties/requestId/type",keyword:"type",params:{type: schema32.anyOf[1].properties.requestId.type}};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -2226,7 +2313,7 @@ if(data.requestId !== undefined){
 let data7 = data.requestId;
 const _errs23 = errors;
 if((typeof data7 !== "string") && (!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7))))){
-const err18 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/2/properties/requestId/type",keyword:"type",params:{type: schema31.anyOf[2].properties.requestId.type}};
+const err18 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/2/properties/requestId/type",keyword:"type",params:{type: schema32.anyOf[2].properties.requestId.type}};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -2390,7 +2477,7 @@ else {
 vErrors.push(err27);
 }
 errors++;
-validate30.errors = vErrors;
+validate31.errors = vErrors;
 return false;
 }
 else {
@@ -2404,79 +2491,11 @@ vErrors = null;
 }
 }
 }
-validate30.errors = vErrors;
-return errors === 0;
-}
-
-export const wsStopListening = validate31;
-const schema32 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128}},"required":["action"],"additionalProperties":false};
-
-function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.action === undefined) && (missing0 = "action")){
-validate31.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "action") || (key0 === "requestId"))){
-validate31.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.action !== undefined){
-const _errs2 = errors;
-if(typeof data.action !== "string"){
-validate31.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/type",keyword:"type",params:{type: "string"}}];
-return false;
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.requestId !== undefined){
-let data1 = data.requestId;
-const _errs4 = errors;
-if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
-validate31.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/type",keyword:"type",params:{type: schema32.properties.requestId.type}}];
-return false;
-}
-if(errors === _errs4){
-if(typeof data1 === "string"){
-if(func2(data1) > 128){
-validate31.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}}];
-return false;
-}
-}
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate31.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
-return false;
-}
-}
 validate31.errors = vErrors;
 return errors === 0;
 }
 
-export const wsForcePush = validate32;
+export const wsStopListening = validate32;
 const schema33 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128}},"required":["action"],"additionalProperties":false};
 
 function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -2544,8 +2563,8 @@ validate32.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeInitializePresence = validate33;
-const schema34 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]}},"required":["op","userId","expiresIn"],"additionalProperties":false};
+export const wsForcePush = validate33;
+const schema34 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128}},"required":["action"],"additionalProperties":false};
 
 function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2553,24 +2572,24 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.expiresIn === undefined) && (missing0 = "expiresIn"))){
+if((data.action === undefined) && (missing0 = "action")){
 validate33.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "status")) || (key0 === "activity")) || (key0 === "device")) || (key0 === "call"))){
+if(!((key0 === "action") || (key0 === "requestId"))){
 validate33.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.op !== undefined){
+if(data.action !== undefined){
 const _errs2 = errors;
-if(typeof data.op !== "string"){
-validate33.errors = [{instancePath:instancePath+"/op",schemaPath:"#/properties/op/type",keyword:"type",params:{type: "string"}}];
+if(typeof data.action !== "string"){
+validate33.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -2579,148 +2598,25 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.userId !== undefined){
-let data1 = data.userId;
+if(data.requestId !== undefined){
+let data1 = data.requestId;
 const _errs4 = errors;
+if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
+validate33.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/type",keyword:"type",params:{type: schema34.properties.requestId.type}}];
+return false;
+}
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(!pattern0.test(data1)){
-validate33.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+if(func2(data1) > 128){
+validate33.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}}];
 return false;
 }
-}
-else {
-validate33.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
-return false;
 }
 }
 var valid0 = _errs4 === errors;
 }
 else {
 var valid0 = true;
-}
-if(valid0){
-if(data.expiresIn !== undefined){
-let data2 = data.expiresIn;
-const _errs6 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate33.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/type",keyword:"type",params:{type: "integer"}}];
-return false;
-}
-if(errors === _errs6){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 604800 || isNaN(data2)){
-validate33.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/maximum",keyword:"maximum",params:{comparison: "<=", limit: 604800}}];
-return false;
-}
-else {
-if(data2 < 1 || isNaN(data2)){
-validate33.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs6 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.status !== undefined){
-let data3 = data.status;
-const _errs8 = errors;
-if(!((((data3 === "online") || (data3 === "away")) || (data3 === "busy")) || (data3 === "dnd"))){
-validate33.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema34.properties.status.enum}}];
-return false;
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.activity !== undefined){
-let data4 = data.activity;
-const _errs9 = errors;
-if((!(data4 && typeof data4 == "object" && !Array.isArray(data4))) && (data4 !== null)){
-validate33.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/type",keyword:"type",params:{type: schema34.properties.activity.type}}];
-return false;
-}
-let reason0 = "";
-const stack0 = [data4];
-const depths0 = [0];
-for(;reason0 === "" && stack0.length > 0;){
-const value0 = stack0.pop();
-const depth0 = depths0.pop();
-if(typeof value0 == "number" && !isFinite(value0)){
-reason0 = "finite";
-}
-else if(value0 !== null && typeof value0 == "object"){
-if(depth0 >= 16){
-reason0 = "depth";
-}
-else {
-for(const child0 of Object.values(value0)){
-stack0.push(child0);
-depths0.push(depth0 + 1);
-}
-}
-}
-}
-if(reason0 !== ""){
-validate33.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxDepth",keyword:"maxDepth",params:{limit: 16, reason: reason0}}];
-return false;
-}
-else {
-if(data4 !== undefined && Buffer.byteLength(JSON.stringify(data4), "utf8") - (typeof data4 == "string" ? 2 : 0) > 1024){
-validate33.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxBytes",keyword:"maxBytes",params:{limit: 1024}}];
-return false;
-}
-}
-var valid0 = _errs9 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.device !== undefined){
-let data5 = data.device;
-const _errs11 = errors;
-if(errors === _errs11){
-if(typeof data5 === "string"){
-if(!pattern2.test(data5)){
-validate33.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
-return false;
-}
-}
-else {
-validate33.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/type",keyword:"type",params:{type: "string"}}];
-return false;
-}
-}
-var valid0 = _errs11 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.call !== undefined){
-let data6 = data.call;
-const _errs13 = errors;
-if(!(((((data6 === "NoCall") || (data6 === "Ringing")) || (data6 === "CallConnected")) || (data6 === "OnHold")) || (data6 === "ParkedCall"))){
-validate33.errors = [{instancePath:instancePath+"/call",schemaPath:"#/properties/call/enum",keyword:"enum",params:{allowedValues: schema34.properties.call.enum}}];
-return false;
-}
-var valid0 = _errs13 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
 }
 }
 }
@@ -2735,8 +2631,8 @@ validate33.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeExtendPresence = validate34;
-const schema35 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId","expiresIn"],"additionalProperties":false};
+export const sysInvokeInitializePresence = validate34;
+const schema35 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]}},"required":["op","userId","expiresIn"],"additionalProperties":false};
 
 function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2751,7 +2647,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "device"))){
+if(!(((((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "status")) || (key0 === "activity")) || (key0 === "device")) || (key0 === "call"))){
 validate34.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -2818,12 +2714,69 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.device !== undefined){
-let data3 = data.device;
+if(data.status !== undefined){
+let data3 = data.status;
 const _errs8 = errors;
-if(errors === _errs8){
-if(typeof data3 === "string"){
-if(!pattern2.test(data3)){
+if(!((((data3 === "online") || (data3 === "away")) || (data3 === "busy")) || (data3 === "dnd"))){
+validate34.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema35.properties.status.enum}}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.activity !== undefined){
+let data4 = data.activity;
+const _errs9 = errors;
+if((!(data4 && typeof data4 == "object" && !Array.isArray(data4))) && (data4 !== null)){
+validate34.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/type",keyword:"type",params:{type: schema35.properties.activity.type}}];
+return false;
+}
+let reason0 = "";
+const stack0 = [data4];
+const depths0 = [0];
+for(;reason0 === "" && stack0.length > 0;){
+const value0 = stack0.pop();
+const depth0 = depths0.pop();
+if(typeof value0 == "number" && !isFinite(value0)){
+reason0 = "finite";
+}
+else if(value0 !== null && typeof value0 == "object"){
+if(depth0 >= 16){
+reason0 = "depth";
+}
+else {
+for(const child0 of Object.values(value0)){
+stack0.push(child0);
+depths0.push(depth0 + 1);
+}
+}
+}
+}
+if(reason0 !== ""){
+validate34.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxDepth",keyword:"maxDepth",params:{limit: 16, reason: reason0}}];
+return false;
+}
+else {
+if(data4 !== undefined && Buffer.byteLength(JSON.stringify(data4), "utf8") - (typeof data4 == "string" ? 2 : 0) > 1024){
+validate34.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxBytes",keyword:"maxBytes",params:{limit: 1024}}];
+return false;
+}
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.device !== undefined){
+let data5 = data.device;
+const _errs11 = errors;
+if(errors === _errs11){
+if(typeof data5 === "string"){
+if(!pattern2.test(data5)){
 validate34.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
 return false;
 }
@@ -2833,10 +2786,26 @@ validate34.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs8 === errors;
+var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.call !== undefined){
+let data6 = data.call;
+const _errs13 = errors;
+if(!(((((data6 === "NoCall") || (data6 === "Ringing")) || (data6 === "CallConnected")) || (data6 === "OnHold")) || (data6 === "ParkedCall"))){
+validate34.errors = [{instancePath:instancePath+"/call",schemaPath:"#/properties/call/enum",keyword:"enum",params:{allowedValues: schema35.properties.call.enum}}];
+return false;
+}
+var valid0 = _errs13 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
 }
 }
 }
@@ -2853,8 +2822,8 @@ validate34.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeTerminatePresence = validate35;
-const schema36 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId"],"additionalProperties":false};
+export const sysInvokeExtendPresence = validate35;
+const schema36 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId","expiresIn"],"additionalProperties":false};
 
 function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2862,14 +2831,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))){
+if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.expiresIn === undefined) && (missing0 = "expiresIn"))){
 validate35.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "device"))){
+if(!((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "device"))){
 validate35.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -2909,12 +2878,39 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.device !== undefined){
-let data2 = data.device;
+if(data.expiresIn !== undefined){
+let data2 = data.expiresIn;
 const _errs6 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate35.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/type",keyword:"type",params:{type: "integer"}}];
+return false;
+}
 if(errors === _errs6){
-if(typeof data2 === "string"){
-if(!pattern2.test(data2)){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 604800 || isNaN(data2)){
+validate35.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/maximum",keyword:"maximum",params:{comparison: "<=", limit: 604800}}];
+return false;
+}
+else {
+if(data2 < 1 || isNaN(data2)){
+validate35.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.device !== undefined){
+let data3 = data.device;
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data3 === "string"){
+if(!pattern2.test(data3)){
 validate35.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
 return false;
 }
@@ -2924,10 +2920,11 @@ validate35.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs6 === errors;
+var valid0 = _errs8 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
@@ -2943,8 +2940,8 @@ validate35.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeAddFriend = validate36;
-const schema37 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"friendId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","userId","friendId"],"additionalProperties":false};
+export const sysInvokeTerminatePresence = validate36;
+const schema37 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId"],"additionalProperties":false};
 
 function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2952,14 +2949,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.friendId === undefined) && (missing0 = "friendId"))){
+if(((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))){
 validate36.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "friendId"))){
+if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "device"))){
 validate36.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -2999,18 +2996,18 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.friendId !== undefined){
-let data2 = data.friendId;
+if(data.device !== undefined){
+let data2 = data.device;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(!pattern0.test(data2)){
-validate36.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+if(!pattern2.test(data2)){
+validate36.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
 return false;
 }
 }
 else {
-validate36.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/type",keyword:"type",params:{type: "string"}}];
+validate36.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 }
@@ -3033,8 +3030,8 @@ validate36.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeRemoveFriend = validate37;
-const schema38 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"friendId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","userId","friendId"],"additionalProperties":false};
+export const sysInvokeSetProfile = validate37;
+const schema38 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"name":{"type":["string","null"],"minLength":1,"maxLength":64,"maxBytes":256},"pic":{"type":["string","null"],"maxLength":512,"pattern":"^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9._~:/?#\\[\\]@!$&'()*+,;=%-]*)?$","description":"https URL, at most 512 bytes"}},"required":["op","userId"],"additionalProperties":false};
 
 function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3042,14 +3039,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.friendId === undefined) && (missing0 = "friendId"))){
+if(((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))){
 validate37.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "friendId"))){
+if(!((((key0 === "op") || (key0 === "userId")) || (key0 === "name")) || (key0 === "pic"))){
 validate37.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -3089,25 +3086,63 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.friendId !== undefined){
-let data2 = data.friendId;
+if(data.name !== undefined){
+let data2 = data.name;
 const _errs6 = errors;
+if((typeof data2 !== "string") && (data2 !== null)){
+validate37.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: schema38.properties.name.type}}];
+return false;
+}
+if(data2 !== undefined && Buffer.byteLength(JSON.stringify(data2), "utf8") - (typeof data2 == "string" ? 2 : 0) > 256){
+validate37.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/maxBytes",keyword:"maxBytes",params:{limit: 256}}];
+return false;
+}
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(!pattern0.test(data2)){
-validate37.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+if(func2(data2) > 64){
+validate37.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/maxLength",keyword:"maxLength",params:{limit: 64}}];
 return false;
-}
 }
 else {
-validate37.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/type",keyword:"type",params:{type: "string"}}];
+if(func2(data2) < 1){
+validate37.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1}}];
 return false;
+}
+}
 }
 }
 var valid0 = _errs6 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.pic !== undefined){
+let data3 = data.pic;
+const _errs8 = errors;
+if((typeof data3 !== "string") && (data3 !== null)){
+validate37.errors = [{instancePath:instancePath+"/pic",schemaPath:"#/properties/pic/type",keyword:"type",params:{type: schema38.properties.pic.type}}];
+return false;
+}
+if(errors === _errs8){
+if(typeof data3 === "string"){
+if(func2(data3) > 512){
+validate37.errors = [{instancePath:instancePath+"/pic",schemaPath:"#/properties/pic/maxLength",keyword:"maxLength",params:{limit: 512}}];
+return false;
+}
+else {
+if(!pattern12.test(data3)){
+validate37.errors = [{instancePath:instancePath+"/pic",schemaPath:"#/properties/pic/pattern",keyword:"pattern",params:{pattern: "^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9._~:/?#\\[\\]@!$&'()*+,;=%-]*)?$"}}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -3123,8 +3158,8 @@ validate37.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeAddGroupMember = validate38;
-const schema39 = {"type":"object","properties":{"op":{"type":"string"},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","groupId","userId"],"additionalProperties":false};
+export const sysInvokeAddFriend = validate38;
+const schema39 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"friendId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","userId","friendId"],"additionalProperties":false};
 
 function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3132,14 +3167,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.op === undefined) && (missing0 = "op")) || ((data.groupId === undefined) && (missing0 = "groupId"))) || ((data.userId === undefined) && (missing0 = "userId"))){
+if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.friendId === undefined) && (missing0 = "friendId"))){
 validate38.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "op") || (key0 === "groupId")) || (key0 === "userId"))){
+if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "friendId"))){
 validate38.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -3158,18 +3193,18 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.groupId !== undefined){
-let data1 = data.groupId;
+if(data.userId !== undefined){
+let data1 = data.userId;
 const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(!pattern0.test(data1)){
-validate38.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+validate38.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
 return false;
 }
 }
 else {
-validate38.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/type",keyword:"type",params:{type: "string"}}];
+validate38.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 }
@@ -3179,18 +3214,18 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.userId !== undefined){
-let data2 = data.userId;
+if(data.friendId !== undefined){
+let data2 = data.friendId;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(!pattern0.test(data2)){
-validate38.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+validate38.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
 return false;
 }
 }
 else {
-validate38.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
+validate38.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 }
@@ -3213,8 +3248,8 @@ validate38.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeRemoveGroupMember = validate39;
-const schema40 = {"type":"object","properties":{"op":{"type":"string"},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","groupId","userId"],"additionalProperties":false};
+export const sysInvokeRemoveFriend = validate39;
+const schema40 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"friendId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","userId","friendId"],"additionalProperties":false};
 
 function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3222,14 +3257,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.op === undefined) && (missing0 = "op")) || ((data.groupId === undefined) && (missing0 = "groupId"))) || ((data.userId === undefined) && (missing0 = "userId"))){
+if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.friendId === undefined) && (missing0 = "friendId"))){
 validate39.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "op") || (key0 === "groupId")) || (key0 === "userId"))){
+if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "friendId"))){
 validate39.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -3248,18 +3283,18 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.groupId !== undefined){
-let data1 = data.groupId;
+if(data.userId !== undefined){
+let data1 = data.userId;
 const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(!pattern0.test(data1)){
-validate39.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+validate39.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
 return false;
 }
 }
 else {
-validate39.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/type",keyword:"type",params:{type: "string"}}];
+validate39.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 }
@@ -3269,18 +3304,18 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.userId !== undefined){
-let data2 = data.userId;
+if(data.friendId !== undefined){
+let data2 = data.friendId;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(!pattern0.test(data2)){
-validate39.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+validate39.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
 return false;
 }
 }
 else {
-validate39.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
+validate39.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 }
@@ -3300,6 +3335,186 @@ return false;
 }
 }
 validate39.errors = vErrors;
+return errors === 0;
+}
+
+export const sysInvokeAddGroupMember = validate40;
+const schema41 = {"type":"object","properties":{"op":{"type":"string"},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","groupId","userId"],"additionalProperties":false};
+
+function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.op === undefined) && (missing0 = "op")) || ((data.groupId === undefined) && (missing0 = "groupId"))) || ((data.userId === undefined) && (missing0 = "userId"))){
+validate40.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "op") || (key0 === "groupId")) || (key0 === "userId"))){
+validate40.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.op !== undefined){
+const _errs2 = errors;
+if(typeof data.op !== "string"){
+validate40.errors = [{instancePath:instancePath+"/op",schemaPath:"#/properties/op/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.groupId !== undefined){
+let data1 = data.groupId;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!pattern0.test(data1)){
+validate40.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+return false;
+}
+}
+else {
+validate40.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.userId !== undefined){
+let data2 = data.userId;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data2 === "string"){
+if(!pattern0.test(data2)){
+validate40.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+return false;
+}
+}
+else {
+validate40.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate40.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
+return false;
+}
+}
+validate40.errors = vErrors;
+return errors === 0;
+}
+
+export const sysInvokeRemoveGroupMember = validate41;
+const schema42 = {"type":"object","properties":{"op":{"type":"string"},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","groupId","userId"],"additionalProperties":false};
+
+function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.op === undefined) && (missing0 = "op")) || ((data.groupId === undefined) && (missing0 = "groupId"))) || ((data.userId === undefined) && (missing0 = "userId"))){
+validate41.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "op") || (key0 === "groupId")) || (key0 === "userId"))){
+validate41.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.op !== undefined){
+const _errs2 = errors;
+if(typeof data.op !== "string"){
+validate41.errors = [{instancePath:instancePath+"/op",schemaPath:"#/properties/op/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.groupId !== undefined){
+let data1 = data.groupId;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!pattern0.test(data1)){
+validate41.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+return false;
+}
+}
+else {
+validate41.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.userId !== undefined){
+let data2 = data.userId;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data2 === "string"){
+if(!pattern0.test(data2)){
+validate41.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+return false;
+}
+}
+else {
+validate41.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate41.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
+return false;
+}
+}
+validate41.errors = vErrors;
 return errors === 0;
 }
 

@@ -108,3 +108,81 @@ describe('call state', () => {
     expect(await read('cs-bad', 'cs-bad')).toEqual(before);
   });
 });
+
+describe('profile', () => {
+  const ada = { name: 'Ada Lovelace', pic: 'https://cdn.example.com/u/ada.png?s=64' };
+
+  it('set by the back end (sys route), returned with presence everywhere and pushed to a real subscriber', async () => {
+    const w = await watcher('pf-w', 'pf-a');
+    const put = await call('PUT', '/v1/sys/users/pf-a/profile', SYS, ada);
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({ userId: 'pf-a', status: 'offline', profile: ada, version: 1 });
+    await w.next(isPushOf('pf-a', (d) => d.profile?.name === 'Ada Lovelace' && d.version === 1));
+
+    expect((await read('pf-w', 'pf-a')).profile).toEqual(ada);
+    expect((await call('GET', '/v1/presence?userIds=pf-a,pf-none', token('pf-w'))).body.presence.map((p: any) => p.profile)).toEqual([ada, null]);
+    expect((await w.request('getPresence', { userIds: ['pf-a'] })).data.presence[0].profile).toEqual(ada);
+    const me = await client('pf-a');
+    expect((await me.request('setPresence', { customStatus: 'hi' })).data.profile).toEqual(ada);
+    expect((await call('GET', '/v1/me/presence', token('pf-a'))).body.profile).toEqual(ada);
+
+    // replaced as a whole; the same profile again is no change
+    const renamed = await call('PUT', '/v1/sys/users/pf-a/profile', SYS, { name: 'Ada' });
+    expect(renamed.body.profile).toEqual({ name: 'Ada', pic: null });
+    await w.next(isPushOf('pf-a', (d) => d.profile?.name === 'Ada' && d.profile.pic === null));
+    expect((await call('PUT', '/v1/sys/users/pf-a/profile', SYS, { name: 'Ada' })).body.version).toBe(renamed.body.version);
+    expect((await call('PUT', '/v1/sys/users/pf-a/profile', SYS, {})).body.profile).toBeNull();
+    await w.next(isPushOf('pf-a', (d) => d.profile === null));
+  });
+
+  it("a hidden user's profile is not shown to viewers who may not see them, on reads and pushes", async () => {
+    await call('PUT', '/v1/sys/users/pf-h/friends/pf-f', SYS);
+    await call('PUT', '/v1/sys/users/pf-h/profile', SYS, ada);
+    const stranger = await watcher('pf-s', 'pf-h');
+    const friend = await watcher('pf-f', 'pf-h');
+    await call('PATCH', '/v1/me/presence', token('pf-h'), { visibility: 'friends' });
+    await stranger.next(isPushOf('pf-h', (d) => d.profile === null && d.status === 'offline'));
+    const strangerView = await read('pf-s', 'pf-h');
+    expect(strangerView.profile).toBeNull();
+
+    await call('PUT', '/v1/sys/users/pf-h/profile', SYS, { name: 'Secret name' });
+    await friend.next(isPushOf('pf-h', (d) => d.profile?.name === 'Secret name'));
+    await quiet(stranger, 'pf-h');
+    expect(JSON.stringify(stranger.messages)).not.toContain('Secret name');
+    expect(await read('pf-s', 'pf-h')).toEqual(strangerView);
+    expect((await call('GET', '/v1/presence?userIds=pf-h', token('pf-s'))).body.presence[0].profile).toBeNull();
+  });
+
+  it('needs the sys scope; bad input is a 400 with the error body and changes nothing', async () => {
+    await call('PUT', '/v1/sys/users/pf-bad/profile', SYS, ada);
+    const before = await read('pf-bad', 'pf-bad');
+    expect(await call('PUT', '/v1/sys/users/pf-bad/profile', token('pf-bad'), { name: 'Me' })).toEqual({
+      status: 403,
+      body: { error: 'forbidden', message: expect.any(String) },
+    });
+    expect((await call('PUT', '/v1/sys/users/pf-bad/profile', undefined, { name: 'Me' })).status).toBe(401);
+    for (const body of [
+      { pic: 'http://cdn.example.com/a.png' },
+      { pic: 'https://cdn.example.com/a b.png' },
+      { pic: `https://cdn.example.com/${'a'.repeat(500)}` },
+      { name: 'x'.repeat(65) },
+      { name: '' },
+      { name: 7 },
+      { name: 'ok', avatar: 'https://cdn.example.com/a.png' },
+    ]) {
+      const res = await call('PUT', '/v1/sys/users/pf-bad/profile', SYS, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body).toEqual(bad);
+    }
+    expect((await call('PUT', '/v1/sys/users/USER%23x/profile', SYS, ada)).status).toBe(400);
+    expect(await read('pf-bad', 'pf-bad')).toEqual(before);
+  });
+
+  it('is set by the direct-invoke sys Lambda too', async () => {
+    const sysInvoke = (await import('../../functions/workers/sys-invoke.ts')).handler;
+    const invoke = (payload: unknown) => fx.stack.metrics.invoke('SysInvoke', () => sysInvoke(payload)) as Promise<any>;
+    expect(await invoke({ op: 'setProfile', userId: 'pf-lambda', ...ada })).toMatchObject({ userId: 'pf-lambda', profile: ada });
+    expect(await invoke({ op: 'setProfile', userId: 'pf-lambda', pic: 'ftp://x' })).toEqual(bad);
+    expect((await read('x', 'pf-lambda')).profile).toEqual(ada);
+  });
+});

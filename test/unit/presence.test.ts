@@ -16,6 +16,7 @@ import {
   toPresence,
   type UserState,
   upsertDevice,
+  withProfile,
 } from '../../functions/core/presence.ts';
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
@@ -111,6 +112,39 @@ describe('call state', () => {
   });
 });
 
+describe('profile', () => {
+  const ada = { name: 'Ada', pic: 'https://cdn.example.com/ada.png' };
+
+  it('is replaced as a whole: a field left out or null is not set, nothing set is no profile', () => {
+    const s = withProfile(emptyState('ada'), ada);
+    expect(toPresence(s, T0).profile).toEqual(ada);
+    expect(withProfile(s, { name: 'Ada L.' }).profile).toEqual({ name: 'Ada L.', pic: null });
+    expect(withProfile(s, { name: null }).profile).toBeNull();
+    expect(withProfile(s, {}).profile).toBeNull();
+  });
+
+  it('is a visible change (a new version), shown offline too; the same profile again changes nothing', () => {
+    const s0 = emptyState('ada');
+    const set = finalize(s0, withProfile(s0, ada));
+    expect(set.visibleChange).toBe(true);
+    expect(toPresence(set.state, T0)).toMatchObject({ status: 'offline', profile: ada, version: 1 });
+    expect(finalize(set.state, withProfile(set.state, { ...ada })).visibleChange).toBe(false);
+  });
+
+  it('is hidden from viewers who may not see the user, and hiding a user who shows only a profile tells them', () => {
+    const stranger = { self: false, friend: false };
+    const shown = finalize(emptyState('ada'), withProfile(emptyState('ada'), ada)).state;
+    const hidden = finalize(shown, applyPatch(shown, { visibility: 'friends' }, T0)).state;
+    expect(projectFor(hidden, stranger, T0).profile).toBeNull();
+    expect(projectFor(hidden, { self: false, friend: true }, T0).profile).toEqual(ada);
+    expect(pushFor(shown, hidden, stranger, stranger, T0)).toMatchObject({ profile: null, version: hidden.version });
+    // a hidden user's profile change: nothing for strangers
+    const renamed = finalize(hidden, withProfile(hidden, { name: 'A.' })).state;
+    expect(pushFor(hidden, renamed, stranger, stranger, T0)).toBeNull();
+    expect(projectedVersion(renamed, stranger)).toBe(projectedVersion(hidden, stranger));
+  });
+});
+
 describe('versions', () => {
   it('bump on a visible change and not on a lastSeen-only change', () => {
     const s0 = emptyState('bob');
@@ -179,6 +213,7 @@ describe('privacy projection', () => {
         status: 'offline',
         customStatus: null,
         activity: null,
+        profile: null,
         availabilityUntil: null,
         call: 'NoCall',
         devices: [],
