@@ -523,11 +523,17 @@ export async function sysExtend(userId: string, input: { expiresIn: number; devi
   return toPresence(result.state, Date.now());
 }
 
-/** SysTerminatePresence: removes the user's sys device(s) (all of them unless one is named). */
-export async function sysTerminate(userId: string, device?: string): Promise<Presence> {
+/**
+ * SysTerminatePresence: removes the user's sys device(s) (all of them unless
+ * one is named); with `all`, devices of every kind (WebSocket, HTTP, sys), in
+ * one write, so watchers are told once. An open WebSocket connection stays
+ * open (it still receives pushes); its next message brings its device back.
+ */
+export async function sysTerminate(userId: string, device?: string, all = false): Promise<Presence> {
   const result = await store.mutateUser(userId, (s, now) => {
     let next = s;
-    for (const [name, d] of Object.entries(s.devices)) if (d.k === 'sys' && (device === undefined || device === name)) next = removeDevice(next, name, now);
+    for (const [name, d] of Object.entries(s.devices))
+      if ((all || d.k === 'sys') && (device === undefined || device === name)) next = removeDevice(next, name, now);
     return next;
   });
   return toPresence(result.state, Date.now());

@@ -173,9 +173,10 @@ export const sysProfileBody: Schema = {
   additionalProperties: false,
 };
 
+/** `all=true`: every device of the user, whatever its kind (ws, http, sys), not only sys devices */
 export const sysTerminateQuery: Schema = {
   type: 'object',
-  properties: { device },
+  properties: { device, all: { enum: ['true', 'false'] } },
   additionalProperties: false,
 };
 
@@ -193,7 +194,8 @@ const sysPayload = /* @__NO_SIDE_EFFECTS__ */ (ids: Record<string, Schema>, body
 export const sysInvokePayloads = {
   initializePresence: sysPayload({ userId }, sysPresenceBody),
   extendPresence: sysPayload({ userId }, sysExtendBody),
-  terminatePresence: sysPayload({ userId }, sysTerminateQuery),
+  // the query's `all` as a JSON boolean
+  terminatePresence: sysPayload({ userId }, { properties: { device, all: { type: 'boolean' } } }),
   setProfile: sysPayload({ userId }, sysProfileBody),
   addFriend: sysPayload({ userId, friendId: userId }),
   removeFriend: sysPayload({ userId, friendId: userId }),

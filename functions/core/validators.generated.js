@@ -1120,7 +1120,7 @@ return errors === 0;
 }
 
 export const sysTerminateQuery = validate24;
-const schema25 = {"type":"object","properties":{"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"additionalProperties":false};
+const schema25 = {"type":"object","properties":{"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"},"all":{"enum":["true","false"]}},"additionalProperties":false};
 
 function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1129,7 +1129,7 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "device")){
+if(!((key0 === "device") || (key0 === "all"))){
 validate24.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1150,6 +1150,24 @@ else {
 validate24.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.all !== undefined){
+let data1 = data.all;
+const _errs4 = errors;
+if(!((data1 === "true") || (data1 === "false"))){
+validate24.errors = [{instancePath:instancePath+"/all",schemaPath:"#/properties/all/enum",keyword:"enum",params:{allowedValues: schema25.properties.all.enum}}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
 }
 }
 }
@@ -2941,7 +2959,7 @@ return errors === 0;
 }
 
 export const sysInvokeTerminatePresence = validate36;
-const schema37 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId"],"additionalProperties":false};
+const schema37 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"},"all":{"type":"boolean"}},"required":["op","userId"],"additionalProperties":false};
 
 function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2956,7 +2974,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "device"))){
+if(!((((key0 === "op") || (key0 === "userId")) || (key0 === "device")) || (key0 === "all"))){
 validate36.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -3015,6 +3033,19 @@ var valid0 = _errs6 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.all !== undefined){
+const _errs8 = errors;
+if(typeof data.all !== "boolean"){
+validate36.errors = [{instancePath:instancePath+"/all",schemaPath:"#/properties/all/type",keyword:"type",params:{type: "boolean"}}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }

@@ -186,3 +186,58 @@ describe('profile', () => {
     expect((await read('x', 'pf-lambda')).profile).toEqual(ada);
   });
 });
+
+describe('sys terminate all', () => {
+  it('ends every device of the user (WebSocket, HTTP, sys) in one change: a subscriber is told once', async () => {
+    const w = await watcher('ta-w', 'ta-u');
+    const ws = await client('ta-u', 'tab');
+    await call('PUT', '/v1/me/devices/desk', token('ta-u'), { status: 'online', call: 'CallConnected' });
+    const live = await call('PUT', '/v1/sys/users/ta-u/presence', SYS, { expiresIn: 600, device: 'hub' });
+    expect(live.body.devices.map((d: any) => d.device)).toEqual(['desk', 'hub', 'tab']);
+    await w.next(isPushOf('ta-u', (d) => d.version === live.body.version));
+
+    // without `all`: the sys devices only
+    const sysOnly = await call('DELETE', '/v1/sys/users/ta-u/presence', SYS);
+    expect(sysOnly.body.devices.map((d: any) => d.device)).toEqual(['desk', 'tab']);
+    await w.next(isPushOf('ta-u', (d) => d.version === sysOnly.body.version));
+    const back = await call('PUT', '/v1/sys/users/ta-u/presence', SYS, { expiresIn: 600, device: 'hub' });
+    await w.next(isPushOf('ta-u', (d) => d.version === back.body.version));
+
+    const ended = await call('DELETE', '/v1/sys/users/ta-u/presence?all=true', SYS);
+    expect(ended.status).toBe(200);
+    expect(ended.body).toMatchObject({ status: 'offline', call: 'NoCall', devices: [] });
+    // one change: one version more, one push
+    expect(ended.body.version).toBe(back.body.version + 1);
+    await w.next(isPushOf('ta-u', (d) => d.status === 'offline' && d.version === ended.body.version));
+    await quiet(w, 'ta-u');
+    expect(w.pushes().filter(isPushOf('ta-u', (d) => d.version > back.body.version))).toHaveLength(1);
+    expect(await read('ta-w', 'ta-u')).toMatchObject({ status: 'offline', devices: [], version: ended.body.version });
+
+    // the socket stays open and still gets its user's pushes; its next message brings its device back
+    expect(ws.ws.readyState).toBe(ws.ws.OPEN);
+    expect((await ws.request('setPresence', { customStatus: 'back' })).data).toMatchObject({ status: 'online', devices: [{ device: 'tab' }] });
+  });
+
+  it('with a device named: that device whatever its kind; all=false is the default; bad values are 400', async () => {
+    await call('PUT', '/v1/me/devices/desk', token('ta-one'), { status: 'online' });
+    await call('PUT', '/v1/sys/users/ta-one/presence', SYS, { expiresIn: 600 });
+    expect((await call('DELETE', '/v1/sys/users/ta-one/presence?device=desk&all=false', SYS)).body.devices).toHaveLength(2);
+    expect((await call('DELETE', '/v1/sys/users/ta-one/presence?device=desk&all=true', SYS)).body.devices.map((d: any) => d.device)).toEqual(['sys']);
+    for (const q of ['all=yes', 'all=1', 'all=TRUE', 'all=true&x=1']) {
+      const res = await call('DELETE', `/v1/sys/users/ta-one/presence?${q}`, SYS);
+      expect(res.status, q).toBe(400);
+      expect(res.body).toEqual(bad);
+    }
+    expect((await read('ta-one', 'ta-one')).devices.map((d: any) => d.device)).toEqual(['sys']);
+  });
+
+  it('is an option of the direct-invoke terminatePresence too (a JSON boolean)', async () => {
+    const sysInvoke = (await import('../../functions/workers/sys-invoke.ts')).handler;
+    const invoke = (payload: unknown) => fx.stack.metrics.invoke('SysInvoke', () => sysInvoke(payload)) as Promise<any>;
+    await call('POST', '/v1/me/heartbeat', token('ta-lambda'), { device: 'web' });
+    await invoke({ op: 'initializePresence', userId: 'ta-lambda', expiresIn: 60 });
+    expect((await invoke({ op: 'terminatePresence', userId: 'ta-lambda' })).devices.map((d: any) => d.device)).toEqual(['web']);
+    expect(await invoke({ op: 'terminatePresence', userId: 'ta-lambda', all: 'true' })).toEqual(bad);
+    expect(await invoke({ op: 'terminatePresence', userId: 'ta-lambda', all: true })).toMatchObject({ status: 'offline', devices: [] });
+  });
+});
