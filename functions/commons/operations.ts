@@ -497,13 +497,16 @@ export interface SysPresenceInput {
   activity?: Record<string, unknown> | null;
   device?: string;
   call?: CallState;
+  /** true: visibility `everyone`, false: `nobody` (brainCloud's visible flag); undefined: unchanged */
+  visible?: boolean;
 }
 
 /** SysInitializePresence: a device live until now + expiresIn, whatever the heartbeat timeout. */
 export async function sysInitialize(userId: string, input: SysPresenceInput): Promise<Presence> {
   const device = input.device ?? 'sys';
   const result = await store.mutateUser(userId, (s, now) => {
-    const next = upsertDevice(s, device, { kind: 'sys', status: input.status ?? 'online', call: input.call, expiresAt: now + input.expiresIn * 1000 }, now);
+    let next = upsertDevice(s, device, { kind: 'sys', status: input.status ?? 'online', call: input.call, expiresAt: now + input.expiresIn * 1000 }, now);
+    if (input.visible !== undefined) next = { ...next, visibility: input.visible ? 'everyone' : 'nobody' };
     return input.activity !== undefined ? { ...next, activity: input.activity } : next;
   });
   return toPresence(result.state, Date.now());

@@ -144,6 +144,8 @@ export const sysPresenceBody: Schema = {
     activity,
     device,
     call,
+    /** brainCloud's visible flag: true sets visibility `everyone`, false `nobody`; left out: unchanged */
+    visible: { type: 'boolean' },
   },
   required: ['expiresIn'],
   additionalProperties: false,

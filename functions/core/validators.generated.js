@@ -881,7 +881,7 @@ return errors === 0;
 }
 
 export const sysPresenceBody = validate22;
-const schema23 = {"type":"object","properties":{"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]}},"required":["expiresIn"],"additionalProperties":false};
+const schema23 = {"type":"object","properties":{"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]},"visible":{"type":"boolean"}},"required":["expiresIn"],"additionalProperties":false};
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -896,7 +896,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((((key0 === "expiresIn") || (key0 === "status")) || (key0 === "activity")) || (key0 === "device")) || (key0 === "call"))){
+if(!((((((key0 === "expiresIn") || (key0 === "status")) || (key0 === "activity")) || (key0 === "device")) || (key0 === "call")) || (key0 === "visible"))){
 validate22.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1019,6 +1019,19 @@ var valid0 = _errs9 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.visible !== undefined){
+const _errs10 = errors;
+if(typeof data.visible !== "boolean"){
+validate22.errors = [{instancePath:instancePath+"/visible",schemaPath:"#/properties/visible/type",keyword:"type",params:{type: "boolean"}}];
+return false;
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -2650,7 +2663,7 @@ return errors === 0;
 }
 
 export const sysInvokeInitializePresence = validate34;
-const schema35 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]}},"required":["op","userId","expiresIn"],"additionalProperties":false};
+const schema35 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]},"visible":{"type":"boolean"}},"required":["op","userId","expiresIn"],"additionalProperties":false};
 
 function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2665,7 +2678,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "status")) || (key0 === "activity")) || (key0 === "device")) || (key0 === "call"))){
+if(!((((((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "status")) || (key0 === "activity")) || (key0 === "device")) || (key0 === "call")) || (key0 === "visible"))){
 validate34.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -2821,6 +2834,19 @@ var valid0 = _errs13 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.visible !== undefined){
+const _errs14 = errors;
+if(typeof data.visible !== "boolean"){
+validate34.errors = [{instancePath:instancePath+"/visible",schemaPath:"#/properties/visible/type",keyword:"type",params:{type: "boolean"}}];
+return false;
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }

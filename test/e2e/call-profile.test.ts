@@ -241,3 +241,38 @@ describe('sys terminate all', () => {
     expect(await invoke({ op: 'terminatePresence', userId: 'ta-lambda', all: true })).toMatchObject({ status: 'offline', devices: [] });
   });
 });
+
+describe('sys initialize visible', () => {
+  it('false hides the user (visibility nobody): watchers see nothing; true shows them to everyone; left out, unchanged', async () => {
+    const w = await watcher('vi-w', 'vi-u');
+    const hidden = await call('PUT', '/v1/sys/users/vi-u/presence', SYS, { expiresIn: 600, visible: false });
+    expect(hidden.status).toBe(200);
+    expect(hidden.body).toMatchObject({ status: 'online' }); // the back end sees the real presence
+    expect((await call('GET', '/v1/me/presence', token('vi-u'))).body).toMatchObject({ status: 'online', visibility: 'nobody' });
+    expect(await read('vi-w', 'vi-u')).toMatchObject({ status: 'offline', devices: [], version: 0 });
+    await quiet(w, 'vi-u');
+    expect(w.pushes().filter(isPushOf('vi-u'))).toEqual([]);
+
+    const shown = await call('PUT', '/v1/sys/users/vi-u/presence', SYS, { expiresIn: 600, visible: true });
+    await w.next(isPushOf('vi-u', (d) => d.status === 'online' && d.version === shown.body.version));
+    expect((await call('GET', '/v1/me/presence', token('vi-u'))).body.visibility).toBe('everyone');
+
+    await call('PATCH', '/v1/me/presence', token('vi-u'), { visibility: 'friends' });
+    await call('PUT', '/v1/sys/users/vi-u/presence', SYS, { expiresIn: 600, status: 'busy' });
+    expect((await call('GET', '/v1/me/presence', token('vi-u'))).body).toMatchObject({ status: 'busy', visibility: 'friends' });
+  });
+
+  it('takes a boolean only (400 otherwise, nothing changed), over HTTP and direct invoke', async () => {
+    for (const visible of ['true', 1, null]) {
+      const res = await call('PUT', '/v1/sys/users/vi-bad/presence', SYS, { expiresIn: 600, visible });
+      expect(res.status, JSON.stringify(visible)).toBe(400);
+      expect(res.body).toEqual(bad);
+    }
+    expect((await read('vi-bad', 'vi-bad')).version).toBe(0);
+    const sysInvoke = (await import('../../functions/workers/sys-invoke.ts')).handler;
+    const invoke = (payload: unknown) => fx.stack.metrics.invoke('SysInvoke', () => sysInvoke(payload)) as Promise<any>;
+    expect(await invoke({ op: 'initializePresence', userId: 'vi-lambda', expiresIn: 60, visible: 'no' })).toEqual(bad);
+    expect(await invoke({ op: 'initializePresence', userId: 'vi-lambda', expiresIn: 60, visible: false })).toMatchObject({ status: 'online' });
+    expect(await read('x', 'vi-lambda')).toMatchObject({ status: 'offline' });
+  });
+});
