@@ -295,7 +295,9 @@ export class PresenceClient {
   sendHeartbeat = () => this.request<{ device: string; expiresAt: string }>('heartbeat');
   /** presence settings, plus this connection's device status, ext and call state */
   setPresence = (patch: PresencePatch & DeviceChange) => this.request<OwnPresence>('setPresence', { ...patch });
-  getPresence = async (userIds: string[]) => this.complete(await this.request<Reply>('getPresence', { userIds }));
+  /** in the order asked; offline users too unless includeOffline is false */
+  getPresence = async (userIds: string[], includeOffline?: boolean) =>
+    this.complete(await this.request<Reply>('getPresence', includeOffline === undefined ? { userIds } : { userIds, includeOffline }));
   subscribe = async (userIds: string[], expiresIn?: number) => {
     const r = await this.request<SubscribeResult & Reply>('subscribe', expiresIn === undefined ? { userIds } : { userIds, expiresIn });
     const { remaining: _rest, ...result } = r;
@@ -339,7 +341,11 @@ export class PresenceClient {
       }),
     deleteDevice: (device: string) => this.http.call<OwnPresence>('DELETE', `/v1/me/devices/${encodeURIComponent(device)}`),
     user: (userId: string) => this.http.call<Presence>('GET', `/v1/users/${encodeURIComponent(userId)}/presence`),
-    users: (userIds: string[]) => this.http.call<{ presence: Presence[] }>('GET', `/v1/presence?userIds=${userIds.map(encodeURIComponent).join(',')}`),
+    users: (userIds: string[], includeOffline?: boolean) =>
+      this.http.call<{ presence: Presence[] }>(
+        'GET',
+        `/v1/presence?userIds=${userIds.map(encodeURIComponent).join(',')}${includeOffline === undefined ? '' : `&includeOffline=${includeOffline}`}`,
+      ),
     subscribe: (userIds: string[], expiresIn?: number) =>
       this.http.call<SubscribeResult>('POST', '/v1/me/subscriptions', { userIds, ...(expiresIn ? { expiresIn } : {}) }),
     unsubscribe: (userIds: string[]) => this.http.call<{ unsubscribed: string[] }>('DELETE', '/v1/me/subscriptions', { userIds }),

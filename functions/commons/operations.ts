@@ -252,6 +252,15 @@ export async function presenceFor(viewer: string, userIds: readonly string[], vi
   return userIds.map((u) => projectFor(states.get(u) as UserState, { self: u === viewer, friend: friends.has(u) }, now));
 }
 
+/**
+ * GET /v1/presence and WS getPresence: presenceFor, and with includeOffline
+ * false without the users who show as offline to this viewer (hidden ones too).
+ */
+export async function lookupPresence(viewer: string, userIds: readonly string[], includeOffline = true): Promise<Presence[]> {
+  const presence = await presenceFor(viewer, userIds);
+  return includeOffline ? presence : presence.filter(online);
+}
+
 export interface SubscribeResult {
   subscribed: { userId: string; expiresAt: string }[];
   rejected: string[];

@@ -126,7 +126,7 @@ const listenMessage: Schema = {
 
 export const wsSchemas: Record<string, Schema> = {
   heartbeat: wsMessage({}),
-  getPresence: wsMessage({ userIds }, ['userIds']),
+  getPresence: wsMessage({ userIds, includeOffline: { type: 'boolean' } }, ['userIds']),
   subscribe: wsMessage(subscribeBody.properties ?? {}, ['userIds']),
   unsubscribe: wsMessage(unsubscribeBody.properties ?? {}, ['userIds']),
   setPresence: wsMessage({ ...presenceFields, status: { enum: DEVICE_STATUSES }, ext, call }),
@@ -227,7 +227,7 @@ export { DEVICE_STATUSES };
 
 export const batchPresenceQuery: Schema = {
   type: 'object',
-  properties: { userIds: { type: 'string', minLength: 1, maxLength: 100 * 65 } },
+  properties: { userIds: { type: 'string', minLength: 1, maxLength: 100 * 65 }, includeOffline },
   required: ['userIds'],
   additionalProperties: false,
 };

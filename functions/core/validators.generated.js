@@ -656,7 +656,7 @@ return errors === 0;
 }
 
 export const batchPresenceQuery = validate19;
-const schema20 = {"type":"object","properties":{"userIds":{"type":"string","minLength":1,"maxLength":6500}},"required":["userIds"],"additionalProperties":false};
+const schema20 = {"type":"object","properties":{"userIds":{"type":"string","minLength":1,"maxLength":6500},"includeOffline":{"enum":["true","false"]}},"required":["userIds"],"additionalProperties":false};
 
 function validate19(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -671,7 +671,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "userIds")){
+if(!((key0 === "userIds") || (key0 === "includeOffline"))){
 validate19.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -698,6 +698,24 @@ else {
 validate19.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.includeOffline !== undefined){
+let data1 = data.includeOffline;
+const _errs4 = errors;
+if(!((data1 === "true") || (data1 === "false"))){
+validate19.errors = [{instancePath:instancePath+"/includeOffline",schemaPath:"#/properties/includeOffline/enum",keyword:"enum",params:{allowedValues: schema20.properties.includeOffline.enum}}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
 }
 }
 }
@@ -1350,7 +1368,7 @@ return errors === 0;
 }
 
 export const wsGetPresence = validate27;
-const schema28 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false};
+const schema28 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true},"includeOffline":{"type":"boolean"}},"required":["action","userIds"],"additionalProperties":false};
 
 function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1365,7 +1383,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds"))){
+if(!((((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds")) || (key0 === "includeOffline"))){
 validate27.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1474,6 +1492,19 @@ var valid0 = _errs6 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.includeOffline !== undefined){
+const _errs10 = errors;
+if(typeof data.includeOffline !== "boolean"){
+validate27.errors = [{instancePath:instancePath+"/includeOffline",schemaPath:"#/properties/includeOffline/type",keyword:"type",params:{type: "boolean"}}];
+return false;
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }

@@ -1,11 +1,18 @@
 /**
- * Call (telephony) state and profiles, seen from outside with real sockets:
+ * Call state, profiles and the brainCloud-parity sys and lookup options,
+ * seen from outside with real sockets:
  * - a device's call state is set where its status is (device PUT, WS
  *   setPresence, sys initialize), makes the user `busy` unless `dnd`, is
  *   aggregated to the most active call, and every change is pushed to a
  *   real WebSocket subscriber;
- * - a hidden user's call state shows nothing (reads and pushes);
- * - bad input is a 400 with the contract's error body and changes nothing.
+ * - a profile {name, pic} set by the back end (sys route, invoke op) comes
+ *   with presence everywhere, and a change is pushed;
+ * - a hidden user's call state and profile show nothing (reads and pushes);
+ * - sys terminate `all=true` ends every device in one change; sys initialize
+ *   `visible` sets the visibility; `includeOffline` on the batch lookup and
+ *   getPresence;
+ * - bad input is a 400 (or an error reply) with the contract's error body
+ *   and changes nothing.
  */
 import { describe, expect, it } from 'vitest';
 import { type Client, isPushOf, sleep, token, useStack } from '../support/e2e.ts';
@@ -274,5 +281,47 @@ describe('sys initialize visible', () => {
     expect(await invoke({ op: 'initializePresence', userId: 'vi-lambda', expiresIn: 60, visible: 'no' })).toEqual(bad);
     expect(await invoke({ op: 'initializePresence', userId: 'vi-lambda', expiresIn: 60, visible: false })).toMatchObject({ status: 'online' });
     expect(await read('x', 'vi-lambda')).toMatchObject({ status: 'offline' });
+  });
+});
+
+describe('includeOffline on the batch lookup and WS getPresence', () => {
+  it('includes offline users by default (as before); false leaves out users who show offline, hidden ones too', async () => {
+    await call('POST', '/v1/me/heartbeat', token('io-on'), {});
+    await call('POST', '/v1/me/heartbeat', token('io-hidden'), {});
+    await call('PATCH', '/v1/me/presence', token('io-hidden'), { visibility: 'nobody' });
+    const ids = ['io-off', 'io-on', 'io-hidden', 'io-on'];
+    const users = (body: any) => body.presence.map((p: any) => p.userId);
+    const batch = (q = '') => call('GET', `/v1/presence?userIds=${ids.join(',')}${q}`, token('io-viewer'));
+    expect(users((await batch()).body)).toEqual(ids);
+    expect(users((await batch('&includeOffline=true')).body)).toEqual(ids);
+    expect(users((await batch('&includeOffline=false')).body)).toEqual(['io-on', 'io-on']);
+    // the user themselves is not hidden from themselves
+    expect(users((await call('GET', '/v1/presence?userIds=io-hidden,io-off&includeOffline=false', token('io-hidden'))).body)).toEqual(['io-hidden']);
+
+    const c = await client('io-viewer');
+    expect(users((await c.request('getPresence', { userIds: ['io-off', 'io-on', 'io-hidden'] })).data)).toEqual(['io-off', 'io-on', 'io-hidden']);
+    expect(users((await c.request('getPresence', { userIds: ['io-off', 'io-on', 'io-hidden'], includeOffline: true })).data)).toEqual([
+      'io-off',
+      'io-on',
+      'io-hidden',
+    ]);
+    const onlineOnly = await c.request('getPresence', { userIds: ['io-off', 'io-on', 'io-hidden'], includeOffline: false });
+    expect(onlineOnly.data).toEqual({ presence: [expect.objectContaining({ userId: 'io-on', status: 'online' })] });
+  });
+
+  it('refuses values other than true/false: 400 over HTTP, an error reply over the WebSocket', async () => {
+    for (const q of ['includeOffline=yes', 'includeOffline=', 'includeOffline=true&includeOffline=false']) {
+      const res = await call('GET', `/v1/presence?userIds=io-on&${q}`, token('io-viewer'));
+      expect(res.status, q).toBe(400);
+      expect(res.body).toEqual(bad);
+    }
+    const c = await client('io-viewer2');
+    for (const includeOffline of ['false', 0, null]) {
+      expect(await c.request('getPresence', { userIds: ['io-on'], includeOffline }), JSON.stringify(includeOffline)).toMatchObject({
+        type: 'error',
+        error: 'bad_request',
+      });
+    }
+    expect(c.ws.readyState).toBe(c.ws.OPEN);
   });
 });
