@@ -311,7 +311,7 @@ function visibleKey(state: UserState): string {
     aggregateStatus(state, stored),
     state.customStatus,
     state.activity,
-    state.profile,
+    state.profile && [state.profile.name, state.profile.pic],
     state.availability === 'auto' ? null : state.availabilityUntil,
     // a visibility change changes what some viewers see (hidden ↔ real), so it versions too
     state.visibility,
