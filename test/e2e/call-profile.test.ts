@@ -35,6 +35,11 @@ async function quiet(c: Client, userId: string, ms = 800) {
 }
 const read = async (viewer: string, userId: string) => (await call('GET', `/v1/users/${userId}/presence`, token(viewer))).body;
 const bad = { error: 'bad_request', message: expect.any(String) };
+/** the sys Lambda invoked directly, as Lambda runs it: its AWS calls checked against the SysInvoke function's IAM policies */
+async function invoke(payload: unknown): Promise<any> {
+  const sysInvoke = (await import('../../functions/workers/sys-invoke.ts')).handler;
+  return fx.stack.metrics.invoke('SysInvoke', () => sysInvoke(payload));
+}
 
 describe('call state', () => {
   it('set on a WebSocket device, an HTTP device and a sys device: busy while in a call, the most active call shown, every change pushed', async () => {
@@ -186,8 +191,6 @@ describe('profile', () => {
   });
 
   it('is set by the direct-invoke sys Lambda too', async () => {
-    const sysInvoke = (await import('../../functions/workers/sys-invoke.ts')).handler;
-    const invoke = (payload: unknown) => fx.stack.metrics.invoke('SysInvoke', () => sysInvoke(payload)) as Promise<any>;
     expect(await invoke({ op: 'setProfile', userId: 'pf-lambda', ...ada })).toMatchObject({ userId: 'pf-lambda', profile: ada });
     expect(await invoke({ op: 'setProfile', userId: 'pf-lambda', pic: 'ftp://x' })).toEqual(bad);
     expect((await read('x', 'pf-lambda')).profile).toEqual(ada);
@@ -239,8 +242,6 @@ describe('sys terminate all', () => {
   });
 
   it('is an option of the direct-invoke terminatePresence too (a JSON boolean)', async () => {
-    const sysInvoke = (await import('../../functions/workers/sys-invoke.ts')).handler;
-    const invoke = (payload: unknown) => fx.stack.metrics.invoke('SysInvoke', () => sysInvoke(payload)) as Promise<any>;
     await call('POST', '/v1/me/heartbeat', token('ta-lambda'), { device: 'web' });
     await invoke({ op: 'initializePresence', userId: 'ta-lambda', expiresIn: 60 });
     expect((await invoke({ op: 'terminatePresence', userId: 'ta-lambda' })).devices.map((d: any) => d.device)).toEqual(['web']);
@@ -276,8 +277,6 @@ describe('sys initialize visible', () => {
       expect(res.body).toEqual(bad);
     }
     expect((await read('vi-bad', 'vi-bad')).version).toBe(0);
-    const sysInvoke = (await import('../../functions/workers/sys-invoke.ts')).handler;
-    const invoke = (payload: unknown) => fx.stack.metrics.invoke('SysInvoke', () => sysInvoke(payload)) as Promise<any>;
     expect(await invoke({ op: 'initializePresence', userId: 'vi-lambda', expiresIn: 60, visible: 'no' })).toEqual(bad);
     expect(await invoke({ op: 'initializePresence', userId: 'vi-lambda', expiresIn: 60, visible: false })).toMatchObject({ status: 'online' });
     expect(await read('x', 'vi-lambda')).toMatchObject({ status: 'offline' });
