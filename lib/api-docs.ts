@@ -36,6 +36,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   SysPutPresence: { summary: 'SysInitializePresence', body: req.sysPresenceBody, response: res.presence },
   SysExtendPresence: { summary: 'SysExtendPxExpiry (404 without a live sys device)', body: req.sysExtendBody, response: res.presence },
   SysDeletePresence: { summary: 'SysTerminatePresence', query: req.sysTerminateQuery, response: res.presence },
+  SysPutProfile: { summary: 'Set (replace) the display name and picture shown with presence', body: req.sysProfileBody, response: res.presence },
   SysPutFriend: { summary: 'Mutual friendship, both directions', response: res.okResult },
   SysDeleteFriend: { summary: 'End a friendship, both directions', response: res.okResult },
   SysPutMember: { summary: 'Add a group member', response: res.okResult },

@@ -216,6 +216,14 @@ export const httpRoutes: readonly HttpRoute[] = [
     access: { presence: MUTATE },
   },
   {
+    id: 'SysPutProfile',
+    method: 'PUT',
+    path: '/v1/sys/users/{userId}/profile',
+    entry: h('sys-put-profile'),
+    auth: 'sys',
+    access: { presence: MUTATE },
+  },
+  {
     id: 'SysPutFriend',
     method: 'PUT',
     path: '/v1/sys/users/{userId}/friends/{friendId}',

@@ -56,6 +56,7 @@ export const COMPILED_SCHEMAS: Record<string, Schema> = {
   sysPresenceBody: s.sysPresenceBody,
   sysExtendBody: s.sysExtendBody,
   sysTerminateQuery: s.sysTerminateQuery,
+  sysProfileBody: s.sysProfileBody,
   // WebSocket messages: wsGetPresence, …
   ...prefixed('ws', s.wsSchemas),
   // the sys Lambda's payloads: sysInvokeAddFriend, …

@@ -492,6 +492,8 @@ const offline = (userId: string): Presence => ({
   customStatus: null,
   activity: null,
   availabilityUntil: null,
+  call: 'NoCall',
+  profile: null,
   devices: [],
   lastSeen: null,
   version: 0,

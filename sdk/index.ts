@@ -11,9 +11,9 @@
  */
 
 // the wire types are the server's own (type-only imports: nothing of the server is bundled)
-import type { DeviceStatus, OwnPresence, Presence, PresencePatch, Status } from '../functions/core/presence.ts';
+import type { CallState, DeviceChange, DeviceStatus, OwnPresence, Presence, PresencePatch, Profile, Status } from '../functions/core/presence.ts';
 
-export type { DeviceStatus, OwnPresence, Presence, PresencePatch, Status };
+export type { CallState, DeviceChange, DeviceStatus, OwnPresence, Presence, PresencePatch, Profile, Status };
 
 /**
  * What a connection listens to: friends, a group or users; `bidirectional`
@@ -298,8 +298,11 @@ export class PresenceClient {
   // ---- typed WebSocket actions ----
   /** A heartbeat that asks for its answer (the device and its new expiry); the automatic ones do not. */
   sendHeartbeat = () => this.request<{ device: string; expiresAt: string }>('heartbeat');
-  setPresence = (patch: PresencePatch & { status?: DeviceStatus; ext?: string | null }) => this.request<OwnPresence>('setPresence', { ...patch });
-  getPresence = async (userIds: string[]) => this.complete(await this.request<Reply>('getPresence', { userIds }));
+  /** presence settings, plus this connection's device status, ext and call state */
+  setPresence = (patch: PresencePatch & DeviceChange) => this.request<OwnPresence>('setPresence', { ...patch });
+  /** in the order asked; offline users too unless includeOffline is false */
+  getPresence = async (userIds: string[], includeOffline?: boolean) =>
+    this.complete(await this.request<Reply>('getPresence', includeOffline === undefined ? { userIds } : { userIds, includeOffline }));
   subscribe = async (userIds: string[], expiresIn?: number) => {
     const r = await this.request<SubscribeResult & Reply>('subscribe', expiresIn === undefined ? { userIds } : { userIds, expiresIn });
     const { remaining: _rest, ...result } = r;
@@ -335,11 +338,19 @@ export class PresenceClient {
     patchMe: (patch: PresencePatch) => this.http.call<OwnPresence>('PATCH', '/v1/me/presence', patch),
     push: () => this.http.call<Presence>('POST', '/v1/me/presence/push'),
     heartbeat: (device?: string) => this.http.call<{ device: string; expiresAt: string }>('POST', '/v1/me/heartbeat', device ? { device } : {}),
-    setDevice: (device: string, status: Status, ext?: string | null) =>
-      this.http.call<OwnPresence>('PUT', `/v1/me/devices/${encodeURIComponent(device)}`, ext === undefined ? { status } : { status, ext }),
+    setDevice: (device: string, status: Status, ext?: string | null, call?: CallState) =>
+      this.http.call<OwnPresence>('PUT', `/v1/me/devices/${encodeURIComponent(device)}`, {
+        status,
+        ...(ext === undefined ? {} : { ext }),
+        ...(call === undefined ? {} : { call }),
+      }),
     deleteDevice: (device: string) => this.http.call<OwnPresence>('DELETE', `/v1/me/devices/${encodeURIComponent(device)}`),
     user: (userId: string) => this.http.call<Presence>('GET', `/v1/users/${encodeURIComponent(userId)}/presence`),
-    users: (userIds: string[]) => this.http.call<{ presence: Presence[] }>('GET', `/v1/presence?userIds=${userIds.map(encodeURIComponent).join(',')}`),
+    users: (userIds: string[], includeOffline?: boolean) =>
+      this.http.call<{ presence: Presence[] }>(
+        'GET',
+        `/v1/presence?userIds=${userIds.map(encodeURIComponent).join(',')}${includeOffline === undefined ? '' : `&includeOffline=${includeOffline}`}`,
+      ),
     subscribe: (userIds: string[], expiresIn?: number) =>
       this.http.call<SubscribeResult>('POST', '/v1/me/subscriptions', { userIds, ...(expiresIn ? { expiresIn } : {}) }),
     unsubscribe: (userIds: string[]) => this.http.call<{ unsubscribed: string[] }>('DELETE', '/v1/me/subscriptions', { userIds }),

@@ -6,8 +6,10 @@
 import { ApiError, badRequest, notFound } from '../core/errors.ts';
 import {
   applyPatch,
+  type CallState,
   type ChangeBudget,
   countMessage,
+  type DeviceChange,
   type DeviceKind,
   type DeviceStatus,
   fitPresences,
@@ -15,6 +17,7 @@ import {
   type OwnPresence,
   type Presence,
   type PresencePatch,
+  type Profile,
   projectFor,
   removeDevice,
   setFriendsListener,
@@ -22,6 +25,7 @@ import {
   toPresence,
   type UserState,
   upsertDevice,
+  withProfile,
 } from '../core/presence.ts';
 import { encodeCursor, LIMITS, type ShardCursor } from '../core/schemas.ts';
 import type { SubscriptionPlan } from '../core/subscriptions.ts';
@@ -152,14 +156,17 @@ function checkPatch(patch: PresencePatch, state: UserState, now: number): void {
   }
 }
 
+const changesDevice = (c: DeviceChange | undefined): c is DeviceChange =>
+  c !== undefined && (c.status !== undefined || c.ext !== undefined || c.call !== undefined);
+
 /**
  * The patches the one-write fast path takes (store.quickPatch): customStatus
  * and activity, nothing else (availability and visibility decide the
  * aggregate status and the frozen hidden views, which only the full path
  * computes), and no change of the device.
  */
-function quickPatchOf(patch: PresencePatch, deviceChange?: { status?: DeviceStatus; ext?: string | null }): store.QuickPatch | null {
-  if (deviceChange && (deviceChange.status !== undefined || deviceChange.ext !== undefined)) return null;
+function quickPatchOf(patch: PresencePatch, deviceChange?: DeviceChange): store.QuickPatch | null {
+  if (changesDevice(deviceChange)) return null;
   const fields = Object.entries(patch).filter(([, v]) => v !== undefined);
   if (fields.length === 0 || fields.some(([k]) => k !== 'customStatus' && k !== 'activity')) return null;
   return { customStatus: patch.customStatus, activity: patch.activity };
@@ -177,7 +184,7 @@ function quickPatchOf(patch: PresencePatch, deviceChange?: { status?: DeviceStat
 export async function updatePresence(
   userId: string,
   patch: PresencePatch,
-  deviceChange?: { device: string; kind: DeviceKind; conn?: string; status?: DeviceStatus; ext?: string | null },
+  deviceChange?: DeviceChange & { device: string; kind: DeviceKind; conn?: string },
   known?: { item: Record<string, unknown> | undefined },
 ): Promise<OwnPresence> {
   const quick = known ? null : quickPatchOf(patch, deviceChange);
@@ -198,7 +205,7 @@ export async function updatePresence(
         return null;
       }
       let next = applyPatch(s, patch, now);
-      if (deviceChange && (deviceChange.status !== undefined || deviceChange.ext !== undefined)) {
+      if (changesDevice(deviceChange)) {
         next = upsertDevice(next, deviceChange.device, { ...deviceChange, expiresAt: now + timeoutMs }, now);
       }
       return next;
@@ -209,14 +216,20 @@ export async function updatePresence(
   return toOwnPresence(result.state, Date.now());
 }
 
-/** PUT /v1/me/devices/{device}: sets status/ext and counts as a heartbeat; `offline` removes it. */
-export async function setDevice(userId: string, device: string, status: DeviceStatus | 'offline', ext: string | null | undefined): Promise<OwnPresence> {
+/** PUT /v1/me/devices/{device}: sets status/ext/call and counts as a heartbeat; `offline` removes it. */
+export async function setDevice(
+  userId: string,
+  device: string,
+  status: DeviceStatus | 'offline',
+  ext: string | null | undefined,
+  call?: CallState,
+): Promise<OwnPresence> {
   const result = await store.mutateUser(
     userId,
     (s, now) => {
       if (status === 'offline') return removeDevice(s, device, now);
       const old = s.devices[device];
-      return upsertDevice(s, device, { kind: old?.k ?? 'http', status, ext, expiresAt: now + timeoutMs }, now);
+      return upsertDevice(s, device, { kind: old?.k ?? 'http', status, ext, call, expiresAt: now + timeoutMs }, now);
     },
     userChange,
   );
@@ -237,6 +250,15 @@ export async function presenceFor(viewer: string, userIds: readonly string[], vi
   const friends = viewerFriends ?? (needFriends ? await store.friendsOf(viewer) : new Set<string>());
   const now = Date.now();
   return userIds.map((u) => projectFor(states.get(u) as UserState, { self: u === viewer, friend: friends.has(u) }, now));
+}
+
+/**
+ * GET /v1/presence and WS getPresence: presenceFor, and with includeOffline
+ * false without the users who show as offline to this viewer (hidden ones too).
+ */
+export async function lookupPresence(viewer: string, userIds: readonly string[], includeOffline = true): Promise<Presence[]> {
+  const presence = await presenceFor(viewer, userIds);
+  return includeOffline ? presence : presence.filter(online);
 }
 
 export interface SubscribeResult {
@@ -511,13 +533,17 @@ export interface SysPresenceInput {
   status?: DeviceStatus;
   activity?: Record<string, unknown> | null;
   device?: string;
+  call?: CallState;
+  /** true: visibility `everyone`, false: `nobody` (brainCloud's visible flag); undefined: unchanged */
+  visible?: boolean;
 }
 
 /** SysInitializePresence: a device live until now + expiresIn, whatever the heartbeat timeout. */
 export async function sysInitialize(userId: string, input: SysPresenceInput): Promise<Presence> {
   const device = input.device ?? 'sys';
   const result = await store.mutateUser(userId, (s, now) => {
-    const next = upsertDevice(s, device, { kind: 'sys', status: input.status ?? 'online', expiresAt: now + input.expiresIn * 1000 }, now);
+    let next = upsertDevice(s, device, { kind: 'sys', status: input.status ?? 'online', call: input.call, expiresAt: now + input.expiresIn * 1000 }, now);
+    if (input.visible !== undefined) next = { ...next, visibility: input.visible ? 'everyone' : 'nobody' };
     return input.activity !== undefined ? { ...next, activity: input.activity } : next;
   });
   return toPresence(result.state, Date.now());
@@ -537,12 +563,27 @@ export async function sysExtend(userId: string, input: { expiresIn: number; devi
   return toPresence(result.state, Date.now());
 }
 
-/** SysTerminatePresence: removes the user's sys device(s) (all of them unless one is named). */
-export async function sysTerminate(userId: string, device?: string): Promise<Presence> {
+/**
+ * SysTerminatePresence: removes the user's sys device(s) (all of them unless
+ * one is named); with `all`, devices of every kind (WebSocket, HTTP, sys), in
+ * one write, so watchers are told once. An open WebSocket connection stays
+ * open (it still receives pushes); its next message brings its device back.
+ */
+export async function sysTerminate(userId: string, device?: string, all = false): Promise<Presence> {
   const result = await store.mutateUser(userId, (s, now) => {
     let next = s;
-    for (const [name, d] of Object.entries(s.devices)) if (d.k === 'sys' && (device === undefined || device === name)) next = removeDevice(next, name, now);
+    for (const [name, d] of Object.entries(s.devices))
+      if ((all || d.k === 'sys') && (device === undefined || device === name)) next = removeDevice(next, name, now);
     return next;
   });
+  return toPresence(result.state, Date.now());
+}
+
+/**
+ * Sets (replaces) a user's profile, from the customer's back end: a field
+ * left out or null is not set. A change is a new version, pushed.
+ */
+export async function sysSetProfile(userId: string, profile: Partial<Profile>): Promise<Presence> {
+  const result = await store.mutateUser(userId, (s) => withProfile(s, profile));
   return toPresence(result.state, Date.now());
 }

@@ -146,6 +146,8 @@ export function stateFromItem(item: Record<string, unknown> | undefined, userId:
     availabilityUntil: s.availabilityUntil ?? null,
     customStatus: s.customStatus ?? null,
     activity: typeof s.activity === 'string' ? (JSON.parse(s.activity) as Record<string, unknown>) : (s.activity ?? null),
+    // fields in one order, whatever order the stored map comes back in (states are compared as JSON)
+    profile: s.profile ? { name: s.profile.name ?? null, pic: s.profile.pic ?? null } : null,
     visibility: s.visibility ?? base.visibility,
     lastSeen: s.lastSeen ?? null,
     version: s.version ?? 0,

@@ -8,11 +8,14 @@ export const DEVICE_STATUSES = ['online', 'away', 'busy', 'dnd'] as const;
 export const STATUSES = [...DEVICE_STATUSES, 'offline'] as const;
 export const AVAILABILITIES = ['auto', 'away', 'busy', 'dnd'] as const;
 export const VISIBILITIES = ['everyone', 'friends', 'nobody'] as const;
+/** A device's call (telephony) state, RingCentral's `telephonyStatus` values. */
+export const CALL_STATES = ['NoCall', 'Ringing', 'CallConnected', 'OnHold', 'ParkedCall'] as const;
 
 export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
 export type Status = (typeof STATUSES)[number];
 export type Availability = (typeof AVAILABILITIES)[number];
 export type Visibility = (typeof VISIBILITIES)[number];
+export type CallState = (typeof CALL_STATES)[number];
 export type DeviceKind = 'ws' | 'http' | 'sys';
 
 /** One device (resource) of a user, as stored inside the user's state item. */
@@ -29,6 +32,8 @@ export interface DeviceState {
   e: number;
   /** last seen (epoch ms) */
   l: number;
+  /** call state, absent when NoCall */
+  t?: Exclude<CallState, 'NoCall'>;
 }
 
 /** What is stored for a user: one item, written with optimistic concurrency on `rev`. */
@@ -39,6 +44,8 @@ export interface UserState {
   availabilityUntil: number | null;
   customStatus: string | null;
   activity: Record<string, unknown> | null;
+  /** display name and picture, set by the customer's back end (sys) */
+  profile: Profile | null;
   visibility: Visibility;
   lastSeen: number | null;
   /** Increases on every change of what subscribers see. */
@@ -58,6 +65,12 @@ export interface UserState {
    * 2-hour connection limit.
    */
   conns: Record<string, ConnectionState>;
+}
+
+/** A user's display name and picture URL (brainCloud's user {name, pic}); null fields are not set. */
+export interface Profile {
+  name: string | null;
+  pic: string | null;
 }
 
 /** What a viewer who may not see the user sees: an offline user, last seen then, at that version. */
@@ -85,6 +98,7 @@ export interface DeviceView {
   device: string;
   status: DeviceStatus;
   ext: string | null;
+  call: CallState;
   lastSeen: string;
 }
 
@@ -94,7 +108,10 @@ export interface Presence {
   status: Status;
   customStatus: string | null;
   activity: Record<string, unknown> | null;
+  profile: Profile | null;
   availabilityUntil: string | null;
+  /** the most active call state of the live devices */
+  call: CallState;
   devices: DeviceView[];
   lastSeen: string | null;
   version: number;
@@ -107,6 +124,8 @@ export interface OwnPresence extends Presence {
 }
 
 const PRECEDENCE: Record<DeviceStatus, number> = { away: 0, online: 1, busy: 2, dnd: 3 };
+/** How active a call state is: the user's `call` is the most active of their live devices'. */
+const CALL_ACTIVITY: Record<CallState, number> = { NoCall: 0, ParkedCall: 1, Ringing: 2, OnHold: 3, CallConnected: 4 };
 
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -118,6 +137,7 @@ export function emptyState(userId: string): UserState {
     availabilityUntil: null,
     customStatus: null,
     activity: null,
+    profile: null,
     visibility: 'everyone',
     lastSeen: null,
     version: 0,
@@ -142,14 +162,25 @@ export function effectiveAvailability(state: UserState, now: number): Availabili
   return state.availability;
 }
 
-/** The contract's aggregation rule. */
+/**
+ * The contract's aggregation rule: offline without a live device; else the
+ * manual availability, or the highest device status; a device in a call
+ * (any call state but NoCall) makes that `busy`, unless it is `dnd`.
+ */
 export function aggregateStatus(state: UserState, now: number): Status {
   const live = liveDevices(state, now);
   if (live.length === 0) return 'offline';
   const manual = effectiveAvailability(state, now);
-  if (manual !== 'auto') return manual;
   let best: DeviceStatus = 'away';
-  for (const [, d] of live) if (PRECEDENCE[d.s] > PRECEDENCE[best]) best = d.s;
+  if (manual !== 'auto') best = manual;
+  else for (const [, d] of live) if (PRECEDENCE[d.s] > PRECEDENCE[best]) best = d.s;
+  return best !== 'dnd' && live.some(([, d]) => d.t !== undefined) ? 'busy' : best;
+}
+
+/** The most active call state of the live devices: CallConnected > OnHold > Ringing > ParkedCall > NoCall. */
+export function aggregateCall(state: UserState, now: number): CallState {
+  let best: CallState = 'NoCall';
+  for (const [, d] of liveDevices(state, now)) if (d.t !== undefined && CALL_ACTIVITY[d.t] > CALL_ACTIVITY[best]) best = d.t;
   return best;
 }
 
@@ -161,11 +192,14 @@ export function toPresence(state: UserState, now: number): Presence {
     status: aggregateStatus(state, now),
     customStatus: state.customStatus,
     activity: state.activity,
+    profile: state.profile,
     availabilityUntil: manual === 'auto' ? null : iso(state.availabilityUntil),
+    call: aggregateCall(state, now),
     devices: liveDevices(state, now).map(([device, d]) => ({
       device,
       status: d.s,
       ext: d.x,
+      call: d.t ?? 'NoCall',
       lastSeen: iso(d.l) as string,
     })),
     lastSeen: iso(state.lastSeen),
@@ -189,7 +223,9 @@ export function hiddenPresence(state: UserState, rel: ViewerRelation = { self: f
     status: 'offline',
     customStatus: null,
     activity: null,
+    profile: null,
     availabilityUntil: null,
+    call: 'NoCall',
     devices: [],
     lastSeen: iso(view?.lastSeen ?? null),
     version: view?.version ?? 0,
@@ -259,6 +295,7 @@ function showsNothing(state: UserState): boolean {
     Object.keys(state.devices).length === 0 &&
     state.customStatus === null &&
     state.activity === null &&
+    state.profile === null &&
     (state.availability === 'auto' || state.availabilityUntil === null)
   );
 }
@@ -274,10 +311,11 @@ function visibleKey(state: UserState): string {
     aggregateStatus(state, stored),
     state.customStatus,
     state.activity,
+    state.profile && [state.profile.name, state.profile.pic],
     state.availability === 'auto' ? null : state.availabilityUntil,
     // a visibility change changes what some viewers see (hidden ↔ real), so it versions too
     state.visibility,
-    liveDevices(state, stored).map(([name, d]) => [name, d.s, d.x]),
+    liveDevices(state, stored).map(([name, d]) => [name, d.s, d.x, d.t ?? null]),
   ]);
 }
 
@@ -382,11 +420,15 @@ export function sweepState(state: UserState, now: number): SweepResult {
  */
 export const MAX_DEVICES = 32;
 
-/** Adds or refreshes a device (connect, heartbeat of an unknown device, device PUT); a new one past MAX_DEVICES is refused. */
+/**
+ * Adds or refreshes a device (connect, heartbeat of an unknown device, device
+ * PUT); a new one past MAX_DEVICES is refused. What the patch leaves out
+ * (status, ext, call) stays as it was.
+ */
 export function upsertDevice(
   state: UserState,
   device: string,
-  patch: { kind: DeviceKind; expiresAt: number; status?: DeviceStatus; ext?: string | null; conn?: string },
+  patch: { kind: DeviceKind; expiresAt: number; status?: DeviceStatus; ext?: string | null; call?: CallState; conn?: string },
   now: number,
 ): UserState {
   const old = state.devices[device];
@@ -401,6 +443,8 @@ export function upsertDevice(
     e: conn !== undefined && old?.c === conn ? Math.max(patch.expiresAt, old.e) : patch.expiresAt,
     l: now,
   };
+  const call = patch.call ?? old?.t ?? 'NoCall';
+  if (call !== 'NoCall') d.t = call;
   let conns = state.conns;
   if (conn !== undefined) {
     d.c = conn;
@@ -450,6 +494,13 @@ export function removeDevice(state: UserState, device: string, now: number): Use
   return { ...state, devices, lastSeen: old.e > now ? now : state.lastSeen };
 }
 
+/** What a change of presence may set on one of the user's devices (device PUT, WS setPresence: the connection's). */
+export interface DeviceChange {
+  status?: DeviceStatus;
+  ext?: string | null;
+  call?: CallState;
+}
+
 export interface PresencePatch {
   availability?: Availability;
   availabilityUntil?: string | null;
@@ -474,6 +525,13 @@ export function applyPatch(state: UserState, patch: PresencePatch, now: number):
   if (patch.visibility !== undefined) next.visibility = patch.visibility;
   if (liveDevices(state, now).length > 0) next.lastSeen = now;
   return next;
+}
+
+/** Sets (replaces) the profile: a field left out or null is not set; nothing set is no profile (null). */
+export function withProfile(state: UserState, profile: Partial<Profile>): UserState {
+  const name = profile.name ?? null;
+  const pic = profile.pic ?? null;
+  return { ...state, profile: name === null && pic === null ? null : { name, pic } };
 }
 
 /**

@@ -3,7 +3,7 @@
  * documents and checked against real responses in the tests.
  */
 import { ERROR_STATUS } from './errors.ts';
-import { AVAILABILITIES, DEVICE_STATUSES, STATUSES, VISIBILITIES } from './presence.ts';
+import { AVAILABILITIES, CALL_STATES, DEVICE_STATUSES, STATUSES, VISIBILITIES } from './presence.ts';
 import type { Schema } from './validate.ts';
 
 const isoTime: Schema = { type: 'string', format: 'date-time' };
@@ -17,20 +17,32 @@ export const presence: Schema = {
     status: { enum: STATUSES },
     customStatus: { type: ['string', 'null'] },
     activity: { type: ['object', 'null'] },
+    profile: {
+      anyOf: [
+        { type: 'null' },
+        {
+          type: 'object',
+          properties: { name: { type: ['string', 'null'] }, pic: { type: ['string', 'null'] } },
+          required: ['name', 'pic'],
+          additionalProperties: false,
+        },
+      ],
+    },
     availabilityUntil: nullableTime,
+    call: { enum: CALL_STATES },
     devices: {
       type: 'array',
       items: {
         type: 'object',
-        properties: { device: id, status: { enum: DEVICE_STATUSES }, ext: { type: ['string', 'null'] }, lastSeen: isoTime },
-        required: ['device', 'status', 'ext', 'lastSeen'],
+        properties: { device: id, status: { enum: DEVICE_STATUSES }, ext: { type: ['string', 'null'] }, call: { enum: CALL_STATES }, lastSeen: isoTime },
+        required: ['device', 'status', 'ext', 'call', 'lastSeen'],
         additionalProperties: false,
       },
     },
     lastSeen: nullableTime,
     version: { type: 'integer', minimum: 0 },
   },
-  required: ['userId', 'status', 'customStatus', 'activity', 'availabilityUntil', 'devices', 'lastSeen', 'version'],
+  required: ['userId', 'status', 'customStatus', 'activity', 'profile', 'availabilityUntil', 'call', 'devices', 'lastSeen', 'version'],
   additionalProperties: false,
 };
 

@@ -2,7 +2,7 @@
  * Request schemas (JSON Schema) and limits of the contract: the single source
  * the handlers validate with and the API documents are generated from.
  */
-import { AVAILABILITIES, DEVICE_STATUSES, MAX_DEVICES, STATUSES, VISIBILITIES } from './presence.ts';
+import { AVAILABILITIES, CALL_STATES, DEVICE_STATUSES, MAX_DEVICES, STATUSES, VISIBILITIES } from './presence.ts';
 import type { Schema } from './validate.ts';
 
 export const LIMITS = {
@@ -16,6 +16,11 @@ export const LIMITS = {
   /** live devices per user (a new one past this is refused) */
   devicesPerUser: MAX_DEVICES,
   customStatusChars: 64,
+  /** profile name: characters, and bytes as JSON */
+  profileNameChars: 64,
+  profileNameBytes: 256,
+  /** profile picture URL (https, URL characters only: its bytes as JSON) */
+  profilePicBytes: 512,
   /** customStatus in the bytes it takes in JSON (escapes and multi-byte characters count) */
   customStatusBytes: 256,
   /** ext in the bytes it takes in JSON (escapes and multi-byte characters count) */
@@ -50,6 +55,8 @@ export const userIds: Schema = {
 
 const activity: Schema = { type: ['object', 'null'], maxDepth: LIMITS.activityDepth, maxBytes: LIMITS.activityBytes };
 const ext: Schema = { type: ['string', 'null'], maxBytes: LIMITS.extBytes };
+/** a device's call state (RingCentral's telephonyStatus): any but NoCall makes the user busy unless dnd */
+const call: Schema = { enum: CALL_STATES };
 
 const presenceFields: Record<string, Schema> = {
   availability: { enum: AVAILABILITIES },
@@ -74,7 +81,7 @@ export const heartbeatBody: Schema = {
 
 export const putDeviceBody: Schema = {
   type: 'object',
-  properties: { status: { enum: STATUSES }, ext },
+  properties: { status: { enum: STATUSES }, ext, call },
   required: ['status'],
   additionalProperties: false,
 };
@@ -124,10 +131,10 @@ const listenMessage: Schema = {
 
 export const wsSchemas: Record<string, Schema> = {
   heartbeat: wsMessage({}),
-  getPresence: wsMessage({ userIds }, ['userIds']),
+  getPresence: wsMessage({ userIds, includeOffline: { type: 'boolean' } }, ['userIds']),
   subscribe: wsMessage(subscribeBody.properties ?? {}, ['userIds']),
   unsubscribe: wsMessage(unsubscribeBody.properties ?? {}, ['userIds']),
-  setPresence: wsMessage({ ...presenceFields, status: { enum: DEVICE_STATUSES }, ext }),
+  setPresence: wsMessage({ ...presenceFields, status: { enum: DEVICE_STATUSES }, ext, call }),
   listen: listenMessage,
   stopListening: wsMessage({}),
   forcePush: wsMessage({}),
@@ -141,6 +148,9 @@ export const sysPresenceBody: Schema = {
     status: { enum: DEVICE_STATUSES },
     activity,
     device,
+    call,
+    /** brainCloud's visible flag: true sets visibility `everyone`, false `nobody`; left out: unchanged */
+    visible: { type: 'boolean' },
   },
   required: ['expiresIn'],
   additionalProperties: false,
@@ -153,9 +163,27 @@ export const sysExtendBody: Schema = {
   additionalProperties: false,
 };
 
+/**
+ * A profile picture: an https URL of host, optional port, and path, query or
+ * fragment in URL characters only (percent-encode the rest), so its length
+ * is its size in bytes, in JSON too; no user info (`user:pass@`).
+ */
+export const PIC_PATTERN = "^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9._~:/?#\\[\\]@!$&'()*+,;=%-]*)?$";
+
+/** PUT /v1/sys/users/{userId}/profile: replaces the profile (a field left out or null is not set). */
+export const sysProfileBody: Schema = {
+  type: 'object',
+  properties: {
+    name: { type: ['string', 'null'], minLength: 1, maxLength: LIMITS.profileNameChars, maxBytes: LIMITS.profileNameBytes },
+    pic: { type: ['string', 'null'], maxLength: LIMITS.profilePicBytes, pattern: PIC_PATTERN, description: 'https URL, at most 512 bytes' },
+  },
+  additionalProperties: false,
+};
+
+/** `all=true`: every device of the user, whatever its kind (ws, http, sys), not only sys devices */
 export const sysTerminateQuery: Schema = {
   type: 'object',
-  properties: { device },
+  properties: { device, all: { enum: ['true', 'false'] } },
   additionalProperties: false,
 };
 
@@ -173,7 +201,9 @@ const sysPayload = /* @__NO_SIDE_EFFECTS__ */ (ids: Record<string, Schema>, body
 export const sysInvokePayloads = {
   initializePresence: sysPayload({ userId }, sysPresenceBody),
   extendPresence: sysPayload({ userId }, sysExtendBody),
-  terminatePresence: sysPayload({ userId }, sysTerminateQuery),
+  // the query's `all` as a JSON boolean
+  terminatePresence: sysPayload({ userId }, { properties: { device, all: { type: 'boolean' } } }),
+  setProfile: sysPayload({ userId }, sysProfileBody),
   addFriend: sysPayload({ userId, friendId: userId }),
   removeFriend: sysPayload({ userId, friendId: userId }),
   addGroupMember: sysPayload({ groupId, userId }),
@@ -208,7 +238,7 @@ export { DEVICE_STATUSES };
 
 export const batchPresenceQuery: Schema = {
   type: 'object',
-  properties: { userIds: { type: 'string', minLength: 1, maxLength: 100 * 65 } },
+  properties: { userIds: { type: 'string', minLength: 1, maxLength: 100 * 65 }, includeOffline },
   required: ['userIds'],
   additionalProperties: false,
 };

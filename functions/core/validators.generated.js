@@ -272,7 +272,7 @@ return errors === 0;
 }
 
 export const putDeviceBody = validate15;
-const schema16 = {"type":"object","properties":{"status":{"enum":["online","away","busy","dnd","offline"]},"ext":{"type":["string","null"],"maxBytes":64}},"required":["status"],"additionalProperties":false};
+const schema16 = {"type":"object","properties":{"status":{"enum":["online","away","busy","dnd","offline"]},"ext":{"type":["string","null"],"maxBytes":64},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]}},"required":["status"],"additionalProperties":false};
 
 function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -287,7 +287,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "status") || (key0 === "ext"))){
+if(!(((key0 === "status") || (key0 === "ext")) || (key0 === "call"))){
 validate15.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -322,6 +322,20 @@ var valid0 = _errs3 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.call !== undefined){
+let data2 = data.call;
+const _errs5 = errors;
+if(!(((((data2 === "NoCall") || (data2 === "Ringing")) || (data2 === "CallConnected")) || (data2 === "OnHold")) || (data2 === "ParkedCall"))){
+validate15.errors = [{instancePath:instancePath+"/call",schemaPath:"#/properties/call/enum",keyword:"enum",params:{allowedValues: schema16.properties.call.enum}}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -642,7 +656,7 @@ return errors === 0;
 }
 
 export const batchPresenceQuery = validate19;
-const schema20 = {"type":"object","properties":{"userIds":{"type":"string","minLength":1,"maxLength":6500}},"required":["userIds"],"additionalProperties":false};
+const schema20 = {"type":"object","properties":{"userIds":{"type":"string","minLength":1,"maxLength":6500},"includeOffline":{"enum":["true","false"]}},"required":["userIds"],"additionalProperties":false};
 
 function validate19(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -657,7 +671,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "userIds")){
+if(!((key0 === "userIds") || (key0 === "includeOffline"))){
 validate19.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -684,6 +698,24 @@ else {
 validate19.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.includeOffline !== undefined){
+let data1 = data.includeOffline;
+const _errs4 = errors;
+if(!((data1 === "true") || (data1 === "false"))){
+validate19.errors = [{instancePath:instancePath+"/includeOffline",schemaPath:"#/properties/includeOffline/enum",keyword:"enum",params:{allowedValues: schema20.properties.includeOffline.enum}}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
 }
 }
 }
@@ -937,7 +969,7 @@ return errors === 0;
 }
 
 export const sysPresenceBody = validate23;
-const schema24 = {"type":"object","properties":{"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["expiresIn"],"additionalProperties":false};
+const schema24 = {"type":"object","properties":{"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]},"visible":{"type":"boolean"}},"required":["expiresIn"],"additionalProperties":false};
 
 function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -952,7 +984,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "expiresIn") || (key0 === "status")) || (key0 === "activity")) || (key0 === "device"))){
+if(!((((((key0 === "expiresIn") || (key0 === "status")) || (key0 === "activity")) || (key0 === "device")) || (key0 === "call")) || (key0 === "visible"))){
 validate23.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1063,6 +1095,33 @@ var valid0 = _errs7 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.call !== undefined){
+let data4 = data.call;
+const _errs9 = errors;
+if(!(((((data4 === "NoCall") || (data4 === "Ringing")) || (data4 === "CallConnected")) || (data4 === "OnHold")) || (data4 === "ParkedCall"))){
+validate23.errors = [{instancePath:instancePath+"/call",schemaPath:"#/properties/call/enum",keyword:"enum",params:{allowedValues: schema24.properties.call.enum}}];
+return false;
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.visible !== undefined){
+const _errs10 = errors;
+if(typeof data.visible !== "boolean"){
+validate23.errors = [{instancePath:instancePath+"/visible",schemaPath:"#/properties/visible/type",keyword:"type",params:{type: "boolean"}}];
+return false;
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
 }
 }
 }
@@ -1162,7 +1221,7 @@ return errors === 0;
 }
 
 export const sysTerminateQuery = validate25;
-const schema26 = {"type":"object","properties":{"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"additionalProperties":false};
+const schema26 = {"type":"object","properties":{"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"},"all":{"enum":["true","false"]}},"additionalProperties":false};
 
 function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1171,7 +1230,7 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "device")){
+if(!((key0 === "device") || (key0 === "all"))){
 validate25.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1193,6 +1252,24 @@ validate25.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properti
 return false;
 }
 }
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.all !== undefined){
+let data1 = data.all;
+const _errs4 = errors;
+if(!((data1 === "true") || (data1 === "false"))){
+validate25.errors = [{instancePath:instancePath+"/all",schemaPath:"#/properties/all/enum",keyword:"enum",params:{allowedValues: schema26.properties.all.enum}}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -1205,34 +1282,48 @@ validate25.errors = vErrors;
 return errors === 0;
 }
 
-export const wsHeartbeat = validate26;
-const schema27 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128}},"required":["action"],"additionalProperties":false};
+export const sysProfileBody = validate26;
+const schema27 = {"type":"object","properties":{"name":{"type":["string","null"],"minLength":1,"maxLength":64,"maxBytes":256},"pic":{"type":["string","null"],"maxLength":512,"pattern":"^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9._~:/?#\\[\\]@!$&'()*+,;=%-]*)?$","description":"https URL, at most 512 bytes"}},"additionalProperties":false};
+const pattern13 = new RegExp("^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9._~:/?#\\[\\]@!$&'()*+,;=%-]*)?$", "u");
 
 function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.action === undefined) && (missing0 = "action")){
-validate26.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
-return false;
-}
-else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "action") || (key0 === "requestId"))){
+if(!((key0 === "name") || (key0 === "pic"))){
 validate26.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.action !== undefined){
+if(data.name !== undefined){
+let data0 = data.name;
 const _errs2 = errors;
-if(typeof data.action !== "string"){
-validate26.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/type",keyword:"type",params:{type: "string"}}];
+if((typeof data0 !== "string") && (data0 !== null)){
+validate26.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: schema27.properties.name.type}}];
 return false;
+}
+if(data0 !== undefined && Buffer.byteLength(JSON.stringify(data0), "utf8") - (typeof data0 == "string" ? 2 : 0) > 256){
+validate26.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/maxBytes",keyword:"maxBytes",params:{limit: 256}}];
+return false;
+}
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(func2(data0) > 64){
+validate26.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/maxLength",keyword:"maxLength",params:{limit: 64}}];
+return false;
+}
+else {
+if(func2(data0) < 1){
+validate26.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1}}];
+return false;
+}
+}
+}
 }
 var valid0 = _errs2 === errors;
 }
@@ -1240,18 +1331,24 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.requestId !== undefined){
-let data1 = data.requestId;
+if(data.pic !== undefined){
+let data1 = data.pic;
 const _errs4 = errors;
-if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
-validate26.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/type",keyword:"type",params:{type: schema27.properties.requestId.type}}];
+if((typeof data1 !== "string") && (data1 !== null)){
+validate26.errors = [{instancePath:instancePath+"/pic",schemaPath:"#/properties/pic/type",keyword:"type",params:{type: schema27.properties.pic.type}}];
 return false;
 }
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(func2(data1) > 128){
-validate26.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}}];
+if(func2(data1) > 512){
+validate26.errors = [{instancePath:instancePath+"/pic",schemaPath:"#/properties/pic/maxLength",keyword:"maxLength",params:{limit: 512}}];
 return false;
+}
+else {
+if(!pattern13.test(data1)){
+validate26.errors = [{instancePath:instancePath+"/pic",schemaPath:"#/properties/pic/pattern",keyword:"pattern",params:{pattern: "^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9._~:/?#\\[\\]@!$&'()*+,;=%-]*)?$"}}];
+return false;
+}
 }
 }
 }
@@ -1259,7 +1356,6 @@ var valid0 = _errs4 === errors;
 }
 else {
 var valid0 = true;
-}
 }
 }
 }
@@ -1273,8 +1369,8 @@ validate26.errors = vErrors;
 return errors === 0;
 }
 
-export const wsGetPresence = validate27;
-const schema28 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false};
+export const wsHeartbeat = validate27;
+const schema28 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128}},"required":["action"],"additionalProperties":false};
 
 function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1282,14 +1378,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.action === undefined) && (missing0 = "action")) || ((data.userIds === undefined) && (missing0 = "userIds"))){
+if((data.action === undefined) && (missing0 = "action")){
 validate27.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds"))){
+if(!((key0 === "action") || (key0 === "requestId"))){
 validate27.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1328,78 +1424,6 @@ var valid0 = _errs4 === errors;
 else {
 var valid0 = true;
 }
-if(valid0){
-if(data.userIds !== undefined){
-let data2 = data.userIds;
-const _errs6 = errors;
-if(errors === _errs6){
-if(Array.isArray(data2)){
-if(data2.length > 100){
-validate27.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/maxItems",keyword:"maxItems",params:{limit: 100}}];
-return false;
-}
-else {
-if(data2.length < 1){
-validate27.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/minItems",keyword:"minItems",params:{limit: 1}}];
-return false;
-}
-else {
-var valid1 = true;
-const len0 = data2.length;
-for(let i0=0; i0<len0; i0++){
-let data3 = data2[i0];
-const _errs8 = errors;
-if(errors === _errs8){
-if(typeof data3 === "string"){
-if(!pattern0.test(data3)){
-validate27.errors = [{instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/properties/userIds/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
-return false;
-}
-}
-else {
-validate27.errors = [{instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/properties/userIds/items/type",keyword:"type",params:{type: "string"}}];
-return false;
-}
-}
-var valid1 = _errs8 === errors;
-if(!valid1){
-break;
-}
-}
-if(valid1){
-let i1 = data2.length;
-let j0;
-if(i1 > 1){
-const indices0 = Object.create(null);
-for(;i1--;){
-let item0 = data2[i1];
-if(typeof item0 !== "string"){
-continue;
-}
-if(typeof indices0[item0] == "number"){
-j0 = indices0[item0];
-validate27.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}}];
-return false;
-break;
-}
-indices0[item0] = i1;
-}
-}
-}
-}
-}
-}
-else {
-validate27.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/type",keyword:"type",params:{type: "array"}}];
-return false;
-}
-}
-var valid0 = _errs6 === errors;
-}
-else {
-var valid0 = true;
-}
-}
 }
 }
 }
@@ -1413,8 +1437,8 @@ validate27.errors = vErrors;
 return errors === 0;
 }
 
-export const wsSubscribe = validate28;
-const schema29 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true},"expiresIn":{"type":"integer","minimum":1,"maximum":2592000}},"required":["action","userIds"],"additionalProperties":false};
+export const wsGetPresence = validate28;
+const schema29 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true},"includeOffline":{"type":"boolean"}},"required":["action","userIds"],"additionalProperties":false};
 
 function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1429,7 +1453,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds")) || (key0 === "expiresIn"))){
+if(!((((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds")) || (key0 === "includeOffline"))){
 validate28.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1540,26 +1564,11 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.expiresIn !== undefined){
-let data4 = data.expiresIn;
+if(data.includeOffline !== undefined){
 const _errs10 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate28.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/type",keyword:"type",params:{type: "integer"}}];
+if(typeof data.includeOffline !== "boolean"){
+validate28.errors = [{instancePath:instancePath+"/includeOffline",schemaPath:"#/properties/includeOffline/type",keyword:"type",params:{type: "boolean"}}];
 return false;
-}
-if(errors === _errs10){
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 2592000 || isNaN(data4)){
-validate28.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000}}];
-return false;
-}
-else {
-if(data4 < 1 || isNaN(data4)){
-validate28.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}}];
-return false;
-}
-}
-}
 }
 var valid0 = _errs10 === errors;
 }
@@ -1581,8 +1590,8 @@ validate28.errors = vErrors;
 return errors === 0;
 }
 
-export const wsUnsubscribe = validate29;
-const schema30 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false};
+export const wsSubscribe = validate29;
+const schema30 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true},"expiresIn":{"type":"integer","minimum":1,"maximum":2592000}},"required":["action","userIds"],"additionalProperties":false};
 
 function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1597,7 +1606,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds"))){
+if(!((((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds")) || (key0 === "expiresIn"))){
 validate29.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1707,6 +1716,34 @@ var valid0 = _errs6 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.expiresIn !== undefined){
+let data4 = data.expiresIn;
+const _errs10 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate29.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/type",keyword:"type",params:{type: "integer"}}];
+return false;
+}
+if(errors === _errs10){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 2592000 || isNaN(data4)){
+validate29.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000}}];
+return false;
+}
+else {
+if(data4 < 1 || isNaN(data4)){
+validate29.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -1721,9 +1758,8 @@ validate29.errors = vErrors;
 return errors === 0;
 }
 
-export const wsSetPresence = validate30;
-const schema31 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"availability":{"enum":["auto","away","busy","dnd"]},"availabilityUntil":{"type":["string","null"],"format":"date-time"},"customStatus":{"type":["string","null"],"maxLength":64,"maxBytes":256},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"visibility":{"enum":["everyone","friends","nobody"]},"status":{"enum":["online","away","busy","dnd"]},"ext":{"type":["string","null"],"maxBytes":64}},"required":["action"],"additionalProperties":false};
-const func13 = Object.prototype.hasOwnProperty;
+export const wsUnsubscribe = validate30;
+const schema31 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true}},"required":["action","userIds"],"additionalProperties":false};
 
 function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1731,14 +1767,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.action === undefined) && (missing0 = "action")){
+if(((data.action === undefined) && (missing0 = "action")) || ((data.userIds === undefined) && (missing0 = "userIds"))){
 validate30.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func13.call(schema31.properties, key0))){
+if(!(((key0 === "action") || (key0 === "requestId")) || (key0 === "userIds"))){
 validate30.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -1778,11 +1814,152 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.userIds !== undefined){
+let data2 = data.userIds;
+const _errs6 = errors;
+if(errors === _errs6){
+if(Array.isArray(data2)){
+if(data2.length > 100){
+validate30.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/maxItems",keyword:"maxItems",params:{limit: 100}}];
+return false;
+}
+else {
+if(data2.length < 1){
+validate30.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/minItems",keyword:"minItems",params:{limit: 1}}];
+return false;
+}
+else {
+var valid1 = true;
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+let data3 = data2[i0];
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data3 === "string"){
+if(!pattern0.test(data3)){
+validate30.errors = [{instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/properties/userIds/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+return false;
+}
+}
+else {
+validate30.errors = [{instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/properties/userIds/items/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid1 = _errs8 === errors;
+if(!valid1){
+break;
+}
+}
+if(valid1){
+let i1 = data2.length;
+let j0;
+if(i1 > 1){
+const indices0 = Object.create(null);
+for(;i1--;){
+let item0 = data2[i1];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+validate30.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}}];
+return false;
+break;
+}
+indices0[item0] = i1;
+}
+}
+}
+}
+}
+}
+else {
+validate30.errors = [{instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/type",keyword:"type",params:{type: "array"}}];
+return false;
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate30.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
+return false;
+}
+}
+validate30.errors = vErrors;
+return errors === 0;
+}
+
+export const wsSetPresence = validate31;
+const schema32 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"availability":{"enum":["auto","away","busy","dnd"]},"availabilityUntil":{"type":["string","null"],"format":"date-time"},"customStatus":{"type":["string","null"],"maxLength":64,"maxBytes":256},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"visibility":{"enum":["everyone","friends","nobody"]},"status":{"enum":["online","away","busy","dnd"]},"ext":{"type":["string","null"],"maxBytes":64},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]}},"required":["action"],"additionalProperties":false};
+const func16 = Object.prototype.hasOwnProperty;
+
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.action === undefined) && (missing0 = "action")){
+validate31.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func16.call(schema32.properties, key0))){
+validate31.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.action !== undefined){
+const _errs2 = errors;
+if(typeof data.action !== "string"){
+validate31.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.requestId !== undefined){
+let data1 = data.requestId;
+const _errs4 = errors;
+if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
+validate31.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/type",keyword:"type",params:{type: schema32.properties.requestId.type}}];
+return false;
+}
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(func2(data1) > 128){
+validate31.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}}];
+return false;
+}
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.availability !== undefined){
 let data2 = data.availability;
 const _errs6 = errors;
 if(!((((data2 === "auto") || (data2 === "away")) || (data2 === "busy")) || (data2 === "dnd"))){
-validate30.errors = [{instancePath:instancePath+"/availability",schemaPath:"#/properties/availability/enum",keyword:"enum",params:{allowedValues: schema31.properties.availability.enum}}];
+validate31.errors = [{instancePath:instancePath+"/availability",schemaPath:"#/properties/availability/enum",keyword:"enum",params:{allowedValues: schema32.properties.availability.enum}}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -1795,14 +1972,14 @@ if(data.availabilityUntil !== undefined){
 let data3 = data.availabilityUntil;
 const _errs7 = errors;
 if((typeof data3 !== "string") && (data3 !== null)){
-validate30.errors = [{instancePath:instancePath+"/availabilityUntil",schemaPath:"#/properties/availabilityUntil/type",keyword:"type",params:{type: schema31.properties.availabilityUntil.type}}];
+validate31.errors = [{instancePath:instancePath+"/availabilityUntil",schemaPath:"#/properties/availabilityUntil/type",keyword:"type",params:{type: schema32.properties.availabilityUntil.type}}];
 return false;
 }
 if(errors === _errs7){
 if(errors === _errs7){
 if(typeof data3 === "string"){
 if(!(formats0.test(data3))){
-validate30.errors = [{instancePath:instancePath+"/availabilityUntil",schemaPath:"#/properties/availabilityUntil/format",keyword:"format",params:{format: "date-time"}}];
+validate31.errors = [{instancePath:instancePath+"/availabilityUntil",schemaPath:"#/properties/availabilityUntil/format",keyword:"format",params:{format: "date-time"}}];
 return false;
 }
 }
@@ -1818,17 +1995,17 @@ if(data.customStatus !== undefined){
 let data4 = data.customStatus;
 const _errs9 = errors;
 if((typeof data4 !== "string") && (data4 !== null)){
-validate30.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/type",keyword:"type",params:{type: schema31.properties.customStatus.type}}];
+validate31.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/type",keyword:"type",params:{type: schema32.properties.customStatus.type}}];
 return false;
 }
 if(data4 !== undefined && Buffer.byteLength(JSON.stringify(data4), "utf8") - (typeof data4 == "string" ? 2 : 0) > 256){
-validate30.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/maxBytes",keyword:"maxBytes",params:{limit: 256}}];
+validate31.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/maxBytes",keyword:"maxBytes",params:{limit: 256}}];
 return false;
 }
 if(errors === _errs9){
 if(typeof data4 === "string"){
 if(func2(data4) > 64){
-validate30.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/maxLength",keyword:"maxLength",params:{limit: 64}}];
+validate31.errors = [{instancePath:instancePath+"/customStatus",schemaPath:"#/properties/customStatus/maxLength",keyword:"maxLength",params:{limit: 64}}];
 return false;
 }
 }
@@ -1843,7 +2020,7 @@ if(data.activity !== undefined){
 let data5 = data.activity;
 const _errs11 = errors;
 if((!(data5 && typeof data5 == "object" && !Array.isArray(data5))) && (data5 !== null)){
-validate30.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/type",keyword:"type",params:{type: schema31.properties.activity.type}}];
+validate31.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/type",keyword:"type",params:{type: schema32.properties.activity.type}}];
 return false;
 }
 let reason0 = "";
@@ -1868,12 +2045,12 @@ depths0.push(depth0 + 1);
 }
 }
 if(reason0 !== ""){
-validate30.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxDepth",keyword:"maxDepth",params:{limit: 16, reason: reason0}}];
+validate31.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxDepth",keyword:"maxDepth",params:{limit: 16, reason: reason0}}];
 return false;
 }
 else {
 if(data5 !== undefined && Buffer.byteLength(JSON.stringify(data5), "utf8") - (typeof data5 == "string" ? 2 : 0) > 1024){
-validate30.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxBytes",keyword:"maxBytes",params:{limit: 1024}}];
+validate31.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxBytes",keyword:"maxBytes",params:{limit: 1024}}];
 return false;
 }
 }
@@ -1887,7 +2064,7 @@ if(data.visibility !== undefined){
 let data6 = data.visibility;
 const _errs13 = errors;
 if(!(((data6 === "everyone") || (data6 === "friends")) || (data6 === "nobody"))){
-validate30.errors = [{instancePath:instancePath+"/visibility",schemaPath:"#/properties/visibility/enum",keyword:"enum",params:{allowedValues: schema31.properties.visibility.enum}}];
+validate31.errors = [{instancePath:instancePath+"/visibility",schemaPath:"#/properties/visibility/enum",keyword:"enum",params:{allowedValues: schema32.properties.visibility.enum}}];
 return false;
 }
 var valid0 = _errs13 === errors;
@@ -1900,7 +2077,7 @@ if(data.status !== undefined){
 let data7 = data.status;
 const _errs14 = errors;
 if(!((((data7 === "online") || (data7 === "away")) || (data7 === "busy")) || (data7 === "dnd"))){
-validate30.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema31.properties.status.enum}}];
+validate31.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema32.properties.status.enum}}];
 return false;
 }
 var valid0 = _errs14 === errors;
@@ -1913,14 +2090,27 @@ if(data.ext !== undefined){
 let data8 = data.ext;
 const _errs15 = errors;
 if((typeof data8 !== "string") && (data8 !== null)){
-validate30.errors = [{instancePath:instancePath+"/ext",schemaPath:"#/properties/ext/type",keyword:"type",params:{type: schema31.properties.ext.type}}];
+validate31.errors = [{instancePath:instancePath+"/ext",schemaPath:"#/properties/ext/type",keyword:"type",params:{type: schema32.properties.ext.type}}];
 return false;
 }
 if(data8 !== undefined && Buffer.byteLength(JSON.stringify(data8), "utf8") - (typeof data8 == "string" ? 2 : 0) > 64){
-validate30.errors = [{instancePath:instancePath+"/ext",schemaPath:"#/properties/ext/maxBytes",keyword:"maxBytes",params:{limit: 64}}];
+validate31.errors = [{instancePath:instancePath+"/ext",schemaPath:"#/properties/ext/maxBytes",keyword:"maxBytes",params:{limit: 64}}];
 return false;
 }
 var valid0 = _errs15 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.call !== undefined){
+let data9 = data.call;
+const _errs17 = errors;
+if(!(((((data9 === "NoCall") || (data9 === "Ringing")) || (data9 === "CallConnected")) || (data9 === "OnHold")) || (data9 === "ParkedCall"))){
+validate31.errors = [{instancePath:instancePath+"/call",schemaPath:"#/properties/call/enum",keyword:"enum",params:{allowedValues: schema32.properties.call.enum}}];
+return false;
+}
+var valid0 = _errs17 === errors;
 }
 else {
 var valid0 = true;
@@ -1936,19 +2126,20 @@ var valid0 = true;
 }
 }
 }
+}
 else {
-validate30.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
+validate31.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
 return false;
 }
 }
-validate30.errors = vErrors;
+validate31.errors = vErrors;
 return errors === 0;
 }
 
-export const wsListen = validate31;
-const schema32 = {"anyOf":[{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"friends":{"const":true},"bidirectional":{"type":"boolean"}},"required":["action","friends"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"bidirectional":{"type":"boolean"}},"required":["action","groupId"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true},"bidirectional":{"type":"boolean"}},"required":["action","userIds"],"additionalProperties":false}]};
+export const wsListen = validate32;
+const schema33 = {"anyOf":[{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"friends":{"const":true},"bidirectional":{"type":"boolean"}},"required":["action","friends"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"bidirectional":{"type":"boolean"}},"required":["action","groupId"],"additionalProperties":false},{"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128},"userIds":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"minItems":1,"maxItems":100,"uniqueItems":true},"bidirectional":{"type":"boolean"}},"required":["action","userIds"],"additionalProperties":false}]};
 
-function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 const _errs0 = errors;
@@ -2005,7 +2196,7 @@ if(data.requestId !== undefined){
 let data1 = data.requestId;
 const _errs6 = errors;
 if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
-const err3 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/0/properties/requestId/type",keyword:"type",params:{type: schema32.anyOf[0].properties.requestId.type}};
+const err3 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/0/properties/requestId/type",keyword:"type",params:{type: schema33.anyOf[0].properties.requestId.type}};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -2141,7 +2332,7 @@ if(data.requestId !== undefined){
 let data5 = data.requestId;
 const _errs16 = errors;
 if((typeof data5 !== "string") && (!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5))))){
-const err11 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/1/properties/requestId/type",keyword:"type",params:{type: schema32.anyOf[1].properties.requestId.type}};
+const err11 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/1/properties/requestId/type",keyword:"type",params:{type: schema33.anyOf[1].properties.requestId.type}};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -2292,7 +2483,7 @@ if(data.requestId !== undefined){
 let data9 = data.requestId;
 const _errs27 = errors;
 if((typeof data9 !== "string") && (!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9))))){
-const err20 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/2/properties/requestId/type",keyword:"type",params:{type: schema32.anyOf[2].properties.requestId.type}};
+const err20 = {instancePath:instancePath+"/requestId",schemaPath:"#/anyOf/2/properties/requestId/type",keyword:"type",params:{type: schema33.anyOf[2].properties.requestId.type}};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -2475,7 +2666,7 @@ else {
 vErrors.push(err30);
 }
 errors++;
-validate31.errors = vErrors;
+validate32.errors = vErrors;
 return false;
 }
 else {
@@ -2489,79 +2680,11 @@ vErrors = null;
 }
 }
 }
-validate31.errors = vErrors;
-return errors === 0;
-}
-
-export const wsStopListening = validate32;
-const schema33 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128}},"required":["action"],"additionalProperties":false};
-
-function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.action === undefined) && (missing0 = "action")){
-validate32.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "action") || (key0 === "requestId"))){
-validate32.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.action !== undefined){
-const _errs2 = errors;
-if(typeof data.action !== "string"){
-validate32.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/type",keyword:"type",params:{type: "string"}}];
-return false;
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.requestId !== undefined){
-let data1 = data.requestId;
-const _errs4 = errors;
-if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
-validate32.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/type",keyword:"type",params:{type: schema33.properties.requestId.type}}];
-return false;
-}
-if(errors === _errs4){
-if(typeof data1 === "string"){
-if(func2(data1) > 128){
-validate32.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}}];
-return false;
-}
-}
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate32.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
-return false;
-}
-}
 validate32.errors = vErrors;
 return errors === 0;
 }
 
-export const wsForcePush = validate33;
+export const wsStopListening = validate33;
 const schema34 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128}},"required":["action"],"additionalProperties":false};
 
 function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -2629,8 +2752,8 @@ validate33.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeInitializePresence = validate34;
-const schema35 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId","expiresIn"],"additionalProperties":false};
+export const wsForcePush = validate34;
+const schema35 = {"type":"object","properties":{"action":{"type":"string"},"requestId":{"type":["string","integer"],"maxLength":128}},"required":["action"],"additionalProperties":false};
 
 function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2638,24 +2761,24 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.expiresIn === undefined) && (missing0 = "expiresIn"))){
+if((data.action === undefined) && (missing0 = "action")){
 validate34.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "status")) || (key0 === "activity")) || (key0 === "device"))){
+if(!((key0 === "action") || (key0 === "requestId"))){
 validate34.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.op !== undefined){
+if(data.action !== undefined){
 const _errs2 = errors;
-if(typeof data.op !== "string"){
-validate34.errors = [{instancePath:instancePath+"/op",schemaPath:"#/properties/op/type",keyword:"type",params:{type: "string"}}];
+if(typeof data.action !== "string"){
+validate34.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -2664,134 +2787,25 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.userId !== undefined){
-let data1 = data.userId;
+if(data.requestId !== undefined){
+let data1 = data.requestId;
 const _errs4 = errors;
+if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
+validate34.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/type",keyword:"type",params:{type: schema35.properties.requestId.type}}];
+return false;
+}
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(!pattern0.test(data1)){
-validate34.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+if(func2(data1) > 128){
+validate34.errors = [{instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/maxLength",keyword:"maxLength",params:{limit: 128}}];
 return false;
 }
-}
-else {
-validate34.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
-return false;
 }
 }
 var valid0 = _errs4 === errors;
 }
 else {
 var valid0 = true;
-}
-if(valid0){
-if(data.expiresIn !== undefined){
-let data2 = data.expiresIn;
-const _errs6 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate34.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/type",keyword:"type",params:{type: "integer"}}];
-return false;
-}
-if(errors === _errs6){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 604800 || isNaN(data2)){
-validate34.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/maximum",keyword:"maximum",params:{comparison: "<=", limit: 604800}}];
-return false;
-}
-else {
-if(data2 < 1 || isNaN(data2)){
-validate34.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs6 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.status !== undefined){
-let data3 = data.status;
-const _errs8 = errors;
-if(!((((data3 === "online") || (data3 === "away")) || (data3 === "busy")) || (data3 === "dnd"))){
-validate34.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema35.properties.status.enum}}];
-return false;
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.activity !== undefined){
-let data4 = data.activity;
-const _errs9 = errors;
-if((!(data4 && typeof data4 == "object" && !Array.isArray(data4))) && (data4 !== null)){
-validate34.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/type",keyword:"type",params:{type: schema35.properties.activity.type}}];
-return false;
-}
-let reason0 = "";
-const stack0 = [data4];
-const depths0 = [0];
-for(;reason0 === "" && stack0.length > 0;){
-const value0 = stack0.pop();
-const depth0 = depths0.pop();
-if(typeof value0 == "number" && !isFinite(value0)){
-reason0 = "finite";
-}
-else if(value0 !== null && typeof value0 == "object"){
-if(depth0 >= 16){
-reason0 = "depth";
-}
-else {
-for(const child0 of Object.values(value0)){
-stack0.push(child0);
-depths0.push(depth0 + 1);
-}
-}
-}
-}
-if(reason0 !== ""){
-validate34.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxDepth",keyword:"maxDepth",params:{limit: 16, reason: reason0}}];
-return false;
-}
-else {
-if(data4 !== undefined && Buffer.byteLength(JSON.stringify(data4), "utf8") - (typeof data4 == "string" ? 2 : 0) > 1024){
-validate34.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxBytes",keyword:"maxBytes",params:{limit: 1024}}];
-return false;
-}
-}
-var valid0 = _errs9 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.device !== undefined){
-let data5 = data.device;
-const _errs11 = errors;
-if(errors === _errs11){
-if(typeof data5 === "string"){
-if(!pattern2.test(data5)){
-validate34.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
-return false;
-}
-}
-else {
-validate34.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/type",keyword:"type",params:{type: "string"}}];
-return false;
-}
-}
-var valid0 = _errs11 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
 }
 }
 }
@@ -2806,8 +2820,8 @@ validate34.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeExtendPresence = validate35;
-const schema36 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId","expiresIn"],"additionalProperties":false};
+export const sysInvokeInitializePresence = validate35;
+const schema36 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"status":{"enum":["online","away","busy","dnd"]},"activity":{"type":["object","null"],"maxDepth":16,"maxBytes":1024},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"},"call":{"enum":["NoCall","Ringing","CallConnected","OnHold","ParkedCall"]},"visible":{"type":"boolean"}},"required":["op","userId","expiresIn"],"additionalProperties":false};
 
 function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2822,7 +2836,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "device"))){
+if(!((((((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "status")) || (key0 === "activity")) || (key0 === "device")) || (key0 === "call")) || (key0 === "visible"))){
 validate35.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -2889,12 +2903,69 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.device !== undefined){
-let data3 = data.device;
+if(data.status !== undefined){
+let data3 = data.status;
 const _errs8 = errors;
-if(errors === _errs8){
-if(typeof data3 === "string"){
-if(!pattern2.test(data3)){
+if(!((((data3 === "online") || (data3 === "away")) || (data3 === "busy")) || (data3 === "dnd"))){
+validate35.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema36.properties.status.enum}}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.activity !== undefined){
+let data4 = data.activity;
+const _errs9 = errors;
+if((!(data4 && typeof data4 == "object" && !Array.isArray(data4))) && (data4 !== null)){
+validate35.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/type",keyword:"type",params:{type: schema36.properties.activity.type}}];
+return false;
+}
+let reason0 = "";
+const stack0 = [data4];
+const depths0 = [0];
+for(;reason0 === "" && stack0.length > 0;){
+const value0 = stack0.pop();
+const depth0 = depths0.pop();
+if(typeof value0 == "number" && !isFinite(value0)){
+reason0 = "finite";
+}
+else if(value0 !== null && typeof value0 == "object"){
+if(depth0 >= 16){
+reason0 = "depth";
+}
+else {
+for(const child0 of Object.values(value0)){
+stack0.push(child0);
+depths0.push(depth0 + 1);
+}
+}
+}
+}
+if(reason0 !== ""){
+validate35.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxDepth",keyword:"maxDepth",params:{limit: 16, reason: reason0}}];
+return false;
+}
+else {
+if(data4 !== undefined && Buffer.byteLength(JSON.stringify(data4), "utf8") - (typeof data4 == "string" ? 2 : 0) > 1024){
+validate35.errors = [{instancePath:instancePath+"/activity",schemaPath:"#/properties/activity/maxBytes",keyword:"maxBytes",params:{limit: 1024}}];
+return false;
+}
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.device !== undefined){
+let data5 = data.device;
+const _errs11 = errors;
+if(errors === _errs11){
+if(typeof data5 === "string"){
+if(!pattern2.test(data5)){
 validate35.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
 return false;
 }
@@ -2904,10 +2975,39 @@ validate35.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs8 === errors;
+var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.call !== undefined){
+let data6 = data.call;
+const _errs13 = errors;
+if(!(((((data6 === "NoCall") || (data6 === "Ringing")) || (data6 === "CallConnected")) || (data6 === "OnHold")) || (data6 === "ParkedCall"))){
+validate35.errors = [{instancePath:instancePath+"/call",schemaPath:"#/properties/call/enum",keyword:"enum",params:{allowedValues: schema36.properties.call.enum}}];
+return false;
+}
+var valid0 = _errs13 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.visible !== undefined){
+const _errs14 = errors;
+if(typeof data.visible !== "boolean"){
+validate35.errors = [{instancePath:instancePath+"/visible",schemaPath:"#/properties/visible/type",keyword:"type",params:{type: "boolean"}}];
+return false;
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
 }
 }
 }
@@ -2924,8 +3024,8 @@ validate35.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeTerminatePresence = validate36;
-const schema37 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId"],"additionalProperties":false};
+export const sysInvokeExtendPresence = validate36;
+const schema37 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"expiresIn":{"type":"integer","minimum":1,"maximum":604800},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"}},"required":["op","userId","expiresIn"],"additionalProperties":false};
 
 function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2933,14 +3033,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))){
+if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.expiresIn === undefined) && (missing0 = "expiresIn"))){
 validate36.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "device"))){
+if(!((((key0 === "op") || (key0 === "userId")) || (key0 === "expiresIn")) || (key0 === "device"))){
 validate36.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -2980,12 +3080,39 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.device !== undefined){
-let data2 = data.device;
+if(data.expiresIn !== undefined){
+let data2 = data.expiresIn;
 const _errs6 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate36.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/type",keyword:"type",params:{type: "integer"}}];
+return false;
+}
 if(errors === _errs6){
-if(typeof data2 === "string"){
-if(!pattern2.test(data2)){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 604800 || isNaN(data2)){
+validate36.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/maximum",keyword:"maximum",params:{comparison: "<=", limit: 604800}}];
+return false;
+}
+else {
+if(data2 < 1 || isNaN(data2)){
+validate36.errors = [{instancePath:instancePath+"/expiresIn",schemaPath:"#/properties/expiresIn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.device !== undefined){
+let data3 = data.device;
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data3 === "string"){
+if(!pattern2.test(data3)){
 validate36.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
 return false;
 }
@@ -2995,10 +3122,11 @@ validate36.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs6 === errors;
+var valid0 = _errs8 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
@@ -3014,8 +3142,8 @@ validate36.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeAddFriend = validate37;
-const schema38 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"friendId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","userId","friendId"],"additionalProperties":false};
+export const sysInvokeTerminatePresence = validate37;
+const schema38 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"device":{"type":"string","pattern":"^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.:-]"},"all":{"type":"boolean"}},"required":["op","userId"],"additionalProperties":false};
 
 function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3023,14 +3151,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.friendId === undefined) && (missing0 = "friendId"))){
+if(((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))){
 validate37.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "friendId"))){
+if(!((((key0 === "op") || (key0 === "userId")) || (key0 === "device")) || (key0 === "all"))){
 validate37.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -3070,18 +3198,18 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.friendId !== undefined){
-let data2 = data.friendId;
+if(data.device !== undefined){
+let data2 = data.device;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(!pattern0.test(data2)){
-validate37.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+if(!pattern2.test(data2)){
+validate37.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/pattern",keyword:"pattern",params:{pattern: "^(?!(?:constructor|__defineGetter__|__defineSetter__|hasOwnProperty|__lookupGetter__|__lookupSetter__|isPrototypeOf|propertyIsEnumerable|toString|valueOf|__proto__|toLocaleString)$)[A-Za-z0-9_.:-]{1,64}$"}}];
 return false;
 }
 }
 else {
-validate37.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/type",keyword:"type",params:{type: "string"}}];
+validate37.errors = [{instancePath:instancePath+"/device",schemaPath:"#/properties/device/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 }
@@ -3089,6 +3217,19 @@ var valid0 = _errs6 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.all !== undefined){
+const _errs8 = errors;
+if(typeof data.all !== "boolean"){
+validate37.errors = [{instancePath:instancePath+"/all",schemaPath:"#/properties/all/type",keyword:"type",params:{type: "boolean"}}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -3104,8 +3245,8 @@ validate37.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeRemoveFriend = validate38;
-const schema39 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"friendId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","userId","friendId"],"additionalProperties":false};
+export const sysInvokeSetProfile = validate38;
+const schema39 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"name":{"type":["string","null"],"minLength":1,"maxLength":64,"maxBytes":256},"pic":{"type":["string","null"],"maxLength":512,"pattern":"^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9._~:/?#\\[\\]@!$&'()*+,;=%-]*)?$","description":"https URL, at most 512 bytes"}},"required":["op","userId"],"additionalProperties":false};
 
 function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3113,14 +3254,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.friendId === undefined) && (missing0 = "friendId"))){
+if(((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))){
 validate38.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "friendId"))){
+if(!((((key0 === "op") || (key0 === "userId")) || (key0 === "name")) || (key0 === "pic"))){
 validate38.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -3160,25 +3301,63 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.friendId !== undefined){
-let data2 = data.friendId;
+if(data.name !== undefined){
+let data2 = data.name;
 const _errs6 = errors;
+if((typeof data2 !== "string") && (data2 !== null)){
+validate38.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: schema39.properties.name.type}}];
+return false;
+}
+if(data2 !== undefined && Buffer.byteLength(JSON.stringify(data2), "utf8") - (typeof data2 == "string" ? 2 : 0) > 256){
+validate38.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/maxBytes",keyword:"maxBytes",params:{limit: 256}}];
+return false;
+}
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(!pattern0.test(data2)){
-validate38.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+if(func2(data2) > 64){
+validate38.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/maxLength",keyword:"maxLength",params:{limit: 64}}];
 return false;
-}
 }
 else {
-validate38.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/type",keyword:"type",params:{type: "string"}}];
+if(func2(data2) < 1){
+validate38.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1}}];
 return false;
+}
+}
 }
 }
 var valid0 = _errs6 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.pic !== undefined){
+let data3 = data.pic;
+const _errs8 = errors;
+if((typeof data3 !== "string") && (data3 !== null)){
+validate38.errors = [{instancePath:instancePath+"/pic",schemaPath:"#/properties/pic/type",keyword:"type",params:{type: schema39.properties.pic.type}}];
+return false;
+}
+if(errors === _errs8){
+if(typeof data3 === "string"){
+if(func2(data3) > 512){
+validate38.errors = [{instancePath:instancePath+"/pic",schemaPath:"#/properties/pic/maxLength",keyword:"maxLength",params:{limit: 512}}];
+return false;
+}
+else {
+if(!pattern13.test(data3)){
+validate38.errors = [{instancePath:instancePath+"/pic",schemaPath:"#/properties/pic/pattern",keyword:"pattern",params:{pattern: "^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9._~:/?#\\[\\]@!$&'()*+,;=%-]*)?$"}}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -3194,8 +3373,8 @@ validate38.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeAddGroupMember = validate39;
-const schema40 = {"type":"object","properties":{"op":{"type":"string"},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","groupId","userId"],"additionalProperties":false};
+export const sysInvokeAddFriend = validate39;
+const schema40 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"friendId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","userId","friendId"],"additionalProperties":false};
 
 function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3203,14 +3382,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.op === undefined) && (missing0 = "op")) || ((data.groupId === undefined) && (missing0 = "groupId"))) || ((data.userId === undefined) && (missing0 = "userId"))){
+if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.friendId === undefined) && (missing0 = "friendId"))){
 validate39.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "op") || (key0 === "groupId")) || (key0 === "userId"))){
+if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "friendId"))){
 validate39.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -3229,18 +3408,18 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.groupId !== undefined){
-let data1 = data.groupId;
+if(data.userId !== undefined){
+let data1 = data.userId;
 const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(!pattern0.test(data1)){
-validate39.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+validate39.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
 return false;
 }
 }
 else {
-validate39.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/type",keyword:"type",params:{type: "string"}}];
+validate39.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 }
@@ -3250,18 +3429,18 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.userId !== undefined){
-let data2 = data.userId;
+if(data.friendId !== undefined){
+let data2 = data.friendId;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(!pattern0.test(data2)){
-validate39.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+validate39.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
 return false;
 }
 }
 else {
-validate39.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
+validate39.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 }
@@ -3284,8 +3463,8 @@ validate39.errors = vErrors;
 return errors === 0;
 }
 
-export const sysInvokeRemoveGroupMember = validate40;
-const schema41 = {"type":"object","properties":{"op":{"type":"string"},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","groupId","userId"],"additionalProperties":false};
+export const sysInvokeRemoveFriend = validate40;
+const schema41 = {"type":"object","properties":{"op":{"type":"string"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"friendId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","userId","friendId"],"additionalProperties":false};
 
 function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3293,14 +3472,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.op === undefined) && (missing0 = "op")) || ((data.groupId === undefined) && (missing0 = "groupId"))) || ((data.userId === undefined) && (missing0 = "userId"))){
+if((((data.op === undefined) && (missing0 = "op")) || ((data.userId === undefined) && (missing0 = "userId"))) || ((data.friendId === undefined) && (missing0 = "friendId"))){
 validate40.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "op") || (key0 === "groupId")) || (key0 === "userId"))){
+if(!(((key0 === "op") || (key0 === "userId")) || (key0 === "friendId"))){
 validate40.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
 return false;
 break;
@@ -3319,18 +3498,18 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.groupId !== undefined){
-let data1 = data.groupId;
+if(data.userId !== undefined){
+let data1 = data.userId;
 const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(!pattern0.test(data1)){
-validate40.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+validate40.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
 return false;
 }
 }
 else {
-validate40.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/type",keyword:"type",params:{type: "string"}}];
+validate40.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 }
@@ -3340,18 +3519,18 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.userId !== undefined){
-let data2 = data.userId;
+if(data.friendId !== undefined){
+let data2 = data.friendId;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(!pattern0.test(data2)){
-validate40.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+validate40.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
 return false;
 }
 }
 else {
-validate40.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
+validate40.errors = [{instancePath:instancePath+"/friendId",schemaPath:"#/properties/friendId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
 }
@@ -3371,6 +3550,186 @@ return false;
 }
 }
 validate40.errors = vErrors;
+return errors === 0;
+}
+
+export const sysInvokeAddGroupMember = validate41;
+const schema42 = {"type":"object","properties":{"op":{"type":"string"},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","groupId","userId"],"additionalProperties":false};
+
+function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.op === undefined) && (missing0 = "op")) || ((data.groupId === undefined) && (missing0 = "groupId"))) || ((data.userId === undefined) && (missing0 = "userId"))){
+validate41.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "op") || (key0 === "groupId")) || (key0 === "userId"))){
+validate41.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.op !== undefined){
+const _errs2 = errors;
+if(typeof data.op !== "string"){
+validate41.errors = [{instancePath:instancePath+"/op",schemaPath:"#/properties/op/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.groupId !== undefined){
+let data1 = data.groupId;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!pattern0.test(data1)){
+validate41.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+return false;
+}
+}
+else {
+validate41.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.userId !== undefined){
+let data2 = data.userId;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data2 === "string"){
+if(!pattern0.test(data2)){
+validate41.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+return false;
+}
+}
+else {
+validate41.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate41.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
+return false;
+}
+}
+validate41.errors = vErrors;
+return errors === 0;
+}
+
+export const sysInvokeRemoveGroupMember = validate42;
+const schema43 = {"type":"object","properties":{"op":{"type":"string"},"groupId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"},"userId":{"type":"string","pattern":"^[A-Za-z0-9_.@:-]{1,64}$","description":"1–64 chars of [A-Za-z0-9_.@:-]"}},"required":["op","groupId","userId"],"additionalProperties":false};
+
+function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.op === undefined) && (missing0 = "op")) || ((data.groupId === undefined) && (missing0 = "groupId"))) || ((data.userId === undefined) && (missing0 = "userId"))){
+validate42.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0}}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "op") || (key0 === "groupId")) || (key0 === "userId"))){
+validate42.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.op !== undefined){
+const _errs2 = errors;
+if(typeof data.op !== "string"){
+validate42.errors = [{instancePath:instancePath+"/op",schemaPath:"#/properties/op/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.groupId !== undefined){
+let data1 = data.groupId;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!pattern0.test(data1)){
+validate42.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+return false;
+}
+}
+else {
+validate42.errors = [{instancePath:instancePath+"/groupId",schemaPath:"#/properties/groupId/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.userId !== undefined){
+let data2 = data.userId;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data2 === "string"){
+if(!pattern0.test(data2)){
+validate42.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.@:-]{1,64}$"}}];
+return false;
+}
+}
+else {
+validate42.errors = [{instancePath:instancePath+"/userId",schemaPath:"#/properties/userId/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate42.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
+return false;
+}
+}
+validate42.errors = vErrors;
 return errors === 0;
 }
 

@@ -1,5 +1,5 @@
 import { httpRoute } from '../commons/http.ts';
-import { presenceFor } from '../commons/operations.ts';
+import { lookupPresence } from '../commons/operations.ts';
 import { badRequest } from '../core/errors.ts';
 import { LIMITS } from '../core/schemas.ts';
 import { validate } from '../core/validate.ts';
@@ -12,5 +12,6 @@ export const handler = httpRoute({ query: batchPresenceQuery }, async (req) => {
     if (problem) throw badRequest(problem);
   }
   if (new Set(ids).size > LIMITS.userIdsPerCall) throw badRequest(`At most ${LIMITS.userIdsPerCall} distinct userIds per call`);
-  return { presence: await presenceFor(req.userId, ids) };
+  // offline users are included unless includeOffline=false
+  return { presence: await lookupPresence(req.userId, ids, req.query.includeOffline !== 'false') };
 });

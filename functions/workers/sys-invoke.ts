@@ -19,7 +19,8 @@ const OPS: ReadonlyMap<string, Op> = new Map(
   Object.entries({
     initializePresence: { check: validators.sysInvokeInitializePresence, run: (p) => ops.sysInitialize(p.userId, p as ops.SysPresenceInput) },
     extendPresence: { check: validators.sysInvokeExtendPresence, run: (p) => ops.sysExtend(p.userId, p as { expiresIn: number }) },
-    terminatePresence: { check: validators.sysInvokeTerminatePresence, run: (p) => ops.sysTerminate(p.userId, p.device) },
+    terminatePresence: { check: validators.sysInvokeTerminatePresence, run: (p) => ops.sysTerminate(p.userId, p.device, p.all === true) },
+    setProfile: { check: validators.sysInvokeSetProfile, run: (p) => ops.sysSetProfile(p.userId, p) },
     addFriend: { check: validators.sysInvokeAddFriend, run: (p) => ops.addFriends(p.userId, p.friendId) },
     removeFriend: { check: validators.sysInvokeRemoveFriend, run: (p) => ops.removeFriends(p.userId, p.friendId) },
     addGroupMember: { check: validators.sysInvokeAddGroupMember, run: (p) => ops.addMember(p.groupId, p.userId) },

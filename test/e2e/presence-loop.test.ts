@@ -23,7 +23,7 @@ describe('presence loop', () => {
     const a2 = await client(A, 'laptop');
     const b = await client(B, 'web_1');
     const online = await a1.next(isPushOf(B, (d) => d.status === 'online'));
-    expect(online.data.devices).toEqual([{ device: 'web_1', status: 'online', ext: null, lastSeen: expect.any(String) }]);
+    expect(online.data.devices).toEqual([{ device: 'web_1', status: 'online', ext: null, call: 'NoCall', lastSeen: expect.any(String) }]);
     expect(typeof online.timestamp).toBe('string');
     await a2.next(isPushOf(B, (d) => d.status === 'online'));
 

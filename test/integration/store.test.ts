@@ -20,6 +20,18 @@ describe('user state', () => {
     expect(requests.counts).toEqual({ GetItem: 1 });
   });
 
+  it('setting the same profile again writes nothing, whatever order the stored map comes back in', async () => {
+    const u = user('profile');
+    const set = await ops.sysSetProfile(u, { name: 'Ada', pic: 'https://cdn.example.com/a.png' });
+    expect(set.version).toBe(1);
+    // DynamoDB does not promise a map's key order: a stored {pic, name} reads as {name, pic}
+    const item = { pk: `USER#${u}`, sk: 'STATE', profile: { pic: 'https://cdn.example.com/a.png', name: 'Ada' } };
+    expect(JSON.stringify(store.stateFromItem(item, u).profile)).toBe('{"name":"Ada","pic":"https://cdn.example.com/a.png"}');
+    requests.reset();
+    expect((await ops.sysSetProfile(u, { pic: 'https://cdn.example.com/a.png', name: 'Ada' })).version).toBe(1);
+    expect(requests.counts).toEqual({ GetItem: 1 });
+  });
+
   it('connect is one read and one write; a heartbeat is ONE write and no read', async () => {
     const u = user('hb');
     await ops.connectDevice(u, 'web', 'conn-1');

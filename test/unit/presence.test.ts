@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  aggregateCall,
   aggregateStatus,
   applyPatch,
   dropConnection,
@@ -16,6 +17,7 @@ import {
   toPresence,
   type UserState,
   upsertDevice,
+  withProfile,
 } from '../../functions/core/presence.ts';
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
@@ -50,6 +52,97 @@ describe('aggregate status', () => {
     expect(aggregateStatus(s, T0)).toBe('away');
     // lapsed: back to the device aggregate
     expect(aggregateStatus(s, T0 + MIN)).toBe('dnd');
+  });
+});
+
+describe('call state', () => {
+  const inCall = (s: UserState, device: string, call: Parameters<typeof upsertDevice>[2]['call'], e = T0 + 2 * MIN) =>
+    upsertDevice(s, device, { kind: 'http', call, expiresAt: e }, T0);
+
+  it('makes a user with a device in a call busy, whatever the device statuses, unless dnd', () => {
+    for (const call of ['Ringing', 'CallConnected', 'OnHold', 'ParkedCall'] as const) {
+      expect(aggregateStatus(inCall(withDevices({ a: { s: 'away' }, b: { s: 'online' } }), 'b', call), T0), call).toBe('busy');
+    }
+    // a device that is dnd keeps the user dnd; NoCall changes nothing
+    expect(aggregateStatus(inCall(withDevices({ a: { s: 'dnd' }, b: { s: 'online' } }), 'b', 'CallConnected'), T0)).toBe('dnd');
+    expect(aggregateStatus(inCall(withDevices({ a: { s: 'away' } }), 'a', 'NoCall'), T0)).toBe('away');
+  });
+
+  it('wins over a manual away or busy, not over a manual dnd', () => {
+    const s = inCall(withDevices({ a: { s: 'online' } }), 'a', 'Ringing');
+    expect(aggregateStatus({ ...s, availability: 'away' }, T0)).toBe('busy');
+    expect(aggregateStatus({ ...s, availability: 'dnd' }, T0)).toBe('dnd');
+  });
+
+  it('counts live devices only, and an offline user is offline', () => {
+    const s = inCall(withDevices({ a: { s: 'online' } }), 'b', 'CallConnected', T0 - 1);
+    expect(aggregateStatus(s, T0)).toBe('online');
+    expect(aggregateCall(s, T0)).toBe('NoCall');
+    expect(toPresence(s, T0).devices).toEqual([expect.objectContaining({ device: 'a', call: 'NoCall' })]);
+  });
+
+  it('aggregates to the most active call: CallConnected > OnHold > Ringing > ParkedCall > NoCall', () => {
+    const order = ['CallConnected', 'OnHold', 'Ringing', 'ParkedCall', 'NoCall'] as const;
+    for (const [i, best] of order.entries()) {
+      let s = withDevices({});
+      for (const [j, call] of order.slice(i).reverse().entries()) s = inCall(s, `d${j}`, call);
+      expect(aggregateCall(s, T0)).toBe(best);
+      expect(toPresence(s, T0).call).toBe(best);
+    }
+  });
+
+  it('is kept when a device is refreshed without it, and stored only while in a call', () => {
+    let s = inCall(withDevices({ a: { s: 'online' } }), 'a', 'OnHold');
+    s = upsertDevice(s, 'a', { kind: 'http', status: 'away', expiresAt: T0 + 3 * MIN }, T0 + 1000);
+    expect(s.devices.a?.t).toBe('OnHold');
+    s = inCall(s, 'a', 'NoCall');
+    expect(s.devices.a).not.toHaveProperty('t');
+    expect(toPresence(s, T0).devices[0]?.call).toBe('NoCall');
+  });
+
+  it('versions every change of a device call state, and hides it from viewers who may not see the user', () => {
+    const s0 = finalize(emptyState('bob'), withDevices({ a: { s: 'online' } })).state;
+    const ringing = finalize(s0, inCall(s0, 'a', 'Ringing'));
+    expect(ringing.visibleChange).toBe(true);
+    const connected = finalize(ringing.state, inCall(ringing.state, 'a', 'CallConnected'));
+    expect(connected.visibleChange).toBe(true);
+    expect(connected.state.version).toBe(s0.version + 2);
+    const hidden = finalize(connected.state, applyPatch(connected.state, { visibility: 'nobody' }, T0)).state;
+    expect(projectFor(hidden, { self: false, friend: true }, T0)).toMatchObject({ status: 'offline', call: 'NoCall', devices: [] });
+    expect(projectFor(hidden, { self: true, friend: false }, T0)).toMatchObject({ status: 'busy', call: 'CallConnected' });
+  });
+});
+
+describe('profile', () => {
+  const ada = { name: 'Ada', pic: 'https://cdn.example.com/ada.png' };
+
+  it('is replaced as a whole: a field left out or null is not set, nothing set is no profile', () => {
+    const s = withProfile(emptyState('ada'), ada);
+    expect(toPresence(s, T0).profile).toEqual(ada);
+    expect(withProfile(s, { name: 'Ada L.' }).profile).toEqual({ name: 'Ada L.', pic: null });
+    expect(withProfile(s, { name: null }).profile).toBeNull();
+    expect(withProfile(s, {}).profile).toBeNull();
+  });
+
+  it('is a visible change (a new version), shown offline too; the same profile again changes nothing', () => {
+    const s0 = emptyState('ada');
+    const set = finalize(s0, withProfile(s0, ada));
+    expect(set.visibleChange).toBe(true);
+    expect(toPresence(set.state, T0)).toMatchObject({ status: 'offline', profile: ada, version: 1 });
+    expect(finalize(set.state, withProfile(set.state, { ...ada })).visibleChange).toBe(false);
+  });
+
+  it('is hidden from viewers who may not see the user, and hiding a user who shows only a profile tells them', () => {
+    const stranger = { self: false, friend: false };
+    const shown = finalize(emptyState('ada'), withProfile(emptyState('ada'), ada)).state;
+    const hidden = finalize(shown, applyPatch(shown, { visibility: 'friends' }, T0)).state;
+    expect(projectFor(hidden, stranger, T0).profile).toBeNull();
+    expect(projectFor(hidden, { self: false, friend: true }, T0).profile).toEqual(ada);
+    expect(pushFor(shown, hidden, stranger, stranger, T0)).toMatchObject({ profile: null, version: hidden.version });
+    // a hidden user's profile change: nothing for strangers
+    const renamed = finalize(hidden, withProfile(hidden, { name: 'A.' })).state;
+    expect(pushFor(hidden, renamed, stranger, stranger, T0)).toBeNull();
+    expect(projectedVersion(renamed, stranger)).toBe(projectedVersion(hidden, stranger));
   });
 });
 
@@ -121,7 +214,9 @@ describe('privacy projection', () => {
         status: 'offline',
         customStatus: null,
         activity: null,
+        profile: null,
         availabilityUntil: null,
+        call: 'NoCall',
         devices: [],
         lastSeen: new Date(T0 - MIN).toISOString(),
         version: 3,

@@ -8,6 +8,7 @@ import {
   putDeviceBody,
   subscribeBody,
   sysInvokeAddFriend,
+  sysProfileBody,
   userId,
   wsGetPresence,
   wsListen,
@@ -37,6 +38,30 @@ describe('request schemas', () => {
     [{ visibility: 'everyone', extra: 1 }, /extra is not allowed/],
   ])('PATCH %o → %s', (body, expected) => {
     const problem = validate(patchPresenceBody, body);
+    if (expected === null) expect(problem).toBeNull();
+    else expect(problem).toMatch(expected);
+  });
+
+  it.each([
+    [{ name: 'Ada Lovelace', pic: 'https://cdn.example.com/u/ada.png?s=64&v=2#x' }, null],
+    [{}, null],
+    [{ name: null, pic: null }, null],
+    [{ pic: 'https://[::1]/x.png' }, /pic has invalid characters/], // host names and IPv4 only
+    [{ name: 'é'.repeat(64) }, null],
+    [{ name: 'x'.repeat(65) }, /name must be at most 64 characters/],
+    [{ name: '\u0001'.repeat(64) }, /name must be at most 256 bytes/],
+    [{ name: '' }, /name must be at least 1 character/],
+    [{ pic: 'http://cdn.example.com/a.png' }, /pic has invalid characters or format/],
+    [{ pic: 'javascript:alert(1)' }, /pic has invalid characters/],
+    [{ pic: 'https://user:pass@cdn.example.com/a.png' }, /pic has invalid characters/],
+    [{ pic: 'https://cdn.example.com/a b.png' }, /pic has invalid characters/],
+    [{ pic: 'https://cdn.example.com/"><script>' }, /pic has invalid characters/],
+    [{ pic: `https://cdn.example.com/${'a'.repeat(512 - 24)}` }, null],
+    [{ pic: `https://cdn.example.com/${'a'.repeat(512 - 23)}` }, /pic must be at most 512 characters/],
+    [{ pic: 'https://cdn.example.com/ä.png' }, /pic has invalid characters/],
+    [{ name: 'x', nick: 'y' }, /nick is not allowed/],
+  ])('sys profile %o → %s', (body, expected) => {
+    const problem = validate(sysProfileBody, body);
     if (expected === null) expect(problem).toBeNull();
     else expect(problem).toMatch(expected);
   });
