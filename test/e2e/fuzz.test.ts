@@ -1032,17 +1032,22 @@ interface Failure {
   observed: string;
 }
 
-/** null when `text` is exactly the contract's error body for `status`, else what is wrong. */
-function errorBodyProblem(status: number, text: string, contentType?: string): string | null {
-  if (!Object.values(ERROR_STATUS).includes(status)) return `status ${status} is not a contract status`;
+/** `text` as a JSON object, or what it is instead. */
+function jsonObject(text: string): Record<string, unknown> | string {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
     return 'body is not JSON';
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'body is not an object';
-  const b = body as Record<string, unknown>;
+  return body === null || typeof body !== 'object' || Array.isArray(body) ? 'body is not an object' : (body as Record<string, unknown>);
+}
+
+/** null when `text` is exactly the contract's error body for `status`, else what is wrong. */
+function errorBodyProblem(status: number, text: string, contentType?: string): string | null {
+  if (!Object.values(ERROR_STATUS).includes(status)) return `status ${status} is not a contract status`;
+  const b = jsonObject(text);
+  if (typeof b === 'string') return b;
   const keys = Object.keys(b).sort().join(',');
   if (keys !== 'error,message') return `body keys are [${keys}]`;
   if (typeof b.error !== 'string' || !Object.hasOwn(ERROR_STATUS, b.error)) return `unknown error code ${JSON.stringify(b.error)}`;
@@ -1063,16 +1068,11 @@ function facadeErrorProblem(status: number, text: string, contentType?: string):
   const gateway = GATEWAY_ANSWERS[status];
   if (gateway && errorBodyProblem(status, text, contentType) === null && JSON.parse(text).message.startsWith(gateway)) return null;
   if (![400, 401, 403, 404, 413, 429].includes(status)) return `status ${status} is not one the facade answers`;
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return 'body is not JSON';
-  }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'body is not an object';
+  const body = jsonObject(text);
+  if (typeof body === 'string') return body;
   const keys = Object.keys(body).sort().join(',');
   if (keys !== 'detail') return `body keys are [${keys}]`;
-  const detail = (body as { detail: unknown }).detail;
+  const detail = body.detail;
   if (typeof detail !== 'string' || detail === '') return 'detail is not a non-empty string';
   if (contentType !== undefined && !contentType.includes('application/json')) return `content-type ${contentType}`;
   return null;
