@@ -11,6 +11,8 @@
  *   heartbeat    `gateway`: WebSocket heartbeats answered by a MOCK integration (no Lambda, no write),
  *                liveness read by the sweeper from GetConnection's LastActiveAt (default `lambda`;
  *                see docs/cost.md for why gateway is not the default)
+ *   compat       the compatibility facades to deploy (docs/compat.md): a comma list of their names
+ *                (generic), `none`, or `all` (the default)
  *   alarmEmail   an email address subscribed to the alarm topic (it must confirm the subscription);
  *                every alarm notifies the topic either way (docs/operations.md)
  */
@@ -18,7 +20,7 @@ import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { addPolicyValidation } from '../lib/policy-validation.ts';
 import { PresenceStack } from '../lib/presence-stack.ts';
-import { HEARTBEAT_MODES, type HeartbeatMode } from '../lib/routes.ts';
+import { HEARTBEAT_MODES, type HeartbeatMode, parseCompat } from '../lib/routes.ts';
 import { assertValidatorsFresh } from '../lib/validators.ts';
 
 // the bundles carry the generated validators: refuse to build them from stale ones (npm run build:validators)
@@ -49,6 +51,7 @@ if (!HEARTBEAT_MODES.includes(heartbeat as HeartbeatMode)) throw new Error(`-c h
 
 new PresenceStack(app, 'Presence', {
   heartbeat: heartbeat as HeartbeatMode,
+  compat: parseCompat(context('compat')),
   alarmEmail: context('alarmEmail'),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: 'Presence service: HTTP + WebSocket APIs, Lambda, DynamoDB',

@@ -6,13 +6,15 @@
  *   npm start -- --from-assembly [dir]   run the functions from the bundles `npm run synth` wrote to dir (cdk.out)
  *   npm start -- --heartbeat gateway     heartbeats answered by a MOCK integration, liveness from GetConnection
  *                                        (as `npm run deploy -- -c heartbeat=gateway`; PRESENCE_HEARTBEAT=gateway)
+ *   npm start -- --compat generic|none   the compatibility facades served (docs/compat.md; default all of them;
+ *                                        as `npm run deploy -- -c compat=...`; PRESENCE_COMPAT=...)
  * Honours PORT, WS_PORT, DYNAMODB_PORT, PRESENCE_TIMEOUT_SECONDS,
  * SWEEP_INTERVAL_SECONDS, PRESENCE_JWT_SECRET, and PRESENCE_LOCAL_HOST: every
  * server listens on 127.0.0.1 only unless it says otherwise (0.0.0.0: every
  * interface).
  */
 
-import { HEARTBEAT_MODES, type HeartbeatMode } from '../lib/routes.ts';
+import { compatSetting, HEARTBEAT_MODES, type HeartbeatMode, parseCompat } from '../lib/routes.ts';
 import { assertValidatorsFresh } from '../lib/validators.ts';
 import { newerThanAssembly } from '../local/assembly.ts';
 import { bindHost } from '../local/dynamodb.ts';
@@ -28,6 +30,10 @@ const heartbeatArg = heartbeatAt < 0 ? process.env.PRESENCE_HEARTBEAT || undefin
 if (heartbeatArg !== undefined && !HEARTBEAT_MODES.includes(heartbeatArg as HeartbeatMode))
   throw new Error(`--heartbeat ${heartbeatArg}: expected ${HEARTBEAT_MODES.join(' or ')}`);
 const heartbeat = heartbeatArg as HeartbeatMode | undefined;
+const compatAt = args.indexOf('--compat');
+const compatArg = compatAt < 0 ? process.env.PRESENCE_COMPAT || undefined : args[compatAt + 1];
+// from an assembly, the facades are the ones its template deploys
+const compat = compatArg === undefined ? undefined : parseCompat(compatArg);
 const verbose = args.includes('--verbose') || process.env.LOG_LEVEL === 'debug';
 const env = process.env;
 const port = (name: string, fallback: number) => {
@@ -51,6 +57,7 @@ const stack = await startLocalStack({
   iam,
   fromAssembly,
   heartbeat,
+  compat,
   onLog: (line) => {
     if (verbose || /error|threw|failed|dropped|exited/i.test(line)) console.error(line);
   },
@@ -62,6 +69,7 @@ console.log(`presence local stack ready
   WebSocket API  ${stack.wsUrl}
   DynamoDB Local ${stack.dynamodbEndpoint}${inMemory ? ' (in memory)' : ` (data in ${env.PRESENCE_DATA_DIR ?? '.presence-local'})`}
   timeout ${env.PRESENCE_TIMEOUT_SECONDS}s, sweep every ${env.SWEEP_INTERVAL_SECONDS}s, heartbeats ${env.HEARTBEAT_MODE === 'gateway' ? 'answered by the gateway (MOCK; liveness from GetConnection)' : 'through a Lambda (one write)'}
+  compat facades ${stack.compat.length ? stack.compat.map((f) => `${f.name} (${f.routes.length} routes)`).join(', ') : 'none'} (docs/compat.md; --compat ${compatSetting(stack.compat)})
   functions      ${fromAssembly ? `from the bundles of the CDK assembly in ${fromAssembly}` : 'from the sources (functions/)'}
   IAM            ${iam ? "each function's AWS calls checked against its policies in the synthesized template (--no-iam: off)" : 'not checked (--no-iam)'}
   token:  npm run token -- <userId> [--scope "presence:sys"]

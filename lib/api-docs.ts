@@ -5,10 +5,11 @@
  * The local stack serves them at /openapi.json and /asyncapi.json.
  */
 
+import * as generic from '../functions/compat/generic-schemas.ts';
 import * as res from '../functions/core/response-schemas.ts';
 import * as req from '../functions/core/schemas.ts';
 import type { Schema } from '../functions/core/validate.ts';
-import { type HttpRoute, httpRoutes, routeScopes, wsRoutes } from './routes.ts';
+import { type BoundFacadeRoute, type Facade, facadeRoutes, facades, type HttpRoute, httpRoutes, routeScopes, SCOPES, wsRoutes } from './routes.ts';
 
 interface RouteDoc {
   summary: string;
@@ -63,10 +64,15 @@ const errors = Object.fromEntries(
   ].map(([code, description]) => [code, { description, content: json(res.errorBody) }]),
 );
 
-function operation(route: HttpRoute) {
-  const doc = ROUTE_DOCS[route.id];
-  if (!doc) throw new Error(`no API documentation for route ${route.id}`);
-  const params = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: PARAMS[m[1] as string] }));
+/** The operation object of a route: its path parameters (schemas by name), query parameters, scope, body and responses. */
+function operationOf(
+  route: { id: string; path: string; auth: HttpRoute['auth'] },
+  doc: RouteDoc,
+  paramSchemas: Record<string, Schema>,
+  responses: Record<string, unknown>,
+  bodyRequired: boolean,
+) {
+  const params = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: paramSchemas[m[1] as string] }));
   const query = Object.entries(doc.query?.properties ?? {}).map(([name, schema]) => ({
     name,
     in: 'query',
@@ -79,22 +85,98 @@ function operation(route: HttpRoute) {
     // OpenAPI: the scopes listed in one requirement are all needed, so one requirement per scope (any one opens the route)
     security: routeScopes(route).length ? routeScopes(route).map((scope) => ({ bearer: [scope] })) : [{ bearer: [] }],
     ...(params.length || query.length ? { parameters: [...params, ...query] } : {}),
-    ...(doc.body ? { requestBody: { required: route.id !== 'Heartbeat', content: json(doc.body) } } : {}),
-    responses: { '200': { description: 'OK', content: json(doc.response) }, ...errors },
+    ...(doc.body ? { requestBody: { required: bodyRequired, content: json(doc.body) } } : {}),
+    responses: { '200': { description: 'OK', content: json(doc.response) }, ...responses },
   };
 }
 
-export function openApiDocument(serverUrl = 'http://127.0.0.1:3000') {
+function operation(route: HttpRoute) {
+  const doc = ROUTE_DOCS[route.id];
+  if (!doc) throw new Error(`no API documentation for route ${route.id}`);
+  return operationOf(route, doc, PARAMS, errors, route.id !== 'Heartbeat');
+}
+
+/** What a compatibility facade's routes take and answer (docs/compat.md), by route name; its error body; its path parameters. */
+interface FacadeDoc {
+  errorBody: Schema;
+  params: Record<string, Schema>;
+  /** the statuses its routes may answer with an error, and when */
+  errors: Record<string, string>;
+  routes: Record<string, RouteDoc & { errors?: readonly string[] }>;
+}
+
+const userIdsQuery: Schema = {
+  type: 'object',
+  properties: { user_ids: { type: 'string', description: `comma-separated user IDs, at most ${generic.GENERIC_MAX_USER_IDS}` } },
+  required: ['user_ids'],
+};
+
+export const FACADE_DOCS: Record<string, FacadeDoc> = {
+  CompatGeneric: {
+    errorBody: generic.genericError,
+    params: { user_id: req.userId },
+    errors: {
+      '400': 'No status fields to update; Too many user IDs requested; a field of the wrong type',
+      '401': 'Invalid or expired token',
+      '403': 'Not enough permissions (the admin route needs presence:admin)',
+      '404': 'User status not found',
+      '413': 'Body too large',
+      '429': 'Too many changes (the per-user change budget)',
+      '503': 'Data store unavailable: retry',
+    },
+    routes: {
+      GetMyStatus: { summary: 'My status record', response: generic.genericUserStatus, errors: ['401', '404', '503'] },
+      UpdateMyStatus: {
+        summary: 'Set is_online / is_busy / busy_until (one change, pushed)',
+        body: generic.genericStatusBody,
+        response: generic.genericUserStatus,
+        errors: ['400', '401', '413', '429', '503'],
+      },
+      SendHeartbeat: { summary: 'Keep me online (the HTTP device live)', response: generic.genericMessage, errors: ['401', '429', '503'] },
+      GetUserPresence: { summary: "One user's presence, as the caller may see it", response: generic.genericUserPresence, errors: ['401', '404', '503'] },
+      GetUsersPresence: {
+        summary: `Up to ${generic.GENERIC_MAX_USER_IDS} users (those without a status record left out)`,
+        query: userIdsQuery,
+        response: generic.genericPresenceList,
+        errors: ['400', '401', '503'],
+      },
+      CleanupPresence: { summary: 'Run a sweep now (presence:admin)', response: generic.genericCleanup, errors: ['401', '403', '503'] },
+    },
+  },
+};
+
+function facadeOperation(route: BoundFacadeRoute) {
+  const docs = FACADE_DOCS[route.facade.id];
+  const doc = docs?.routes[route.name];
+  if (!docs || !doc) throw new Error(`no API documentation for facade route ${route.id}`);
+  const errorResponses = Object.fromEntries(
+    (doc.errors ?? Object.keys(docs.errors)).map((code) => [code, { description: docs.errors[code], content: json(docs.errorBody) }]),
+  );
+  return { ...operationOf(route, doc, docs.params, errorResponses, false), tags: [route.facade.name] };
+}
+
+/** The HTTP API's document: the contract's routes and those of the compatibility facades deployed (tagged by facade). */
+export function openApiDocument(serverUrl = 'http://127.0.0.1:3000', enabled: readonly Facade[] = facades) {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of httpRoutes) {
-    paths[route.path] ??= {};
-    (paths[route.path] as Record<string, unknown>)[route.method.toLowerCase()] = operation(route);
-  }
+  const add = (path: string, method: string, op: unknown) => {
+    paths[path] ??= {};
+    (paths[path] as Record<string, unknown>)[method.toLowerCase()] = op;
+  };
+  for (const route of httpRoutes) add(route.path, route.method, { ...operation(route), tags: ['presence'] });
+  for (const route of facadeRoutes(enabled)) add(route.path, route.method, facadeOperation(route));
   return {
     openapi: '3.1.0',
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
-    info: { title: 'Presence API', version: '1.0.0', description: 'HTTP routes of the presence contract (docs/api.md).' },
+    info: {
+      title: 'Presence API',
+      version: '1.0.0',
+      description: 'HTTP routes of the presence contract (docs/api.md) and of the compatibility facades (docs/compat.md).',
+    },
     servers: [{ url: serverUrl }],
+    tags: [
+      { name: 'presence', description: 'The presence contract: docs/api.md' },
+      ...enabled.map((f) => ({ name: f.name, description: `Compatibility facade: ${f.title}` })),
+    ],
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     paths,
   };

@@ -114,6 +114,12 @@ function acknowledgeFunctionWildcards(stack: PresenceStack, id: string, f: Prese
   }
 }
 
+/** Why a compatibility facade's route has no gateway authorizer (cdk-nag APIG4, cfn-guard CT.APIGATEWAY.PR.5). */
+export const facadeRouteAuthorization = (routeKey: string) =>
+  `Compatibility facade route ${routeKey}: its function verifies the bearer token itself (functions/commons/auth.ts verifyToken, the ` +
+  "JWT rules of the HTTP API's authorizer, with this stack's issuer, audiences and JWKS) before it reads or changes anything, because " +
+  'the API it imitates answers a refused token in its own error shape and an HTTP API JWT authorizer can only answer {"message":"Unauthorized"}';
+
 /** Acknowledges, resource by resource, the cdk-nag findings PresenceStack keeps on purpose. */
 export function acknowledgeNagFindings(stack: PresenceStack): void {
   // APIG4: WebSocket routes other than $connect cannot carry an authorizer
@@ -125,6 +131,11 @@ export function acknowledgeNagFindings(stack: PresenceStack): void {
       `WebSocket route ${routeKey}: API Gateway accepts an authorizer only on $connect; each invocation of this route belongs to a connection ` +
         'that the Lambda REQUEST authorizer (JWT in ?token=) admitted at $connect, and the handler takes the user from that authorizer context',
     );
+  }
+
+  // APIG4: the compatibility facades' routes answer refused tokens themselves, in their API's error shape
+  for (const [routeKey, route] of Object.entries(stack.facadeHttpRoutes)) {
+    acknowledge(route.node.defaultChild as CfnResource, 'AwsSolutions-APIG4', facadeRouteAuthorization(routeKey));
   }
 
   // SQS3: the stream DLQ is itself the dead-letter target

@@ -35,7 +35,7 @@ import type { CfnPolicy } from 'aws-cdk-lib/aws-iam';
 import { type CfnFunction, CfnPermission } from 'aws-cdk-lib/aws-lambda';
 import { CfnLogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
-import { defaultPolicyOf } from './nag-suppressions.ts';
+import { defaultPolicyOf, facadeRouteAuthorization } from './nag-suppressions.ts';
 import { PresenceStack } from './presence-stack.ts';
 
 /** The plugin's name: the namespace of its rule ids in acknowledgements and in the validation report. */
@@ -43,7 +43,8 @@ export const CFN_GUARD_PLUGIN = 'cdk-validator-cfnguard';
 
 /** The Control Tower rules (cfn-guard rule names) this stack keeps findings of, with what the finding is about. */
 export const GUARD_EXCEPTIONS = {
-  api_gw_v2_authorization_type_configured_check: 'CT.APIGATEWAY.PR.5: WebSocket routes other than $connect have no authorization type',
+  api_gw_v2_authorization_type_configured_check:
+    'CT.APIGATEWAY.PR.5: WebSocket routes other than $connect, and the HTTP routes of the compatibility facades, have no authorization type',
   cloudwatch_log_group_retention_period_check: 'CT.CLOUDWATCH.PR.2: log groups kept one month, not a year',
   cloudwatch_log_group_encrypted_check: 'CT.CLOUDWATCH.PR.3: log groups encrypted by CloudWatch Logs, not with a customer KMS key',
   lambda_function_public_access_prohibited_check: 'CT.LAMBDA.PR.2: API Gateway invoke permissions whose SourceArn is an Fn::Join',
@@ -124,6 +125,11 @@ export function acknowledgeGuardFindings(stack: PresenceStack): void {
         'arrives on a connection the Lambda REQUEST authorizer (JWT in ?token=) admitted at $connect, and the handler takes the user ' +
         'from that authorizer context, so the route needs no authorization type of its own',
     );
+  }
+
+  // CT.APIGATEWAY.PR.5: the compatibility facades' routes, whose functions verify the token themselves
+  for (const [routeKey, route] of Object.entries(stack.facadeHttpRoutes)) {
+    acknowledge(route.node.defaultChild as CfnRoute, 'api_gw_v2_authorization_type_configured_check', facadeRouteAuthorization(routeKey));
   }
 
   // CT.CLOUDWATCH.PR.2 and PR.3: the log groups the stack creates, each named with what it holds

@@ -9,6 +9,7 @@ import { AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
 import {
   type CfnStage,
   HttpApi,
+  type HttpRoute as HttpApiRoute,
   HttpMethod,
   LogGroupLogDestination,
   type ThrottleSettings,
@@ -38,6 +39,10 @@ import { acknowledgeNagFindings } from './nag-suppressions.ts';
 import {
   type Access,
   connectionsMethods,
+  type Facade,
+  facadeAccess,
+  facadeRoutes,
+  facades,
   HEARTBEAT_MODES,
   HEARTBEAT_ROUTE_KEY,
   type HeartbeatMode,
@@ -89,6 +94,12 @@ export interface PresenceStackProps extends StackProps {
    */
   apiGatewayCloudWatchRole?: boolean;
   /**
+   * the compatibility facades to deploy (`-c compat=generic,...`, `-c compat=none`; lib/routes.ts
+   * parseCompat): one function each, with its routes. Default: every facade. A facade left out has no
+   * routes at all (API Gateway answers its paths 404).
+   */
+  compat?: readonly Facade[];
+  /**
    * email address subscribed to the alarm topic (`-c alarmEmail=ops@example.com`);
    * it must confirm the subscription. Default: none (subscribe later to the topic).
    */
@@ -104,6 +115,10 @@ export class PresenceStack extends Stack {
   readonly webSocketStage: WebSocketStage;
   /** every WebSocket route by route key */
   readonly webSocketRoutes: Record<string, WebSocketRoute> = {};
+  /** the compatibility facades deployed (props.compat) */
+  readonly facades: readonly Facade[];
+  /** every HTTP route of a compatibility facade by route key (no gateway authorizer: the facade function verifies the token) */
+  readonly facadeHttpRoutes: Record<string, HttpApiRoute> = {};
   /** the account-level API Gateway CloudWatch role, unless `apiGatewayCloudWatchRole: false` */
   readonly apiGatewayCloudWatchRole?: Role;
   readonly tables: Record<'Presence' | 'Graph', BoundTable>;
@@ -142,6 +157,8 @@ export class PresenceStack extends Stack {
 
     const tables = createTables(this);
     this.tables = tables;
+    this.facades = props.compat ?? facades;
+    const compatRoutes = facadeRoutes(this.facades);
 
     // ---- WebSocket API (first: some functions need its stage's callback URL) ----
     const wsAccessLogs = new LogGroup(this, 'WebSocketAccessLogs', { retention: RetentionDays.ONE_MONTH });
@@ -233,7 +250,7 @@ export class PresenceStack extends Stack {
     // per-route throttling: the L2 stage only takes the stage default, so set the route settings on its CfnStage
     // (CfnStage.routeSettings is a JSON map: CloudFormation's own property names)
     const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
-    for (const route of httpRoutes) {
+    for (const route of [...httpRoutes, ...compatRoutes]) {
       const t = throttleFor(route);
       if (t) routeSettings[`${route.method} ${route.path}`] = { ThrottlingRateLimit: t.rateLimit, ThrottlingBurstLimit: t.burstLimit };
     }
@@ -255,9 +272,24 @@ export class PresenceStack extends Stack {
       });
     }
 
+    // the token verifier's settings (functions/commons/auth.ts), for the functions that verify tokens themselves
+    const verifiesTokens = (f: PresenceFunction) =>
+      f.addEnvironment('JWT_ISSUER', issuer).addEnvironment('JWT_AUDIENCE', audiences.join(',')).addEnvironment('JWT_JWKS_URL', jwksUrl);
+
+    // ---- compatibility facades: one function per facade, its routes without a gateway authorizer ----
+    // (the function verifies the bearer token itself, to answer a refused one in its API's error shape:
+    // functions/commons/facade.ts says why an HTTP API JWT authorizer cannot)
+    for (const facade of this.facades) {
+      const f = verifiesTokens(make(facade.id, facade.entry, facadeAccess(facade, heartbeat)));
+      const integration = new HttpLambdaIntegration(`${facade.id}Integration`, f.fn);
+      for (const route of compatRoutes.filter((r) => r.facade === facade)) {
+        const [added] = this.httpApi.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
+        this.facadeHttpRoutes[route.routeKey] = added as HttpApiRoute;
+      }
+    }
+
     // ---- WebSocket routes ----
-    const authorizerFn = make(workers.wsAuthorizer.id, workers.wsAuthorizer.entry, workers.wsAuthorizer.access, Duration.seconds(10));
-    authorizerFn.addEnvironment('JWT_ISSUER', issuer).addEnvironment('JWT_AUDIENCE', audiences.join(',')).addEnvironment('JWT_JWKS_URL', jwksUrl);
+    const authorizerFn = verifiesTokens(make(workers.wsAuthorizer.id, workers.wsAuthorizer.entry, workers.wsAuthorizer.access, Duration.seconds(10)));
     const wsAuthorizer = new WebSocketLambdaAuthorizer('ConnectAuthorizer', authorizerFn.fn, {
       identitySource: ['route.request.querystring.token'],
     });

@@ -123,7 +123,7 @@ export const ROUTE_THROTTLE: Record<Auth, { rateLimit: number; burstLimit: numbe
 /** routes that write up to 100 items per call */
 export const HEAVY_ROUTE_THROTTLE = { rateLimit: 200, burstLimit: 400 };
 /** A route open to several classes is throttled as the loosest of them (the stage default if one has no throttle of its own). */
-export const throttleFor = (route: HttpRoute) => {
+export const throttleFor = (route: Pick<HttpRoute, 'id' | 'auth' | 'alsoAuth'>) => {
   if (route.id === 'Subscribe' || route.id === 'Unsubscribe') return HEAVY_ROUTE_THROTTLE;
   const throttles = authClasses(route).map((a) => ROUTE_THROTTLE[a]);
   if (throttles.includes(null)) return null;
@@ -138,10 +138,10 @@ export const SCOPES: Record<Auth, string | null> = {
 };
 
 /** Every class a route is open to. */
-export const authClasses = (route: HttpRoute): readonly Auth[] => [route.auth, ...(route.alsoAuth ?? [])];
+export const authClasses = (route: Pick<HttpRoute, 'auth' | 'alsoAuth'>): readonly Auth[] => [route.auth, ...(route.alsoAuth ?? [])];
 
 /** The scopes of which a caller's token must carry one (none: any valid token); API Gateway's authorizationScopes. */
-export const routeScopes = (route: HttpRoute): string[] => authClasses(route).flatMap((a) => SCOPES[a] ?? []);
+export const routeScopes = (route: Pick<HttpRoute, 'auth' | 'alsoAuth'>): string[] => authClasses(route).flatMap((a) => SCOPES[a] ?? []);
 
 const h = (name: string) => `functions/http/${name}.ts`;
 const w = (name: string) => `functions/ws/${name}.ts`;
@@ -345,3 +345,122 @@ export const wsRouteAccess = (route: WsRoute, mode: HeartbeatMode): Access =>
   mode === 'gateway' && route.routeKey !== '$disconnect'
     ? { ...route.access, graph: [...new Set<TableAction>([...(route.access.graph ?? []), 'BatchWriteItem'])] }
     : route.access;
+
+// ---------------------------------------------------------------- compatibility facades
+
+/**
+ * A route of a compatibility facade (docs/compat.md): a path of another
+ * presence API, served by the facade's one function. No API Gateway
+ * authorizer guards it: the function verifies the bearer token itself
+ * (functions/commons/facade.ts), so that a refused token is answered in the
+ * facade's own error shape. `auth` is the throttle class (ROUTE_THROTTLE) and
+ * the scope the function demands (SCOPES).
+ */
+export interface FacadeRoute {
+  /** operation name, unique in its facade: the handler's endpoint of that name serves it (OpenAPI operationId `<facade id>.<name>`) */
+  name: string;
+  method: HttpRoute['method'];
+  path: string;
+  auth: Auth;
+}
+
+/**
+ * A drop-in compatibility facade: ONE Lambda (`id`, handler module `entry`,
+ * which dispatches on the event's routeKey to one small function per route)
+ * serving every route of another API, on top of functions/commons/operations.ts
+ * (no store of its own, no fan-out of its own). One function per facade, not
+ * per route: each Lambda costs about 7 of CloudFormation's 500 resources.
+ * Adding a facade is a module under functions/compat/ and an entry below.
+ */
+export interface Facade {
+  /** its name in the switch: `cdk deploy -c compat=<names>`, `npm start -- --compat <names>` */
+  name: string;
+  /** the function id (FUNCTION_TAG, metrics, the local stack's IAM checks) */
+  id: string;
+  /** handler module, relative to the repository root; exports `handler` */
+  entry: string;
+  /** what the API is (the OpenAPI tag's description) */
+  title: string;
+  /**
+   * what the operations it calls touch, one Access per operation (merged by
+   * facadeAccess; SWEEP is the sweeper's, by heartbeat mode): exactly what its code makes
+   */
+  access: readonly Access[];
+  routes: readonly FacadeRoute[];
+}
+
+/** presenceFor: the states (BatchGetItem) and the viewer's friends (Query) */
+const PRESENCE_FOR: Access = { presence: READ_MANY, graph: GRAPH_QUERY };
+
+const c = (name: string) => `functions/compat/${name}.ts`;
+
+export const facades: readonly Facade[] = [
+  {
+    name: 'generic',
+    id: 'CompatGeneric',
+    entry: c('generic-rest'),
+    title: 'Generic REST presence API (status, heartbeat, batch presence, admin cleanup): docs/compat.md',
+    // ownRecord (GetItem), updateStatus (MUTATE), heartbeat (TOUCH), presenceFor, sweep
+    access: [{ presence: ['GetItem'] }, { presence: MUTATE }, { presence: TOUCH }, PRESENCE_FOR, SWEEP],
+    routes: [
+      { name: 'GetMyStatus', method: 'GET', path: '/users/me/status', auth: 'user' },
+      { name: 'UpdateMyStatus', method: 'PUT', path: '/users/me/status', auth: 'user' },
+      { name: 'SendHeartbeat', method: 'POST', path: '/users/me/heartbeat', auth: 'user' },
+      { name: 'GetUserPresence', method: 'GET', path: '/users/{user_id}/presence', auth: 'user' },
+      { name: 'GetUsersPresence', method: 'GET', path: '/users/presence', auth: 'user' },
+      { name: 'CleanupPresence', method: 'POST', path: '/admin/cleanup-presence', auth: 'admin' },
+    ],
+  },
+];
+
+/** A facade route with what the stack and the gateway need of it. */
+export interface BoundFacadeRoute extends FacadeRoute {
+  facade: Facade;
+  /** `<facade id>.<name>` */
+  id: string;
+  /** `METHOD /path`, as API Gateway puts it in the event */
+  routeKey: string;
+}
+
+/** Every route of these facades. */
+export const facadeRoutes = (enabled: readonly Facade[] = facades): BoundFacadeRoute[] =>
+  enabled.flatMap((facade) => facade.routes.map((r) => ({ ...r, facade, id: `${facade.id}.${r.name}`, routeKey: `${r.method} ${r.path}` })));
+
+/** Actions of several Access, each once. */
+export function mergeAccess(parts: readonly Access[]): Access {
+  const out: Access = {};
+  const union = (key: 'presence' | 'graph') => {
+    const actions = [...new Set(parts.flatMap((p) => p[key] ?? []))];
+    if (actions.length > 0) out[key] = actions;
+  };
+  union('presence');
+  union('graph');
+  const methods = [...new Set(parts.flatMap((p) => connectionsMethods(p)))];
+  if (methods.length > 0) out.connections = methods.length === 1 && methods[0] === 'POST' ? true : methods;
+  return out;
+}
+
+/** A facade's access in a heartbeat mode (a sweep it runs has the sweeper's access). */
+export const facadeAccess = (facade: Facade, mode: HeartbeatMode = 'lambda'): Access =>
+  mergeAccess(facade.access.map((a) => (a === SWEEP ? sweeperAccess(mode) : a)));
+
+/** what `-c compat=none` / `--compat none` names: no facade */
+export const COMPAT_NONE = 'none';
+
+/**
+ * The facades a compat setting turns on: unset, empty or `all` every facade,
+ * `none` no facade, else the comma-separated names (an unknown name is an error).
+ */
+export function parseCompat(setting: string | undefined): Facade[] {
+  const value = setting?.trim() ?? '';
+  if (value === '' || value === 'all') return [...facades];
+  if (value === COMPAT_NONE) return [];
+  const names = value.split(',').map((n) => n.trim());
+  const unknown = names.filter((n) => !facades.some((f) => f.name === n));
+  if (unknown.length > 0 || names.includes(''))
+    throw new Error(`compat ${JSON.stringify(value)}: expected all, ${COMPAT_NONE} or a comma list of ${facades.map((f) => f.name).join(', ')}`);
+  return facades.filter((f) => names.includes(f.name));
+}
+
+/** The compat setting that names exactly these facades (the inverse of parseCompat). */
+export const compatSetting = (enabled: readonly Facade[]): string => (enabled.length === 0 ? COMPAT_NONE : enabled.map((f) => f.name).join(','));

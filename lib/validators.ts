@@ -27,6 +27,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { _, Ajv, type CodeKeywordDefinition, type Options, str } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
+import { genericStatusBody } from '../functions/compat/generic-schemas.ts';
 import * as s from '../functions/core/schemas.ts';
 import type { Schema } from '../functions/core/validate.ts';
 
@@ -61,6 +62,8 @@ export const COMPILED_SCHEMAS: Record<string, Schema> = {
   ...prefixed('ws', s.wsSchemas),
   // the sys Lambda's payloads: sysInvokeAddFriend, …
   ...prefixed('sysInvoke', s.sysInvokePayloads),
+  // the compatibility facades' bodies (functions/compat/*-schemas.ts)
+  genericStatusBody,
 };
 
 function prefixed(prefix: string, schemas: Record<string, Schema>): Record<string, Schema> {

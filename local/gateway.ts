@@ -14,7 +14,19 @@ import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import { asyncApiDocument, openApiDocument } from '../lib/api-docs.ts';
-import { HEARTBEAT_ROUTE_KEY, type HeartbeatMode, type HttpRoute, httpRoutes, routeScopes, workers, wsRoutes } from '../lib/routes.ts';
+import {
+  type Auth,
+  type Facade,
+  facadeRoutes,
+  facades,
+  HEARTBEAT_ROUTE_KEY,
+  type HeartbeatMode,
+  httpRoutes,
+  routeScopes,
+  SCOPES,
+  workers,
+  wsRoutes,
+} from '../lib/routes.ts';
 import { bindHost, urlHost } from './dynamodb.ts';
 import type { LocalWebPage } from './web.ts';
 
@@ -56,12 +68,61 @@ export const WS_MESSAGE_LIMIT = 128 * 1024;
 /** the close code API Gateway ends a connection with when it receives a frame or message over the quota */
 const MESSAGE_TOO_BIG = 1009;
 
-interface CompiledRoute {
-  route: HttpRoute;
+/** An HTTP API route as the gateway matches it. */
+export interface RoutePattern {
+  method: string;
+  path: string;
+}
+
+interface CompiledRoute extends RoutePattern {
+  /** the function's id (the route's, or its facade's) */
+  fn: string;
+  /** the JWT authorizer's scopes for the route (the token needs one; none: any valid token); null: no gateway authorizer (a compatibility facade's route) */
+  scopes: string[] | null;
   regex: RegExp;
   params: string[];
   handler: Handler;
 }
+
+const segments = (path: string) => path.split('/').filter(Boolean);
+const isVariable = (segment: string) => segment.startsWith('{');
+
+/**
+ * Whether route `a` is a more specific match than `b` (both matching the same
+ * request): API Gateway "selects the route with the most-specific match"
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html#http-api-develop-routes.evaluation:
+ * a full match for a route and method before a path variable; its example:
+ * GET /pets/dog/1 before GET /pets/dog/{id}). So: more literal segments
+ * first; between as many, the one whose first differing segment is literal.
+ */
+export function moreSpecific(a: RoutePattern, b: RoutePattern): boolean {
+  const sa = segments(a.path);
+  const sb = segments(b.path);
+  const literals = (s: string[]) => s.filter((x) => !isVariable(x)).length;
+  if (literals(sa) !== literals(sb)) return literals(sa) > literals(sb);
+  for (let i = 0; i < Math.min(sa.length, sb.length); i++) {
+    const va = isVariable(sa[i] as string);
+    const vb = isVariable(sb[i] as string);
+    if (va !== vb) return vb;
+  }
+  return false;
+}
+
+/** The route a request takes among those of its method whose pattern matches its path (null: none, API Gateway's 404). */
+export function selectRoute<R extends RoutePattern & { regex: RegExp }>(routes: readonly R[], method: string, path: string): R | null {
+  let best: R | null = null;
+  for (const r of routes) if (r.method === method && r.regex.test(path) && (best === null || moreSpecific(r, best))) best = r;
+  return best;
+}
+
+const compile = (path: string): { regex: RegExp; params: string[] } => {
+  const params: string[] = [];
+  const pattern = path.replace(/\{([^}]+)\}/g, (_, name: string) => {
+    params.push(name);
+    return '([^/]+)';
+  });
+  return { regex: new RegExp(`^${pattern}$`), params };
+};
 
 interface Connection {
   id: string;
@@ -93,6 +154,8 @@ export interface GatewayOptions {
   metrics?: { snapshot(): Promise<unknown>; reset(): Promise<void>; invoke<T>(fn: string, run: () => Promise<T>): Promise<T> };
   /** the live presence page (local/web.ts) */
   page?: LocalWebPage;
+  /** the compatibility facades whose routes the HTTP API has (lib/routes.ts parseCompat); default: every facade */
+  facades?: readonly Facade[];
   /**
    * `gateway`: the heartbeat route is a MOCK integration, as the stack deploys it with
    * `-c heartbeat=gateway`: no function runs, nothing is answered, only LastActiveAt moves
@@ -133,12 +196,15 @@ export class LocalGateway {
 
   async start(): Promise<void> {
     for (const route of httpRoutes) {
-      const params: string[] = [];
-      const pattern = route.path.replace(/\{([^}]+)\}/g, (_, name: string) => {
-        params.push(name);
-        return '([^/]+)';
-      });
-      this.routes.push({ route, regex: new RegExp(`^${pattern}$`), params, handler: await this.load(route.entry, route.id) });
+      const handler = await this.load(route.entry, route.id);
+      this.routes.push({ method: route.method, path: route.path, fn: route.id, scopes: routeScopes(route), ...compile(route.path), handler });
+    }
+    // a facade's routes share its one function, and have no gateway authorizer (the function verifies the token)
+    const enabled = this.opts.facades ?? facades;
+    for (const facade of enabled) {
+      const handler = await this.load(facade.entry, facade.id);
+      for (const route of facadeRoutes([facade]))
+        this.routes.push({ method: route.method, path: route.path, fn: facade.id, scopes: null, ...compile(route.path), handler });
     }
     if (this.opts.heartbeat === 'gateway') this.mock.add(HEARTBEAT_ROUTE_KEY);
     for (const r of wsRoutes) {
@@ -207,7 +273,7 @@ export class LocalGateway {
     };
     const method = req.method ?? 'GET';
     if (method === 'GET' && (url.pathname === '/openapi.json' || url.pathname === '/asyncapi.json')) {
-      const doc = url.pathname === '/openapi.json' ? openApiDocument(this.httpUrl) : asyncApiDocument(this.wsUrl);
+      const doc = url.pathname === '/openapi.json' ? openApiDocument(this.httpUrl, this.opts.facades ?? facades) : asyncApiDocument(this.wsUrl);
       send(200, JSON.stringify(doc), { 'access-control-allow-origin': '*' });
       return;
     }
@@ -227,7 +293,7 @@ export class LocalGateway {
       send(200, JSON.stringify({ ...((await this.opts.metrics.snapshot()) as object), connections: this.connections.size }));
       return;
     }
-    const match = this.routes.find((r) => r.route.method === method && r.regex.test(url.pathname));
+    const match = selectRoute(this.routes, method, url.pathname);
     if (!match) {
       send(404, errorBody('not_found', `No route ${method} ${url.pathname}`));
       return;
@@ -237,25 +303,29 @@ export class LocalGateway {
       send(413, errorBody('payload_too_large', 'Request body too large'));
       return;
     }
-    // JWT authorizer emulation
-    const auth = req.headers.authorization ?? '';
-    const token = /^Bearer (.+)$/i.exec(auth)?.[1];
-    let claims: Record<string, unknown>;
-    try {
-      if (!token) throw new Error('no token');
-      await this.opts.verifyToken(token.trim());
-      // what API Gateway hands on are the token's own claims (not what the verifier adds to them)
-      claims = JSON.parse(Buffer.from(token.trim().split('.')[1] ?? '', 'base64url').toString('utf8'));
-    } catch {
-      send(401, errorBody('unauthorized', 'Missing or invalid token'), { 'www-authenticate': 'Bearer' });
-      return;
-    }
-    // the route's authorizationScopes (lib/presence-stack.ts): the token needs one of them
-    const needed = routeScopes(match.route);
-    const scopes = tokenScopes(claims);
-    if (needed.length > 0 && !needed.some((s) => scopes.includes(s))) {
-      send(403, errorBody('forbidden', `This route needs the ${needed.join(' or ')} scope`));
-      return;
+    // JWT authorizer emulation (a route without a gateway authorizer passes the request on as it is)
+    let authorizer: { jwt: ReturnType<typeof jwtAuthorizerContext> } | undefined;
+    if (match.scopes !== null) {
+      const auth = req.headers.authorization ?? '';
+      const token = /^Bearer (.+)$/i.exec(auth)?.[1];
+      let claims: Record<string, unknown>;
+      try {
+        if (!token) throw new Error('no token');
+        await this.opts.verifyToken(token.trim());
+        // what API Gateway hands on are the token's own claims (not what the verifier adds to them)
+        claims = JSON.parse(Buffer.from(token.trim().split('.')[1] ?? '', 'base64url').toString('utf8'));
+      } catch {
+        send(401, errorBody('unauthorized', 'Missing or invalid token'), { 'www-authenticate': 'Bearer' });
+        return;
+      }
+      // the route's authorizationScopes (lib/presence-stack.ts): the token needs one of them
+      const needed = match.scopes;
+      const scopes = tokenScopes(claims);
+      if (needed.length > 0 && !needed.some((s) => scopes.includes(s))) {
+        send(403, errorBody('forbidden', `This route needs the ${needed.join(' or ')} scope`));
+        return;
+      }
+      authorizer = { jwt: jwtAuthorizerContext(claims, needed) };
     }
     const values = match.regex.exec(url.pathname)?.slice(1) ?? [];
     const pathParameters: Record<string, string> = {};
@@ -272,7 +342,7 @@ export class LocalGateway {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
     const now = Date.now();
-    const routeKey = `${method} ${match.route.path}`;
+    const routeKey = `${method} ${match.path}`;
     const event = {
       version: '2.0',
       routeKey,
@@ -284,7 +354,7 @@ export class LocalGateway {
       requestContext: {
         accountId: '000000000000',
         apiId: 'local',
-        authorizer: { jwt: jwtAuthorizerContext(claims, needed) },
+        ...(authorizer ? { authorizer } : {}),
         domainName: headers.host ?? 'localhost',
         domainPrefix: 'local',
         http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
@@ -298,14 +368,14 @@ export class LocalGateway {
       isBase64Encoded: false,
     };
     try {
-      const result = await match.handler(event, lambdaContext(match.route.id));
+      const result = await match.handler(event, lambdaContext(match.fn));
       if (result && typeof result === 'object' && 'statusCode' in result) {
         send(result.statusCode, result.body ?? '', result.headers ?? {});
       } else {
         send(200, JSON.stringify(result ?? null));
       }
     } catch (err) {
-      this.opts.onLog?.(`handler ${match.route.id} threw: ${(err as Error).stack}`);
+      this.opts.onLog?.(`handler ${match.fn} threw: ${(err as Error).stack}`);
       send(500, errorBody('internal', 'Internal error'));
     }
   }

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { METRICS_NAMESPACE } from '../functions/commons/metric-names.ts';
 import { signUserToken } from '../functions/core/jwt.ts';
-import { type HeartbeatMode, workers } from '../lib/routes.ts';
+import { type Facade, facades, type HeartbeatMode, workers } from '../lib/routes.ts';
 import { tables } from '../lib/tables.ts';
 import { type AssemblyConfig, assemblyLoader } from './assembly.ts';
 import { CHUNK_QUEUE, type ConsumerConfig, ConsumerThread, STREAM_CHECKPOINT_FILE } from './consumer-thread.ts';
@@ -19,7 +19,7 @@ import { LocalGateway, lambdaContext, loadHandler } from './gateway.ts';
 import { type Checked, CheckLog, enforceIam, type LocalNames, withPlaceholders } from './iam.ts';
 import { concurrentInvocations, emptyMetrics, instrument, invocation, LOCAL_SERVICE_NAME, type LocalMetricsSnapshot, mergeMetrics } from './metrics.ts';
 import { ensureTable } from './tables.ts';
-import { assemblyTemplate, type CfnTemplate, heartbeatModeOf, synthesizedTemplate } from './template.ts';
+import { assemblyTemplate, type CfnTemplate, facadesOf, heartbeatModeOf, synthesizedTemplate } from './template.ts';
 import { LocalWebPage } from './web.ts';
 
 export const DEV_JWT_SECRET = 'local-dev-secret';
@@ -76,6 +76,11 @@ export interface LocalStackOptions {
    * `lambda`; `npm start -- --heartbeat gateway`); from an assembly, what its template says
    */
   heartbeat?: HeartbeatMode;
+  /**
+   * the compatibility facades served (lib/routes.ts parseCompat; default every facade;
+   * `npm start -- --compat <names|none>`, PRESENCE_COMPAT); from an assembly, the ones its template has
+   */
+  compat?: readonly Facade[];
   onLog?: (line: string) => void;
 }
 
@@ -93,6 +98,8 @@ export interface LocalStack {
   tableNames: Record<string, string>;
   dynamodb: DynamoDbLocal | undefined;
   gateway: LocalGateway;
+  /** the compatibility facades the HTTP API serves */
+  compat: readonly Facade[];
   /** the stream consumer's thread (its poller's recent batches; crash() for tests) */
   consumer: ConsumerThread;
   /** DynamoDB requests and capacity units per function, and the functions' CloudWatch metrics (EMF), on every thread (local instrumentation) */
@@ -138,6 +145,14 @@ function configureEnvironment(
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const opts = { httpPort: 3000, wsPort: 3001, dynamodbPort: 8000, ...options };
   opts.heartbeat ??= options.fromAssembly ? heartbeatModeOf(assemblyTemplate(options.fromAssembly)) : 'lambda';
+  if (options.fromAssembly) {
+    const built = facadesOf(assemblyTemplate(options.fromAssembly));
+    const missing = (opts.compat ?? built).filter((f) => !built.includes(f));
+    if (missing.length > 0)
+      throw new Error(`the assembly in ${options.fromAssembly} has no ${missing.map((f) => f.name).join(', ')} facade: synthesize it with that -c compat`);
+    opts.compat ??= built;
+  }
+  opts.compat ??= facades;
   const log = opts.onLog ?? (() => {});
   let dynamodb: DynamoDbLocal | undefined;
   let endpoint = opts.dynamodbEndpoint;
@@ -168,7 +183,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       apiId: LOCAL_API_ID,
       chunkQueue: CHUNK_QUEUE,
     };
-    iam = { template: opts.template ?? (opts.fromAssembly ? assemblyTemplate(opts.fromAssembly) : synthesizedTemplate(opts.heartbeat)), names };
+    iam = { template: opts.template ?? (opts.fromAssembly ? assemblyTemplate(opts.fromAssembly) : synthesizedTemplate(opts.heartbeat, opts.compat)), names };
     stopIam = enforceIam({ ...iam, functionOf: () => invocation.getStore(), onCheck: iamChecks.record });
   }
 
@@ -213,6 +228,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     idleTimeoutSeconds: opts.idleTimeoutSeconds,
     maxConnectionSeconds: opts.maxConnectionSeconds,
     heartbeat: opts.heartbeat,
+    facades: opts.compat,
     onLog: (l) => log(`[gateway] ${l}`),
   });
   await gateway.start();
@@ -247,6 +263,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     tableNames,
     dynamodb,
     gateway,
+    compat: opts.compat,
     consumer: thread,
     metrics,
     sweepNow,

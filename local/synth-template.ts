@@ -1,6 +1,6 @@
 /**
  * Writes the stack's CloudFormation template to the file named by argv[2]
- * (argv[3]: the heartbeat mode, default lambda),
+ * (argv[3]: the heartbeat mode, default lambda; argv[4]: the compat setting, default all),
  * synthesized as bin/app.ts does but without bundling the functions (the
  * local stack reads policies and settings from it; see local/template.ts).
  */
@@ -9,15 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { PresenceStack } from '../lib/presence-stack.ts';
-import { HEARTBEAT_MODES, type HeartbeatMode } from '../lib/routes.ts';
+import { HEARTBEAT_MODES, type HeartbeatMode, parseCompat } from '../lib/routes.ts';
 
 const out = process.argv[2];
 const heartbeat = (process.argv[3] ?? 'lambda') as HeartbeatMode;
-if (!out || !HEARTBEAT_MODES.includes(heartbeat)) throw new Error('usage: synth-template.ts <output file> [lambda|gateway]');
+if (!out || !HEARTBEAT_MODES.includes(heartbeat)) throw new Error('usage: synth-template.ts <output file> [lambda|gateway] [compat setting]');
+const compat = parseCompat(process.argv[4]);
 const outdir = mkdtempSync(join(tmpdir(), 'presence-synth-'));
 try {
   const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-  new PresenceStack(app, 'Presence', { jwtIssuer: 'https://auth.example.com/', jwtAudience: ['presence'], heartbeat });
+  new PresenceStack(app, 'Presence', { jwtIssuer: 'https://auth.example.com/', jwtAudience: ['presence'], heartbeat, compat });
   writeFileSync(out, JSON.stringify(app.synth().getStackByName('Presence').template));
 } finally {
   rmSync(outdir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { FUNCTION_TAG, HEARTBEAT_ROUTE_KEY, type HeartbeatMode } from '../lib/routes.ts';
+import { compatSetting, type Facade, FUNCTION_TAG, facades, HEARTBEAT_ROUTE_KEY, type HeartbeatMode } from '../lib/routes.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CACHE = join(ROOT, 'node_modules', '.cache', 'presence-backend');
@@ -47,20 +47,22 @@ export function functionsById(template: CfnTemplate): Map<string, CfnResource> {
   return out;
 }
 
-const loaded = new Map<HeartbeatMode, CfnTemplate>();
+const loaded = new Map<string, CfnTemplate>();
 
 /**
  * The synthesized template of the stack as `npm run synth` makes it (cached),
- * or as `npm run synth -- -c heartbeat=gateway` does.
+ * or as `npm run synth -- -c heartbeat=gateway -c compat=<names>` does.
  */
-export function synthesizedTemplate(heartbeat: HeartbeatMode = 'lambda'): CfnTemplate {
-  const cached = loaded.get(heartbeat);
+export function synthesizedTemplate(heartbeat: HeartbeatMode = 'lambda', compat: readonly Facade[] = facades): CfnTemplate {
+  const setting = compatSetting(compat);
+  const key = `${heartbeat}-${setting}`;
+  const cached = loaded.get(key);
   if (cached) return cached;
-  const file = join(CACHE, `template-${sourceHash()}-${heartbeat}.json`);
+  const file = join(CACHE, `template-${sourceHash()}-${key.replace(/,/g, '+')}.json`);
   if (!existsSync(file)) {
     mkdirSync(CACHE, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
-    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'local', 'synth-template.ts'), tmp, heartbeat], {
+    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'local', 'synth-template.ts'), tmp, heartbeat, setting], {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
@@ -68,8 +70,14 @@ export function synthesizedTemplate(heartbeat: HeartbeatMode = 'lambda'): CfnTem
     renameSync(tmp, file);
   }
   const template = JSON.parse(readFileSync(file, 'utf8')) as CfnTemplate;
-  loaded.set(heartbeat, template);
+  loaded.set(key, template);
   return template;
+}
+
+/** The compatibility facades a template deploys: those whose function it has. */
+export function facadesOf(template: CfnTemplate): Facade[] {
+  const ids = functionsById(template);
+  return facades.filter((f) => ids.has(f.id));
 }
 
 /** A template read from a cdk.out assembly directory (`cdk synth` output). */

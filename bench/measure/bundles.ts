@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { httpRoutes, workers, wsRoutes } from '../../lib/routes.ts';
+import { facades, httpRoutes, workers, wsRoutes } from '../../lib/routes.ts';
 import { LAMBDA_BUNDLE } from '../bundle.ts';
 import { quick, ROOT, round } from '../common.ts';
 
@@ -76,6 +76,7 @@ export async function measureBundles() {
     ...httpRoutes.map((r) => [r.id, r.entry] as const),
     ...wsRoutes.map((r) => [r.id, r.entry] as const),
     ...Object.values(workers).map((w) => [w.id, w.entry] as const),
+    ...facades.map((f) => [f.id, f.entry] as const),
   ];
   const sdkOf = new Map<string, string[]>();
   for (const [id, entry] of entries) sdkOf.set(id, await bundle(entry, join(OUT, `${id}.mjs`)));
@@ -121,7 +122,7 @@ export async function measureBundles() {
  * alternately in fresh processes (min of the samples each).
  */
 export async function measureSdkChoice(ids = ['PatchOwnPresence', 'StreamFanout']) {
-  const all = [...httpRoutes, ...wsRoutes, ...Object.values(workers)].map((r) => [r.id, r.entry] as const);
+  const all = [...httpRoutes, ...wsRoutes, ...Object.values(workers), ...facades].map((r) => [r.id, r.entry] as const);
   const dir = join(OUT, 'sdk-bundled');
   mkdirSync(dir, { recursive: true });
   const perBundle: Record<string, { externalMs: number; bundledMs: number; externalKB: number; bundledKB: number }> = {};

@@ -5,6 +5,7 @@
  */
 import { ApiError, badRequest, notFound } from '../core/errors.ts';
 import {
+  type Availability,
   applyPatch,
   type CallState,
   type ChangeBudget,
@@ -12,6 +13,7 @@ import {
   type DeviceChange,
   type DeviceKind,
   type DeviceStatus,
+  effectiveAvailability,
   fitPresences,
   MAX_CONNECTION_MS,
   type OwnPresence,
@@ -47,6 +49,66 @@ const userChange = { budget: changeBudget };
 
 export async function ownPresence(userId: string): Promise<OwnPresence> {
   return toOwnPresence(await store.getUserState(userId), Date.now());
+}
+
+/** The owner's presence with the times of the state item behind it (the compatibility facades' "status record"). */
+export interface OwnRecord {
+  presence: OwnPresence;
+  /** when the item was first written (epoch ms); null on items written before this was kept */
+  createdAt: number | null;
+  /** when the item was last written in full (epoch ms; heartbeats move `presence.lastSeen` instead) */
+  writtenAt: number | null;
+}
+
+/** The user's own record, or null for a user the service has never stored. */
+export async function ownRecord(userId: string): Promise<OwnRecord | null> {
+  const { state, writtenAt } = await store.getUserRecord(userId);
+  if (writtenAt === null && state.rev === 0) return null;
+  return { presence: toOwnPresence(state, Date.now()), createdAt: state.createdAt ?? null, writtenAt };
+}
+
+/** A change of online state and availability made in one write (one version, one push). */
+export interface StatusChange {
+  /** false: every device of the user goes offline; true: `device` is live, as after an HTTP heartbeat */
+  online?: boolean;
+  /** the device `online: true` keeps live (default `http`, the HTTP heartbeat's) */
+  device?: string;
+  /** the presence patch to apply, given the user's effective availability at the moment of the write */
+  patch?: (availability: Availability) => PresencePatch;
+}
+
+/**
+ * Online/offline and availability in one read-modify-write (the compatibility
+ * facades' status updates): pushed like any change, spending one unit of the
+ * change budget when subscribers see a difference. Going offline removes every
+ * device; an open WebSocket brings its own back with its next message, as any
+ * sign of life does.
+ */
+export async function updateStatus(userId: string, change: StatusChange): Promise<OwnRecord> {
+  let rejection: ApiError | undefined;
+  const result = await store.mutateUser(
+    userId,
+    (s, now) => {
+      let next = s;
+      if (change.online === false) for (const name of Object.keys(s.devices)) next = removeDevice(next, name, now);
+      if (change.online === true) {
+        const device = change.device ?? 'http';
+        next = upsertDevice(next, device, { kind: next.devices[device]?.k ?? 'http', expiresAt: now + timeoutMs }, now);
+      }
+      const patch = change.patch?.(effectiveAvailability(next, now)) ?? {};
+      if (Object.keys(patch).length === 0) return next;
+      try {
+        checkPatch(patch, next, now);
+      } catch (err) {
+        rejection = err as ApiError;
+        return null;
+      }
+      return applyPatch(next, patch, now);
+    },
+    userChange,
+  );
+  if (rejection) throw rejection;
+  return { presence: toOwnPresence(result.state, Date.now()), createdAt: result.state.createdAt ?? null, writtenAt: result.writtenAt };
 }
 
 /** A WebSocket connection opened: its device is live from now. */

@@ -155,6 +155,7 @@ export function stateFromItem(item: Record<string, unknown> | undefined, userId:
     hidden: s.hidden ?? null,
     hiddenToFriends: s.hiddenToFriends ?? null,
     ...(s.budget ? { budget: s.budget } : {}),
+    ...(typeof s.createdAt === 'number' ? { createdAt: s.createdAt } : {}),
     conns: s.conns ?? {},
   };
 }
@@ -180,9 +181,17 @@ function toItem(state: UserState, writtenAt: number): StateItem {
 }
 
 export async function getUserState(userId: string): Promise<UserState> {
-  const out = await ddb.get({ TableName: PRESENCE, Key: keys.userState(userId), ConsistentRead: true });
-  return stateFromItem(out.Item, userId);
+  return (await getUserRecord(userId)).state;
 }
+
+/** A user's state and when its item was last written in full (`writtenAt`; null: there is no item). */
+export async function getUserRecord(userId: string): Promise<{ state: UserState; writtenAt: number | null }> {
+  const out = await ddb.get({ TableName: PRESENCE, Key: keys.userState(userId), ConsistentRead: true });
+  return { state: stateFromItem(out.Item, userId), writtenAt: writtenAtOf(out.Item) };
+}
+
+const writtenAtOf = (item: Record<string, unknown> | undefined): number | null =>
+  item === undefined ? null : typeof item.writtenAt === 'number' ? item.writtenAt : null;
 
 /** States of many users, in the order asked, ceil(n/100) BatchGetItem calls. */
 export async function getUserStates(userIds: readonly string[], projection?: readonly (keyof UserState)[]): Promise<Map<string, UserState>> {
@@ -252,6 +261,8 @@ export interface MutationResult {
   /** what the sweep-before-change removed */
   devicesExpired: number;
   availabilityCleared: boolean;
+  /** when the item was last written in full: now when this wrote it, else as it was (null: there is no item) */
+  writtenAt: number | null;
 }
 
 export interface MutateOptions {
@@ -292,10 +303,20 @@ export async function mutateUser(
     const out = attempt === 0 && current ? { Item: current.item } : await ddb.get({ TableName: PRESENCE, Key: keys.userState(userId), ConsistentRead: true });
     const before = stateFromItem(out.Item, userId);
     const swept = sweepState(before, now);
-    const next = change(swept.state, now);
+    const changed = change(swept.state, now);
+    // the item's first write records when it was created (kept by every later write: it is part of the state)
+    const next = changed !== null && !out.Item ? { ...changed, createdAt: now } : changed;
     const unchanged = next === null || (out.Item !== undefined && JSON.stringify(next) === JSON.stringify(before));
     if (next === null || (unchanged && !bump && !(force && out.Item))) {
-      return { before, state: before, written: false, visibleChange: false, devicesExpired: 0, availabilityCleared: false };
+      return {
+        before,
+        state: before,
+        written: false,
+        visibleChange: false,
+        devicesExpired: 0,
+        availabilityCleared: false,
+        writtenAt: writtenAtOf(out.Item),
+      };
     }
     const finalized = finalize(before, next, { bump });
     let state = finalized.state;
@@ -323,6 +344,7 @@ export async function mutateUser(
         visibleChange,
         devicesExpired: swept.devicesExpired,
         availabilityCleared: swept.availabilityCleared,
+        writtenAt: now,
       };
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) continue;

@@ -58,6 +58,8 @@ export interface UserState {
   hiddenToFriends: HiddenView | null;
   /** fan-out-triggering changes in the current budget window (the per-user change budget) */
   budget?: { w: number; n: number };
+  /** when the state item was first written (epoch ms; absent on items written before this was kept) */
+  createdAt?: number;
   /**
    * Open WebSocket connections (id → device, opened at): where pushes go.
    * Independent of liveness: an idle but open socket still receives pushes.

@@ -17,7 +17,7 @@ export interface Validator {
 
 /** The JSON Schema keywords the schemas use (alike in draft-07 and 2020-12, the documents' dialect), and ours (lib/validators.ts). */
 export interface Schema {
-  type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean' | 'null' | Array<'string' | 'null' | 'object' | 'integer'>;
+  type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean' | 'null' | Array<'string' | 'null' | 'object' | 'integer' | 'boolean'>;
   enum?: readonly unknown[];
   const?: unknown;
   properties?: Record<string, Schema>;

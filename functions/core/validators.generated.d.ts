@@ -34,3 +34,4 @@ export declare const sysInvokeAddFriend: Validator;
 export declare const sysInvokeRemoveFriend: Validator;
 export declare const sysInvokeAddGroupMember: Validator;
 export declare const sysInvokeRemoveGroupMember: Validator;
+export declare const genericStatusBody: Validator;

@@ -3733,3 +3733,69 @@ validate42.errors = vErrors;
 return errors === 0;
 }
 
+export const genericStatusBody = validate43;
+const schema44 = {"type":"object","properties":{"is_online":{"type":["boolean","null"]},"is_busy":{"type":["boolean","null"]},"busy_until":{"type":["string","null"],"maxLength":64}}};
+
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.is_online !== undefined){
+let data0 = data.is_online;
+const _errs1 = errors;
+if((typeof data0 !== "boolean") && (data0 !== null)){
+validate43.errors = [{instancePath:instancePath+"/is_online",schemaPath:"#/properties/is_online/type",keyword:"type",params:{type: schema44.properties.is_online.type}}];
+return false;
+}
+var valid0 = _errs1 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.is_busy !== undefined){
+let data1 = data.is_busy;
+const _errs3 = errors;
+if((typeof data1 !== "boolean") && (data1 !== null)){
+validate43.errors = [{instancePath:instancePath+"/is_busy",schemaPath:"#/properties/is_busy/type",keyword:"type",params:{type: schema44.properties.is_busy.type}}];
+return false;
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.busy_until !== undefined){
+let data2 = data.busy_until;
+const _errs5 = errors;
+if((typeof data2 !== "string") && (data2 !== null)){
+validate43.errors = [{instancePath:instancePath+"/busy_until",schemaPath:"#/properties/busy_until/type",keyword:"type",params:{type: schema44.properties.busy_until.type}}];
+return false;
+}
+if(errors === _errs5){
+if(typeof data2 === "string"){
+if(func2(data2) > 64){
+validate43.errors = [{instancePath:instancePath+"/busy_until",schemaPath:"#/properties/busy_until/maxLength",keyword:"maxLength",params:{limit: 64}}];
+return false;
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+else {
+validate43.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
+return false;
+}
+}
+validate43.errors = vErrors;
+return errors === 0;
+}
+

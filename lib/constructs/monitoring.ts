@@ -36,7 +36,7 @@ import {
 } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
 import { METRIC_SERVICE_DIMENSION, METRICS_NAMESPACE, MetricName, type MetricNameValue } from '../../functions/commons/metric-names.ts';
-import { httpRoutes, workers, wsRoutes } from '../routes.ts';
+import { facades, httpRoutes, workers, wsRoutes } from '../routes.ts';
 import type { PresenceFunction } from './presence-function.ts';
 
 /** Where the runbook of every alarm lives (repository-relative; each alarm names its section). */
@@ -45,7 +45,9 @@ export const RUNBOOK = 'docs/operations.md';
 /** What a function does, for grouping its widgets and alarms: an HTTP route, a WebSocket route or a background worker. */
 export type FunctionRole = 'http' | 'ws' | 'worker';
 export const FUNCTION_ROLES: readonly FunctionRole[] = ['http', 'ws', 'worker'];
-export const roleOf = (id: string): FunctionRole => (httpRoutes.some((r) => r.id === id) ? 'http' : wsRoutes.some((r) => r.id === id) ? 'ws' : 'worker');
+/** a compatibility facade's function serves HTTP routes: role `http` */
+export const roleOf = (id: string): FunctionRole =>
+  httpRoutes.some((r) => r.id === id) || facades.some((f) => f.id === id) ? 'http' : wsRoutes.some((r) => r.id === id) ? 'ws' : 'worker';
 /** a role in graph titles and alarm descriptions */
 export const ROLE_TITLE: Record<FunctionRole, string> = { http: 'HTTP route functions', ws: 'WebSocket route functions', worker: 'workers' };
 /** a role in alarm names: `Errors-Http-1`, `Throttles-Workers-1` */

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { patchPresenceBody, subscribeBody, wsSchemas } from '../../functions/core/schemas.ts';
 import type { Schema } from '../../functions/core/validate.ts';
-import { httpRoutes, wsRoutes } from '../../lib/routes.ts';
+import { facadeRoutes, httpRoutes, wsRoutes } from '../../lib/routes.ts';
 import { connect, eventually, token, useStack } from '../support/e2e.ts';
 import { problemWith } from '../support/schema-check.ts';
 
@@ -23,6 +23,21 @@ async function documents() {
 
 const roundTrip = (s: Schema) => JSON.parse(JSON.stringify(s));
 
+type DocumentedCall = [method: string, template: string, path: string, auth: string | undefined, body?: unknown];
+
+/** Each call answers 200 with its documented response, and without a token an error its document lists (401 with the body it documents). */
+async function expectDocumented(openapi: any, calls: readonly DocumentedCall[]): Promise<void> {
+  for (const [method, template, path, auth, body] of calls) {
+    const op = openapi.paths[template][method.toLowerCase()];
+    const res = await call(method, path, auth, body);
+    expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBe(200);
+    expect(problemWith(op.responses['200'].content['application/json'].schema, res.body, 'response'), `${method} ${path}`).toBeNull();
+    const bad = await call(method, path, undefined, body);
+    expect(bad.status, `${method} ${path} without token`).toBe(401);
+    expect(problemWith(op.responses[String(bad.status)].content['application/json'].schema, bad.body, 'error'), `${method} ${path} without token`).toBeNull();
+  }
+}
+
 describe('API documents', () => {
   it('OpenAPI 3.1 lists every HTTP route with the handlers own request schemas', async () => {
     const { openapi } = await documents();
@@ -33,6 +48,33 @@ describe('API documents', () => {
     expect(openapi.paths['/v1/sys/users/{userId}/presence'].put.security).toEqual([{ bearer: ['presence:sys'] }]);
     // either scope opens the online list: one security requirement each
     expect(openapi.paths['/v1/admin/presence'].get.security).toEqual([{ bearer: ['presence:admin'] }, { bearer: ['presence:app'] }]);
+  });
+
+  it("OpenAPI lists every route of the compatibility facades, tagged with its facade's name", async () => {
+    const { openapi } = await documents();
+    for (const r of facadeRoutes()) {
+      const op = openapi.paths[r.path]?.[r.method.toLowerCase()];
+      expect(op?.operationId, r.routeKey).toBe(r.id);
+      expect(op?.tags, r.routeKey).toEqual([r.facade.name]);
+    }
+    expect(openapi.tags.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['presence', 'generic']));
+  });
+
+  it('every facade route answers what its document says (success, and its 401 without a token)', async () => {
+    const { openapi } = await documents();
+    const U = '3001';
+    const ADMIN_FACADE = token('3002', 'presence:admin');
+    await call('POST', '/users/me/heartbeat', token('3003'));
+    const calls: DocumentedCall[] = [
+      ['POST', '/users/me/heartbeat', '/users/me/heartbeat', token(U)],
+      ['GET', '/users/me/status', '/users/me/status', token(U)],
+      ['PUT', '/users/me/status', '/users/me/status', token(U), { is_busy: true }],
+      ['GET', '/users/{user_id}/presence', '/users/3003/presence', token(U)],
+      ['GET', '/users/presence', '/users/presence?user_ids=3001,3003,3999', token(U)],
+      ['POST', '/admin/cleanup-presence', '/admin/cleanup-presence', ADMIN_FACADE],
+    ];
+    expect(new Set(calls.map(([m, p]) => `${m} ${p}`))).toEqual(new Set(facadeRoutes().map((r) => r.routeKey)));
+    await expectDocumented(openapi, calls);
   });
 
   it('AsyncAPI 3.0 lists every WebSocket action with the handlers own message schemas', async () => {
@@ -47,7 +89,7 @@ describe('API documents', () => {
   it('every HTTP route answers what its document says (success and error)', async () => {
     const { openapi } = await documents();
     const U = 'docs-user';
-    const calls: [string, string, string, string | undefined, unknown?][] = [
+    const calls: DocumentedCall[] = [
       ['GET', '/v1/me/presence', '/v1/me/presence', token(U)],
       ['PATCH', '/v1/me/presence', '/v1/me/presence', token(U), { customStatus: 'documented', activity: { a: 1 } }],
       ['POST', '/v1/me/heartbeat', '/v1/me/heartbeat', token(U), { device: 'web' }],
@@ -74,14 +116,7 @@ describe('API documents', () => {
       ['POST', '/v1/admin/cleanup-presence', '/v1/admin/cleanup-presence', ADMIN],
     ];
     expect(new Set(calls.map(([m, p]) => `${m} ${p}`))).toEqual(new Set(httpRoutes.map((r) => `${r.method} ${r.path}`)));
-    for (const [method, template, path, auth, body] of calls) {
-      const op = openapi.paths[template][method.toLowerCase()];
-      const res = await call(method, path, auth, body);
-      expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBe(200);
-      expect(problemWith(op.responses['200'].content['application/json'].schema, res.body, 'response'), `${method} ${path}`).toBeNull();
-      const bad = await call(method, path, undefined, body);
-      expect(problemWith(op.responses[String(bad.status)].content['application/json'].schema, bad.body, 'error'), `${method} ${path} without token`).toBeNull();
-    }
+    await expectDocumented(openapi, calls);
     const notFound = await call('POST', '/v1/sys/users/docs-none/presence/extend', SYS, { expiresIn: 5 });
     expect(
       problemWith(openapi.paths['/v1/sys/users/{userId}/presence/extend'].post.responses['404'].content['application/json'].schema, notFound.body),

@@ -1,6 +1,8 @@
 /**
  * Fuzzing: malformed and hostile input at every HTTP route of `httpRoutes`,
- * every WebSocket action of `wsRoutes` and the `$connect` query string.
+ * every route of the compatibility facades (`facadeRoutes`: their errors are
+ * in their API's shape, `{"detail": "..."}` for the generic one), every
+ * WebSocket action of `wsRoutes` and the `$connect` query string.
  *
  * Cases are generated from the route table (path parameters substituted with
  * hostile values; bodies and queries from a generator that reads each
@@ -26,7 +28,8 @@ import WebSocket from 'ws';
 import { signHs256 } from '../../functions/core/jwt.ts';
 import * as schemaModule from '../../functions/core/schemas.ts';
 import type { Schema } from '../../functions/core/validate.ts';
-import { type HttpRoute, httpRoutes, SCOPES, wsRoutes } from '../../lib/routes.ts';
+import { FACADE_DOCS } from '../../lib/api-docs.ts';
+import { facadeRoutes, type HttpRoute, httpRoutes, SCOPES, wsRoutes } from '../../lib/routes.ts';
 import type { LocalStack } from '../../local/stack.ts';
 import { api, type Client, connect, SECRET, startTestStack, token } from '../support/e2e.ts';
 
@@ -382,9 +385,29 @@ const preview = (body: string | Buffer | undefined): string => {
 };
 
 // ---------------------------------------------------------------- HTTP cases
+/** What a case needs of a route: a route of the contract, or of a compatibility facade. */
+type FuzzRoute = Pick<HttpRoute, 'id' | 'method' | 'path' | 'auth'>;
+
+/** A route to fuzz and the request schemas it reads (its body and query string). */
+interface FuzzTarget {
+  route: FuzzRoute;
+  body?: Schema;
+  query?: Schema;
+}
+
+const contractTargets = (): FuzzTarget[] => httpRoutes.map((route) => ({ route, ...handlerSchemas(route) }));
+
+/** The facades' routes with the schemas their OpenAPI documentation gives (lib/api-docs.ts FACADE_DOCS, the facade's own schemas). */
+const facadeTargets = (): FuzzTarget[] =>
+  facadeRoutes().map((route) => {
+    const doc = FACADE_DOCS[route.facade.id]?.routes[route.name];
+    if (!doc) throw new Error(`no documentation for ${route.id}`);
+    return { route, body: doc.body, query: doc.query };
+  });
+
 interface AuthVariant {
   desc: string;
-  header: (l: Lane, route: HttpRoute | undefined) => string | undefined;
+  header: (l: Lane, route: FuzzRoute | undefined) => string | undefined;
   /** a validly signed token whose sub is not a contract userId */
   badSub?: boolean;
 }
@@ -393,7 +416,7 @@ const now = () => Math.floor(Date.now() / 1000);
 const b64json = (v: unknown) => b64(JSON.stringify(v));
 const hs = (claims: Record<string, unknown>, secret = SECRET) => signHs256(claims, secret);
 
-function callerToken(l: Lane, route: HttpRoute | undefined): string {
+function callerToken(l: Lane, route: FuzzRoute | undefined): string {
   if (route?.auth === 'sys') return l.tokens.sys;
   if (route?.auth === 'admin') return l.tokens.admin;
   return l.tokens.user;
@@ -610,7 +633,7 @@ const CORE_QUERY_VALUES: readonly string[] = [
 
 interface HttpCase {
   kind: string;
-  route?: HttpRoute;
+  route?: FuzzRoute;
   method: string;
   /** raw path (and query), built for a lane */
   path: (l: Lane) => string;
@@ -625,11 +648,12 @@ interface HttpCase {
 const DEFAULT_AUTH: AuthVariant = { desc: 'caller token', header: (l, r) => `Bearer ${callerToken(l, r)}` };
 
 /** Default path parameter values of a lane: the users whose state is compared. */
-function paramDefault(name: string, route: HttpRoute, l: Lane): string {
+function paramDefault(name: string, route: FuzzRoute, l: Lane): string {
   const del = route.method === 'DELETE';
   const sys = route.auth !== 'user';
   switch (name) {
     case 'userId':
+    case 'user_id':
       return l.target;
     case 'friendId':
       return del ? 'fzgone' : l.friend;
@@ -642,12 +666,12 @@ function paramDefault(name: string, route: HttpRoute, l: Lane): string {
   }
 }
 
-const fillPath = (route: HttpRoute, l: Lane, override: Record<string, string> = {}) =>
+const fillPath = (route: FuzzRoute, l: Lane, override: Record<string, string> = {}) =>
   route.path.replace(/\{(\w+)\}/g, (_, name: string) => override[name] ?? paramDefault(name, route, l));
 
 function routeQuery(query: Schema | undefined, l: Lane): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k of query?.required ?? []) out[k] = k === 'userIds' ? `${l.target},${l.user}` : String(example(k, query?.properties?.[k], l));
+  for (const k of query?.required ?? []) out[k] = k === 'userIds' || k === 'user_ids' ? `${l.target},${l.user}` : String(example(k, query?.properties?.[k], l));
   return out;
 }
 const qs = (q: Record<string, string>) =>
@@ -656,11 +680,13 @@ const qs = (q: Record<string, string>) =>
     .join('&');
 const withQuery = (path: string, q: Record<string, string>) => (Object.keys(q).length ? `${path}?${qs(q)}` : path);
 
-function generateHttpCases(rng: Rng): HttpCase[] {
+function generateHttpCases(rng: Rng, targets: readonly FuzzTarget[]): HttpCase[] {
   const cases: HttpCase[] = [];
-  const queryKeys = [...new Set([...FIELDS.keys()].filter((k) => ['limit', 'cursor', 'includeOffline', 'userIds', 'device'].includes(k)))];
-  for (const route of httpRoutes) {
-    const { body, query } = handlerSchemas(route);
+  const queryKeys = [
+    ...new Set([...FIELDS.keys()].filter((k) => ['limit', 'cursor', 'includeOffline', 'userIds', 'device'].includes(k))),
+    ...targets.flatMap((t) => Object.keys(t.query?.properties ?? {})),
+  ];
+  for (const { route, body, query } of targets) {
     const params = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
     const basePath = (l: Lane) => withQuery(fillPath(route, l), routeQuery(query, l));
     const baseBody = body ? JSON.stringify(baseObject(body)) : undefined;
@@ -841,9 +867,10 @@ function generateHttpCases(rng: Rng): HttpCase[] {
 
   // wrong methods on every path of the table
   const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
-  for (const path of new Set(httpRoutes.map((r) => r.path))) {
-    const defined = httpRoutes.filter((r) => r.path === path);
-    const ref = defined[0] as HttpRoute;
+  const routes = targets.map((t) => t.route);
+  for (const path of new Set(routes.map((r) => r.path))) {
+    const defined = routes.filter((r) => r.path === path);
+    const ref = defined[0] as FuzzRoute;
     for (const method of methods.filter((m) => !defined.some((r) => r.method === m))) {
       cases.push({ kind: 'wrong method', route: ref, method, path: (l) => fillPath(ref, l), auth: DEFAULT_AUTH, body: '{}', contentType: 'application/json' });
     }
@@ -1005,22 +1032,48 @@ interface Failure {
   observed: string;
 }
 
-/** null when `text` is exactly the contract's error body for `status`, else what is wrong. */
-function errorBodyProblem(status: number, text: string, contentType?: string): string | null {
-  if (!Object.values(ERROR_STATUS).includes(status)) return `status ${status} is not a contract status`;
+/** `text` as a JSON object, or what it is instead. */
+function jsonObject(text: string): Record<string, unknown> | string {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
     return 'body is not JSON';
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'body is not an object';
-  const b = body as Record<string, unknown>;
+  return body === null || typeof body !== 'object' || Array.isArray(body) ? 'body is not an object' : (body as Record<string, unknown>);
+}
+
+/** null when `text` is exactly the contract's error body for `status`, else what is wrong. */
+function errorBodyProblem(status: number, text: string, contentType?: string): string | null {
+  if (!Object.values(ERROR_STATUS).includes(status)) return `status ${status} is not a contract status`;
+  const b = jsonObject(text);
+  if (typeof b === 'string') return b;
   const keys = Object.keys(b).sort().join(',');
   if (keys !== 'error,message') return `body keys are [${keys}]`;
   if (typeof b.error !== 'string' || !Object.hasOwn(ERROR_STATUS, b.error)) return `unknown error code ${JSON.stringify(b.error)}`;
   if (ERROR_STATUS[b.error] !== status) return `code ${b.error} with status ${status}`;
   if (typeof b.message !== 'string' || b.message === '') return 'message is not a non-empty string';
+  if (contentType !== undefined && !contentType.includes('application/json')) return `content-type ${contentType}`;
+  return null;
+}
+
+/** What API Gateway answers itself, before any function runs (locally in the contract's body): no route, a path it cannot decode. */
+const GATEWAY_ANSWERS: Record<number, string> = { 404: 'No route ', 400: 'Malformed percent-encoding in the path' };
+
+/**
+ * null when `text` is a compatibility facade's error body (`{"detail": "<text>"}`, the generic REST API's shape) with
+ * a 4xx status, or API Gateway's own answer to a request no function sees (GATEWAY_ANSWERS), else what is wrong.
+ */
+function facadeErrorProblem(status: number, text: string, contentType?: string): string | null {
+  const gateway = GATEWAY_ANSWERS[status];
+  if (gateway && errorBodyProblem(status, text, contentType) === null && JSON.parse(text).message.startsWith(gateway)) return null;
+  if (![400, 401, 403, 404, 413, 429].includes(status)) return `status ${status} is not one the facade answers`;
+  const body = jsonObject(text);
+  if (typeof body === 'string') return body;
+  const keys = Object.keys(body).sort().join(',');
+  if (keys !== 'detail') return `body keys are [${keys}]`;
+  const detail = body.detail;
+  if (typeof detail !== 'string' || detail === '') return 'detail is not a non-empty string';
   if (contentType !== undefined && !contentType.includes('application/json')) return `content-type ${contentType}`;
   return null;
 }
@@ -1208,55 +1261,71 @@ async function runLanes<T>(items: readonly T[], lanes: readonly Lane[], fn: (ite
   );
 }
 
+/**
+ * Sends every case, LANES at a time (each lane one request at a time), and fails on a 5xx, a request left
+ * unanswered, an error body `errorProblem` refuses, or a rejected request that changed the lane's state.
+ * Returns how many inputs were sent.
+ */
+async function fuzzHttp(cases: readonly HttpCase[], tag: string, errorProblem: (status: number, text: string, contentType?: string) => string | null) {
+  const lanes = Array.from({ length: LANES }, (_, i) => makeLane(i, tag));
+  await Promise.all(lanes.map(seedLane));
+  const base = new Map<Lane, Record<SnapKind, Awaited<ReturnType<typeof snapshot>>>>();
+  for (const l of lanes) base.set(l, { user: await snapshot(l, 'user'), sys: await snapshot(l, 'sys') });
+  const failures: Failure[] = [];
+  const observations = new Set<string>();
+  let inputs = 0;
+
+  await runLanes(cases, lanes, async (c, l) => {
+    const path = c.path(l);
+    const headers: Record<string, string | string[]> = { ...(c.extraHeaders ?? {}) };
+    const auth = c.auth.header(l, c.route);
+    if (auth !== undefined) headers.authorization = auth;
+    if (c.contentType !== undefined) headers['content-type'] = c.contentType;
+    const input = `${c.method} ${short(path, 200)} [${c.auth.desc}${c.contentType !== undefined ? `; content-type ${JSON.stringify(c.contentType)}` : ''}] body ${preview(c.body)}`;
+    const where = `${c.route?.id ?? '?'} (${c.kind})`;
+    let res = await send(stack, { method: c.method, path, headers, body: c.body });
+    if (res.status === 0 && !res.error?.startsWith('no response')) res = await send(stack, { method: c.method, path, headers, body: c.body });
+    if (res.status === -1) {
+      counts.skipped++;
+      return;
+    }
+    counts.http++;
+    inputs++;
+    const kind: SnapKind = c.route?.auth === 'sys' ? 'sys' : 'user';
+    if (res.status === 0) {
+      failures.push({ kind: 'no response', where, input, observed: res.error ?? 'connection error' });
+    } else if (res.status >= 500) {
+      counts.fiveXX++;
+      failures.push({ kind: '5xx', where, input, observed: `${res.status} ${short(res.text, 200)}` });
+    } else if (res.status >= 400) {
+      const problem = errorProblem(res.status, res.text, res.contentType);
+      if (problem) failures.push({ kind: 'error body', where, input, observed: `${res.status} ${short(res.text, 200)}: ${problem}` });
+    }
+    if (res.status < 300 && (c.noteIfAccepted || c.auth.badSub))
+      observations.add(`${c.route?.id}: ${c.noteIfAccepted ?? `token sub outside the userId pattern accepted (${c.auth.desc})`} -> ${res.status}`);
+    const lb = base.get(l) as Record<SnapKind, Awaited<ReturnType<typeof snapshot>>>;
+    const after = await snapshot(l, kind);
+    if (res.status >= 400 && res.status < 500) {
+      const changed = diff(lb[kind], after);
+      if (changed) failures.push({ kind: 'state changed by a rejected request', where, input, observed: `${res.status}; ${changed}` });
+    }
+    lb[kind] = after;
+  });
+
+  if (observations.size > 0) console.log(`fuzz observations (not asserted):\n${[...observations].sort().join('\n')}`);
+  expectNoFailures(failures);
+  return inputs;
+}
+
 describe('fuzzing', () => {
   it('HTTP: every route of httpRoutes survives hostile input', { timeout: 240_000 }, async () => {
-    const cases = generateHttpCases(new Rng(SEED));
-    const lanes = Array.from({ length: LANES }, (_, i) => makeLane(i, 'h'));
-    await Promise.all(lanes.map(seedLane));
-    const base = new Map<Lane, Record<SnapKind, Awaited<ReturnType<typeof snapshot>>>>();
-    for (const l of lanes) base.set(l, { user: await snapshot(l, 'user'), sys: await snapshot(l, 'sys') });
-    const failures: Failure[] = [];
-    const observations = new Set<string>();
+    const inputs = await fuzzHttp(generateHttpCases(new Rng(SEED), contractTargets()), 'h', errorBodyProblem);
+    expect(inputs).toBeGreaterThan(2000);
+  });
 
-    await runLanes(cases, lanes, async (c, l) => {
-      const path = c.path(l);
-      const headers: Record<string, string | string[]> = { ...(c.extraHeaders ?? {}) };
-      const auth = c.auth.header(l, c.route);
-      if (auth !== undefined) headers.authorization = auth;
-      if (c.contentType !== undefined) headers['content-type'] = c.contentType;
-      const input = `${c.method} ${short(path, 200)} [${c.auth.desc}${c.contentType !== undefined ? `; content-type ${JSON.stringify(c.contentType)}` : ''}] body ${preview(c.body)}`;
-      const where = `${c.route?.id ?? '?'} (${c.kind})`;
-      let res = await send(stack, { method: c.method, path, headers, body: c.body });
-      if (res.status === 0 && !res.error?.startsWith('no response')) res = await send(stack, { method: c.method, path, headers, body: c.body });
-      if (res.status === -1) {
-        counts.skipped++;
-        return;
-      }
-      counts.http++;
-      const kind: SnapKind = c.route?.auth === 'sys' ? 'sys' : 'user';
-      if (res.status === 0) {
-        failures.push({ kind: 'no response', where, input, observed: res.error ?? 'connection error' });
-      } else if (res.status >= 500) {
-        counts.fiveXX++;
-        failures.push({ kind: '5xx', where, input, observed: `${res.status} ${short(res.text, 200)}` });
-      } else if (res.status >= 400) {
-        const problem = errorBodyProblem(res.status, res.text, res.contentType);
-        if (problem) failures.push({ kind: 'error body', where, input, observed: `${res.status} ${short(res.text, 200)}: ${problem}` });
-      }
-      if (res.status < 300 && (c.noteIfAccepted || c.auth.badSub))
-        observations.add(`${c.route?.id}: ${c.noteIfAccepted ?? `token sub outside the userId pattern accepted (${c.auth.desc})`} -> ${res.status}`);
-      const lb = base.get(l) as Record<SnapKind, Awaited<ReturnType<typeof snapshot>>>;
-      const after = await snapshot(l, kind);
-      if (res.status >= 400 && res.status < 500) {
-        const changed = diff(lb[kind], after);
-        if (changed) failures.push({ kind: 'state changed by a rejected request', where, input, observed: `${res.status}; ${changed}` });
-      }
-      lb[kind] = after;
-    });
-
-    if (observations.size > 0) console.log(`fuzz observations (not asserted):\n${[...observations].sort().join('\n')}`);
-    expectNoFailures(failures);
-    expect(counts.http).toBeGreaterThan(2000);
+  it("HTTP: every route of the compatibility facades survives hostile input, answering errors in its API's shape", { timeout: 180_000 }, async () => {
+    const inputs = await fuzzHttp(generateHttpCases(new Rng(SEED ^ 0x27d4eb2f), facadeTargets()), 'g', facadeErrorProblem);
+    expect(inputs).toBeGreaterThan(400);
   });
 
   it('WebSocket: every action of wsRoutes answers hostile messages and keeps the connection', { timeout: 180_000 }, async () => {

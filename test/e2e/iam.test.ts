@@ -76,6 +76,26 @@ describe('IAM enforced from the synthesized template', () => {
     expect(checks.filter((c) => c.decision !== 'allow')).toHaveLength(1);
   });
 
+  it("a compatibility facade's calls are checked against its own function's policy: without dynamodb:PutItem its status update fails, in its error shape", async () => {
+    const stack = await stackWith(without('CompatGeneric', 'dynamodb:PutItem'));
+    const res = await fetch(`${stack.httpUrl}/users/me/status`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token('iam-g')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ is_busy: true }),
+    });
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ detail: 'Internal server error' });
+    const checks = await stack.iamChecks();
+    expect(denied(checks, 'CompatGeneric', 'dynamodb:PutItem')).toHaveLength(1);
+    expect(checks.some((c) => c.fn === 'CompatGeneric' && c.action === 'dynamodb:GetItem' && c.decision === 'allow')).toBe(true);
+    // its other calls, and the contract's own routes, are untouched: a heartbeat of a live device is one UpdateItem
+    expect((await api(stack)('POST', '/v1/me/heartbeat', token('iam-h'), {})).status).toBe(200);
+    const beat = await fetch(`${stack.httpUrl}/users/me/heartbeat`, { method: 'POST', headers: { authorization: `Bearer ${token('iam-h')}` } });
+    expect(beat.status).toBe(200);
+    expect((await api(stack)('PATCH', '/v1/me/presence', token('iam-g'), { availability: 'busy' })).status).toBe(200);
+    expect((await stack.iamChecks()).filter((c) => c.decision !== 'allow')).toHaveLength(1);
+  });
+
   it('pushes stop when the stream function loses execute-api:ManageConnections (403 from @connections), and nothing else fails', async () => {
     const stack = await stackWith(without('StreamFanout', 'execute-api:ManageConnections'));
     const call = api(stack);

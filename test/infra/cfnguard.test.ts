@@ -15,7 +15,7 @@ import { CDK_APP_MODE_CONTEXT, type CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { addPolicyValidation, CFN_GUARD_PLUGIN, cfnGuardValidator, GUARD_EXCEPTIONS } from '../../lib/policy-validation.ts';
 import { PresenceStack, type PresenceStackProps } from '../../lib/presence-stack.ts';
-import { httpRoutes, wsRoutes } from '../../lib/routes.ts';
+import { facadeRoutes, httpRoutes, wsRoutes } from '../../lib/routes.ts';
 import { type Ack, expectSpecificReasons, MIN_REASON_LENGTH } from '../support/acknowledgements.ts';
 
 type ReportedConstruct = { constructPath: string; cloudFormationResource?: { templatePath: string; logicalId: string } };
@@ -118,13 +118,13 @@ describe('cfn-guard (Control Tower proactive controls) at synth', () => {
       // the route functions and workers, and the Cognito scope trigger where there is one
       const functions = Object.keys(stack.functions).length + (stack.cognito ? 1 : 0);
       const expected: Record<keyof typeof GUARD_EXCEPTIONS, number> = {
-        // every WebSocket route but $connect
-        api_gw_v2_authorization_type_configured_check: wsRoutes.length - 1,
+        // every WebSocket route but $connect, and every route of the compatibility facades (their functions verify the token)
+        api_gw_v2_authorization_type_configured_check: wsRoutes.length - 1 + facadeRoutes(stack.facades).length,
         // one log group per function, and the two access log groups
         cloudwatch_log_group_retention_period_check: functions + 2,
         cloudwatch_log_group_encrypted_check: functions + 2,
-        // one invoke permission per HTTP route, per WebSocket route, and the $connect authorizer
-        lambda_function_public_access_prohibited_check: httpRoutes.length + wsRoutes.length + 1,
+        // one invoke permission per HTTP route (the facades' included), per WebSocket route, and the $connect authorizer
+        lambda_function_public_access_prohibited_check: httpRoutes.length + facadeRoutes(stack.facades).length + wsRoutes.length + 1,
         lambda_inside_vpc_check: functions,
         // StreamFanoutDlq, FanoutChunkDlq
         sqs_dlq_check: 2,

@@ -25,7 +25,7 @@ import {
   roleOf,
 } from '../../lib/constructs/monitoring.ts';
 import { PresenceStack, type PresenceStackProps } from '../../lib/presence-stack.ts';
-import { FUNCTION_TAG, HEARTBEAT_ROUTE_KEY, httpRoutes, workers, wsRoutes } from '../../lib/routes.ts';
+import { FUNCTION_TAG, facades, HEARTBEAT_ROUTE_KEY, httpRoutes, workers, wsRoutes } from '../../lib/routes.ts';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 type MetricRef = { namespace: string; name: string; stat: string; period: number; dims: Record<string, unknown> };
@@ -84,7 +84,7 @@ const functionsOf = (t: Template) =>
 
 /** the functions lib/routes.ts declares, for a heartbeat mode (the gateway mode has no heartbeat Lambda) */
 const declaredFunctions = (mode: 'lambda' | 'gateway') =>
-  [...httpRoutes, ...wsRoutes.filter((r) => mode === 'lambda' || r.routeKey !== HEARTBEAT_ROUTE_KEY), ...Object.values(workers)].map((f) => f.id);
+  [...httpRoutes, ...wsRoutes.filter((r) => mode === 'lambda' || r.routeKey !== HEARTBEAT_ROUTE_KEY), ...Object.values(workers), ...facades].map((f) => f.id);
 
 const GROUP_ALARM = /-(Errors|Throttles)-(Http|Ws|Workers)-(\d+)$/;
 const roleOfAlarmName = Object.fromEntries(Object.entries(ROLE_ALARM_NAME).map(([role, n]) => [n, role])) as Record<string, FunctionRole>;
@@ -476,5 +476,13 @@ describe('dashboard', () => {
     const alarmIds = Object.keys(template.findResources('AWS::CloudWatch::Alarm'));
     const listed = alarmIds.filter((id) => body.includes(JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] })));
     expect(listed.sort()).toEqual(alarmIds.sort());
+  });
+});
+
+describe('roles', () => {
+  it('a compatibility facade function serves HTTP routes: role http, grouped and alarmed with them', () => {
+    for (const f of facades) expect(roleOf(f.id), f.id).toBe('http');
+    expect(roleOf(httpRoutes[0]?.id as string)).toBe('http');
+    expect(roleOf(workers.sweeper.id)).toBe('worker');
   });
 });

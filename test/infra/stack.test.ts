@@ -10,7 +10,20 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { METRICS_NAMESPACE } from '../../functions/commons/metric-names.ts';
 import { FUNCTION_TAG } from '../../lib/constructs/presence-function.ts';
 import { PresenceStack } from '../../lib/presence-stack.ts';
-import { type Access, HEARTBEAT_ROUTE_KEY, httpRoutes, routeScopes, SCOPES, workers, wsRoutes } from '../../lib/routes.ts';
+import {
+  type Access,
+  COMPAT_NONE,
+  facadeAccess,
+  facadeRoutes,
+  facades,
+  HEARTBEAT_ROUTE_KEY,
+  httpRoutes,
+  parseCompat,
+  routeScopes,
+  SCOPES,
+  workers,
+  wsRoutes,
+} from '../../lib/routes.ts';
 import { graphTable, presenceTable, STREAM_PARALLELIZATION, STREAM_RETRY_ATTEMPTS, streamFilterPatterns, type TableDef } from '../../lib/tables.ts';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
@@ -25,7 +38,10 @@ const accessById = new Map<string, Access>([
   ...httpRoutes.map((r) => [r.id, r.access] as const),
   ...wsRoutes.map((r) => [r.id, r.access] as const),
   ...Object.values(workers).map((w) => [w.id, w.access as Access] as const),
+  ...facades.map((f) => [f.id, facadeAccess(f)] as const),
 ]);
+/** one function per HTTP route, WebSocket route, worker and compatibility facade */
+const FUNCTION_COUNT = httpRoutes.length + wsRoutes.length + Object.keys(workers).length + facades.length;
 
 /** logical id -> AWS::Lambda::Function carrying our tag, keyed by route/worker id */
 let ourFunctions: Map<string, { logicalId: string; resource: Resource }>;
@@ -171,7 +187,43 @@ describe('HTTP API', () => {
     const keys = Object.values(
       template.findResources('AWS::ApiGatewayV2::Route', { Properties: { ApiId: { Ref: httpApiId } } }) as Record<string, Resource>,
     ).map((r) => r.Properties.RouteKey);
-    expect(keys.sort()).toEqual(httpRoutes.map((r) => `${r.method} ${r.path}`).sort());
+    expect(keys.sort()).toEqual([...httpRoutes.map((r) => `${r.method} ${r.path}`), ...facadeRoutes().map((r) => r.routeKey)].sort());
+  });
+
+  it.each(facadeRoutes().map((r) => [r.routeKey, r] as const))(
+    'facade route %s: no gateway authorizer (its function verifies the token), integrated with its facade function',
+    (routeKey, route) => {
+      const [routeResource] = Object.values(
+        template.findResources('AWS::ApiGatewayV2::Route', { Properties: { ApiId: { Ref: httpApiId }, RouteKey: routeKey } }) as Record<string, Resource>,
+      );
+      expect(routeResource?.Properties.AuthorizationType).toBe('NONE');
+      expect(routeResource?.Properties.AuthorizerId).toBeUndefined();
+      const target = JSON.stringify(routeResource?.Properties.Target);
+      const integrations = template.findResources('AWS::ApiGatewayV2::Integration', {
+        Properties: { IntegrationUri: { 'Fn::GetAtt': [fnById(route.facade.id).logicalId, 'Arn'] } },
+      });
+      // one integration per facade, shared by its routes
+      expect(Object.keys(integrations)).toHaveLength(1);
+      expect(target).toContain(Object.keys(integrations)[0]);
+    },
+  );
+
+  it('facade functions get the token verifier settings the WebSocket authorizer gets', () => {
+    for (const f of facades) {
+      const env = fnById(f.id).resource.Properties.Environment.Variables as Record<string, unknown>;
+      expect(env, f.id).toMatchObject({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE.join(','), JWT_JWKS_URL: 'https://issuer.test/.well-known/jwks.json' });
+    }
+  });
+
+  it('-c compat: a facade switched off has no function and no route; none switches every facade off', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const off = Template.fromStack(new PresenceStack(app, 'PresenceNoCompat', { jwtIssuer: ISSUER, jwtAudience: AUDIENCE, compat: parseCompat(COMPAT_NONE) }));
+    const routeKeys = Object.values(off.findResources('AWS::ApiGatewayV2::Route') as Record<string, Resource>).map((r) => r.Properties.RouteKey);
+    for (const r of facadeRoutes()) expect(routeKeys).not.toContain(r.routeKey);
+    expect(routeKeys).toEqual(expect.arrayContaining(httpRoutes.map((r) => `${r.method} ${r.path}`)));
+    const ids = Object.values(off.findResources('AWS::Lambda::Function') as Record<string, Resource>).map((r) => tagValue(r, FUNCTION_TAG));
+    for (const f of facades) expect(ids).not.toContain(f.id);
+    expect(ids.filter((id) => id !== undefined)).toHaveLength(FUNCTION_COUNT - facades.length);
   });
 
   it('each route integrates its own Lambda (payload format 2.0)', () => {
@@ -280,12 +332,12 @@ describe('WebSocket API', () => {
 
 describe('Lambda functions', () => {
   it('one function per HTTP route, WebSocket route and worker (no more, no fewer)', () => {
-    expect(ourFunctions.size).toBe(httpRoutes.length + wsRoutes.length + Object.keys(workers).length);
+    expect(ourFunctions.size).toBe(FUNCTION_COUNT);
     expect([...ourFunctions.keys()].sort()).toEqual([...accessById.keys()].sort());
     const handlerFunctions = template.findResources('AWS::Lambda::Function', {
       Properties: { Handler: 'index.handler', Tags: Match.arrayWith([Match.objectLike({ Key: FUNCTION_TAG })]) },
     });
-    expect(Object.keys(handlerFunctions)).toHaveLength(httpRoutes.length + wsRoutes.length + Object.keys(workers).length);
+    expect(Object.keys(handlerFunctions)).toHaveLength(FUNCTION_COUNT);
   });
 
   it('every Lambda in the template is arm64 on nodejs24.x', () => {
@@ -314,7 +366,7 @@ describe('Lambda functions', () => {
       expect(logGroup, id).toBeDefined();
       expect((template.findResources('AWS::Logs::LogGroup') as Record<string, Resource>)[logGroup]?.Properties.RetentionInDays, id).toBeGreaterThan(0);
     }
-    for (const route of [...httpRoutes, ...wsRoutes]) expect(fnById(route.id).resource.Properties.Timeout, route.id).toBe(29);
+    for (const route of [...httpRoutes, ...wsRoutes, ...facades]) expect(fnById(route.id).resource.Properties.Timeout, route.id).toBe(29);
     expect(fnById(workers.sweeper.id).resource.Properties.Timeout).toBe(90);
   });
 
@@ -401,7 +453,8 @@ describe('Lambda functions', () => {
 
   it('only the sweep and the online list query the Presence indexes, and no function may Query its table', () => {
     const queriesPresenceIndex = [...accessById].filter(([, a]) => a.presence?.includes('QueryIndex')).map(([id]) => id);
-    expect(queriesPresenceIndex.sort()).toEqual(['AdminCleanup', 'GetOnlinePresence', 'Sweeper']);
+    // the admin cleanup, and the generic facade's (the same sweep); the online list
+    expect(queriesPresenceIndex.sort()).toEqual(['AdminCleanup', 'CompatGeneric', 'GetOnlinePresence', 'Sweeper']);
     expect([...accessById].filter(([, a]) => a.presence?.includes('Query'))).toEqual([]);
   });
 
@@ -521,8 +574,9 @@ describe('per-route throttling', () => {
       string,
       { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }
     >;
-    const throttled = httpRoutes.filter((r) => throttleFor(r));
+    const throttled = [...httpRoutes, ...facadeRoutes()].filter((r) => throttleFor(r));
     expect(throttled.length).toBeGreaterThan(5);
+    expect(settings['POST /admin/cleanup-presence']?.ThrottlingRateLimit).toBe(1);
     for (const r of throttled) {
       const t = throttleFor(r);
       expect(settings[`${r.method} ${r.path}`], `${r.method} ${r.path}`).toEqual({ ThrottlingRateLimit: t?.rateLimit, ThrottlingBurstLimit: t?.burstLimit });

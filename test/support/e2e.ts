@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, inject } from 'vitest';
 import WebSocket from 'ws';
 import { signUserToken } from '../../functions/core/jwt.ts';
-import type { HeartbeatMode } from '../../lib/routes.ts';
+import type { Facade, HeartbeatMode } from '../../lib/routes.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { freePort } from './ports.ts';
 
@@ -17,7 +17,7 @@ export function token(sub: string, scope?: string, ttlSeconds = 3600): string {
 }
 
 export async function startTestStack(
-  opts: { presenceTimeoutSeconds?: number; sweepIntervalSeconds?: number; heartbeat?: HeartbeatMode } = {},
+  opts: { presenceTimeoutSeconds?: number; sweepIntervalSeconds?: number; heartbeat?: HeartbeatMode; compat?: readonly Facade[] } = {},
 ): Promise<LocalStack> {
   return startLocalStack({
     httpPort: await freePort(),
@@ -29,6 +29,7 @@ export async function startTestStack(
     presenceTimeoutSeconds: opts.presenceTimeoutSeconds ?? 120,
     sweepIntervalSeconds: opts.sweepIntervalSeconds ?? 15,
     heartbeat: opts.heartbeat,
+    compat: opts.compat,
     // PRESENCE_FROM_ASSEMBLY=cdk.out: the functions run from the bundles `npm run synth` built (.ci/run does this for part of the suite)
     fromAssembly: process.env.PRESENCE_FROM_ASSEMBLY || undefined,
     onLog: (line) => {

@@ -8,9 +8,9 @@ import { resolve } from 'node:path';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { bundleEntry, LAMBDA_BUNDLE, ROOT } from '../../bench/bundle.ts';
-import { httpRoutes, workers, wsRoutes } from '../../lib/routes.ts';
+import { facades, httpRoutes, workers, wsRoutes } from '../../lib/routes.ts';
 
-const entries = [...httpRoutes, ...wsRoutes, ...Object.values(workers)].map((r) => [r.id, r.entry] as const);
+const entries = [...httpRoutes, ...wsRoutes, ...Object.values(workers), ...facades].map((r) => [r.id, r.entry] as const);
 const traced = new Set(
   Object.values(workers as Record<string, { id: string; traced?: true }>)
     .filter((w) => w.traced)
