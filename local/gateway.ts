@@ -15,7 +15,6 @@ import { pathToFileURL } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import { asyncApiDocument, openApiDocument } from '../lib/api-docs.ts';
 import {
-  type Auth,
   type Facade,
   facadeRoutes,
   facades,
@@ -23,7 +22,6 @@ import {
   type HeartbeatMode,
   httpRoutes,
   routeScopes,
-  SCOPES,
   workers,
   wsRoutes,
 } from '../lib/routes.ts';

@@ -114,6 +114,8 @@ export class StreamPoller {
       endpoint: opts.endpoint,
       region: 'local',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      // resolved once per command class (as the functions' clients: functions/commons/dynamo-doc.ts)
+      cacheMiddleware: true,
     });
     // every stream read is made as the event source mapping makes it (with the function's role, when asked)
     const asFunction = opts.asFunction;

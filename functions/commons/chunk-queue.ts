@@ -8,7 +8,7 @@ import { config } from './config.ts';
 import type { ChunkQueue, FanoutChunk } from './fanout.ts';
 
 /** the queue's client (undefined without FANOUT_QUEUE_URL) */
-export const sqs = config.fanoutQueueUrl ? new SQSClient({}) : undefined;
+export const sqs = config.fanoutQueueUrl ? new SQSClient({ cacheMiddleware: true }) : undefined;
 
 const toSqs: ChunkQueue = async (chunks, delaySeconds) => {
   for (let i = 0; i < chunks.length; i += 10) {
