@@ -9,7 +9,7 @@ import * as generic from '../functions/compat/generic-schemas.ts';
 import * as res from '../functions/core/response-schemas.ts';
 import * as req from '../functions/core/schemas.ts';
 import type { Schema } from '../functions/core/validate.ts';
-import { type BoundFacadeRoute, type Facade, facadeRoutes, facades, type HttpRoute, httpRoutes, routeScopes, SCOPES, wsRoutes } from './routes.ts';
+import { type BoundFacadeRoute, type Facade, facadeRoutes, facades, type HttpRoute, httpRoutes, routeScopes, wsRoutes } from './routes.ts';
 
 interface RouteDoc {
   summary: string;

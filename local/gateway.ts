@@ -14,17 +14,7 @@ import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import { asyncApiDocument, openApiDocument } from '../lib/api-docs.ts';
-import {
-  type Facade,
-  facadeRoutes,
-  facades,
-  HEARTBEAT_ROUTE_KEY,
-  type HeartbeatMode,
-  httpRoutes,
-  routeScopes,
-  workers,
-  wsRoutes,
-} from '../lib/routes.ts';
+import { type Facade, facadeRoutes, facades, HEARTBEAT_ROUTE_KEY, type HeartbeatMode, httpRoutes, routeScopes, workers, wsRoutes } from '../lib/routes.ts';
 import { bindHost, urlHost } from './dynamodb.ts';
 import type { LocalWebPage } from './web.ts';
 
