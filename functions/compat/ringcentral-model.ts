@@ -89,12 +89,14 @@ export function presenceStatusOf(p: Presence): RcUserStatus {
 /**
  * userStatus, what the user set: Offline while no device is live (RingCentral's
  * "Offline" user status); Busy for a busy or dnd availability (the owner's
- * view) or status (another user's view, which holds no availability); else Available.
+ * view); in another user's view, which holds no availability, Busy for a dnd
+ * status or a busy one without a call (a call alone makes the aggregate busy:
+ * a user who also set busy while in a call reads Available there); else Available.
  */
 export function userStatusOf(p: Presence): RcUserStatus {
   if (p.status === 'offline') return 'Offline';
-  const set: Availability | Presence['status'] = isOwn(p) ? p.availability : p.status;
-  return set === 'busy' || set === 'dnd' ? 'Busy' : 'Available';
+  if (isOwn(p)) return p.availability === 'busy' || p.availability === 'dnd' ? 'Busy' : 'Available';
+  return p.status === 'dnd' || (p.status === 'busy' && p.call === 'NoCall') ? 'Busy' : 'Available';
 }
 
 /** dndStatus: DoNotAcceptAnyCalls for our dnd (availability, or status of another user), else TakeAllCalls. */
