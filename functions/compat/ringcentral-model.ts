@@ -176,7 +176,7 @@ export function planRcUpdate(body: RcPresenceUpdate): RcPlan | { error: string }
 function nextAvailability(current: Availability, userStatus: RcUserStatus | undefined, dnd: RcDndStatus | undefined): Availability {
   const wantsDnd = dnd === undefined ? current === 'dnd' : dnd === 'DoNotAcceptAnyCalls';
   if (wantsDnd) return 'dnd';
-  const busy = userStatus === undefined || userStatus === 'Offline' ? current === 'busy' || current === 'dnd' : userStatus === 'Busy';
+  const busy = userStatus === undefined || userStatus === 'Offline' ? current === 'busy' : userStatus === 'Busy';
   if (busy) return 'busy';
   if (userStatus === undefined && dnd === undefined) return current;
   if (userStatus === undefined && current === 'away') return 'away';
