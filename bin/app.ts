@@ -12,7 +12,7 @@
  *                liveness read by the sweeper from GetConnection's LastActiveAt (default `lambda`;
  *                see docs/cost.md for why gateway is not the default)
  *   compat       the compatibility facades to deploy (docs/compat.md): a comma list of their names
- *                (generic), `none`, or `all` (the default)
+ *                (generic, ringcentral), `none`, or `all` (the default)
  *   alarmEmail   an email address subscribed to the alarm topic (it must confirm the subscription);
  *                every alarm notifies the topic either way (docs/operations.md)
  */

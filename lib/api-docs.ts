@@ -6,6 +6,7 @@
  */
 
 import * as generic from '../functions/compat/generic-schemas.ts';
+import * as rc from '../functions/compat/ringcentral-schemas.ts';
 import * as res from '../functions/core/response-schemas.ts';
 import * as req from '../functions/core/schemas.ts';
 import type { Schema } from '../functions/core/validate.ts';
@@ -141,6 +142,37 @@ export const FACADE_DOCS: Record<string, FacadeDoc> = {
         errors: ['400', '401', '503'],
       },
       CleanupPresence: { summary: 'Run a sweep now (presence:admin)', response: generic.genericCleanup, errors: ['401', '403', '503'] },
+    },
+  },
+  CompatRingCentral: {
+    errorBody: rc.rcError,
+    params: {
+      accountId: { type: 'string', const: '~', description: 'the account: `~` (the service has one)' },
+      extensionId: { type: 'string', description: 'our user id, or `~` for the caller' },
+    },
+    errors: {
+      '400': 'CMN-101: a parameter or body field is invalid (department dndStatus values are not supported)',
+      '401': 'OAU-213: no, invalid or expired access token',
+      '403': 'CMN-408: another extension without presence:sys; the account list without presence:admin or presence:app',
+      '404': 'CMN-102: accountId other than ~; an extension never seen',
+      '413': 'CMN-101: body too large',
+      '429': 'CMN-301: request rate exceeded (the per-user change budget)',
+      '503': 'CMN-211: data store unavailable, retry',
+    },
+    routes: {
+      GetUserStatus: { summary: "An extension's presence (visibility applied)", response: rc.rcPresence, errors: ['401', '404', '503'] },
+      UpdateUserStatus: {
+        summary: 'Set userStatus / dndStatus / message / allowSeeMyPresence (one change, pushed)',
+        body: rc.rcPresenceBody,
+        response: rc.rcPresence,
+        errors: ['400', '401', '403', '404', '413', '429', '503'],
+      },
+      GetUsersPresenceStatuses: {
+        summary: 'The account-wide online list by page (presence:admin or presence:app)',
+        query: rc.rcAccountPresenceQuery,
+        response: rc.rcAccountPresence,
+        errors: ['400', '401', '403', '404', '503'],
+      },
     },
   },
 };

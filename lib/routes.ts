@@ -411,6 +411,20 @@ export const facades: readonly Facade[] = [
       { name: 'CleanupPresence', method: 'POST', path: '/admin/cleanup-presence', auth: 'admin' },
     ],
   },
+  {
+    name: 'ringcentral',
+    id: 'CompatRingCentral',
+    entry: c('ringcentral'),
+    title: "RingCentral's presence API (Get/Update User Status, Get Users Presence Statuses): docs/compat.md",
+    // ownPresence (GetItem), presenceFor, updateStatus (MUTATE), onlinePresence (QueryIndex, BatchGetItem)
+    access: [{ presence: ['GetItem'] }, PRESENCE_FOR, { presence: MUTATE }, { presence: ['QueryIndex', ...READ_MANY] }],
+    routes: [
+      { name: 'GetUserStatus', method: 'GET', path: '/restapi/v1.0/account/{accountId}/extension/{extensionId}/presence', auth: 'user' },
+      { name: 'UpdateUserStatus', method: 'PUT', path: '/restapi/v1.0/account/{accountId}/extension/{extensionId}/presence', auth: 'user' },
+      // presence:admin or presence:app (the online list's rule); throttled as the looser, app
+      { name: 'GetUsersPresenceStatuses', method: 'GET', path: '/restapi/v1.0/account/{accountId}/presence', auth: 'app' },
+    ],
+  },
 ];
 
 /** A facade route with what the stack and the gateway need of it. */

@@ -28,6 +28,7 @@ import { resolve } from 'node:path';
 import { _, Ajv, type CodeKeywordDefinition, type Options, str } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
 import { genericStatusBody } from '../functions/compat/generic-schemas.ts';
+import { rcAccountPresenceQuery, rcPresenceBody } from '../functions/compat/ringcentral-schemas.ts';
 import * as s from '../functions/core/schemas.ts';
 import type { Schema } from '../functions/core/validate.ts';
 
@@ -64,6 +65,8 @@ export const COMPILED_SCHEMAS: Record<string, Schema> = {
   ...prefixed('sysInvoke', s.sysInvokePayloads),
   // the compatibility facades' bodies (functions/compat/*-schemas.ts)
   genericStatusBody,
+  rcPresenceBody,
+  rcAccountPresenceQuery,
 };
 
 function prefixed(prefix: string, schemas: Record<string, Schema>): Record<string, Schema> {

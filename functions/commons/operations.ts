@@ -27,6 +27,7 @@ import {
   toPresence,
   type UserState,
   upsertDevice,
+  type Visibility,
   withProfile,
 } from '../core/presence.ts';
 import { encodeCursor, LIMITS, type ShardCursor } from '../core/schemas.ts';
@@ -73,8 +74,8 @@ export interface StatusChange {
   online?: boolean;
   /** the device `online: true` keeps live (default `http`, the HTTP heartbeat's) */
   device?: string;
-  /** the presence patch to apply, given the user's effective availability at the moment of the write */
-  patch?: (availability: Availability) => PresencePatch;
+  /** the presence patch to apply, given the user's effective availability and visibility at the moment of the write */
+  patch?: (availability: Availability, visibility: Visibility) => PresencePatch;
 }
 
 /**
@@ -95,7 +96,7 @@ export async function updateStatus(userId: string, change: StatusChange): Promis
         const device = change.device ?? 'http';
         next = upsertDevice(next, device, { kind: next.devices[device]?.k ?? 'http', expiresAt: now + timeoutMs }, now);
       }
-      const patch = change.patch?.(effectiveAvailability(next, now)) ?? {};
+      const patch = change.patch?.(effectiveAvailability(next, now), next.visibility) ?? {};
       if (Object.keys(patch).length === 0) return next;
       try {
         checkPatch(patch, next, now);

@@ -35,3 +35,5 @@ export declare const sysInvokeRemoveFriend: Validator;
 export declare const sysInvokeAddGroupMember: Validator;
 export declare const sysInvokeRemoveGroupMember: Validator;
 export declare const genericStatusBody: Validator;
+export declare const rcPresenceBody: Validator;
+export declare const rcAccountPresenceQuery: Validator;

@@ -3799,3 +3799,201 @@ validate43.errors = vErrors;
 return errors === 0;
 }
 
+export const rcPresenceBody = validate44;
+const schema45 = {"type":"object","properties":{"userStatus":{"enum":["Offline","Busy","Available"]},"dndStatus":{"enum":["TakeAllCalls","DoNotAcceptAnyCalls","DoNotAcceptDepartmentCalls","TakeDepartmentCallsOnly"]},"message":{"type":"string","maxLength":64,"maxBytes":256},"allowSeeMyPresence":{"type":"boolean"},"ringOnMonitoredCall":{"type":"boolean"},"pickUpCallsOnHold":{"type":"boolean"}}};
+
+function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.userStatus !== undefined){
+let data0 = data.userStatus;
+const _errs1 = errors;
+if(!(((data0 === "Offline") || (data0 === "Busy")) || (data0 === "Available"))){
+validate44.errors = [{instancePath:instancePath+"/userStatus",schemaPath:"#/properties/userStatus/enum",keyword:"enum",params:{allowedValues: schema45.properties.userStatus.enum}}];
+return false;
+}
+var valid0 = _errs1 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.dndStatus !== undefined){
+let data1 = data.dndStatus;
+const _errs2 = errors;
+if(!((((data1 === "TakeAllCalls") || (data1 === "DoNotAcceptAnyCalls")) || (data1 === "DoNotAcceptDepartmentCalls")) || (data1 === "TakeDepartmentCallsOnly"))){
+validate44.errors = [{instancePath:instancePath+"/dndStatus",schemaPath:"#/properties/dndStatus/enum",keyword:"enum",params:{allowedValues: schema45.properties.dndStatus.enum}}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.message !== undefined){
+let data2 = data.message;
+const _errs3 = errors;
+if(data2 !== undefined && Buffer.byteLength(JSON.stringify(data2), "utf8") - (typeof data2 == "string" ? 2 : 0) > 256){
+validate44.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/maxBytes",keyword:"maxBytes",params:{limit: 256}}];
+return false;
+}
+if(errors === _errs3){
+if(typeof data2 === "string"){
+if(func2(data2) > 64){
+validate44.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/maxLength",keyword:"maxLength",params:{limit: 64}}];
+return false;
+}
+}
+else {
+validate44.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.allowSeeMyPresence !== undefined){
+const _errs5 = errors;
+if(typeof data.allowSeeMyPresence !== "boolean"){
+validate44.errors = [{instancePath:instancePath+"/allowSeeMyPresence",schemaPath:"#/properties/allowSeeMyPresence/type",keyword:"type",params:{type: "boolean"}}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.ringOnMonitoredCall !== undefined){
+const _errs7 = errors;
+if(typeof data.ringOnMonitoredCall !== "boolean"){
+validate44.errors = [{instancePath:instancePath+"/ringOnMonitoredCall",schemaPath:"#/properties/ringOnMonitoredCall/type",keyword:"type",params:{type: "boolean"}}];
+return false;
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.pickUpCallsOnHold !== undefined){
+const _errs9 = errors;
+if(typeof data.pickUpCallsOnHold !== "boolean"){
+validate44.errors = [{instancePath:instancePath+"/pickUpCallsOnHold",schemaPath:"#/properties/pickUpCallsOnHold/type",keyword:"type",params:{type: "boolean"}}];
+return false;
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate44.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
+return false;
+}
+}
+validate44.errors = vErrors;
+return errors === 0;
+}
+
+export const rcAccountPresenceQuery = validate45;
+const schema46 = {"type":"object","properties":{"page":{"type":"string","pattern":"^[1-9][0-9]{0,5}$"},"perPage":{"type":"string","pattern":"^[1-9][0-9]{0,5}$"},"detailedTelephonyState":{"enum":["true","false"]},"sipData":{"enum":["true","false"]}}};
+const pattern35 = new RegExp("^[1-9][0-9]{0,5}$", "u");
+
+function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.page !== undefined){
+let data0 = data.page;
+const _errs1 = errors;
+if(errors === _errs1){
+if(typeof data0 === "string"){
+if(!pattern35.test(data0)){
+validate45.errors = [{instancePath:instancePath+"/page",schemaPath:"#/properties/page/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]{0,5}$"}}];
+return false;
+}
+}
+else {
+validate45.errors = [{instancePath:instancePath+"/page",schemaPath:"#/properties/page/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid0 = _errs1 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.perPage !== undefined){
+let data1 = data.perPage;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data1 === "string"){
+if(!pattern35.test(data1)){
+validate45.errors = [{instancePath:instancePath+"/perPage",schemaPath:"#/properties/perPage/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]{0,5}$"}}];
+return false;
+}
+}
+else {
+validate45.errors = [{instancePath:instancePath+"/perPage",schemaPath:"#/properties/perPage/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.detailedTelephonyState !== undefined){
+let data2 = data.detailedTelephonyState;
+const _errs5 = errors;
+if(!((data2 === "true") || (data2 === "false"))){
+validate45.errors = [{instancePath:instancePath+"/detailedTelephonyState",schemaPath:"#/properties/detailedTelephonyState/enum",keyword:"enum",params:{allowedValues: schema46.properties.detailedTelephonyState.enum}}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.sipData !== undefined){
+let data3 = data.sipData;
+const _errs6 = errors;
+if(!((data3 === "true") || (data3 === "false"))){
+validate45.errors = [{instancePath:instancePath+"/sipData",schemaPath:"#/properties/sipData/enum",keyword:"enum",params:{allowedValues: schema46.properties.sipData.enum}}];
+return false;
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate45.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}}];
+return false;
+}
+}
+validate45.errors = vErrors;
+return errors === 0;
+}
+

@@ -72,6 +72,15 @@ describe('API documents', () => {
       ['GET', '/users/{user_id}/presence', '/users/3003/presence', token(U)],
       ['GET', '/users/presence', '/users/presence?user_ids=3001,3003,3999', token(U)],
       ['POST', '/admin/cleanup-presence', '/admin/cleanup-presence', ADMIN_FACADE],
+      [
+        'PUT',
+        '/restapi/v1.0/account/{accountId}/extension/{extensionId}/presence',
+        '/restapi/v1.0/account/~/extension/~/presence',
+        token(U),
+        { userStatus: 'Busy', message: 'documented' },
+      ],
+      ['GET', '/restapi/v1.0/account/{accountId}/extension/{extensionId}/presence', '/restapi/v1.0/account/~/extension/3003/presence', token(U)],
+      ['GET', '/restapi/v1.0/account/{accountId}/presence', '/restapi/v1.0/account/~/presence?page=1&perPage=2', token('3004', 'presence:app')],
     ];
     expect(new Set(calls.map(([m, p]) => `${m} ${p}`))).toEqual(new Set(facadeRoutes().map((r) => r.routeKey)));
     await expectDocumented(openapi, calls);

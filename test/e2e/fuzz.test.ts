@@ -25,6 +25,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { rcError } from '../../functions/compat/ringcentral-schemas.ts';
 import { signHs256 } from '../../functions/core/jwt.ts';
 import * as schemaModule from '../../functions/core/schemas.ts';
 import type { Schema } from '../../functions/core/validate.ts';
@@ -32,6 +33,7 @@ import { FACADE_DOCS } from '../../lib/api-docs.ts';
 import { facadeRoutes, type HttpRoute, httpRoutes, SCOPES, wsRoutes } from '../../lib/routes.ts';
 import type { LocalStack } from '../../local/stack.ts';
 import { api, type Client, connect, SECRET, startTestStack, token } from '../support/e2e.ts';
+import { problemWith } from '../support/schema-check.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_122) >>> 0;
 const LANES = 16;
@@ -1061,7 +1063,8 @@ function errorBodyProblem(status: number, text: string, contentType?: string): s
 const GATEWAY_ANSWERS: Record<number, string> = { 404: 'No route ', 400: 'Malformed percent-encoding in the path' };
 
 /**
- * null when `text` is a compatibility facade's error body (`{"detail": "<text>"}`, the generic REST API's shape) with
+ * null when `text` is a compatibility facade's error body (`{"detail": "<text>"}`, the generic REST API's shape;
+ * `{"errorCode", "message", "errors"}`, RingCentral's) with
  * a 4xx status, or API Gateway's own answer to a request no function sees (GATEWAY_ANSWERS), else what is wrong.
  */
 function facadeErrorProblem(status: number, text: string, contentType?: string): string | null {
@@ -1071,6 +1074,8 @@ function facadeErrorProblem(status: number, text: string, contentType?: string):
   const body = jsonObject(text);
   if (typeof body === 'string') return body;
   const keys = Object.keys(body).sort().join(',');
+  if (keys === 'errorCode,errors,message')
+    return problemWith(rcError, body) ?? (contentType !== undefined && !contentType.includes('application/json') ? `content-type ${contentType}` : null);
   if (keys !== 'detail') return `body keys are [${keys}]`;
   const detail = body.detail;
   if (typeof detail !== 'string' || detail === '') return 'detail is not a non-empty string';

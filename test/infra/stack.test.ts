@@ -453,8 +453,8 @@ describe('Lambda functions', () => {
 
   it('only the sweep and the online list query the Presence indexes, and no function may Query its table', () => {
     const queriesPresenceIndex = [...accessById].filter(([, a]) => a.presence?.includes('QueryIndex')).map(([id]) => id);
-    // the admin cleanup, and the generic facade's (the same sweep); the online list
-    expect(queriesPresenceIndex.sort()).toEqual(['AdminCleanup', 'CompatGeneric', 'GetOnlinePresence', 'Sweeper']);
+    // the admin cleanup, and the generic facade's (the same sweep); the online list, and the RingCentral facade's (the same list)
+    expect(queriesPresenceIndex.sort()).toEqual(['AdminCleanup', 'CompatGeneric', 'CompatRingCentral', 'GetOnlinePresence', 'Sweeper']);
     expect([...accessById].filter(([, a]) => a.presence?.includes('Query'))).toEqual([]);
   });
 

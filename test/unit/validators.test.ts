@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as genericSchemas from '../../functions/compat/generic-schemas.ts';
+import * as rcSchemas from '../../functions/compat/ringcentral-schemas.ts';
 import * as schemas from '../../functions/core/schemas.ts';
 import * as generated from '../../functions/core/validators.generated.js';
 import { asyncApiDocument, openApiDocument } from '../../lib/api-docs.ts';
@@ -25,7 +26,7 @@ describe('generated validators', () => {
 
   it("export one validator per compiled schema, named as the schema is in schemas.ts (a compatibility facade's: in its own schema file)", () => {
     expect(Object.keys(generated).sort()).toEqual(Object.keys(COMPILED_SCHEMAS).sort());
-    const exported = { ...genericSchemas, ...schemas } as unknown as Record<string, unknown>;
+    const exported = { ...genericSchemas, ...rcSchemas, ...schemas } as unknown as Record<string, unknown>;
     for (const [name, schema] of Object.entries(COMPILED_SCHEMAS)) {
       if (name.startsWith('ws') && !(name in exported)) expect(Object.values(schemas.wsSchemas)).toContain(schema);
       else if (name.startsWith('sysInvoke')) expect(Object.values(schemas.sysInvokePayloads)).toContain(schema);

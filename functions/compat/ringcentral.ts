@@ -1,0 +1,101 @@
+/**
+ * The RingCentral presence facade (lib/routes.ts facade `ringcentral`,
+ * docs/compat.md "RingCentral presence"): one Lambda for its three routes.
+ * Each endpoint verifies the caller, reads its input, calls
+ * functions/commons/operations.ts and answers through the pure translations
+ * of ringcentral-model.ts; every error is RingCentral's
+ * `{"errorCode", "message", "errors": [...]}`.
+ */
+import { facades, SCOPES } from '../../lib/routes.ts';
+import { type Caller, type Endpoint, FacadeError, type FacadeRequest, facadeHandler, facadeNamed, parseJsonBody, verifiedCaller } from '../commons/facade.ts';
+import { onlinePresence, ownPresence, presenceFor, updateStatus } from '../commons/operations.ts';
+import { validate } from '../core/validate.ts';
+import { rcAccountPresenceQuery, rcPresenceBody, userId as userIdSchema } from '../core/validators.generated.js';
+import { hasRecord } from './generic-model.ts';
+import {
+  RC_MESSAGES as M,
+  ME,
+  originOf,
+  parsePaging,
+  planRcUpdate,
+  type RcPresenceUpdate,
+  rcErrorBody,
+  readPage,
+  targetOf,
+  toAccountPresence,
+  toRcPresence,
+} from './ringcentral-model.ts';
+
+/** The verified caller, or RingCentral's 401. */
+async function callerOf(req: FacadeRequest): Promise<Caller> {
+  const caller = await verifiedCaller(req.event);
+  if (!caller) throw new FacadeError(401, M.unauthorized, { 'www-authenticate': 'Bearer' });
+  return caller;
+}
+
+const ok = (body: unknown) => ({ status: 200, body });
+const isUserId = (id: string) => validate(userIdSchema, id) === null;
+const originOfReq = (req: FacadeRequest) => originOf(req.event.headers ?? {}, req.event.requestContext?.domainName);
+const has = (scopes: string[], ...wanted: (string | null)[]) => wanted.some((s) => s !== null && scopes.includes(s));
+
+/** The service has one account: `~` names it; any other accountId names nothing. */
+function checkAccount(req: FacadeRequest): void {
+  if (req.params.accountId !== ME) throw new FacadeError(404, M.notFound('accountId'));
+}
+
+/** The user `{extensionId}` names (`~`: the caller); an id outside the contract's pattern names nobody. */
+function targetUser(req: FacadeRequest, caller: Caller): string {
+  checkAccount(req);
+  const target = targetOf(req.params.extensionId ?? '', caller.userId);
+  if (!isUserId(target)) throw new FacadeError(404, M.notFound('extensionId'));
+  return target;
+}
+
+const endpoints: Record<string, Endpoint> = {
+  async GetUserStatus(req) {
+    const caller = await callerOf(req);
+    const target = targetUser(req, caller);
+    if (target === caller.userId) return ok(toRcPresence(await ownPresence(target), originOfReq(req)));
+    const [presence] = await presenceFor(caller.userId, [target]);
+    // a user never seen (or hidden and never shown) is no extension
+    if (!presence || !hasRecord(presence)) throw new FacadeError(404, M.notFound('extensionId'));
+    return ok(toRcPresence(presence, originOfReq(req)));
+  },
+
+  async UpdateUserStatus(req) {
+    const caller = await callerOf(req);
+    const target = targetUser(req, caller);
+    if (target !== caller.userId && !has(caller.scopes, SCOPES.sys)) throw new FacadeError(403, M.forbiddenOther);
+    const body = parseJsonBody(req.body, M.badJson) ?? {};
+    const problem = validate(rcPresenceBody, body, 'body');
+    if (problem) throw new FacadeError(400, problem);
+    const plan = planRcUpdate(body as RcPresenceUpdate);
+    if ('error' in plan) throw new FacadeError(400, plan.error);
+    const record = await updateStatus(target, plan);
+    return ok(toRcPresence(record.presence, originOfReq(req)));
+  },
+
+  async GetUsersPresenceStatuses(req) {
+    const caller = await callerOf(req);
+    if (!has(caller.scopes, SCOPES.admin, SCOPES.app)) throw new FacadeError(403, M.forbiddenList);
+    checkAccount(req);
+    const problem = validate(rcAccountPresenceQuery, req.query, 'query');
+    if (problem) throw new FacadeError(400, problem);
+    const paging = parsePaging(req.query);
+    if ('error' in paging) throw new FacadeError(400, paging.error);
+    const { records, more } = await readPage(onlinePresence, paging.page, paging.perPage);
+    return ok(toAccountPresence(originOfReq(req), paging.page, paging.perPage, records, more));
+  },
+};
+
+export const handler = facadeHandler(
+  facadeNamed(facades, 'ringcentral'),
+  {
+    errorBody: rcErrorBody,
+    messageOf: (error) => (error.code === 'rate_limited' ? M.rateExceeded : error.message),
+    internalMessage: M.internal,
+    unavailableMessage: M.unavailable,
+    bodyTooLarge: M.bodyTooLarge,
+  },
+  endpoints,
+);
