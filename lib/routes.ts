@@ -348,6 +348,12 @@ export interface Facade {
    */
   access: readonly Access[];
   routes: readonly FacadeRoute[];
+  /**
+   * the API's WebSocket, when it has one: its connections get pushes in `format`
+   * (functions/compat/push-formats.ts). On AWS a client connects to the stage with
+   * `?format=<format>`; the local gateway also takes `path` for it (docs/compat.md)
+   */
+  ws?: { path: string; format: string };
 }
 
 /** presenceFor: the states (BatchGetItem) and the viewer's friends (Query) */
@@ -371,6 +377,7 @@ export const facades: readonly Facade[] = [
       { name: 'GetUsersPresence', method: 'GET', path: '/users/presence', auth: 'user' },
       { name: 'CleanupPresence', method: 'POST', path: '/admin/cleanup-presence', auth: 'admin' },
     ],
+    ws: { path: '/ws/presence', format: 'generic' },
   },
 ];
 

@@ -9,7 +9,8 @@
  * NotifyLag, from the state's write to the chunk's last post.
  */
 import { DeleteConnectionCommand, GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { iso, pushFor, type UserState } from '../core/presence.ts';
+import { encodePush, isPushFormat } from '../compat/push-formats.ts';
+import { iso, type Presence, pushFor, type UserState } from '../core/presence.ts';
 import { connections } from './clients.ts';
 import { config } from './config.ts';
 import { logger } from './logger.ts';
@@ -32,6 +33,13 @@ export interface FanoutResult {
 
 /** deliveries of one change to one recipient: the first, then re-queued ones for posts that failed */
 export const MAX_DELIVERY_ATTEMPTS = 5;
+
+/** One change as a kind of recipient sees it: the presence, the contract's push (JSON), the same in other formats once asked for. */
+interface Payload {
+  data: Presence;
+  json: string;
+  formats: Map<string, string>;
+}
 
 interface Delivery {
   userId: string;
@@ -169,17 +177,28 @@ export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Prom
   const deliveries: Delivery[] = [];
   // what a recipient is sent depends only on how it relates to the user (self, friend, friendship toggled):
   // computed and serialized once per kind, not once per recipient
-  const payloads = new Map<string, string | null>();
-  const payloadFor = (self: boolean, friend: boolean, toggled: boolean): string | null => {
+  const payloads = new Map<string, Payload | null>();
+  const payloadFor = (self: boolean, friend: boolean, toggled: boolean) => {
     const key = `${+self}${+friend}${+toggled}`;
     let payload = payloads.get(key);
     if (payload === undefined) {
       const relAfter = { self, friend };
       const data = pushFor(before, after, toggled ? { self, friend: !friend } : relAfter, relAfter, at);
-      payload = data ? JSON.stringify({ type: 'presence', data, timestamp }) : null;
+      payload = data ? { data, json: JSON.stringify({ type: 'presence', data, timestamp }), formats: new Map() } : null;
       payloads.set(key, payload);
     }
     return payload;
+  };
+  // a connection with a compatibility facade's push format (docs/compat.md) gets the same change in that format:
+  // encoded once per kind and format, on the first such connection
+  const inFormat = (payload: Payload, format: string): string => {
+    if (!isPushFormat(format)) return payload.json;
+    let json = payload.formats.get(format);
+    if (json === undefined) {
+      json = encodePush(format, payload.data, timestamp);
+      payload.formats.set(format, json);
+    }
+    return json;
   };
   for (const r of chunk.recipients) {
     const conns = Object.entries(states.get(r.u)?.conns ?? {});
@@ -188,7 +207,7 @@ export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Prom
     const payload = payloadFor(r.u === after.userId, r.friend, r.toggled === true);
     if (payload === null) continue;
     result.recipients++;
-    for (const [connectionId] of conns) deliveries.push({ userId: r.u, connectionId, payload });
+    for (const [connectionId, c] of conns) deliveries.push({ userId: r.u, connectionId, payload: c.p === undefined ? payload.json : inFormat(payload, c.p) });
   }
   const retry = new Set<string>();
   let lastPostedAt = 0;
