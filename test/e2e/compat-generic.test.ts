@@ -497,8 +497,13 @@ async function openDocumented(auth: string, url: string = DOCUMENTED.wsConnectio
   return { ws, messages };
 }
 
-const closed = (ws: WebSocket) =>
-  new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : (ws.once('close', () => resolve()), ws.close())));
+function closed(ws: WebSocket): Promise<void> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    ws.once('close', () => resolve());
+    ws.close();
+  });
+}
 
 describe('WebSocket: the documented presence_update broadcasts', () => {
   it('a connection at /ws/presence?token= gets the changes of the users it follows (friends, subscriptions) in the documented format', async () => {
