@@ -300,12 +300,17 @@ export const httpRouteAccess = (route: HttpRoute, mode: HeartbeatMode): Access =
 /**
  * A WebSocket route's access in a heartbeat mode: in `gateway` mode a route
  * that may (re)add the connection's device also writes its liveness entry
- * (Graph BatchWriteItem; functions/commons/liveness.ts watchConnection).
+ * (Graph BatchWriteItem; functions/commons/liveness.ts watchConnection). With
+ * the generic facade's everyone-broadcast on, `$connect` also counts and
+ * registers the connections that hear every change (Graph QueryIndex, PutItem).
  */
-export const wsRouteAccess = (route: WsRoute, mode: HeartbeatMode): Access =>
-  mode === 'gateway' && route.routeKey !== '$disconnect'
-    ? { ...route.access, graph: [...new Set<TableAction>([...(route.access.graph ?? []), 'BatchWriteItem'])] }
-    : route.access;
+export const wsRouteAccess = (route: WsRoute, mode: HeartbeatMode, genericBroadcast = false): Access => {
+  const extra: TableAction[] = [];
+  if (mode === 'gateway' && route.routeKey !== '$disconnect') extra.push('BatchWriteItem');
+  // the generic facade's everyone-broadcast: $connect counts the registered connections and registers this one
+  if (genericBroadcast && route.routeKey === '$connect') extra.push('QueryIndex', 'PutItem');
+  return extra.length > 0 ? { ...route.access, graph: [...new Set<TableAction>([...(route.access.graph ?? []), ...extra])] } : route.access;
+};
 
 // ---------------------------------------------------------------- compatibility facades
 

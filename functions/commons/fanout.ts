@@ -72,6 +72,21 @@ async function audience(userId: string, version: number, now: number, relationCh
   return { direct, friendsOnly, friends };
 }
 
+/**
+ * The generic facade's everyone-broadcast (opt-in, docs/compat.md): the
+ * connections registered for it (at most `genericBroadcastMax`, one Query)
+ * whose users are not in the audience already, each with only those
+ * connections (their user's other connections hear what they follow).
+ */
+async function broadcastRecipients(now: number, audience: ReadonlySet<string>, friends: ReadonlySet<string>): Promise<FanoutChunk['recipients']> {
+  const byUser = new Map<string, string[]>();
+  for (const { userId, conn } of await store.broadcastListeners('generic', now, config.genericBroadcastMax)) {
+    if (audience.has(userId)) continue;
+    byUser.set(userId, [...(byUser.get(userId) ?? []), conn]);
+  }
+  return [...byUser].map(([u, conns]) => ({ u, friend: friends.has(u), direct: true, conns }));
+}
+
 /** A state as a queued chunk carries it: connection records carry no presence, and chunks stay small. */
 const withoutConnections = (s: UserState): UserState => ({ ...s, conns: {} });
 
@@ -83,9 +98,10 @@ export interface FanoutChunk {
   at: number;
   /**
    * recipients: userId, whether they are friends of the changed user, whether they watch directly,
-   * and whether this change is their friendship with the user being added or removed
+   * whether this change is their friendship with the user being added or removed, and, for a
+   * recipient only through the everyone-broadcast, the connections that hear it (none other does)
    */
-  recipients: { u: string; friend: boolean; direct: boolean; toggled?: true }[];
+  recipients: { u: string; friend: boolean; direct: boolean; toggled?: true; conns?: string[] }[];
   /** 1 for the first delivery; a chunk of recipients whose posts failed comes back with the next */
   attempt?: number;
   /**
@@ -132,9 +148,9 @@ export async function fanOut(
   const { direct, friendsOnly, friends } = found;
   const toggled = new Set(relationChanged);
   const recipient = (u: string, isDirect: boolean) => ({ u, friend: friends.has(u), direct: isDirect, ...(toggled.has(u) ? { toggled: true as const } : {}) });
-  const recipients = [...[...direct].map((u) => recipient(u, true)), ...friendsOnly.map((u) => recipient(u, false))].filter(
-    (r) => !onlyRelationChanged || r.toggled,
-  );
+  const watching = [...[...direct].map((u) => recipient(u, true)), ...friendsOnly.map((u) => recipient(u, false))];
+  const broadcast = config.genericBroadcastMax > 0 ? await broadcastRecipients(now, new Set([...direct, ...friendsOnly]), friends) : [];
+  const recipients = [...watching, ...broadcast].filter((r) => !onlyRelationChanged || r.toggled);
   sample(MetricName.FanoutRecipients, recipients.length);
   const size = config.fanoutChunkSize;
   let result: FanoutResult & { chunks: number };
@@ -201,7 +217,8 @@ export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Prom
     return json;
   };
   for (const r of chunk.recipients) {
-    const conns = Object.entries(states.get(r.u)?.conns ?? {});
+    const all = Object.entries(states.get(r.u)?.conns ?? {});
+    const conns = r.conns ? all.filter(([id]) => r.conns?.includes(id)) : all;
     // a friend hears only while one of their connections listens to friends
     if (!r.direct && !conns.some(([, c]) => c.f)) continue;
     const payload = payloadFor(r.u === after.userId, r.friend, r.toggled === true);

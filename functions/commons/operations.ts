@@ -132,6 +132,22 @@ export async function connectDevice(userId: string, device: string, conn: string
     },
     userChange,
   );
+  if (format === 'generic' && config.genericBroadcastMax > 0) await joinBroadcast(userId, conn, format);
+}
+
+/**
+ * The generic facade's everyone-broadcast (docs/compat.md, opt-in): the
+ * connection hears every change while fewer than `genericBroadcastMax`
+ * connections do; past that it hears what it follows, as without the
+ * broadcast. The count is not taken under a lease: connects racing at the
+ * cap may pass it by a few, and the fan-out never delivers to more than the cap.
+ */
+async function joinBroadcast(userId: string, conn: string, format: PushFormat): Promise<void> {
+  if ((await store.countBroadcastListeners(format)) >= config.genericBroadcastMax) {
+    logger.info('broadcast audience full: the connection hears what it follows', { conn, max: config.genericBroadcastMax });
+    return;
+  }
+  await store.addBroadcastListener(userId, conn, format, Date.now() + MAX_CONNECTION_MS);
 }
 
 /**

@@ -11,6 +11,8 @@
  *   SUB#<subscriber> / T#<target>      a subscription (exp, ttl); gpk W#<target>, gsk S#<subscriber>
  *   LCONN#<conn> / T#<target>          a userIds listener of a connection (u, exp, ttl); gpk W#<target>, gsk L#<conn>
  *   LCONN#<conn> / G#<groupId>         a group listener (u, exp, ttl); gpk GL#<groupId>, gsk C#<conn>
+ *   LCONN#<conn> / B#<format>          the connection hears every change in that push format (u, exp, ttl);
+ *                                      gpk BCAST#<format>, gsk C#<conn> (a compatibility facade's everyone-broadcast)
  *   USER#<userId> / FRIEND#<friendId>  friendship, one item per direction
  *   GROUP#<groupId> / MEMBER#<userId>  membership, listed per group
  *   USER#<userId> / GROUP#<groupId>    the same membership, listed per user (one Query with the friends)
@@ -74,6 +76,8 @@ const keys = {
   groupOfUser: (userId: string, groupId: string) => ({ pk: `USER#${userId}`, sk: `GROUP#${groupId}` }),
   listenersOfConn: (conn: string) => `LCONN#${conn}`,
   groupListeners: (groupId: string) => `GL#${groupId}`,
+  /** the connections that hear every change in a push format (a compatibility facade's everyone-broadcast) */
+  broadcastListeners: (format: string) => `BCAST#${format}`,
   lease: (name: string) => ({ pk: `LEASE#${name}`, sk: 'LEASE' }),
   /** `gateway` heartbeat mode: the connections to look at in one time bucket of one sweep shard (any number of items) */
   livenessBucket: (shard: string, bucket: number) => `LIVE#${shard}#${bucket}`,
@@ -835,6 +839,31 @@ export async function removeListeners(conn: string): Promise<number> {
     items.map((i) => ({ DeleteRequest: { Key: { pk: i.pk, sk: i.sk } } })),
   );
   return items.length;
+}
+
+/**
+ * A connection hears every change in a push format (a compatibility facade's
+ * everyone-broadcast): one listener item of the connection, so it goes with
+ * the connection's other listeners (removeListeners) and expires with it.
+ */
+export async function addBroadcastListener(userId: string, conn: string, format: string, exp: number): Promise<void> {
+  await ddb.send(new PutCommand({ TableName: GRAPH, Item: listenerItem(conn, userId, `B#${format}`, keys.broadcastListeners(format), `C#${conn}`, exp) }));
+}
+
+/** How many connections hear every change in `format` (their items on the index, expired ones too until TTL takes them). */
+export async function countBroadcastListeners(format: string): Promise<number> {
+  return countQuery({
+    TableName: GRAPH,
+    IndexName: WATCH_INDEX,
+    KeyConditionExpression: 'gpk = :g',
+    ExpressionAttributeValues: { ':g': keys.broadcastListeners(format) },
+  });
+}
+
+/** The connections that hear every change in `format`, with their users (unexpired; at most `limit`). */
+export async function broadcastListeners(format: string, now: number, limit: number): Promise<{ userId: string; conn: string }[]> {
+  const items = await unexpiredOnWatchIndex(keys.broadcastListeners(format), now);
+  return items.slice(0, limit).map((i) => ({ userId: String(i.u), conn: String(i.gsk).slice(2) }));
 }
 
 /** Users with an unexpired listener on a group. */
