@@ -13,6 +13,8 @@
  *                see docs/cost.md for why gateway is not the default)
  *   compat       the compatibility facades to deploy (docs/compat.md): a comma list of their names
  *                (generic, ringcentral), `none`, or `all` (the default)
+ *   genericBroadcast  the generic facade's everyone-broadcast: at most this many `format=generic`
+ *                connections hear every change (default 0: off; docs/compat.md)
  *   alarmEmail   an email address subscribed to the alarm topic (it must confirm the subscription);
  *                every alarm notifies the topic either way (docs/operations.md)
  */
@@ -52,6 +54,7 @@ if (!HEARTBEAT_MODES.includes(heartbeat as HeartbeatMode)) throw new Error(`-c h
 new PresenceStack(app, 'Presence', {
   heartbeat: heartbeat as HeartbeatMode,
   compat: parseCompat(context('compat')),
+  genericBroadcast: Number(context('genericBroadcast') ?? 0),
   alarmEmail: context('alarmEmail'),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: 'Presence service: HTTP + WebSocket APIs, Lambda, DynamoDB',

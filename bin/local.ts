@@ -8,6 +8,8 @@
  *                                        (as `npm run deploy -- -c heartbeat=gateway`; PRESENCE_HEARTBEAT=gateway)
  *   npm start -- --compat generic|none   the compatibility facades served (docs/compat.md; default all of them;
  *                                        as `npm run deploy -- -c compat=...`; PRESENCE_COMPAT=...)
+ *   npm start -- --generic-broadcast <cap>   the generic facade's everyone-broadcast, for at most <cap> connections
+ *                                        (as `-c genericBroadcast=<cap>`; PRESENCE_GENERIC_BROADCAST; default 0: off)
  * Honours PORT, WS_PORT, DYNAMODB_PORT, PRESENCE_TIMEOUT_SECONDS,
  * SWEEP_INTERVAL_SECONDS, PRESENCE_JWT_SECRET, and PRESENCE_LOCAL_HOST: every
  * server listens on 127.0.0.1 only unless it says otherwise (0.0.0.0: every
@@ -34,6 +36,11 @@ const compatAt = args.indexOf('--compat');
 const compatArg = compatAt < 0 ? process.env.PRESENCE_COMPAT || undefined : args[compatAt + 1];
 // from an assembly, the facades are the ones its template deploys
 const compat = compatArg === undefined ? undefined : parseCompat(compatArg);
+const broadcastAt = args.indexOf('--generic-broadcast');
+const broadcastArg = broadcastAt < 0 ? process.env.PRESENCE_GENERIC_BROADCAST || undefined : args[broadcastAt + 1];
+const genericBroadcast = broadcastArg === undefined ? undefined : Number(broadcastArg);
+if (genericBroadcast !== undefined && !(Number.isInteger(genericBroadcast) && genericBroadcast >= 0))
+  throw new Error(`--generic-broadcast ${broadcastArg}: expected a number of connections (0: off)`);
 const verbose = args.includes('--verbose') || process.env.LOG_LEVEL === 'debug';
 const env = process.env;
 const port = (name: string, fallback: number) => {
@@ -58,6 +65,7 @@ const stack = await startLocalStack({
   fromAssembly,
   heartbeat,
   compat,
+  genericBroadcast,
   onLog: (line) => {
     if (verbose || /error|threw|failed|dropped|exited/i.test(line)) console.error(line);
   },

@@ -6,6 +6,7 @@
  */
 
 import * as generic from '../functions/compat/generic-schemas.ts';
+import { PUSH_FORMATS } from '../functions/compat/push-formats.ts';
 import * as rc from '../functions/compat/ringcentral-schemas.ts';
 import * as res from '../functions/core/response-schemas.ts';
 import * as req from '../functions/core/schemas.ts';
@@ -235,7 +236,19 @@ export function asyncApiDocument(serverUrl = 'ws://127.0.0.1:3001') {
       presence: {
         address: '/',
         messages: { ...clientMessages, ...serverMessages },
-        bindings: { ws: { query: { type: 'object', properties: { token: { type: 'string' }, device: req.device }, required: ['token'] } } },
+        bindings: {
+          ws: {
+            query: {
+              type: 'object',
+              properties: {
+                token: { type: 'string' },
+                device: req.device,
+                format: { enum: Object.keys(PUSH_FORMATS), description: "a compatibility facade's push format (docs/compat.md)" },
+              },
+              required: ['token'],
+            },
+          },
+        },
       },
     },
     operations: {

@@ -100,6 +100,12 @@ export interface PresenceStackProps extends StackProps {
    */
   compat?: readonly Facade[];
   /**
+   * the generic facade's everyone-broadcast (`-c genericBroadcast=<cap>`, docs/compat.md): at most
+   * this many `format=generic` connections hear every change, followed or not. Default 0: off (they
+   * hear what they follow). Needs the generic facade.
+   */
+  genericBroadcast?: number;
+  /**
    * email address subscribed to the alarm topic (`-c alarmEmail=ops@example.com`);
    * it must confirm the subscription. Default: none (subscribe later to the topic).
    */
@@ -159,6 +165,10 @@ export class PresenceStack extends Stack {
     this.tables = tables;
     this.facades = props.compat ?? facades;
     const compatRoutes = facadeRoutes(this.facades);
+    const genericBroadcast = props.genericBroadcast ?? 0;
+    if (!Number.isInteger(genericBroadcast) || genericBroadcast < 0) throw new Error('genericBroadcast must be a non-negative integer');
+    if (genericBroadcast > 0 && !this.facades.some((f) => f.name === 'generic')) throw new Error('genericBroadcast needs the generic facade (-c compat)');
+    const broadcastEnv = (f: PresenceFunction) => (genericBroadcast > 0 ? f.addEnvironment('GENERIC_BROADCAST_MAX', String(genericBroadcast)) : f);
 
     // ---- WebSocket API (first: some functions need its stage's callback URL) ----
     const wsAccessLogs = new LogGroup(this, 'WebSocketAccessLogs', { retention: RetentionDays.ONE_MONTH });
@@ -304,7 +314,8 @@ export class PresenceStack extends Stack {
         this.webSocketRoutes[route.routeKey] = this.webSocketApi.addRoute(route.routeKey, { integration });
         continue;
       }
-      const f = make(route.id, route.entry, wsRouteAccess(route, heartbeat));
+      const f = make(route.id, route.entry, wsRouteAccess(route, heartbeat, genericBroadcast > 0));
+      if (route.routeKey === '$connect') broadcastEnv(f);
       const integration = new WebSocketLambdaIntegration(`${route.id}Integration`, f.fn);
       if (route.routeKey === '$connect') {
         this.webSocketRoutes[route.routeKey] = this.webSocketApi.addRoute(route.routeKey, { integration, authorizer: wsAuthorizer });
@@ -323,7 +334,7 @@ export class PresenceStack extends Stack {
       retentionPeriod: Duration.days(14),
     });
     this.streamDlq = streamDlq;
-    const stream = make(workers.stream.id, workers.stream.entry, workers.stream.access, Duration.seconds(60), workers.stream.traced);
+    const stream = broadcastEnv(make(workers.stream.id, workers.stream.entry, workers.stream.access, Duration.seconds(60), workers.stream.traced));
     stream.fn.addEventSource(
       new DynamoEventSource(tables.Presence.table, {
         startingPosition: StartingPosition.LATEST,

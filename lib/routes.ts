@@ -339,12 +339,17 @@ export const httpRouteAccess = (route: HttpRoute, mode: HeartbeatMode): Access =
 /**
  * A WebSocket route's access in a heartbeat mode: in `gateway` mode a route
  * that may (re)add the connection's device also writes its liveness entry
- * (Graph BatchWriteItem; functions/commons/liveness.ts watchConnection).
+ * (Graph BatchWriteItem; functions/commons/liveness.ts watchConnection). With
+ * the generic facade's everyone-broadcast on, `$connect` also counts and
+ * registers the connections that hear every change (Graph QueryIndex, PutItem).
  */
-export const wsRouteAccess = (route: WsRoute, mode: HeartbeatMode): Access =>
-  mode === 'gateway' && route.routeKey !== '$disconnect'
-    ? { ...route.access, graph: [...new Set<TableAction>([...(route.access.graph ?? []), 'BatchWriteItem'])] }
-    : route.access;
+export const wsRouteAccess = (route: WsRoute, mode: HeartbeatMode, genericBroadcast = false): Access => {
+  const extra: TableAction[] = [];
+  if (mode === 'gateway' && route.routeKey !== '$disconnect') extra.push('BatchWriteItem');
+  // the generic facade's everyone-broadcast: $connect counts the registered connections and registers this one
+  if (genericBroadcast && route.routeKey === '$connect') extra.push('QueryIndex', 'PutItem');
+  return extra.length > 0 ? { ...route.access, graph: [...new Set<TableAction>([...(route.access.graph ?? []), ...extra])] } : route.access;
+};
 
 // ---------------------------------------------------------------- compatibility facades
 
@@ -387,6 +392,12 @@ export interface Facade {
    */
   access: readonly Access[];
   routes: readonly FacadeRoute[];
+  /**
+   * the API's WebSocket, when it has one: its connections get pushes in `format`
+   * (functions/compat/push-formats.ts). On AWS a client connects to the stage with
+   * `?format=<format>`; the local gateway also takes `path` for it (docs/compat.md)
+   */
+  ws?: { path: string; format: string };
 }
 
 /** presenceFor: the states (BatchGetItem) and the viewer's friends (Query) */
@@ -410,6 +421,7 @@ export const facades: readonly Facade[] = [
       { name: 'GetUsersPresence', method: 'GET', path: '/users/presence', auth: 'user' },
       { name: 'CleanupPresence', method: 'POST', path: '/admin/cleanup-presence', auth: 'admin' },
     ],
+    ws: { path: '/ws/presence', format: 'generic' },
   },
   {
     name: 'ringcentral',

@@ -380,6 +380,10 @@ export class LocalGateway {
     };
     const connectionId = randomBytes(12).toString('base64').replace(/[+/]/g, 'A');
     const query = Object.fromEntries(url.searchParams);
+    // a compatibility facade's WebSocket path (e.g. /ws/presence): its push format, as `?format=` asks for it on AWS
+    // (there, a custom domain's API mapping can give the stage that path; the format stays a query parameter)
+    const facadeWs = (this.opts.facades ?? facades).find((f) => f.ws?.path === url.pathname)?.ws;
+    if (facadeWs) query.format ??= facadeWs.format;
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
     const now = Date.now();

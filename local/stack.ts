@@ -81,6 +81,11 @@ export interface LocalStackOptions {
    * `npm start -- --compat <names|none>`, PRESENCE_COMPAT); from an assembly, the ones its template has
    */
   compat?: readonly Facade[];
+  /**
+   * the generic facade's everyone-broadcast cap (GENERIC_BROADCAST_MAX; default 0, off;
+   * `npm start -- --generic-broadcast <cap>`, PRESENCE_GENERIC_BROADCAST); from an assembly, its template's
+   */
+  genericBroadcast?: number;
   onLog?: (line: string) => void;
 }
 
@@ -132,6 +137,7 @@ function configureEnvironment(
   env.PRESENCE_TIMEOUT_SECONDS = String(opts.presenceTimeoutSeconds ?? env.PRESENCE_TIMEOUT_SECONDS ?? 120);
   env.SWEEP_INTERVAL_SECONDS = String(opts.sweepIntervalSeconds ?? env.SWEEP_INTERVAL_SECONDS ?? 15);
   env.HEARTBEAT_MODE = opts.heartbeat ?? 'lambda';
+  env.GENERIC_BROADCAST_MAX = String(opts.genericBroadcast ?? 0);
   for (const t of tables) env[t.envVar] = names[t.id];
   // Powertools (functions/commons/logger.ts, metrics.ts, tracing.ts) as the stack configures it, except:
   // `service` names the local stack, and no tracing (no X-Ray daemon: the traced workers load no X-Ray SDK)
@@ -183,7 +189,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       apiId: LOCAL_API_ID,
       chunkQueue: CHUNK_QUEUE,
     };
-    iam = { template: opts.template ?? (opts.fromAssembly ? assemblyTemplate(opts.fromAssembly) : synthesizedTemplate(opts.heartbeat, opts.compat)), names };
+    iam = {
+      template:
+        opts.template ?? (opts.fromAssembly ? assemblyTemplate(opts.fromAssembly) : synthesizedTemplate(opts.heartbeat, opts.compat, opts.genericBroadcast)),
+      names,
+    };
     stopIam = enforceIam({ ...iam, functionOf: () => invocation.getStore(), onCheck: iamChecks.record });
   }
 

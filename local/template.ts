@@ -51,18 +51,18 @@ const loaded = new Map<string, CfnTemplate>();
 
 /**
  * The synthesized template of the stack as `npm run synth` makes it (cached),
- * or as `npm run synth -- -c heartbeat=gateway -c compat=<names>` does.
+ * or as `npm run synth -- -c heartbeat=gateway -c compat=<names> -c genericBroadcast=<cap>` does.
  */
-export function synthesizedTemplate(heartbeat: HeartbeatMode = 'lambda', compat: readonly Facade[] = facades): CfnTemplate {
+export function synthesizedTemplate(heartbeat: HeartbeatMode = 'lambda', compat: readonly Facade[] = facades, genericBroadcast = 0): CfnTemplate {
   const setting = compatSetting(compat);
-  const key = `${heartbeat}-${setting}`;
+  const key = `${heartbeat}-${setting}${genericBroadcast > 0 ? `-broadcast${genericBroadcast}` : ''}`;
   const cached = loaded.get(key);
   if (cached) return cached;
   const file = join(CACHE, `template-${sourceHash()}-${key.replace(/,/g, '+')}.json`);
   if (!existsSync(file)) {
     mkdirSync(CACHE, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
-    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'local', 'synth-template.ts'), tmp, heartbeat, setting], {
+    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'local', 'synth-template.ts'), tmp, heartbeat, setting, String(genericBroadcast)], {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },

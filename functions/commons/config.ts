@@ -9,6 +9,15 @@ const int = (name: string, fallback: number): number => {
   return n;
 };
 
+/** A non-negative integer (0 allowed: "off"). */
+const count = (name: string, fallback: number): number => {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer`);
+  return n;
+};
+
 export const config = {
   presenceTable: env.PRESENCE_TABLE ?? 'Presence',
   graphTable: env.GRAPH_TABLE ?? 'Graph',
@@ -33,6 +42,11 @@ export const config = {
   /** per-user budget of changes that start a fan-out: USER_CHANGE_LIMIT per USER_CHANGE_WINDOW_SECONDS */
   userChangeLimit: int('USER_CHANGE_LIMIT', 60),
   userChangeWindowSeconds: int('USER_CHANGE_WINDOW_SECONDS', 60),
+  /**
+   * the generic facade's everyone-broadcast (docs/compat.md): at most this many `format=generic`
+   * connections hear every change, followed or not; 0 (default): off, they hear what they follow
+   */
+  genericBroadcastMax: count('GENERIC_BROADCAST_MAX', 0),
   /** X-Ray through Powertools Tracer: the stack turns it on for the traced workers only (functions/commons/tracing.ts) */
   tracing: env.POWERTOOLS_TRACE_ENABLED === 'true',
   jwt: {

@@ -9,7 +9,8 @@
  * NotifyLag, from the state's write to the chunk's last post.
  */
 import { DeleteConnectionCommand, GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { iso, pushFor, type UserState } from '../core/presence.ts';
+import { encodePush, isPushFormat } from '../compat/push-formats.ts';
+import { iso, type Presence, pushFor, type UserState } from '../core/presence.ts';
 import { connections } from './clients.ts';
 import { config } from './config.ts';
 import { logger } from './logger.ts';
@@ -32,6 +33,13 @@ export interface FanoutResult {
 
 /** deliveries of one change to one recipient: the first, then re-queued ones for posts that failed */
 export const MAX_DELIVERY_ATTEMPTS = 5;
+
+/** One change as a kind of recipient sees it: the presence, the contract's push (JSON), the same in other formats once asked for. */
+interface Payload {
+  data: Presence;
+  json: string;
+  formats: Map<string, string>;
+}
 
 interface Delivery {
   userId: string;
@@ -71,6 +79,21 @@ async function audience(userId: string, version: number, now: number, relationCh
   return { direct, friendsOnly, friends };
 }
 
+/**
+ * The generic facade's everyone-broadcast (opt-in, docs/compat.md): the
+ * connections registered for it (at most `genericBroadcastMax`, one Query)
+ * whose users are not in the audience already, each with only those
+ * connections (their user's other connections hear what they follow).
+ */
+async function broadcastRecipients(now: number, audience: ReadonlySet<string>, friends: ReadonlySet<string>): Promise<FanoutChunk['recipients']> {
+  const byUser = new Map<string, string[]>();
+  for (const { userId, conn } of await store.broadcastListeners('generic', now, config.genericBroadcastMax)) {
+    if (audience.has(userId)) continue;
+    byUser.set(userId, [...(byUser.get(userId) ?? []), conn]);
+  }
+  return [...byUser].map(([u, conns]) => ({ u, friend: friends.has(u), direct: true, conns }));
+}
+
 /** A state as a queued chunk carries it: connection records carry no presence, and chunks stay small. */
 const withoutConnections = (s: UserState): UserState => ({ ...s, conns: {} });
 
@@ -82,9 +105,10 @@ export interface FanoutChunk {
   at: number;
   /**
    * recipients: userId, whether they are friends of the changed user, whether they watch directly,
-   * and whether this change is their friendship with the user being added or removed
+   * whether this change is their friendship with the user being added or removed, and, for a
+   * recipient only through the everyone-broadcast, the connections that hear it (none other does)
    */
-  recipients: { u: string; friend: boolean; direct: boolean; toggled?: true }[];
+  recipients: { u: string; friend: boolean; direct: boolean; toggled?: true; conns?: string[] }[];
   /** 1 for the first delivery; a chunk of recipients whose posts failed comes back with the next */
   attempt?: number;
   /**
@@ -131,9 +155,9 @@ export async function fanOut(
   const { direct, friendsOnly, friends } = found;
   const toggled = new Set(relationChanged);
   const recipient = (u: string, isDirect: boolean) => ({ u, friend: friends.has(u), direct: isDirect, ...(toggled.has(u) ? { toggled: true as const } : {}) });
-  const recipients = [...[...direct].map((u) => recipient(u, true)), ...friendsOnly.map((u) => recipient(u, false))].filter(
-    (r) => !onlyRelationChanged || r.toggled,
-  );
+  const watching = [...[...direct].map((u) => recipient(u, true)), ...friendsOnly.map((u) => recipient(u, false))];
+  const broadcast = config.genericBroadcastMax > 0 ? await broadcastRecipients(now, new Set([...direct, ...friendsOnly]), friends) : [];
+  const recipients = [...watching, ...broadcast].filter((r) => !onlyRelationChanged || r.toggled);
   sample(MetricName.FanoutRecipients, recipients.length);
   const size = config.fanoutChunkSize;
   let result: FanoutResult & { chunks: number };
@@ -176,26 +200,38 @@ export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Prom
   const deliveries: Delivery[] = [];
   // what a recipient is sent depends only on how it relates to the user (self, friend, friendship toggled):
   // computed and serialized once per kind, not once per recipient
-  const payloads = new Map<string, string | null>();
-  const payloadFor = (self: boolean, friend: boolean, toggled: boolean): string | null => {
+  const payloads = new Map<string, Payload | null>();
+  const payloadFor = (self: boolean, friend: boolean, toggled: boolean) => {
     const key = `${+self}${+friend}${+toggled}`;
     let payload = payloads.get(key);
     if (payload === undefined) {
       const relAfter = { self, friend };
       const data = pushFor(before, after, toggled ? { self, friend: !friend } : relAfter, relAfter, at);
-      payload = data ? JSON.stringify({ type: 'presence', data, timestamp }) : null;
+      payload = data ? { data, json: JSON.stringify({ type: 'presence', data, timestamp }), formats: new Map() } : null;
       payloads.set(key, payload);
     }
     return payload;
   };
+  // a connection with a compatibility facade's push format (docs/compat.md) gets the same change in that format:
+  // encoded once per kind and format, on the first such connection
+  const inFormat = (payload: Payload, format: string): string => {
+    if (!isPushFormat(format)) return payload.json;
+    let json = payload.formats.get(format);
+    if (json === undefined) {
+      json = encodePush(format, payload.data, timestamp);
+      payload.formats.set(format, json);
+    }
+    return json;
+  };
   for (const r of chunk.recipients) {
-    const conns = Object.entries(states.get(r.u)?.conns ?? {});
+    const all = Object.entries(states.get(r.u)?.conns ?? {});
+    const conns = r.conns ? all.filter(([id]) => r.conns?.includes(id)) : all;
     // a friend hears only while one of their connections listens to friends
     if (!r.direct && !conns.some(([, c]) => c.f)) continue;
     const payload = payloadFor(r.u === after.userId, r.friend, r.toggled === true);
     if (payload === null) continue;
     result.recipients++;
-    for (const [connectionId] of conns) deliveries.push({ userId: r.u, connectionId, payload });
+    for (const [connectionId, c] of conns) deliveries.push({ userId: r.u, connectionId, payload: c.p === undefined ? payload.json : inFormat(payload, c.p) });
   }
   const retry = new Set<string>();
   let lastPostedAt = 0;

@@ -3,6 +3,8 @@
  * workers: they take plain values (already authenticated and validated),
  * call the store and the core, and return plain values.
  */
+
+import type { PushFormat } from '../compat/push-formats.ts';
 import { ApiError, badRequest, notFound } from '../core/errors.ts';
 import {
   type Availability,
@@ -23,6 +25,7 @@ import {
   projectFor,
   removeDevice,
   setFriendsListener,
+  setPushFormat,
   toOwnPresence,
   toPresence,
   type UserState,
@@ -112,21 +115,44 @@ export async function updateStatus(userId: string, change: StatusChange): Promis
   return { presence: toOwnPresence(result.state, Date.now()), createdAt: result.state.createdAt ?? null, writtenAt: result.writtenAt };
 }
 
-/** A WebSocket connection opened: its device is live from now. */
 /** Open WebSocket connections a user may hold (each brings its own message rate; a new one past this is refused). */
 export const MAX_CONNECTIONS_PER_USER = 32;
 
-export async function connectDevice(userId: string, device: string, conn: string): Promise<void> {
+/**
+ * A WebSocket connection opened: its device is live from now. A connection
+ * that asked for a compatibility facade's push format (`format`) has it
+ * recorded with the connection, and listens to the user's friends from the
+ * start (the API it imitates pushes without being asked: the users it
+ * follows are its friends and subscriptions).
+ */
+export async function connectDevice(userId: string, device: string, conn: string, format?: PushFormat): Promise<void> {
   await watchConnection({ userId, device, conn }, Date.now());
   await store.mutateUser(
     userId,
     (s, now) => {
       if (!s.conns[conn] && Object.keys(s.conns).length >= MAX_CONNECTIONS_PER_USER)
         throw new ApiError('rate_limited', `A user may hold at most ${MAX_CONNECTIONS_PER_USER} open connections; close one first`);
-      return upsertDevice(s, device, { kind: 'ws', conn, expiresAt: wsDeviceExpiry(now) }, now);
+      const live = upsertDevice(s, device, { kind: 'ws', conn, expiresAt: wsDeviceExpiry(now) }, now);
+      return format ? setPushFormat(setFriendsListener(live, conn, device, true, now), conn, device, format, now) : live;
     },
     userChange,
   );
+  if (format === 'generic' && config.genericBroadcastMax > 0) await joinBroadcast(userId, conn, format);
+}
+
+/**
+ * The generic facade's everyone-broadcast (docs/compat.md, opt-in): the
+ * connection hears every change while fewer than `genericBroadcastMax`
+ * connections do; past that it hears what it follows, as without the
+ * broadcast. The count is not taken under a lease: connects racing at the
+ * cap may pass it by a few, and the fan-out never delivers to more than the cap.
+ */
+async function joinBroadcast(userId: string, conn: string, format: PushFormat): Promise<void> {
+  if ((await store.countBroadcastListeners(format)) >= config.genericBroadcastMax) {
+    logger.info('broadcast audience full: the connection hears what it follows', { conn, max: config.genericBroadcastMax });
+    return;
+  }
+  await store.addBroadcastListener(userId, conn, format, Date.now() + MAX_CONNECTION_MS);
 }
 
 /**

@@ -18,6 +18,8 @@
  *   LCONN#<conn> / ~R#G#<groupId>      a bidirectional group listen's: the group's members hear <caller> (u);
  *                                      gpk W#<caller>, gsk M#<groupId>
  *   LCONN#<conn> / ~R#F                a bidirectional friends listen's: <caller>'s friends hear it (u); gpk W#<caller>, gsk F#<conn>
+ *   LCONN#<conn> / B#<format>          the connection hears every change in that push format (u, exp, ttl);
+ *                                      gpk BCAST#<format>, gsk C#<conn> (a compatibility facade's everyone-broadcast)
  *   USER#<userId> / FRIEND#<friendId>  friendship, one item per direction
  *   GROUP#<groupId> / MEMBER#<userId>  membership, listed per group
  *   USER#<userId> / GROUP#<groupId>    the same membership, listed per user (one Query with the friends)
@@ -97,6 +99,8 @@ const keys = {
   heardByGroup: (groupId: string) => `${REVERSE_SK}G#${groupId}`,
   heardByFriends: `${REVERSE_SK}F`,
   groupListeners: (groupId: string) => `GL#${groupId}`,
+  /** the connections that hear every change in a push format (a compatibility facade's everyone-broadcast) */
+  broadcastListeners: (format: string) => `BCAST#${format}`,
   lease: (name: string) => ({ pk: `LEASE#${name}`, sk: 'LEASE' }),
   /** a partition of the online list (`byOnlineShard`) */
   onlineShard: (shard: number) => `O#${shard}`,
@@ -947,6 +951,31 @@ export async function removeListeners(conn: string, heardUntil?: number): Promis
     ),
   );
   return items.filter((i) => !reverse(i)).length;
+}
+
+/**
+ * A connection hears every change in a push format (a compatibility facade's
+ * everyone-broadcast): one listener item of the connection, so it goes with
+ * the connection's other listeners (removeListeners) and expires with it.
+ */
+export async function addBroadcastListener(userId: string, conn: string, format: string, exp: number): Promise<void> {
+  await ddb.put({ TableName: GRAPH, Item: listenerItem(conn, userId, `B#${format}`, keys.broadcastListeners(format), `C#${conn}`, exp) });
+}
+
+/** How many connections hear every change in `format` (their items on the index, expired ones too until TTL takes them). */
+export async function countBroadcastListeners(format: string): Promise<number> {
+  return countQuery({
+    TableName: GRAPH,
+    IndexName: WATCH_INDEX,
+    KeyConditionExpression: 'gpk = :g',
+    ExpressionAttributeValues: { ':g': keys.broadcastListeners(format) },
+  });
+}
+
+/** The connections that hear every change in `format`, with their users (unexpired; at most `limit`). */
+export async function broadcastListeners(format: string, now: number, limit: number): Promise<{ userId: string; conn: string }[]> {
+  const items = await unexpiredOnWatchIndex(keys.broadcastListeners(format), now);
+  return items.slice(0, limit).map((i) => ({ userId: String(i.u), conn: String(i.gsk).slice(2) }));
 }
 
 /** Users with an unexpired listener on a group. */

@@ -105,6 +105,18 @@ export function toUserPresence(p: Presence): Record<string, unknown> {
  */
 export const hasRecord = (p: Presence): boolean => p.version > 0 || p.lastSeen !== null;
 
+/**
+ * The API's WebSocket `presence_update` for a change, from the presence the
+ * recipient may see (visibility applied by the fan-out, as for every push).
+ */
+export function toPresenceUpdate(p: Presence, timestamp: string | null) {
+  return {
+    type: 'presence_update',
+    data: { user_id: compatUserId(p.userId), is_online: p.status !== 'offline', is_busy: isBusy(p), last_seen: p.lastSeen },
+    timestamp,
+  };
+}
+
 /** The admin cleanup's answer, from one sweep's counts. */
 export const cleanupSummary = (counts: SweepCounts) => ({
   message: 'Presence cleanup completed',

@@ -89,6 +89,8 @@ export interface ConnectionState {
   t: number;
   /** listens to the user's friends */
   f?: true;
+  /** push format: a compatibility facade's (functions/compat/push-formats.ts), chosen at connect; absent: the contract's */
+  p?: string;
   /** messages counted in rate window <n> (only the current window is kept) */
   [window: `m${number}`]: number;
 }
@@ -461,6 +463,11 @@ export function setFriendsListener(state: UserState, conn: string, device: strin
   if (on) entry.f = true;
   else delete entry.f;
   return { ...state, conns: { ...state.conns, [conn]: entry } };
+}
+
+/** Records a connection's push format (a compatibility facade's). */
+export function setPushFormat(state: UserState, conn: string, device: string, format: string, now: number): UserState {
+  return { ...state, conns: { ...state.conns, [conn]: { ...(state.conns[conn] ?? { d: device, t: now }), p: format } } };
 }
 
 /** A WebSocket connection is gone ($disconnect or 410): forget it and the device it holds. */

@@ -1,10 +1,15 @@
-/** `$connect`: the connection becomes a live device of the token's user. */
+/**
+ * `$connect`: the connection becomes a live device of the token's user;
+ * `?format=<name>` asks for a compatibility facade's push format
+ * (functions/compat/push-formats.ts, docs/compat.md).
+ */
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { lambdaHandler } from '../commons/lambda.ts';
 import { logger } from '../commons/logger.ts';
 import { count, MetricName } from '../commons/metrics.ts';
 import { connectDevice } from '../commons/operations.ts';
 import { correlate, identityOf, type WsEvent } from '../commons/ws.ts';
+import { isPushFormat, PUSH_FORMATS } from '../compat/push-formats.ts';
 import { toApiError } from '../core/errors.ts';
 import { validate } from '../core/validate.ts';
 import { device } from '../core/validators.generated.js';
@@ -15,7 +20,12 @@ export const handler = lambdaHandler(
       const who = identityOf(event);
       const problem = validate(device, who.device, 'device');
       if (problem) return { statusCode: 400, body: JSON.stringify({ error: 'bad_request', message: problem }) };
-      await connectDevice(who.userId, who.device, who.connectionId);
+      const format = event.queryStringParameters?.format;
+      if (format !== undefined && !isPushFormat(format)) {
+        const message = `format must be one of ${Object.keys(PUSH_FORMATS).join(', ')} (or absent: the contract's pushes)`;
+        return { statusCode: 400, body: JSON.stringify({ error: 'bad_request', message }) };
+      }
+      await connectDevice(who.userId, who.device, who.connectionId, format);
       return { statusCode: 200 };
     } catch (error) {
       const err = toApiError(error);

@@ -10,6 +10,7 @@
  * subscribers.
  */
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { GENERIC_MESSAGES } from '../../functions/compat/generic-model.ts';
 import { genericCleanup, genericError, genericMessage, genericUserPresence, genericUserStatus } from '../../functions/compat/generic-schemas.ts';
 import { signHs256 } from '../../functions/core/jwt.ts';
@@ -73,6 +74,13 @@ const DOCUMENTED = {
     { user_id: 456, username: 'jane_smith', is_online: true, is_busy: true, busy_until: '2024-01-15T11:00:00Z', last_seen: '2024-01-15T10:25:00Z' },
   ],
   cleanup: { message: 'Presence cleanup completed', users_marked_offline: 15, busy_status_cleared: 3 },
+  /** "WebSocket Integration": the connection and the message format */
+  wsConnection: 'wss://your-api-domain.com/ws/presence?token=<access_token>',
+  wsMessage: {
+    type: 'presence_update',
+    data: { user_id: 123, is_online: true, is_busy: false, last_seen: '2024-01-15T10:30:00Z' },
+    timestamp: '2024-01-15T10:30:00Z',
+  },
   errors: {
     400: { detail: 'No status fields to update' },
     401: { detail: 'Invalid or expired token' },
@@ -470,5 +478,108 @@ describe('the compat switch: a facade switched off has no routes', () => {
     expect(problemWith(genericUserPresence, ok.body)).toBeNull();
     const missing = await send('GET', `/users/${NEVER}/presence`, { auth: token(ME) });
     expect(problemWith(op.responses['404'].content['application/json'].schema, missing.body)).toBeNull();
+  });
+});
+
+// ---------------------------------------------------------------- WebSocket
+
+/** A WebSocket opened at the documented connection URL, the host swapped for the local stack's; its messages as they come. */
+async function openDocumented(auth: string, url: string = DOCUMENTED.wsConnection): Promise<{ ws: WebSocket; messages: any[] }> {
+  const local = url.replace('wss://your-api-domain.com', fx.stack.wsUrl).replace('<access_token>', auth);
+  const ws = new WebSocket(local);
+  const messages: any[] = [];
+  ws.on('message', (data) => messages.push(JSON.parse(data.toString())));
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`handshake refused: ${res.statusCode}`), { status: res.statusCode })));
+    ws.once('error', reject);
+  });
+  return { ws, messages };
+}
+
+function closed(ws: WebSocket): Promise<void> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    ws.once('close', () => resolve());
+    ws.close();
+  });
+}
+
+describe('WebSocket: the documented presence_update broadcasts', () => {
+  it('a connection at /ws/presence?token= gets the changes of the users it follows (friends, subscriptions) in the documented format', async () => {
+    const me = '5001';
+    const friend = '5002';
+    const followed = '5003';
+    const stranger = '5004';
+    await fx.call('PUT', `/v1/sys/users/${me}/friends/${friend}`, token('sys-1', 'presence:sys'));
+    await fx.call('POST', '/v1/me/subscriptions', token(me), { userIds: [followed] });
+    const { ws, messages } = await openDocumented(token(me));
+    try {
+      await send('PUT', '/users/me/status', { auth: token(friend), body: '{"is_online": true, "is_busy": true}' });
+      await send('POST', '/users/me/heartbeat', { auth: token(followed) });
+      await send('POST', '/users/me/heartbeat', { auth: token(stranger) });
+      const ofFriend = await eventually(async () => messages.find((m) => m.data?.user_id === 5002 && m.data.is_busy));
+      const ofFollowed = await eventually(async () => messages.find((m) => m.data?.user_id === 5003));
+      for (const m of [ofFriend, ofFollowed]) {
+        expect(Object.keys(m).sort()).toEqual(Object.keys(DOCUMENTED.wsMessage).sort());
+        expect(m.type).toBe('presence_update');
+        expectDocumentedShape(m.data, DOCUMENTED.wsMessage.data);
+        expect(isIso(m.timestamp)).toBe(true);
+        expect(isIso(m.data.last_seen)).toBe(true);
+      }
+      expect(ofFriend.data).toMatchObject({ user_id: 5002, is_online: true, is_busy: true });
+      expect(ofFollowed.data).toMatchObject({ user_id: 5003, is_online: true, is_busy: false });
+      // going offline through the facade is pushed too
+      await send('PUT', '/users/me/status', { auth: token(friend), body: '{"is_online": false}' });
+      await eventually(async () => messages.find((m) => m.data?.user_id === 5002 && !m.data.is_online));
+      // a user it does not follow is never pushed, and nothing comes in the contract's format
+      expect(messages.filter((m) => m.data?.user_id === 5004)).toEqual([]);
+      expect(messages.filter((m) => m.type !== 'presence_update')).toEqual([]);
+    } finally {
+      await closed(ws);
+    }
+  });
+
+  it('the format is per connection: the same user with a contract connection gets the same change in the contract format', async () => {
+    const me = '5011';
+    const other = '5012';
+    await fx.call('POST', '/v1/me/subscriptions', token(me), { userIds: [other] });
+    const generic = await openDocumented(token(me));
+    const contract = await fx.client(me);
+    // on AWS: the stage URL with ?format=generic
+    const byQuery = await openDocumented(token(me), `${fx.stack.wsUrl}/?token=<access_token>&format=generic`);
+    try {
+      await send('PUT', '/users/me/status', { auth: token(other), body: '{"is_online": true}' });
+      await eventually(async () => contract.pushes().find(isPushOf(other, (p) => p.status === 'online')));
+      for (const c of [generic, byQuery]) {
+        const m = await eventually(async () => c.messages.find((x) => x.data?.user_id === 5012));
+        expect(m).toMatchObject({ type: 'presence_update', data: { user_id: 5012, is_online: true, is_busy: false } });
+      }
+      expect(contract.messages.filter((m) => m.type === 'presence_update')).toEqual([]);
+    } finally {
+      await Promise.all([closed(generic.ws), closed(byQuery.ws)]);
+    }
+  });
+
+  it('visibility applies to the pushes as to every read: a user hidden from the connection is pushed as offline', async () => {
+    const me = '5021';
+    const other = '5022';
+    await fx.call('POST', '/v1/me/subscriptions', token(me), { userIds: [other] });
+    const { ws, messages } = await openDocumented(token(me));
+    try {
+      await send('PUT', '/users/me/status', { auth: token(other), body: '{"is_online": true, "is_busy": true}' });
+      await eventually(async () => messages.find((x) => x.data?.user_id === 5022 && x.data.is_online && x.data.is_busy));
+      await fx.call('PATCH', '/v1/me/presence', token(other), { visibility: 'nobody' });
+      const m = await eventually(async () => messages.find((x) => x.data?.user_id === 5022 && !x.data.is_online));
+      expect(m.data).toMatchObject({ is_online: false, is_busy: false });
+      // still online and busy to themselves
+      expect((await send('GET', '/users/me/status', { auth: token(other) })).body).toMatchObject({ is_online: true, is_busy: true });
+    } finally {
+      await closed(ws);
+    }
+  });
+
+  it('an unknown format is refused at the handshake (400)', async () => {
+    await expect(openDocumented(token('5031'), `${fx.stack.wsUrl}/?token=<access_token>&format=nope`)).rejects.toMatchObject({ status: 400 });
   });
 });

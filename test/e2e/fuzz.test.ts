@@ -25,6 +25,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { isPushFormat } from '../../functions/compat/push-formats.ts';
 import { rcError } from '../../functions/compat/ringcentral-schemas.ts';
 import { signHs256 } from '../../functions/core/jwt.ts';
 import * as schemaModule from '../../functions/core/schemas.ts';
@@ -1509,6 +1510,10 @@ describe('fuzzing', () => {
     ];
     for (const d of deviceValues) cases.push({ desc: `device=${short(d, 40)}`, query: (u) => `token=${token(u)}&device=${d}` });
     cases.push({ desc: 'two devices', query: (u) => `token=${token(u)}&device=ok&device=bad%20one` });
+    // a compatibility facade's push format (functions/compat/push-formats.ts): a known name or nothing
+    for (const f of ['generic', 'GENERIC', '', 'nope', '__proto__', 'toString', '%00', 'generic%00', long(1000), '%F0%9F%98%80'])
+      cases.push({ desc: `format=${short(f, 40)}`, query: (u) => `token=${token(u)}&format=${f}` });
+    cases.push({ desc: 'two formats', query: (u) => `token=${token(u)}&format=generic&format=nope` });
     cases.push({ desc: 'device[]', query: (u) => `token=${token(u)}&device[]=x` });
     const tokenValues: [string, (u: string) => string][] = [
       ['empty token', () => ''],
@@ -1557,6 +1562,9 @@ describe('fuzzing', () => {
           const device = new URLSearchParams(c.query(user)).getAll('device').at(-1);
           if (device && !devicePattern.test(device))
             failures.push({ kind: 'accepted a bad device', where: '$connect', input, observed: `opened with device ${JSON.stringify(device)}` });
+          const format = new URLSearchParams(c.query(user)).getAll('format').at(-1);
+          if (format !== undefined && !isPushFormat(format))
+            failures.push({ kind: 'accepted a bad format', where: '$connect', input, observed: `opened with format ${JSON.stringify(format)}` });
           const ws = outcome.ws;
           const reply = await new Promise<string>((done) => {
             const t = setTimeout(() => done('no reply'), WS_REPLY_TIMEOUT_MS);

@@ -215,6 +215,39 @@ describe('HTTP API', () => {
     }
   });
 
+  it('-c genericBroadcast: $connect may count and register the connections that hear every change; $connect and the stream get the cap', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const on = new PresenceStack(app, 'PresenceBroadcast', { jwtIssuer: ISSUER, jwtAudience: AUDIENCE, genericBroadcast: 50 });
+    const t = Template.fromStack(on);
+    const envOf = (id: string) => {
+      const fn = Object.values(t.findResources('AWS::Lambda::Function') as Record<string, Resource>).find((r) => tagValue(r, FUNCTION_TAG) === id);
+      return fn?.Properties.Environment.Variables as Record<string, unknown>;
+    };
+    const connect = wsRoutes.find((r) => r.routeKey === '$connect') as (typeof wsRoutes)[number];
+    for (const id of [connect.id, workers.stream.id]) expect(envOf(id).GENERIC_BROADCAST_MAX, id).toBe('50');
+    expect(envOf(workers.sweeper.id).GENERIC_BROADCAST_MAX).toBeUndefined();
+    // off by default: nothing set, and $connect's access as lib/routes.ts declares it
+    expect(fnById(connect.id).resource.Properties.Environment.Variables.GENERIC_BROADCAST_MAX).toBeUndefined();
+    const graphActions = (template: Template, s: PresenceStack) => {
+      const graphArn = JSON.stringify({ 'Fn::GetAtt': [s.getLogicalId(s.tables.Graph.table.node.defaultChild as never), 'Arn'] });
+      const fnResource = Object.values(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).find(
+        (r) => tagValue(r, FUNCTION_TAG) === connect.id,
+      ) as Resource;
+      const role = roleOf(fnResource);
+      return Object.values(template.findResources('AWS::IAM::Policy') as Record<string, Resource>)
+        .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === role))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+        .filter((st) => JSON.stringify(st.Resource).includes(graphArn.slice(1, -1)))
+        .flatMap(actionsOf)
+        .sort();
+    };
+    expect(graphActions(t, on)).toEqual(['dynamodb:PutItem', 'dynamodb:Query']);
+    expect(graphActions(template, stack)).toEqual([]);
+    expect(() => new PresenceStack(new App(), 'NoGeneric', { jwtIssuer: ISSUER, jwtAudience: AUDIENCE, genericBroadcast: 5, compat: [] })).toThrow(
+      /generic facade/,
+    );
+  });
+
   it('-c compat: a facade switched off has no function and no route; none switches every facade off', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
     const off = Template.fromStack(new PresenceStack(app, 'PresenceNoCompat', { jwtIssuer: ISSUER, jwtAudience: AUDIENCE, compat: parseCompat(COMPAT_NONE) }));

@@ -17,7 +17,13 @@ export function token(sub: string, scope?: string, ttlSeconds = 3600): string {
 }
 
 export async function startTestStack(
-  opts: { presenceTimeoutSeconds?: number; sweepIntervalSeconds?: number; heartbeat?: HeartbeatMode; compat?: readonly Facade[] } = {},
+  opts: {
+    presenceTimeoutSeconds?: number;
+    sweepIntervalSeconds?: number;
+    heartbeat?: HeartbeatMode;
+    compat?: readonly Facade[];
+    genericBroadcast?: number;
+  } = {},
 ): Promise<LocalStack> {
   return startLocalStack({
     httpPort: await freePort(),
@@ -30,6 +36,7 @@ export async function startTestStack(
     sweepIntervalSeconds: opts.sweepIntervalSeconds ?? 15,
     heartbeat: opts.heartbeat,
     compat: opts.compat,
+    genericBroadcast: opts.genericBroadcast,
     // PRESENCE_FROM_ASSEMBLY=cdk.out: the functions run from the bundles `npm run synth` built (.ci/run does this for part of the suite)
     fromAssembly: process.env.PRESENCE_FROM_ASSEMBLY || undefined,
     onLog: (line) => {

@@ -13,10 +13,12 @@ import {
   parseBusyUntil,
   parseUserIds,
   planStatusUpdate,
+  toPresenceUpdate,
   toUserPresence,
   toUserStatus,
   usernameOf,
 } from '../../functions/compat/generic-model.ts';
+import { encodePush, isPushFormat } from '../../functions/compat/push-formats.ts';
 import type { Availability, OwnPresence, Presence } from '../../functions/core/presence.ts';
 import { COMPAT_NONE, compatSetting, facadeAccess, facadeRoutes, facades, httpRoutes, mergeAccess, parseCompat, throttleFor } from '../../lib/routes.ts';
 import { moreSpecific, selectRoute } from '../../local/gateway.ts';
@@ -130,6 +132,22 @@ describe('UserPresence (another user, as the caller may see them)', () => {
     expect(hasRecord(presence({ version: 0, lastSeen: null, status: 'offline' }))).toBe(false);
     expect(hasRecord(presence({ version: 0, lastSeen: iso(T0), status: 'offline' }))).toBe(true);
     expect(hasRecord(presence({ version: 2, lastSeen: null, status: 'offline' }))).toBe(true);
+  });
+});
+
+describe('the WebSocket presence_update', () => {
+  it('carries user_id, is_online, is_busy, last_seen of the presence the recipient may see, and the fan-out time', () => {
+    expect(toPresenceUpdate(presence({ userId: '123', status: 'busy' }), iso(T0 + 5))).toEqual({
+      type: 'presence_update',
+      data: { user_id: 123, is_online: true, is_busy: true, last_seen: iso(T0) },
+      timestamp: iso(T0 + 5),
+    });
+    expect(JSON.parse(encodePush('generic', presence({ status: 'offline' }), iso(T0)))).toMatchObject({ data: { is_online: false, is_busy: false } });
+  });
+
+  it('every facade WebSocket names a push format; unknown names are none', () => {
+    for (const f of facades) if (f.ws) expect(isPushFormat(f.ws.format), f.name).toBe(true);
+    for (const v of ['nope', '', 'toString', '__proto__', undefined, 1]) expect(isPushFormat(v)).toBe(false);
   });
 });
 

@@ -10,7 +10,7 @@ import { dirname, join, normalize, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ERROR_STATUS } from '../../functions/core/errors.ts';
-import { httpRoutes, wsRoutes } from '../../lib/routes.ts';
+import { facadeRoutes, facades, httpRoutes, wsRoutes } from '../../lib/routes.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** written in two parts so that this file does not hold what it looks for */
@@ -163,5 +163,22 @@ describe('docs/api.md covers the route table', () => {
     expect(api).toContain('`presence:sys`');
     expect(api).toContain('`presence:admin`');
     expect(anchorsOf(api).has('versioning')).toBe(true);
+  });
+});
+
+describe('docs/compat.md covers the facade table', () => {
+  const compat = read('docs/compat.md');
+
+  it.each(facadeRoutes().map((r) => [r.routeKey, r] as const))('documents %s', (routeKey) => {
+    // as code: the route key, a path variable as written or with a value in its place (`~` for RingCentral's account), maybe with its query
+    const pattern = routeKey
+      .split(/(\{[^}]+\})/)
+      .map((part) => (part.startsWith('{') ? '[^/`\\s]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('');
+    expect(compat).toMatch(new RegExp(`\`${pattern}[\`?]`));
+  });
+
+  it.each(facades.map((f) => [f.name, f] as const))('names the facade %s, its function and its module', (_name, f) => {
+    for (const text of [`\`${f.name}\``, `\`${f.id}\``, `\`${f.entry}\``]) expect(compat).toContain(text);
   });
 });
