@@ -32,6 +32,7 @@ import { FACADE_DOCS } from '../../lib/api-docs.ts';
 import { facadeRoutes, type HttpRoute, httpRoutes, SCOPES, wsRoutes } from '../../lib/routes.ts';
 import type { LocalStack } from '../../local/stack.ts';
 import { api, type Client, connect, SECRET, startTestStack, token } from '../support/e2e.ts';
+import { problemWith } from '../support/schema-check.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_122) >>> 0;
 const LANES = 16;
@@ -1061,7 +1062,7 @@ function errorBodyProblem(status: number, text: string, contentType?: string): s
 const GATEWAY_ANSWERS: Record<number, string> = { 404: 'No route ', 400: 'Malformed percent-encoding in the path' };
 
 /**
- * null when `text` is a compatibility facade's error body (`{"detail": "<text>"}`, the generic REST API's shape) with
+ * null when `text` is a compatibility facade's error body (its FACADE_DOCS errorBody: `{"detail": "<text>"}`, Agora's REST error body) with
  * a 4xx status, or API Gateway's own answer to a request no function sees (GATEWAY_ANSWERS), else what is wrong.
  */
 function facadeErrorProblem(status: number, text: string, contentType?: string): string | null {
@@ -1070,10 +1071,9 @@ function facadeErrorProblem(status: number, text: string, contentType?: string):
   if (![400, 401, 403, 404, 413, 429].includes(status)) return `status ${status} is not one the facade answers`;
   const body = jsonObject(text);
   if (typeof body === 'string') return body;
-  const keys = Object.keys(body).sort().join(',');
-  if (keys !== 'detail') return `body keys are [${keys}]`;
-  const detail = body.detail;
-  if (typeof detail !== 'string' || detail === '') return 'detail is not a non-empty string';
+  // the error body of one of the facades (lib/api-docs.ts FACADE_DOCS: generic `{"detail"}`, Agora's REST error body)
+  const shapes = Object.values(FACADE_DOCS).map((d) => problemWith(d.errorBody, body));
+  if (!shapes.includes(null)) return `body is no facade's error shape (${shapes.join('; ')})`;
   if (contentType !== undefined && !contentType.includes('application/json')) return `content-type ${contentType}`;
   return null;
 }
