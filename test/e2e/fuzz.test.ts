@@ -662,6 +662,15 @@ function paramDefault(name: string, route: FuzzRoute, l: Lane): string {
       return sys ? (del ? 'fzgone-g' : l.group) : l.userGroup;
     case 'device':
       return del ? 'fzgone' : 'fzdev';
+    // the Agora facade: the caller's own uid (a user token acts on its own), past its 403
+    case 'uid':
+      return l.user;
+    case 'resource':
+      return 'fzdev';
+    case 'status':
+      return '1';
+    case 'expiry':
+      return '60';
     default:
       return 'fzx';
   }
