@@ -50,6 +50,8 @@ import {
   httpRoutes,
   routeScopes,
   SCOPES,
+  type SegmentValues,
+  segmentEnv,
   sweeperAccess,
   throttleFor,
   workers,
@@ -99,6 +101,11 @@ export interface PresenceStackProps extends StackProps {
    * routes at all (API Gateway answers its paths 404).
    */
   compat?: readonly Facade[];
+  /**
+   * the facades' deployment path segments by env name (lib/routes.ts FacadeSegment: Agora's
+   * `AGORA_ORG`/`AGORA_APP`, from `-c agoraOrg=` / `-c agoraApp=`); unset ones take their fallback
+   */
+  facadeSegments?: SegmentValues;
   /**
    * email address subscribed to the alarm topic (`-c alarmEmail=ops@example.com`);
    * it must confirm the subscription. Default: none (subscribe later to the topic).
@@ -158,7 +165,8 @@ export class PresenceStack extends Stack {
     const tables = createTables(this);
     this.tables = tables;
     this.facades = props.compat ?? facades;
-    const compatRoutes = facadeRoutes(this.facades);
+    const segments = props.facadeSegments ?? {};
+    const compatRoutes = facadeRoutes(this.facades, segments);
 
     // ---- WebSocket API (first: some functions need its stage's callback URL) ----
     const wsAccessLogs = new LogGroup(this, 'WebSocketAccessLogs', { retention: RetentionDays.ONE_MONTH });
@@ -281,6 +289,7 @@ export class PresenceStack extends Stack {
     // functions/commons/facade.ts says why an HTTP API JWT authorizer cannot)
     for (const facade of this.facades) {
       const f = verifiesTokens(make(facade.id, facade.entry, facadeAccess(facade, heartbeat)));
+      for (const [name, value] of Object.entries(segmentEnv(facade, segments))) f.addEnvironment(name, value);
       const integration = new HttpLambdaIntegration(`${facade.id}Integration`, f.fn);
       for (const route of compatRoutes.filter((r) => r.facade === facade)) {
         const [added] = this.httpApi.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
