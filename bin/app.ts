@@ -22,7 +22,7 @@ import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { addPolicyValidation } from '../lib/policy-validation.ts';
 import { PresenceStack } from '../lib/presence-stack.ts';
-import { HEARTBEAT_MODES, type HeartbeatMode, parseCompat } from '../lib/routes.ts';
+import { facades, HEARTBEAT_MODES, type HeartbeatMode, parseCompat } from '../lib/routes.ts';
 import { assertValidatorsFresh } from '../lib/validators.ts';
 
 // the bundles carry the generated validators: refuse to build them from stale ones (npm run build:validators)
@@ -55,6 +55,8 @@ new PresenceStack(app, 'Presence', {
   heartbeat: heartbeat as HeartbeatMode,
   compat: parseCompat(context('compat')),
   genericBroadcast: Number(context('genericBroadcast') ?? 0),
+  // the facades' fixed path segments (Agora's org and app): -c agoraOrg=… -c agoraApp=…
+  facadeSegments: Object.fromEntries(facades.flatMap((f) => f.segments ?? []).map((s) => [s.env, context(s.context)])),
   alarmEmail: context('alarmEmail'),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: 'Presence service: HTTP + WebSocket APIs, Lambda, DynamoDB',

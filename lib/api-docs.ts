@@ -5,6 +5,7 @@
  * The local stack serves them at /openapi.json and /asyncapi.json.
  */
 
+import * as agora from '../functions/compat/agora-schemas.ts';
 import * as generic from '../functions/compat/generic-schemas.ts';
 import { PUSH_FORMATS } from '../functions/compat/push-formats.ts';
 import * as rc from '../functions/compat/ringcentral-schemas.ts';
@@ -174,6 +175,32 @@ export const FACADE_DOCS: Record<string, FacadeDoc> = {
         response: rc.rcAccountPresence,
         errors: ['400', '401', '403', '404', '503'],
       },
+    },
+  },
+  CompatAgora: {
+    errorBody: agora.agoraErrorBody,
+    params: {
+      org_name: { type: 'string' },
+      app_name: { type: 'string' },
+      uid: req.userId,
+      resource: req.device,
+      status: { type: 'string', description: '0 offline, 1 online, or a custom status (at most 64 bytes)' },
+      expiry: { type: 'string', description: 'seconds, 1 to 2592000 (30 days)' },
+    },
+    errors: {
+      '400': 'illegal_argument: a bad path parameter, body or query',
+      '401': 'unauthorized: no, invalid or expired token',
+      '403': 'forbidden_op: a user token acting on another uid (an app token, presence:app, may act on any)',
+      '413': 'Body too large',
+      '429': 'reach_limit: too many changes (the per-user change budget)',
+      '503': 'Data store unavailable: retry',
+    },
+    routes: {
+      SetStatus: { summary: "Set a resource's (device's) status and the user's ext", body: agora.agoraExtBody, response: agora.agoraOk },
+      Subscribe: { summary: 'Subscribe to up to 100 users for {expiry} seconds', body: agora.agoraUsernamesBody, response: agora.agoraSubscribedList },
+      GetStatuses: { summary: 'Presence of up to 100 users, as uid may see them', body: agora.agoraUsernamesBody, response: agora.agoraPresenceList },
+      Unsubscribe: { summary: 'Unsubscribe from up to 100 users', body: agora.agoraUnsubscribeBody, response: agora.agoraOk },
+      SubList: { summary: "A page of uid's subscriptions", query: agora.agoraPageQuery, response: agora.agoraSubList },
     },
   },
 };

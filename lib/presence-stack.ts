@@ -50,6 +50,8 @@ import {
   httpRoutes,
   routeScopes,
   SCOPES,
+  type SegmentValues,
+  segmentEnv,
   sweeperAccess,
   throttleFor,
   workers,
@@ -105,6 +107,11 @@ export interface PresenceStackProps extends StackProps {
    * hear what they follow). Needs the generic facade.
    */
   genericBroadcast?: number;
+  /**
+   * the facades' deployment path segments by env name (lib/routes.ts FacadeSegment: Agora's
+   * `AGORA_ORG`/`AGORA_APP`, from `-c agoraOrg=` / `-c agoraApp=`); unset ones take their fallback
+   */
+  facadeSegments?: SegmentValues;
   /**
    * email address subscribed to the alarm topic (`-c alarmEmail=ops@example.com`);
    * it must confirm the subscription. Default: none (subscribe later to the topic).
@@ -164,7 +171,8 @@ export class PresenceStack extends Stack {
     const tables = createTables(this);
     this.tables = tables;
     this.facades = props.compat ?? facades;
-    const compatRoutes = facadeRoutes(this.facades);
+    const segments = props.facadeSegments ?? {};
+    const compatRoutes = facadeRoutes(this.facades, segments);
     const genericBroadcast = props.genericBroadcast ?? 0;
     if (!Number.isInteger(genericBroadcast) || genericBroadcast < 0) throw new Error('genericBroadcast must be a non-negative integer');
     if (genericBroadcast > 0 && !this.facades.some((f) => f.name === 'generic')) throw new Error('genericBroadcast needs the generic facade (-c compat)');
@@ -291,6 +299,7 @@ export class PresenceStack extends Stack {
     // functions/commons/facade.ts says why an HTTP API JWT authorizer cannot)
     for (const facade of this.facades) {
       const f = verifiesTokens(make(facade.id, facade.entry, facadeAccess(facade, heartbeat)));
+      for (const [name, value] of Object.entries(segmentEnv(facade, segments))) f.addEnvironment(name, value);
       const integration = new HttpLambdaIntegration(`${facade.id}Integration`, f.fn);
       for (const route of compatRoutes.filter((r) => r.facade === facade)) {
         const [added] = this.httpApi.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });

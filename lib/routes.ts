@@ -398,6 +398,21 @@ export interface Facade {
    * `?format=<format>`; the local gateway also takes `path` for it (docs/compat.md)
    */
   ws?: { path: string; format: string };
+  /** path segments fixed per deployment: `{param}` in its paths becomes a literal (FacadeSegment) */
+  segments?: readonly FacadeSegment[];
+}
+
+/**
+ * A path segment one deployment fixes (e.g. Agora's `{org_name}`): at synth
+ * time from CDK context `context`, locally (and in the function) from env
+ * `env`, else `fallback`. The route table stays the single source: the stack,
+ * the local gateway and the facade's handler all resolve it with facadeRoutes.
+ */
+export interface FacadeSegment {
+  param: string;
+  context: string;
+  env: string;
+  fallback: string;
 }
 
 /** presenceFor: the states (BatchGetItem) and the viewer's friends (Query) */
@@ -437,7 +452,42 @@ export const facades: readonly Facade[] = [
       { name: 'GetUsersPresenceStatuses', method: 'GET', path: '/restapi/v1.0/account/{accountId}/presence', auth: 'app' },
     ],
   },
+  {
+    name: 'agora',
+    id: 'CompatAgora',
+    entry: c('agora-rest'),
+    title: 'Agora Chat presence REST API (one org/app pair per stack): docs/compat.md',
+    // updatePresence (PATCH), deleteDevice (MUTATE), presenceFor, subscribe, unsubscribe, listSubscriptions (Query)
+    access: [{ presence: PATCH }, { presence: MUTATE }, PRESENCE_FOR, { presence: READ_MANY, graph: SUBSCRIBE_GRAPH }, { graph: ['BatchWriteItem'] }],
+    segments: [
+      { param: 'org_name', context: 'agoraOrg', env: 'AGORA_ORG', fallback: 'local' },
+      { param: 'app_name', context: 'agoraApp', env: 'AGORA_APP', fallback: 'presence' },
+    ],
+    routes: [
+      { name: 'SetStatus', method: 'POST', path: '/{org_name}/{app_name}/users/{uid}/presence/{resource}/{status}', auth: 'user' },
+      { name: 'Subscribe', method: 'POST', path: '/{org_name}/{app_name}/users/{uid}/presence/{expiry}', auth: 'user' },
+      { name: 'GetStatuses', method: 'POST', path: '/{org_name}/{app_name}/users/{uid}/presence', auth: 'user' },
+      { name: 'Unsubscribe', method: 'DELETE', path: '/{org_name}/{app_name}/users/{uid}/presence', auth: 'user' },
+      { name: 'SubList', method: 'GET', path: '/{org_name}/{app_name}/users/{uid}/presence/sublist', auth: 'user' },
+    ],
+  },
 ];
+
+/** env name → value: what a deployment sets its facades' segments to (process.env locally and in the functions) */
+export type SegmentValues = Readonly<Record<string, string | undefined>>;
+
+const SEGMENT_VALUE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** A segment's literal in these values (its fallback when unset); one that is no plain path segment is an error. */
+export function segmentValue(segment: FacadeSegment, values: SegmentValues): string {
+  const value = values[segment.env]?.trim() || segment.fallback;
+  if (!SEGMENT_VALUE.test(value)) throw new Error(`${segment.env} (${segment.context}) ${JSON.stringify(value)}: expected 1-64 of [A-Za-z0-9_.-]`);
+  return value;
+}
+
+/** A facade route's path with its deployment's segments made literal. */
+export const resolvePath = (facade: Facade, path: string, values: SegmentValues): string =>
+  (facade.segments ?? []).reduce((p, s) => p.replace(`{${s.param}}`, segmentValue(s, values)), path);
 
 /** A facade route with what the stack and the gateway need of it. */
 export interface BoundFacadeRoute extends FacadeRoute {
@@ -448,9 +498,18 @@ export interface BoundFacadeRoute extends FacadeRoute {
   routeKey: string;
 }
 
-/** Every route of these facades. */
-export const facadeRoutes = (enabled: readonly Facade[] = facades): BoundFacadeRoute[] =>
-  enabled.flatMap((facade) => facade.routes.map((r) => ({ ...r, facade, id: `${facade.id}.${r.name}`, routeKey: `${r.method} ${r.path}` })));
+/** Every route of these facades, deployment segments made literal from `values` (default: this process's env). */
+export const facadeRoutes = (enabled: readonly Facade[] = facades, values: SegmentValues = process.env): BoundFacadeRoute[] =>
+  enabled.flatMap((facade) =>
+    facade.routes.map((r) => {
+      const path = resolvePath(facade, r.path, values);
+      return { ...r, path, facade, id: `${facade.id}.${r.name}`, routeKey: `${r.method} ${path}` };
+    }),
+  );
+
+/** The env a facade's function needs for its segments (the stack sets it; the handler resolves its routes from it). */
+export const segmentEnv = (facade: Facade, values: SegmentValues): Record<string, string> =>
+  Object.fromEntries((facade.segments ?? []).map((s) => [s.env, segmentValue(s, values)]));
 
 /** Actions of several Access, each once. */
 export function mergeAccess(parts: readonly Access[]): Access {

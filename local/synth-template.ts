@@ -20,7 +20,15 @@ const genericBroadcast = Number(process.argv[5] ?? 0);
 const outdir = mkdtempSync(join(tmpdir(), 'presence-synth-'));
 try {
   const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-  new PresenceStack(app, 'Presence', { jwtIssuer: 'https://auth.example.com/', jwtAudience: ['presence'], heartbeat, compat, genericBroadcast });
+  // the facades' path segments as the local gateway resolves them (env AGORA_ORG / AGORA_APP)
+  new PresenceStack(app, 'Presence', {
+    jwtIssuer: 'https://auth.example.com/',
+    jwtAudience: ['presence'],
+    heartbeat,
+    compat,
+    genericBroadcast,
+    facadeSegments: process.env,
+  });
   writeFileSync(out, JSON.stringify(app.synth().getStackByName('Presence').template));
 } finally {
   rmSync(outdir, { recursive: true, force: true });

@@ -22,7 +22,7 @@
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { Facade, FacadeRoute } from '../../lib/routes.ts';
+import { type Facade, type FacadeRoute, facadeRoutes } from '../../lib/routes.ts';
 import { type ApiError, toApiError } from '../core/errors.ts';
 import { LIMITS } from '../core/schemas.ts';
 import { verifyToken } from './auth.ts';
@@ -133,10 +133,11 @@ export function facadeHandler(
   endpoints: Record<FacadeRoute['name'], Endpoint>,
 ): (event: FacadeEvent, context?: unknown) => Promise<Result> {
   const byRouteKey = new Map<string, Endpoint>();
-  for (const route of facade.routes) {
+  // paths with the deployment's segments (lib/routes.ts FacadeSegment) made literal, as the gateway's routeKey has them
+  for (const route of facadeRoutes([facade])) {
     const endpoint = endpoints[route.name];
     if (!endpoint) throw new Error(`facade ${facade.name}: no endpoint for route ${route.name}`);
-    byRouteKey.set(`${route.method} ${route.path}`, endpoint);
+    byRouteKey.set(route.routeKey, endpoint);
   }
   const extra = Object.keys(endpoints).filter((name) => !facade.routes.some((r) => r.name === name));
   if (extra.length > 0) throw new Error(`facade ${facade.name}: endpoints without a route: ${extra.join(', ')}`);

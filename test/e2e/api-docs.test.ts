@@ -64,6 +64,7 @@ describe('API documents', () => {
     const { openapi } = await documents();
     const U = '3001';
     const ADMIN_FACADE = token('3002', 'presence:admin');
+    const AG = '/local/presence/users/{uid}/presence';
     await call('POST', '/users/me/heartbeat', token('3003'));
     const calls: DocumentedCall[] = [
       ['POST', '/users/me/heartbeat', '/users/me/heartbeat', token(U)],
@@ -81,6 +82,12 @@ describe('API documents', () => {
       ],
       ['GET', '/restapi/v1.0/account/{accountId}/extension/{extensionId}/presence', '/restapi/v1.0/account/~/extension/3003/presence', token(U)],
       ['GET', '/restapi/v1.0/account/{accountId}/presence', '/restapi/v1.0/account/~/presence?page=1&perPage=2', token('3004', 'presence:app')],
+      // Agora Chat REST, on this stack's org/app pair (local/presence)
+      ['POST', `${AG}/{resource}/{status}`, `${AG.replace('{uid}', U)}/android_1/1`, token(U), { ext: 'docs' }],
+      ['POST', `${AG}/{expiry}`, `${AG.replace('{uid}', U)}/600`, token(U), { usernames: ['3003'] }],
+      ['POST', AG, AG.replace('{uid}', U), token(U), { usernames: ['3001', '3003'] }],
+      ['GET', `${AG}/sublist`, `${AG.replace('{uid}', U)}/sublist?pageNum=1&pageSize=10`, token(U)],
+      ['DELETE', AG, AG.replace('{uid}', U), token(U), { usernames: ['3003'] }],
     ];
     expect(new Set(calls.map(([m, p]) => `${m} ${p}`))).toEqual(new Set(facadeRoutes().map((r) => r.routeKey)));
     await expectDocumented(openapi, calls);

@@ -259,6 +259,31 @@ describe('HTTP API', () => {
     expect(ids.filter((id) => id !== undefined)).toHaveLength(FUNCTION_COUNT - facades.length);
   });
 
+  it('-c agoraOrg / agoraApp: the Agora routes serve that org/app pair as literal segments, and its function is told the same', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const segments = { AGORA_ORG: '5101220107132865', AGORA_APP: 'test' };
+    const t = Template.fromStack(
+      new PresenceStack(app, 'PresenceAgora', { jwtIssuer: ISSUER, jwtAudience: AUDIENCE, compat: parseCompat('agora'), facadeSegments: segments }),
+    );
+    const routeKeys = Object.values(t.findResources('AWS::ApiGatewayV2::Route') as Record<string, Resource>).map((r) => r.Properties.RouteKey);
+    const agora = routeKeys.filter((k) => k.includes('/users/{uid}/presence'));
+    expect(agora.sort()).toEqual(
+      facadeRoutes(parseCompat('agora'), segments)
+        .map((r) => r.routeKey)
+        .sort(),
+    );
+    expect(agora.every((k) => k.includes(' /5101220107132865/test/users/'))).toBe(true);
+    const fn = Object.values(t.findResources('AWS::Lambda::Function') as Record<string, Resource>).find((r) => tagValue(r, FUNCTION_TAG) === 'CompatAgora');
+    expect(fn?.Properties.Environment.Variables).toMatchObject(segments);
+    // the default: local / presence
+    expect(Object.values(template.findResources('AWS::ApiGatewayV2::Route') as Record<string, Resource>).map((r) => r.Properties.RouteKey)).toContain(
+      'GET /local/presence/users/{uid}/presence/sublist',
+    );
+    expect(() => new PresenceStack(app, 'PresenceBadOrg', { jwtIssuer: ISSUER, jwtAudience: AUDIENCE, facadeSegments: { AGORA_ORG: 'a/b' } })).toThrow(
+      /AGORA_ORG/,
+    );
+  });
+
   it('each route integrates its own Lambda (payload format 2.0)', () => {
     for (const route of httpRoutes) {
       template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {

@@ -1,0 +1,322 @@
+/**
+ * The Agora Chat presence REST facade (docs/compat.md, "Agora Chat REST")
+ * against the local stack: every request example of Agora's presence page
+ * replayed (its cURL examples, copied below as fixtures; only the host, the
+ * org/app pair and the tokens are ours), each response checked field by field
+ * against the documented one (names, JSON types including the strings for
+ * numbers, values where they are determined), the errors in Agora's REST
+ * error shape, user vs app tokens, visibility, and that a status set through
+ * the facade is the contract's change: pushed to our WebSocket subscribers.
+ */
+import { describe, expect, it } from 'vitest';
+import { agoraErrorBody, agoraOk, agoraPresenceList, agoraSubList, agoraSubscribedList } from '../../functions/compat/agora-schemas.ts';
+import { eventually, isPushOf, token, useStack } from '../support/e2e.ts';
+import { problemWith } from '../support/schema-check.ts';
+
+// ---------------------------------------------------------------- the document's examples (fixtures)
+
+/** The page's request examples, as written (host a1-test.agora.com:8089, org 5101220107132865, app test, an app token). */
+const CURL_EXAMPLES = `
+# Set the presence status of a user
+curl -X POST 'a1-test.agora.com:8089/5101220107132865/test/users/c1/presence/android_123423453246/0' \\
+-H 'Authorization: Bearer YWMtnjEbUopPEeybKGMmN0wpeZsaLSh8UEgpirS4wNAM_qx8oS2wik8R7LE4Rclv5hu9AwMAAAF-4tr__wBPGgDWGAeO86wl2lHGeTnU030fpWuEDR015Vk6ULWGYGKccA' \\
+-H 'Content-Type: application/json' \\
+-d '{"ext":"123"}'
+
+# Subscribe to the presence status of multiple users
+curl -X POST 'a1-test.agora.com:8089/5101220107132865/test/users/wzy/presence/1000' \\
+-H 'Authorization: Bearer YWMtnjEbUopPEeybKGMmN0wpeZsaLSh8UEgpirS4wNAM_qx8oS2wik8R7LE4Rclv5hu9AwMAAAF-4tr__wBPGgDWGAeO86wl2lHGeTnU030fpWuEDR015Vk6ULWGYGKccA' \\
+-H 'Content-Type: application/json' \\
+-d '{"usernames":["c2","c3"]}'
+
+# Retrieve the presence status of multiple users
+curl -X POST 'a1-test.agora.com:8089/5101220107132865/test/users/wzy/presence' \\
+-H 'Authorization: Bearer YWMtnjEbUopPEeybKGMmN0wpeZsaLSh8UEgpirS4wNAM_qx8oS2wik8R7LE4Rclv5hu9AwMAAAF-4tr__wBPGgDWGAeO86wl2lHGeTnU030fpWuEDR015Vk6ULWGYGKccA' \\
+-H 'Content-Type: application/json' \\
+-d '{"usernames":["c2","c3"]}'
+
+# Unsubscribe from the presence status of multiple users
+curl -X DELETE 'a1-test.agora.com:8089/5101220107132865/test/users/wzy/presence' \\
+-H 'Authorization: Bearer YWMtnjEbUopPEeybKGMmN0wpeZsaLSh8UEgpirS4wNAM_qx8oS2wik8R7LE4Rclv5hu9AwMAAAF-4tr__wBPGgDWGAeO86wl2lHGeTnU030fpWuEDR015Vk6ULWGYGKccA' \\
+-H 'Content-Type: application/json' \\
+-d '["c1"]'
+
+# Retrieve the subscriptions of a user
+curl -X GET 'a1-test.agora.com:8089/5101220107132865/test/users/wzy/presence/sublist?pageNum=1&pageSize=100' \\
+-H 'Authorization: Bearer YWMtnjEbUopPEeybKGMmN0wpeZsaLSh8UEgpirS4wNAM_qx8oS2wik8R7LE4Rclv5hu9AwMAAAF-4tr__wBPGgDWGAeO86wl2lHGeTnU030fpWuEDR015Vk6ULWGYGKccA' \\
+-H 'Content-Type: application/json'
+`;
+
+/** The documented responses, as written (the trailing `%` of the shell prompt dropped; the status example's duplicate key kept once). */
+const DOCUMENTED = {
+  set: { result: 'ok' },
+  subscribe: {
+    result: [
+      { uid: '', last_time: '1644466063', expiry: '1645500371', ext: '123', status: { android: '1', 'android_6b5610ac-4e11-4661-82b3-dee17bc7b2cc': '0' } },
+      { uid: 'c3', last_time: '1645183991', expiry: '1645500371', ext: '', status: { android: '0', 'android_6b5610ac-4e11-4661-82b3-dee17bc7b2cc': '0' } },
+    ],
+  },
+  statuses: {
+    result: [
+      { uid: 'c2', last_time: '1644466063', ext: '', status: { android: '0' } },
+      { uid: 'c3', last_time: '1644475330', ext: '', status: { android: '0' } },
+    ],
+  },
+  unsubscribe: { result: 'ok' },
+  sublist: {
+    result: {
+      totalnum: '2',
+      sublist: [
+        { uid: 'lxml2', expiry: '1645822322' },
+        { uid: 'lxml1', expiry: '1645822322' },
+      ],
+    },
+  },
+} as const;
+
+interface CurlExample {
+  title: string;
+  method: string;
+  /** path and query, the org/app pair replaced by this stack's */
+  path: string;
+  body?: string;
+}
+
+function curlExamples(text: string): CurlExample[] {
+  return text
+    .split(/\n(?=# )/)
+    .map((b) => b.trim())
+    .filter(Boolean)
+    .map((block) => {
+      const title = /^# (.+)$/m.exec(block)?.[1] as string;
+      const m = /curl -X (\w+) 'a1-test\.agora\.com:8089\/5101220107132865\/test(\/[^']+)'/.exec(block);
+      if (!m) throw new Error(`not a cURL example: ${block}`);
+      const body = /-d '([^']*)'/.exec(block)?.[1];
+      return { title, method: m[1] as string, path: `${BASE}${m[2]}`, ...(body !== undefined ? { body } : {}) };
+    });
+}
+
+// ---------------------------------------------------------------- helpers
+
+/** the local stack's org/app pair (AGORA_ORG / AGORA_APP unset: local / presence) */
+const BASE = '/local/presence';
+const fx = useStack({ sweepIntervalSeconds: 3600 });
+const APP = token('agora-app-server', 'presence:app');
+
+interface Reply {
+  status: number;
+  body: any;
+}
+
+async function send(method: string, path: string, auth: string | null, body?: string): Promise<Reply> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (auth) headers.authorization = `Bearer ${auth}`;
+  const res = await fetch(`${fx.stack.httpUrl}${path}`, { method, headers, body });
+  const text = await res.text();
+  try {
+    return { status: res.status, body: JSON.parse(text) };
+  } catch {
+    return { status: res.status, body: text };
+  }
+}
+
+const typeOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+/** same field names, each of the documented JSON type (numbers are strings in Agora's answers) */
+function expectShape(actual: Record<string, unknown>, documented: Record<string, unknown>): void {
+  expect(Object.keys(actual)).toEqual(Object.keys(documented));
+  for (const [k, v] of Object.entries(documented)) expect(typeOf(actual[k]), k).toBe(typeOf(v));
+}
+const secondsNear = (s: string, ms: number, slackS: number) => Math.abs(Number(s) - ms / 1000) <= slackS;
+
+function expectAgoraError(r: Reply, status: number, error: string): void {
+  expect(r.status, JSON.stringify(r.body)).toBe(status);
+  expect(problemWith(agoraErrorBody, r.body)).toBeNull();
+  expect(r.body.error).toBe(error);
+  expect(r.body.duration).toBe(0);
+  expect(Math.abs(r.body.timestamp - Date.now())).toBeLessThan(60_000);
+}
+
+// ---------------------------------------------------------------- the examples, replayed
+
+describe("the page's examples, replayed", () => {
+  it('every example answers what the page shows, field by field (an app token, as the page uses)', async () => {
+    const examples = curlExamples(CURL_EXAMPLES);
+    expect(examples.map((e) => `${e.method} ${e.path}`)).toEqual([
+      `POST ${BASE}/users/c1/presence/android_123423453246/0`,
+      `POST ${BASE}/users/wzy/presence/1000`,
+      `POST ${BASE}/users/wzy/presence`,
+      `DELETE ${BASE}/users/wzy/presence`,
+      `GET ${BASE}/users/wzy/presence/sublist?pageNum=1&pageSize=100`,
+    ]);
+    // c2 is online on two resources with ext "123" (through the facade); c3 was online and went offline; wzy also follows c1
+    expect((await send('POST', `${BASE}/users/c2/presence/android/1`, token('c2'), '{"ext":"123"}')).body).toEqual(DOCUMENTED.set);
+    expect((await send('POST', `${BASE}/users/c2/presence/web_1/in%20a%20meeting`, token('c2'), '{"ext":"123"}')).status).toBe(200);
+    expect((await send('POST', `${BASE}/users/c3/presence/android/1`, token('c3'), '{"ext":""}')).status).toBe(200);
+    expect((await send('POST', `${BASE}/users/c3/presence/android/0`, token('c3'), '{"ext":""}')).status).toBe(200);
+    expect((await send('POST', `${BASE}/users/wzy/presence/1000`, APP, '{"usernames":["c1"]}')).status).toBe(200);
+
+    const t0 = Date.now();
+    const replies: Reply[] = [];
+    for (const e of examples) replies.push(await send(e.method, e.path, APP, e.body));
+    for (const [i, r] of replies.entries()) expect(r.status, `${examples[i]?.title}: ${JSON.stringify(r.body)}`).toBe(200);
+    const [set, sub, statuses, unsub, sublist] = replies.map((r) => r.body);
+
+    // set c1's android_123423453246 offline with ext 123
+    expect(set).toEqual(DOCUMENTED.set);
+    expect(problemWith(agoraOk, set)).toBeNull();
+    const c1 = (await send('POST', `${BASE}/users/wzy/presence`, APP, '{"usernames":["c1"]}')).body.result[0];
+    expect(c1).toMatchObject({ uid: 'c1', ext: '123', status: {} });
+
+    // subscribe wzy to c2, c3 for 1000 s
+    expect(problemWith(agoraSubscribedList, sub)).toBeNull();
+    expect(sub.result).toHaveLength(2);
+    for (const [i, r] of sub.result.entries()) expectShape(r, DOCUMENTED.subscribe.result[i] as Record<string, unknown>);
+    const [c2, c3] = sub.result;
+    expect(c2).toMatchObject({ uid: 'c2', ext: '123', status: { android: '1', web_1: 'in a meeting' } });
+    expect(c3).toMatchObject({ uid: 'c3', ext: '', status: {} });
+    for (const r of sub.result) {
+      expect(secondsNear(r.expiry, t0 + 1000_000, 30), r.expiry).toBe(true);
+      expect(secondsNear(r.last_time, t0, 60), r.last_time).toBe(true);
+    }
+
+    // the statuses of c2, c3 (no expiry)
+    expect(problemWith(agoraPresenceList, statuses)).toBeNull();
+    for (const [i, r] of statuses.result.entries()) expectShape(r, DOCUMENTED.statuses.result[i] as Record<string, unknown>);
+    expect(statuses.result.map((r: { uid: string }) => r.uid)).toEqual(['c2', 'c3']);
+    expect(statuses.result[0]).toEqual({ uid: 'c2', last_time: c2.last_time, ext: '123', status: c2.status });
+
+    // unsubscribe wzy from c1 (a bare array, as the example sends)
+    expect(unsub).toEqual(DOCUMENTED.unsubscribe);
+
+    // wzy's subscriptions: c2 and c3 (c1 gone), numbers as strings
+    expect(problemWith(agoraSubList, sublist)).toBeNull();
+    expectShape(sublist.result, DOCUMENTED.sublist.result);
+    expectShape(sublist.result.sublist[0], DOCUMENTED.sublist.result.sublist[0]);
+    expect(sublist.result.totalnum).toBe('2');
+    expect(sublist.result.sublist.map((s: { uid: string }) => s.uid).sort()).toEqual(['c2', 'c3']);
+    expect(sublist.result.sublist[0].expiry).toBe(c2.expiry);
+  });
+});
+
+// ---------------------------------------------------------------- tokens
+
+describe('tokens: a user acts on its own uid, an app token on any', () => {
+  it("no token or a bad one: 401; a user token on another uid: 403; all in Agora's error shape, changing nothing", async () => {
+    expectAgoraError(await send('POST', `${BASE}/users/t1/presence`, null, '{"usernames":["t2"]}'), 401, 'unauthorized');
+    expectAgoraError(await send('POST', `${BASE}/users/t1/presence`, 'not-a-jwt', '{"usernames":["t2"]}'), 401, 'unauthorized');
+    expectAgoraError(await send('POST', `${BASE}/users/t1/presence`, token('t1', undefined, -10), '{"usernames":["t2"]}'), 401, 'unauthorized');
+    expectAgoraError(await send('POST', `${BASE}/users/t2/presence/android/1`, token('t1'), '{"ext":"x"}'), 403, 'forbidden_op');
+    expectAgoraError(await send('POST', `${BASE}/users/t2/presence/60`, token('t1'), '{"usernames":["t3"]}'), 403, 'forbidden_op');
+    expectAgoraError(
+      await send('GET', `${BASE}/users/t2/presence/sublist?pageNum=1&pageSize=10`, token('t1', 'presence:admin'), undefined),
+      403,
+      'forbidden_op',
+    );
+    // nothing changed: t2 has no device, no subscription
+    expect((await fx.call('GET', '/v1/users/t2/presence', token('t1'))).body).toMatchObject({ status: 'offline', devices: [] });
+    expect((await send('GET', `${BASE}/users/t2/presence/sublist?pageNum=1&pageSize=10`, APP)).body).toEqual({ result: { totalnum: '0', sublist: [] } });
+    // the user's own token, and an app token on anyone
+    expect((await send('POST', `${BASE}/users/t2/presence/android/1`, token('t2'), '{"ext":""}')).status).toBe(200);
+    expect((await send('POST', `${BASE}/users/t2/presence/ios_1/1`, APP, '{"ext":""}')).status).toBe(200);
+    expect((await fx.call('GET', '/v1/users/t2/presence', token('t1'))).body.devices.map((d: { device: string }) => d.device).sort()).toEqual([
+      'android',
+      'ios_1',
+    ]);
+  });
+
+  it('another org/app pair is no route: 404', async () => {
+    const r = await send('POST', '/5101220107132865/test/users/c1/presence', APP, '{"usernames":["c2"]}');
+    expect(r.status).toBe(404);
+  });
+});
+
+// ---------------------------------------------------------------- bad input
+
+describe("bad input: 400 in Agora's shape, nothing changed", () => {
+  it('every documented limit and field', async () => {
+    const u = 'bad-1';
+    const auth = token(u);
+    const hundredOne = JSON.stringify({ usernames: Array.from({ length: 101 }, (_, i) => `u${i}`) });
+    const cases: [string, string, string | undefined][] = [
+      ['POST', `${BASE}/users/${u}/presence/0`, '{"usernames":["x"]}'],
+      ['POST', `${BASE}/users/${u}/presence/2592001`, '{"usernames":["x"]}'],
+      ['POST', `${BASE}/users/${u}/presence/abc`, '{"usernames":["x"]}'],
+      ['POST', `${BASE}/users/${u}/presence/60`, hundredOne],
+      ['POST', `${BASE}/users/${u}/presence/60`, '{"usernames":[]}'],
+      ['POST', `${BASE}/users/${u}/presence/60`, '["x"]'],
+      ['POST', `${BASE}/users/${u}/presence`, hundredOne],
+      ['POST', `${BASE}/users/${u}/presence`, '{"usernames":["a b"]}'],
+      ['POST', `${BASE}/users/${u}/presence`, '{not json'],
+      ['DELETE', `${BASE}/users/${u}/presence`, '{}'],
+      ['POST', `${BASE}/users/${u}/presence/android/1`, undefined],
+      ['POST', `${BASE}/users/${u}/presence/android/1`, JSON.stringify({ ext: 'x'.repeat(65) })],
+      ['POST', `${BASE}/users/${u}/presence/android/1`, '{"ext":5}'],
+      ['POST', `${BASE}/users/${u}/presence/bad%20resource/1`, '{"ext":""}'],
+      ['POST', `${BASE}/users/${u}/presence/android/${'s'.repeat(65)}`, '{"ext":""}'],
+      ['GET', `${BASE}/users/${u}/presence/sublist?pageNum=1&pageSize=501`, undefined],
+      ['GET', `${BASE}/users/${u}/presence/sublist?pageNum=1&pageSize=0`, undefined],
+      ['GET', `${BASE}/users/${u}/presence/sublist`, undefined],
+    ];
+    for (const [method, path, body] of cases) {
+      const r = await send(method, path, auth, body);
+      expect(r.status, `${method} ${path} ${body}: ${JSON.stringify(r.body)}`).toBe(400);
+      expectAgoraError(r, 400, 'illegal_argument');
+    }
+    expect((await fx.call('GET', '/v1/me/presence', auth)).body).toMatchObject({ status: 'offline', devices: [], customStatus: null });
+    expect((await fx.call('GET', '/v1/me/subscriptions', auth)).body).toMatchObject({ total: 0 });
+  });
+
+  it('limits that pass: 100 usernames, 30 days, pageSize 500, unsubscribe by {"users": [...]}', async () => {
+    const u = 'lim-1';
+    const hundred = Array.from({ length: 100 }, (_, i) => `lim-t${i}`);
+    const sub = await send('POST', `${BASE}/users/${u}/presence/2592000`, token(u), JSON.stringify({ usernames: hundred }));
+    expect(sub.status).toBe(200);
+    expect(sub.body.result).toHaveLength(100);
+    const page2 = await send('GET', `${BASE}/users/${u}/presence/sublist?pageNum=2&pageSize=30`, token(u));
+    expect(page2.body.result.totalnum).toBe('100');
+    expect(page2.body.result.sublist.map((s: { uid: string }) => s.uid)).toEqual([...hundred].sort().slice(30, 60));
+    expect((await send('GET', `${BASE}/users/${u}/presence/sublist?pageNum=1&pageSize=500`, token(u))).body.result.sublist).toHaveLength(100);
+    expect((await send('DELETE', `${BASE}/users/${u}/presence`, token(u), JSON.stringify({ users: hundred.slice(0, 50) }))).body).toEqual({ result: 'ok' });
+    expect((await send('DELETE', `${BASE}/users/${u}/presence`, token(u), JSON.stringify({ usernames: hundred.slice(50) }))).body).toEqual({ result: 'ok' });
+    expect((await send('GET', `${BASE}/users/${u}/presence/sublist?pageNum=1&pageSize=500`, token(u))).body.result.totalnum).toBe('0');
+  });
+});
+
+// ---------------------------------------------------------------- one presence
+
+describe('the facade is the contract underneath', () => {
+  it('a status set through the facade is pushed to our WebSocket subscribers; custom status and ext read back', async () => {
+    const user = 'ag-pub';
+    const watcher = 'ag-watch';
+    expect((await fx.call('POST', '/v1/me/subscriptions', token(watcher), { userIds: [user] })).status).toBe(200);
+    const ws = await fx.client(watcher);
+
+    expect((await send('POST', `${BASE}/users/${user}/presence/android_1/1`, token(user), '{"ext":"hello"}')).status).toBe(200);
+    const online = await eventually(async () => ws.pushes().find(isPushOf(user, (p) => p.status === 'online')));
+    expect(online.data).toMatchObject({ customStatus: 'hello', devices: [expect.objectContaining({ device: 'android_1', status: 'online', ext: null })] });
+
+    expect((await send('POST', `${BASE}/users/${user}/presence/android_1/busy`, APP, '{"ext":"hello"}')).status).toBe(200);
+    await eventually(async () => ws.pushes().find(isPushOf(user, (p) => p.status === 'busy')));
+    expect((await send('POST', `${BASE}/users/${user}/presence/web_2/on%20a%20call`, token(user), '{"ext":"hello"}')).status).toBe(200);
+    const read = await send('POST', `${BASE}/users/${watcher}/presence`, token(watcher), JSON.stringify({ usernames: [user] }));
+    expect(read.body.result[0]).toMatchObject({ uid: user, ext: 'hello', status: { android_1: 'busy', web_2: 'on a call' } });
+
+    for (const r of ['android_1', 'web_2']) expect((await send('POST', `${BASE}/users/${user}/presence/${r}/0`, token(user), '{"ext":""}')).status).toBe(200);
+    const offline = await eventually(async () => ws.pushes().find(isPushOf(user, (p) => p.status === 'offline')));
+    expect(offline.data.devices).toEqual([]);
+    const after = await send('POST', `${BASE}/users/${watcher}/presence`, token(watcher), JSON.stringify({ usernames: [user] }));
+    expect(after.body.result[0]).toMatchObject({ uid: user, ext: '', status: {} });
+    expect(Number(after.body.result[0].last_time)).toBeGreaterThan(0);
+  });
+
+  it("batch status applies the contract's visibility rules", async () => {
+    const hidden = 'ag-hidden';
+    expect((await send('POST', `${BASE}/users/${hidden}/presence/android/1`, token(hidden), '{"ext":"secret"}')).status).toBe(200);
+    await fx.call('PATCH', '/v1/me/presence', token(hidden), { visibility: 'nobody' });
+    const r = await send('POST', `${BASE}/users/ag-stranger/presence`, token('ag-stranger'), JSON.stringify({ usernames: [hidden] }));
+    expect(r.body.result[0]).toMatchObject({ uid: hidden, ext: '', status: {} });
+    // the user sees themselves
+    const own = await send('POST', `${BASE}/users/${hidden}/presence`, token(hidden), JSON.stringify({ usernames: [hidden] }));
+    expect(own.body.result[0]).toMatchObject({ ext: 'secret', status: { android: '1' } });
+  });
+});

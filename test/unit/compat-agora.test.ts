@@ -1,0 +1,205 @@
+/**
+ * The Agora Chat presence REST facade's translations (functions/compat/agora-model.ts)
+ * and its table entry (lib/routes.ts: the org/app segments fixed per deployment, its access).
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  AGORA_LIMITS,
+  agoraError,
+  deviceOfResource,
+  deviceStatusString,
+  parseExpiry,
+  parseExt,
+  parsePage,
+  parseUsernames,
+  planStatus,
+  toAgoraPresence,
+  toSubList,
+  toSubscribed,
+  unixSeconds,
+} from '../../functions/compat/agora-model.ts';
+import type { Presence } from '../../functions/core/presence.ts';
+import { facadeAccess, facadeRoutes, facades, httpRoutes, segmentEnv } from '../../lib/routes.ts';
+import { selectRoute } from '../../local/gateway.ts';
+
+const isUserId = (id: string) => /^[A-Za-z0-9_.@:-]{1,64}$/.test(id);
+const presence = (over: Partial<Presence> = {}): Presence => ({
+  userId: 'c2',
+  status: 'online',
+  customStatus: null,
+  activity: null,
+  profile: null,
+  availabilityUntil: null,
+  call: 'NoCall',
+  devices: [],
+  lastSeen: '2022-02-10T04:07:43.000Z',
+  version: 3,
+  ...over,
+});
+const device = (name: string, status: 'online' | 'away' | 'busy' | 'dnd', ext: string | null = null) => ({
+  device: name,
+  status,
+  ext,
+  call: 'NoCall' as const,
+  lastSeen: '2022-02-10T04:07:43.000Z',
+});
+
+describe('requests', () => {
+  it('usernames: 1-100 user ids, duplicates once; unsubscribe also takes users and a bare array', () => {
+    expect(parseUsernames({ usernames: ['c2', 'c3', 'c2'] }, isUserId)).toEqual(['c2', 'c3']);
+    expect(parseUsernames(['c1'], isUserId)).toHaveProperty('error');
+    expect(parseUsernames(['c1'], isUserId, true)).toEqual(['c1']);
+    expect(parseUsernames({ users: ['c1'] }, isUserId, true)).toEqual(['c1']);
+    expect(parseUsernames({ users: ['c1'] }, isUserId)).toHaveProperty('error');
+    expect(parseUsernames({ usernames: [] }, isUserId)).toHaveProperty('error');
+    expect(parseUsernames({ usernames: ['a b'] }, isUserId)).toHaveProperty('error');
+    expect(parseUsernames({ usernames: [1] }, isUserId)).toHaveProperty('error');
+    expect(parseUsernames(undefined, isUserId)).toHaveProperty('error');
+    const many = Array.from({ length: 101 }, (_, i) => `u${i}`);
+    expect(parseUsernames({ usernames: many }, isUserId)).toMatchObject({ error: expect.stringMatching(/at most 100/) });
+    expect(parseUsernames({ usernames: many.slice(0, 100) }, isUserId)).toHaveLength(100);
+  });
+
+  it('expiry: whole seconds 1 to 30 days', () => {
+    expect(parseExpiry('1000')).toBe(1000);
+    expect(parseExpiry('2592000')).toBe(AGORA_LIMITS.expiryMaxSeconds);
+    for (const bad of ['0', '2592001', '-1', '1.5', 'abc', '', '999999999']) expect(parseExpiry(bad), bad).toHaveProperty('error');
+  });
+
+  it('resource: a device name within our pattern', () => {
+    expect(deviceOfResource('android_123423453246')).toBe('android_123423453246');
+    expect(deviceOfResource('android_6b5610ac-4e11-4661-82b3-dee17bc7b2cc')).toBe('android_6b5610ac-4e11-4661-82b3-dee17bc7b2cc');
+    for (const bad of ['', 'a b', 'x'.repeat(65), '__proto__', 'a/b']) expect(deviceOfResource(bad), bad).toHaveProperty('error');
+  });
+
+  it('status: 0 offline, 1 online, away/busy/dnd that status, another string a custom status (the device ext)', () => {
+    expect(planStatus('0')).toEqual({ offline: true });
+    expect(planStatus('1')).toEqual({ offline: false, status: 'online', ext: null });
+    expect(planStatus('busy')).toEqual({ offline: false, status: 'busy', ext: null });
+    expect(planStatus('in a meeting')).toEqual({ offline: false, status: 'online', ext: 'in a meeting' });
+    expect(planStatus('x'.repeat(65))).toHaveProperty('error');
+    expect(planStatus('')).toHaveProperty('error');
+  });
+
+  it('ext: required, at most 64 bytes, the customStatus ("" clears it)', () => {
+    expect(parseExt({ ext: '123' })).toEqual({ customStatus: '123' });
+    expect(parseExt({ ext: '' })).toEqual({ customStatus: null });
+    expect(parseExt({ ext: 'é'.repeat(33) })).toHaveProperty('error');
+    expect(parseExt({ ext: '\u0001'.repeat(60) })).toHaveProperty('error');
+    for (const bad of [undefined, {}, { ext: 1 }, ['x'], 'x']) expect(parseExt(bad)).toHaveProperty('error');
+  });
+
+  it('page: pageNum (0 or 1 first) and pageSize 1-500, both required', () => {
+    expect(parsePage({ pageNum: '1', pageSize: '100' })).toEqual({ offset: 0, size: 100 });
+    expect(parsePage({ pageNum: '0', pageSize: '100' })).toEqual({ offset: 0, size: 100 });
+    expect(parsePage({ pageNum: '3', pageSize: '2' })).toEqual({ offset: 4, size: 2 });
+    for (const bad of [
+      {},
+      { pageNum: '1' },
+      { pageSize: '1' },
+      { pageNum: '1', pageSize: '0' },
+      { pageNum: '1', pageSize: '501' },
+      { pageNum: 'x', pageSize: '1' },
+    ])
+      expect(parsePage(bad), JSON.stringify(bad)).toHaveProperty('error');
+  });
+});
+
+describe('responses', () => {
+  it('numbers are strings of unix seconds; never seen is "0"', () => {
+    expect(unixSeconds('2022-02-10T04:07:43.999Z')).toBe('1644466063');
+    expect(unixSeconds(null)).toBe('0');
+  });
+
+  it('a presence: uid, last_time, ext (customStatus), status per live device', () => {
+    const p = presence({
+      customStatus: '123',
+      devices: [device('android', 'online'), device('ios_1', 'busy'), device('web_1', 'online', 'in a meeting')],
+    });
+    expect(toAgoraPresence(p)).toEqual({
+      uid: 'c2',
+      last_time: '1644466063',
+      ext: '123',
+      status: { android: '1', ios_1: 'busy', web_1: 'in a meeting' },
+    });
+    expect(Object.keys(toAgoraPresence(p, '2022-02-22T03:26:11.000Z'))).toEqual(['uid', 'last_time', 'expiry', 'ext', 'status']);
+    expect(toAgoraPresence(presence({ status: 'offline', lastSeen: null }))).toEqual({ uid: 'c2', last_time: '0', ext: '', status: {} });
+    expect(deviceStatusString(device('d', 'dnd'))).toBe('dnd');
+  });
+
+  it('subscribe: subscribed users in order with their expiry; sublist: totalnum and the page as strings', () => {
+    const out = toSubscribed(
+      [
+        { userId: 'c3', expiresAt: '2022-02-22T03:26:11.000Z' },
+        { userId: 'c2', expiresAt: '2022-02-22T03:26:11.000Z' },
+      ],
+      [presence(), presence({ userId: 'c3' })],
+    );
+    expect(out.result.map((r) => [r.uid, r.expiry])).toEqual([
+      ['c3', '1645500371'],
+      ['c2', '1645500371'],
+    ]);
+    expect(toSubList(2, [{ userId: 'lxml2', expiresAt: '2022-02-25T20:52:02.000Z' }])).toEqual({
+      result: { totalnum: '2', sublist: [{ uid: 'lxml2', expiry: '1645822322' }] },
+    });
+  });
+
+  it("errors: Agora's REST error body", () => {
+    expect(agoraError(401, 'no token', 5)).toEqual({
+      error: 'unauthorized',
+      exception: 'EasemobSecurityException',
+      timestamp: 5,
+      duration: 0,
+      error_description: 'no token',
+    });
+    expect(agoraError(400, 'x', 5).error).toBe('illegal_argument');
+    expect(agoraError(403, 'x', 5).error).toBe('forbidden_op');
+    expect(agoraError(429, 'x', 5).error).toBe('reach_limit');
+    expect(agoraError(500, 'x', 5).error).toBe('internal_server_error');
+  });
+});
+
+describe('the table entry', () => {
+  const agora = facades.find((f) => f.name === 'agora');
+  if (!agora) throw new Error('no agora facade');
+
+  it('org and app are literal segments, from the deployment (fallback local/presence); a bad value is refused', () => {
+    expect(facadeRoutes([agora], {}).map((r) => r.routeKey)).toEqual([
+      'POST /local/presence/users/{uid}/presence/{resource}/{status}',
+      'POST /local/presence/users/{uid}/presence/{expiry}',
+      'POST /local/presence/users/{uid}/presence',
+      'DELETE /local/presence/users/{uid}/presence',
+      'GET /local/presence/users/{uid}/presence/sublist',
+    ]);
+    const values = { AGORA_ORG: '5101220107132865', AGORA_APP: 'test' };
+    expect(facadeRoutes([agora], values)[0]?.path).toBe('/5101220107132865/test/users/{uid}/presence/{resource}/{status}');
+    expect(segmentEnv(agora, values)).toEqual(values);
+    expect(segmentEnv(agora, {})).toEqual({ AGORA_ORG: 'local', AGORA_APP: 'presence' });
+    expect(() => facadeRoutes([agora], { AGORA_ORG: 'a/b' })).toThrow(/AGORA_ORG/);
+    expect(() => facadeRoutes([agora], { AGORA_APP: '{x}' })).toThrow(/AGORA_APP/);
+  });
+
+  it('sublist is more specific than {expiry}; another org/app pair matches no route', () => {
+    const routes = [...facadeRoutes([agora], {}), ...httpRoutes].map((r) => ({
+      method: r.method,
+      path: r.path,
+      regex: new RegExp(`^${r.path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+    }));
+    for (const table of [routes, [...routes].reverse()]) {
+      expect(selectRoute(table, 'GET', '/local/presence/users/c1/presence/sublist')?.path).toBe('/local/presence/users/{uid}/presence/sublist');
+      expect(selectRoute(table, 'POST', '/local/presence/users/c1/presence/1000')?.path).toBe('/local/presence/users/{uid}/presence/{expiry}');
+      expect(selectRoute(table, 'POST', '/local/presence/users/c1/presence/android_1/0')?.path).toBe(
+        '/local/presence/users/{uid}/presence/{resource}/{status}',
+      );
+      expect(selectRoute(table, 'DELETE', '/v1/sys/users/c1/presence')?.path).toBe('/v1/sys/users/{userId}/presence');
+      expect(selectRoute(table, 'POST', '/other/presence/users/c1/presence/1000')).toBeNull();
+    }
+  });
+
+  it('access: exactly what its operations touch', () => {
+    expect(facadeAccess(agora)).toEqual({
+      presence: ['UpdateItem', 'GetItem', 'PutItem', 'BatchGetItem'],
+      graph: ['Query', 'PutItem', 'DeleteItem', 'BatchWriteItem'],
+    });
+  });
+});
