@@ -9,6 +9,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import WebSocket from 'ws';
 import { signUserToken } from '../functions/core/jwt.ts';
 import { startCommand } from '../local/start-command.ts';
+import { RETRY_BACKOFF_CAP_MS } from '../local/stream-poller.ts';
 import { ROOT, round, SECRET, sleep } from './common.ts';
 
 export const token = (sub: string) => signUserToken(sub, SECRET, { ttlSeconds: 7200 });
@@ -200,13 +201,19 @@ export const close = (c: Conn) =>
 
 /** Waits until the stream consumer has caught up (no fan-out requests for a second). */
 export async function quiesce(stack: Stack) {
+  // quiet = no StreamFanout request for longer than the poller's longest wait before it retries a failed batch:
+  // a setup past saturation leaves failed fan-outs (timeouts) waiting for their retry, and a shorter quiet
+  // window let those retries land inside the next measurement (the fan-out's CPU per push)
+  const quietMs = RETRY_BACKOFF_CAP_MS + 1000;
   let last = -1;
+  let quietSince = performance.now();
   // up to 5 minutes: after a phase past saturation the backlog takes minutes to drain, and what is measured next
   // (the DynamoDB Local ceiling, the fan-out's CPU) must not share the machine with it
-  for (let i = 0; i < 300; i++) {
+  for (const end = performance.now() + 300_000; performance.now() < end; ) {
     const now = sum((await metrics(stack)).requests.StreamFanout);
-    if (now === last) return;
+    if (now !== last) quietSince = performance.now();
+    else if (performance.now() - quietSince >= quietMs) return;
     last = now;
-    await sleep(1000);
+    await sleep(500);
   }
 }

@@ -90,7 +90,7 @@ interface ShardState {
 }
 
 /** the longest wait between two tries of a failed batch */
-const RETRY_BACKOFF_CAP_MS = 5000;
+export const RETRY_BACKOFF_CAP_MS = 5000;
 /** records read but not yet delivered, across lanes, before reading pauses (back-pressure) */
 const READ_AHEAD_LIMIT = 2000;
 
