@@ -10,7 +10,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { agoraErrorBody, agoraOk, agoraPresenceList, agoraSubList, agoraSubscribedList } from '../../functions/compat/agora-schemas.ts';
-import { eventually, isPushOf, token, useStack } from '../support/e2e.ts';
+import { eventually, isPushOf, type RawReply, sendRaw, token, useStack } from '../support/e2e.ts';
 import { problemWith } from '../support/schema-check.ts';
 
 // ---------------------------------------------------------------- the document's examples (fixtures)
@@ -103,22 +103,9 @@ const BASE = '/local/presence';
 const fx = useStack({ sweepIntervalSeconds: 3600 });
 const APP = token('agora-app-server', 'presence:app');
 
-interface Reply {
-  status: number;
-  body: any;
-}
-
-async function send(method: string, path: string, auth: string | null, body?: string): Promise<Reply> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (auth) headers.authorization = `Bearer ${auth}`;
-  const res = await fetch(`${fx.stack.httpUrl}${path}`, { method, headers, body });
-  const text = await res.text();
-  try {
-    return { status: res.status, body: JSON.parse(text) };
-  } catch {
-    return { status: res.status, body: text };
-  }
-}
+type Reply = RawReply;
+const send = (method: string, path: string, auth: string | null, body?: string): Promise<Reply> =>
+  sendRaw(fx.stack.httpUrl, method, path, { auth, body, headers: { 'content-type': 'application/json' } });
 
 const typeOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 /** same field names, each of the documented JSON type (numbers are strings in Agora's answers) */

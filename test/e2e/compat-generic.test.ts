@@ -15,7 +15,7 @@ import { GENERIC_MESSAGES } from '../../functions/compat/generic-model.ts';
 import { genericCleanup, genericError, genericMessage, genericUserPresence, genericUserStatus } from '../../functions/compat/generic-schemas.ts';
 import { signHs256 } from '../../functions/core/jwt.ts';
 import { LocalGateway } from '../../local/gateway.ts';
-import { eventually, isPushOf, SECRET, sleep, token, useStack } from '../support/e2e.ts';
+import { eventually, isPushOf, type RawReply, SECRET, sendRaw, sleep, token, useStack } from '../support/e2e.ts';
 import { freePort } from '../support/ports.ts';
 import { problemWith } from '../support/schema-check.ts';
 
@@ -115,26 +115,8 @@ function curlExamples(text: string): CurlExample[] {
 
 const fx = useStack({ sweepIntervalSeconds: 3600 });
 
-interface Reply {
-  status: number;
-  body: any;
-  headers: Headers;
-}
-
-async function send(method: string, path: string, opts: { auth?: string | null; body?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
-  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-  if (opts.auth) headers.authorization = `Bearer ${opts.auth}`;
-  if (opts.body !== undefined) headers['content-type'] ??= 'application/json';
-  const res = await fetch(`${fx.stack.httpUrl}${path}`, { method, headers, body: opts.body });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, body, headers: res.headers };
-}
+type Reply = RawReply;
+const send = (method: string, path: string, opts: Parameters<typeof sendRaw>[3] = {}): Promise<Reply> => sendRaw(fx.stack.httpUrl, method, path, opts);
 
 const typeOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 const shape = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeOf(v)]));

@@ -12,33 +12,15 @@ import { describe, expect, it } from 'vitest';
 import { RC_MESSAGES } from '../../functions/compat/ringcentral-model.ts';
 import { rcAccountPresence, rcError, rcPresence } from '../../functions/compat/ringcentral-schemas.ts';
 import { signHs256 } from '../../functions/core/jwt.ts';
-import { eventually, isPushOf, SECRET, token, useStack } from '../support/e2e.ts';
+import { eventually, isPushOf, type RawReply, SECRET, sendRaw, token, useStack } from '../support/e2e.ts';
 import { problemWith } from '../support/schema-check.ts';
 
 const SAMPLE = JSON.parse(readFileSync(new URL('../fixtures/ringcentral-presence.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
 const fx = useStack({ sweepIntervalSeconds: 3600 });
 
-interface Reply {
-  status: number;
-  body: any;
-  headers: Headers;
-}
-
-async function send(method: string, path: string, opts: { auth?: string | null; body?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
-  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-  if (opts.auth) headers.authorization = `Bearer ${opts.auth}`;
-  if (opts.body !== undefined) headers['content-type'] ??= 'application/json';
-  const res = await fetch(`${fx.stack.httpUrl}${path}`, { method, headers, body: opts.body });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, body, headers: res.headers };
-}
+type Reply = RawReply;
+const send = (method: string, path: string, opts: Parameters<typeof sendRaw>[3] = {}): Promise<Reply> => sendRaw(fx.stack.httpUrl, method, path, opts);
 
 const P = (ext: string, account = '~') => `/restapi/v1.0/account/${account}/extension/${ext}/presence`;
 const LIST = (q = '') => `/restapi/v1.0/account/~/presence${q}`;

@@ -68,6 +68,34 @@ export function api(stack: LocalStack) {
   };
 }
 
+/** What a compatibility facade answered: the body parsed as JSON when it is JSON, else the text. */
+export interface RawReply {
+  status: number;
+  body: any;
+  headers: Headers;
+}
+
+/** A request as another API's client sends it (any body text, any headers, a bearer token or none). */
+export async function sendRaw(
+  baseUrl: string,
+  method: string,
+  path: string,
+  opts: { auth?: string | null; body?: string; headers?: Record<string, string> } = {},
+): Promise<RawReply> {
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  if (opts.auth) headers.authorization = `Bearer ${opts.auth}`;
+  if (opts.body !== undefined) headers['content-type'] ??= 'application/json';
+  const res = await fetch(`${baseUrl}${path}`, { method, headers, body: opts.body });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
 export interface Client {
   ws: WebSocket;
   messages: any[];
