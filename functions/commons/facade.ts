@@ -25,6 +25,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { type Facade, type FacadeRoute, facadeRoutes } from '../../lib/routes.ts';
 import { type ApiError, toApiError } from '../core/errors.ts';
 import { LIMITS } from '../core/schemas.ts';
+import { validate } from '../core/validate.ts';
+import { userId as userIdSchema } from '../core/validators.generated.js';
 import { verifyToken } from './auth.ts';
 import { observability } from './lambda.ts';
 import { logger } from './logger.ts';
@@ -69,6 +71,19 @@ export class FacadeError extends Error {
     super(message);
     this.name = 'FacadeError';
   }
+}
+
+/** A 200 answer with this body. */
+export const ok = (body: unknown): FacadeResponse => ({ status: 200, body });
+
+/** Whether a path's id is one of the contract's user ids. */
+export const isUserId = (id: string): boolean => validate(userIdSchema, id) === null;
+
+/** The verified caller, or the facade's 401 with its message (and headers, e.g. WWW-Authenticate). */
+export async function callerOr401(req: FacadeRequest, message: string, headers?: Record<string, string>): Promise<Caller> {
+  const caller = await verifiedCaller(req.event);
+  if (!caller) throw new FacadeError(401, message, headers);
+  return caller;
 }
 
 /** How one facade words and shapes its errors. */

@@ -8,11 +8,9 @@
  * the pure translations of agora-model.ts; every error is Agora's REST error body.
  */
 import { facades, SCOPES } from '../../lib/routes.ts';
-import { type Endpoint, FacadeError, type FacadeRequest, facadeHandler, facadeNamed, parseJsonBody, verifiedCaller } from '../commons/facade.ts';
+import { callerOr401, type Endpoint, FacadeError, type FacadeRequest, facadeHandler, facadeNamed, isUserId, ok, parseJsonBody } from '../commons/facade.ts';
 import { deleteDevice, listSubscriptions, presenceFor, subscribe, unsubscribe, updatePresence } from '../commons/operations.ts';
 import { LIMITS } from '../core/schemas.ts';
-import { validate } from '../core/validate.ts';
-import { userId as userIdSchema } from '../core/validators.generated.js';
 import {
   agoraError,
   deviceOfResource,
@@ -29,9 +27,6 @@ import {
   toSubscribed,
 } from './agora-model.ts';
 
-const isUserId = (id: string) => validate(userIdSchema, id) === null;
-const ok = (body: unknown) => ({ status: 200, body });
-
 /** A value, or this API's 400 for the problem found instead. */
 function valid<T>(v: T | { error: string }): T {
   if (isProblem(v)) throw new FacadeError(400, v.error);
@@ -40,8 +35,7 @@ function valid<T>(v: T | { error: string }): T {
 
 /** The `{uid}` the caller may act on: its own with a user token, any with an app token; else 401 / 403. */
 async function actingUid(req: FacadeRequest): Promise<string> {
-  const caller = await verifiedCaller(req.event);
-  if (!caller) throw new FacadeError(401, M.unauthorized);
+  const caller = await callerOr401(req, M.unauthorized);
   const uid = req.params.uid ?? '';
   if (caller.userId !== uid && !caller.scopes.includes(SCOPES.app as string)) throw new FacadeError(403, M.forbidden);
   if (!isUserId(uid)) throw new FacadeError(400, M.badUid);

@@ -6,10 +6,10 @@
  * `{"detail": "..."}`.
  */
 import { facades, SCOPES } from '../../lib/routes.ts';
-import { type Caller, type Endpoint, FacadeError, type FacadeRequest, facadeHandler, facadeNamed, parseJsonBody, verifiedCaller } from '../commons/facade.ts';
+import { callerOr401, type Endpoint, FacadeError, type FacadeRequest, facadeHandler, facadeNamed, isUserId, ok, parseJsonBody } from '../commons/facade.ts';
 import { heartbeat, ownRecord, presenceFor, sweep, updateStatus } from '../commons/operations.ts';
 import { validate } from '../core/validate.ts';
-import { genericStatusBody, userId as userIdSchema } from '../core/validators.generated.js';
+import { genericStatusBody } from '../core/validators.generated.js';
 import {
   cleanupSummary,
   HEARTBEAT_RECEIVED,
@@ -26,14 +26,7 @@ import {
 const HTTP_DEVICE = 'http';
 
 /** The verified caller, or this API's 401. */
-async function callerOf(req: FacadeRequest): Promise<Caller> {
-  const caller = await verifiedCaller(req.event);
-  if (!caller) throw new FacadeError(401, M.unauthorized, { 'www-authenticate': 'Bearer' });
-  return caller;
-}
-
-const ok = (body: unknown) => ({ status: 200, body });
-const isUserId = (id: string) => validate(userIdSchema, id) === null;
+const callerOf = (req: FacadeRequest) => callerOr401(req, M.unauthorized, { 'www-authenticate': 'Bearer' });
 
 const endpoints: Record<string, Endpoint> = {
   async GetMyStatus(req) {

@@ -7,10 +7,21 @@
  * `{"errorCode", "message", "errors": [...]}`.
  */
 import { facades, SCOPES } from '../../lib/routes.ts';
-import { type Caller, type Endpoint, FacadeError, type FacadeRequest, facadeHandler, facadeNamed, parseJsonBody, verifiedCaller } from '../commons/facade.ts';
+import {
+  type Caller,
+  callerOr401,
+  type Endpoint,
+  FacadeError,
+  type FacadeRequest,
+  facadeHandler,
+  facadeNamed,
+  isUserId,
+  ok,
+  parseJsonBody,
+} from '../commons/facade.ts';
 import { onlinePresence, ownPresence, presenceFor, updateStatus } from '../commons/operations.ts';
 import { validate } from '../core/validate.ts';
-import { rcAccountPresenceQuery, rcPresenceBody, userId as userIdSchema } from '../core/validators.generated.js';
+import { rcAccountPresenceQuery, rcPresenceBody } from '../core/validators.generated.js';
 import { hasRecord } from './generic-model.ts';
 import {
   RC_MESSAGES as M,
@@ -26,15 +37,9 @@ import {
   toRcPresence,
 } from './ringcentral-model.ts';
 
-/** The verified caller, or RingCentral's 401. */
-async function callerOf(req: FacadeRequest): Promise<Caller> {
-  const caller = await verifiedCaller(req.event);
-  if (!caller) throw new FacadeError(401, M.unauthorized, { 'www-authenticate': 'Bearer' });
-  return caller;
-}
+/** The verified caller, or this API's 401. */
+const callerOf = (req: FacadeRequest) => callerOr401(req, M.unauthorized, { 'www-authenticate': 'Bearer' });
 
-const ok = (body: unknown) => ({ status: 200, body });
-const isUserId = (id: string) => validate(userIdSchema, id) === null;
 const originOfReq = (req: FacadeRequest) => originOf(req.event.headers ?? {}, req.event.requestContext?.domainName);
 const has = (scopes: string[], ...wanted: (string | null)[]) => wanted.some((s) => s !== null && scopes.includes(s));
 
