@@ -19,6 +19,7 @@ import {
   fitPresences,
   MAX_CONNECTION_MS,
   type OwnPresence,
+  offlineDevicesFor,
   type Presence,
   type PresencePatch,
   type Profile,
@@ -30,6 +31,7 @@ import {
   toPresence,
   type UserState,
   upsertDevice,
+  type ViewerRelation,
   type Visibility,
   withProfile,
 } from '../core/presence.ts';
@@ -330,15 +332,35 @@ export async function deleteDevice(userId: string, device: string): Promise<OwnP
   return toOwnPresence(result.state, Date.now());
 }
 
-/** Presence of users as `viewer` may see them, in the order asked. */
-export async function presenceFor(viewer: string, userIds: readonly string[], viewerFriends?: Set<string>): Promise<Presence[]> {
+/** The states of users and how `viewer` relates to each (privacy's inputs), in the order asked. */
+async function viewedStates(viewer: string, userIds: readonly string[], viewerFriends?: Set<string>): Promise<{ state: UserState; rel: ViewerRelation }[]> {
   if (userIds.length === 0) return [];
   const states = await store.getUserStates(userIds);
   // friendship decides what a `friends` user shows, and which frozen view a `nobody` user shows
   const needFriends = userIds.some((u) => u !== viewer && states.get(u)?.visibility !== 'everyone');
   const friends = viewerFriends ?? (needFriends ? await store.friendsOf(viewer) : new Set<string>());
+  return userIds.map((u) => ({ state: states.get(u) as UserState, rel: { self: u === viewer, friend: friends.has(u) } }));
+}
+
+/** Presence of users as `viewer` may see them, in the order asked. */
+export async function presenceFor(viewer: string, userIds: readonly string[], viewerFriends?: Set<string>): Promise<Presence[]> {
+  const viewed = await viewedStates(viewer, userIds, viewerFriends);
   const now = Date.now();
-  return userIds.map((u) => projectFor(states.get(u) as UserState, { self: u === viewer, friend: friends.has(u) }, now));
+  return viewed.map(({ state, rel }) => projectFor(state, rel, now));
+}
+
+/** A user as the Agora facade shows them: the presence, and the devices it lists as offline ("0"). */
+export interface PresenceWithOffline {
+  presence: Presence;
+  /** devices that went offline lately (core offlineDevices); none for a user hidden from the viewer */
+  offlineDevices: string[];
+}
+
+/** presenceFor with each user's recently offline devices, as `viewer` may see them (the same reads). */
+export async function presenceWithOfflineFor(viewer: string, userIds: readonly string[]): Promise<PresenceWithOffline[]> {
+  const viewed = await viewedStates(viewer, userIds);
+  const now = Date.now();
+  return viewed.map(({ state, rel }) => ({ presence: projectFor(state, rel, now), offlineDevices: offlineDevicesFor(state, rel, now) }));
 }
 
 /**
@@ -350,18 +372,31 @@ export async function lookupPresence(viewer: string, userIds: readonly string[],
   return includeOffline ? presence : presence.filter(online);
 }
 
-export interface SubscribeResult {
+export interface SubscribeResult<P = Presence> {
   subscribed: { userId: string; expiresAt: string }[];
   rejected: string[];
   evicted: string[];
-  presence: Presence[];
+  presence: P[];
 }
 
-export async function subscribe(
+/** How a caller's answer shows the users it names (presenceFor, or a facade's view of the same reads). */
+type View<P> = (viewer: string, userIds: readonly string[]) => Promise<P[]>;
+
+export function subscribe(subscriber: string, userIds: readonly string[], expiresIn?: number): Promise<SubscribeResult> {
+  return subscribeAs(presenceFor, subscriber, userIds, expiresIn);
+}
+
+/** subscribe, answering with the Agora facade's view of the subscribed users (their recently offline devices too). */
+export function subscribeWithOffline(subscriber: string, userIds: readonly string[], expiresIn?: number): Promise<SubscribeResult<PresenceWithOffline>> {
+  return subscribeAs(presenceWithOfflineFor, subscriber, userIds, expiresIn);
+}
+
+async function subscribeAs<P>(
+  view: View<P>,
   subscriber: string,
   userIds: readonly string[],
   expiresIn: number = LIMITS.subscriptionDefaultSeconds,
-): Promise<SubscribeResult> {
+): Promise<SubscribeResult<P>> {
   const now = Date.now();
   // the cap holds under concurrent subscribes: the read of what is held and the writes happen under the user's lease
   const plan: SubscriptionPlan = await store.withLease(store.leases.subscriptionsOf(subscriber), () =>
@@ -369,7 +404,7 @@ export async function subscribe(
   );
   const subscribed = plan.subscribed.map((s) => ({ userId: s.userId, expiresAt: new Date(s.expiresAt).toISOString() }));
   const presence = subscribed.length
-    ? await presenceFor(
+    ? await view(
         subscriber,
         subscribed.map((s) => s.userId),
       )

@@ -3,7 +3,8 @@
  * Handlers and workers call intent-named functions; nothing else builds keys.
  *
  * Presence table (one item per user):
- *   USER#<userId> / STATE   the user's devices, settings, aggregate and version
+ *   USER#<userId> / STATE   the user's devices, settings, aggregate and version; `gone`: devices that went offline
+ *                           lately (≤ 10, ≤ 24 h; functions/core/presence.ts rememberGone), for the Agora facade
  *     writtenAt             epoch ms of the item's last full write (the stream consumer's NotifyLag starts there)
  *     sweepShard/sweepAt    sparse GSI `bySweepDue`: when the sweeper must look again
  *     onlineShard           sparse GSI `byOnlineShard` (sort key pk): O#<n>, present exactly while the user is
@@ -38,7 +39,7 @@ import type { BatchGetCommandOutput, BatchWriteCommandInput, QueryCommandInput, 
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { graphTable, presenceTable } from '../../lib/tables.ts';
 import { ApiError, rateLimited } from '../core/errors.ts';
-import { type ChangeBudget, emptyState, finalize, listedOnline, spendBudget, sweepDueAt, sweepState, type UserState } from '../core/presence.ts';
+import { type ChangeBudget, emptyState, finalize, listedOnline, pruneGone, spendBudget, sweepDueAt, sweepState, type UserState } from '../core/presence.ts';
 import { LIMITS } from '../core/schemas.ts';
 import { planSubscriptions, type SubscriptionPlan } from '../core/subscriptions.ts';
 import { ddb } from './clients.ts';
@@ -161,7 +162,14 @@ export function stateFromItem(item: Record<string, unknown> | undefined, userId:
     ...(s.budget ? { budget: s.budget } : {}),
     ...(typeof s.createdAt === 'number' ? { createdAt: s.createdAt } : {}),
     conns: s.conns ?? {},
+    ...goneOf(s.gone),
   };
+}
+
+/** The stored gone devices in name order (states are compared as JSON), absent when none. */
+function goneOf(gone: Record<string, unknown> | undefined): Pick<UserState, 'gone'> {
+  const entries = Object.entries(gone ?? {}).flatMap(([name, at]) => (typeof at === 'number' ? [[name, at] as const] : []));
+  return entries.length === 0 ? {} : { gone: Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
 }
 
 /** userId of a user-state item key or image (null for other items). */
@@ -322,7 +330,8 @@ export async function mutateUser(
         writtenAt: writtenAtOf(out.Item),
       };
     }
-    const finalized = finalize(before, next, { bump });
+    // a write that happens anyway drops the gone devices past their retention (never a write of its own)
+    const finalized = finalize(before, pruneGone(next, now), { bump });
     let state = finalized.state;
     const visibleChange = finalized.visibleChange;
     if (budget && visibleChange) {
@@ -1061,7 +1070,7 @@ export async function changeFriendship(a: string, b: string, add: boolean, bumps
       const found = states[i]?.Item;
       const before = stateFromItem(found, u);
       if (!bumps(before)) return;
-      const { state } = finalize(before, sweepState(before, now).state, { bump: true });
+      const { state } = finalize(before, pruneGone(sweepState(before, now).state, now), { bump: true });
       items.push({
         Put: {
           TableName: PRESENCE,

@@ -4,6 +4,7 @@
  * (test/unit/compat-agora.test.ts). The handler (agora-rest.ts) reads the
  * request, calls functions/commons/operations.ts and answers with these.
  */
+import type { PresenceWithOffline } from '../commons/operations.ts';
 import type { DeviceStatus, Presence, PresencePatch } from '../core/presence.ts';
 import { DEVICE_PATTERN, LIMITS } from '../core/schemas.ts';
 
@@ -149,24 +150,28 @@ export const unixSeconds = (iso: string | null): string => (iso === null ? '0' :
 /** A device's status string: its ext when it has one (a custom status), `1` when online, else its status name. */
 export const deviceStatusString = (d: Presence['devices'][number]): string => (d.ext ? d.ext : d.status === 'online' ? '1' : d.status);
 
-/** One user's presence: `uid`, `last_time`, (`expiry`), `ext`, `status` (one entry per live device). */
-export function toAgoraPresence(p: Presence, expiresAt?: string) {
+/**
+ * One user's presence: `uid`, `last_time`, (`expiry`), `ext`, `status`: one
+ * entry per live device, then `"0"` for each device that went offline lately
+ * (`offline`, as the viewer may see them: none of a hidden user).
+ */
+export function toAgoraPresence(p: Presence, expiresAt?: string, offline: readonly string[] = []) {
   return {
     uid: p.userId,
     last_time: unixSeconds(p.lastSeen),
     ...(expiresAt !== undefined ? { expiry: unixSeconds(expiresAt) } : {}),
     ext: p.customStatus ?? '',
-    status: Object.fromEntries(p.devices.map((d) => [d.device, deviceStatusString(d)])),
+    status: Object.fromEntries([...p.devices.map((d) => [d.device, deviceStatusString(d)]), ...offline.map((name) => [name, '0'])]),
   };
 }
 
 /** Subscribe's answer: the subscribed users in request order, each with its subscription's expiry. */
-export function toSubscribed(subscribed: readonly { userId: string; expiresAt: string }[], presence: readonly Presence[]) {
-  const byId = new Map(presence.map((p) => [p.userId, p]));
+export function toSubscribed(subscribed: readonly { userId: string; expiresAt: string }[], viewed: readonly PresenceWithOffline[]) {
+  const byId = new Map(viewed.map((v) => [v.presence.userId, v]));
   return {
     result: subscribed.flatMap((s) => {
-      const p = byId.get(s.userId);
-      return p ? [toAgoraPresence(p, s.expiresAt)] : [];
+      const v = byId.get(s.userId);
+      return v ? [toAgoraPresence(v.presence, s.expiresAt, v.offlineDevices)] : [];
     }),
   };
 }

@@ -9,7 +9,7 @@
  */
 import { facades, SCOPES } from '../../lib/routes.ts';
 import { callerOr401, type Endpoint, FacadeError, type FacadeRequest, facadeHandler, facadeNamed, isUserId, ok, parseJsonBody } from '../commons/facade.ts';
-import { deleteDevice, listSubscriptions, presenceFor, subscribe, unsubscribe, updatePresence } from '../commons/operations.ts';
+import { deleteDevice, listSubscriptions, presenceWithOfflineFor, subscribeWithOffline, unsubscribe, updatePresence } from '../commons/operations.ts';
 import { LIMITS } from '../core/schemas.ts';
 import {
   agoraError,
@@ -64,15 +64,15 @@ const endpoints: Record<string, Endpoint> = {
     const uid = await actingUid(req);
     const expiry = valid(parseExpiry(req.params.expiry ?? ''));
     const users = valid(parseUsernames(jsonBody(req), isUserId));
-    const out = await subscribe(uid, users, expiry);
+    const out = await subscribeWithOffline(uid, users, expiry);
     return ok(toSubscribed(out.subscribed, out.presence));
   },
 
   async GetStatuses(req) {
     const uid = await actingUid(req);
     const users = valid(parseUsernames(jsonBody(req), isUserId));
-    // as uid may see them (visibility applied)
-    return ok({ result: (await presenceFor(uid, users)).map((p) => toAgoraPresence(p)) });
+    // as uid may see them (visibility applied), with the devices that went offline lately as "0"
+    return ok({ result: (await presenceWithOfflineFor(uid, users)).map((v) => toAgoraPresence(v.presence, undefined, v.offlineDevices)) });
   },
 
   async Unsubscribe(req) {

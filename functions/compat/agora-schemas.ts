@@ -34,7 +34,10 @@ const presenceProps = {
   uid: { type: 'string' },
   last_time: seconds,
   ext: { type: 'string' },
-  status: { type: 'object', description: 'resource (device) → "1", a custom status, or away/busy/dnd (every value a string)' },
+  status: {
+    type: 'object',
+    description: 'resource (device) → "1", a custom status, or away/busy/dnd; "0" for one that went offline in the last 24 h (every value a string)',
+  },
 } satisfies Record<string, Schema>;
 
 export const agoraPresence: Schema = {

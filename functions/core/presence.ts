@@ -67,6 +67,16 @@ export interface UserState {
    * 2-hour connection limit.
    */
   conns: Record<string, ConnectionState>;
+  /**
+   * Devices that went offline lately (device → when, epoch ms), sorted by
+   * name; absent when none. Only the Agora facade reads them (its status
+   * maps list them as "0"): never part of the contract's Presence, replies
+   * or pushes, and not part of what subscribers see (no version of its own).
+   * Written by the write that takes the device away, dropped by the one that
+   * brings it back; bounded by MAX_GONE and GONE_RETENTION_MS (rememberGone,
+   * pruneGone).
+   */
+  gone?: Record<string, number>;
 }
 
 /** A user's display name and picture URL (brainCloud's user {name, pic}); null fields are not set. */
@@ -387,16 +397,18 @@ export function expireConnectionDevice(state: UserState, device: string, conn: s
   return sweepState({ ...state, devices: { ...state.devices, [device]: { ...d, e: Math.min(d.e, expiredAt, now) } } }, now).state;
 }
 
-/** Removes expired devices and a lapsed availability. */
+/** Removes expired devices (remembered as gone since their expiry) and a lapsed availability. */
 export function sweepState(state: UserState, now: number): SweepResult {
   const devices: Record<string, DeviceState> = {};
   let devicesExpired = 0;
   let lastGone: number | null = null;
+  let remembered = state;
   for (const [name, d] of Object.entries(state.devices)) {
     if (d.e > now) devices[name] = d;
     else {
       devicesExpired++;
       lastGone = Math.max(lastGone ?? 0, d.e);
+      remembered = rememberGone(remembered, name, d.e);
     }
   }
   const conns = Object.fromEntries(Object.entries(state.conns).filter(([, c]) => c.t + MAX_CONNECTION_MS > now));
@@ -404,7 +416,7 @@ export function sweepState(state: UserState, now: number): SweepResult {
   const wentOffline = lastGone !== null && Object.keys(devices).length === 0;
   return {
     state: {
-      ...state,
+      ...remembered,
       devices,
       conns,
       availability: lapsed ? 'auto' : state.availability,
@@ -454,7 +466,7 @@ export function upsertDevice(
     d.c = conn;
     if (conns[conn]?.d !== device) conns = { ...conns, [conn]: { ...conns[conn], d: device, t: conns[conn]?.t ?? now } };
   }
-  return { ...state, devices: { ...state.devices, [device]: d }, conns, lastSeen: now };
+  return forgetGone({ ...state, devices: { ...state.devices, [device]: d }, conns, lastSeen: now }, device);
 }
 
 /** Marks a connection as listening (or not) to the user's friends. */
@@ -494,14 +506,88 @@ function handDevice(state: UserState, device: string, conn: string): UserState {
   return { ...state, devices: { ...state.devices, [device]: { ...d, c: conn } } };
 }
 
-/** Removes a device; the user's lastSeen moves to now if it was live. */
+/** Removes a device (remembered as gone since now, or since it expired); the user's lastSeen moves to now if it was live. */
 export function removeDevice(state: UserState, device: string, now: number): UserState {
   const old = state.devices[device];
   if (!old) return state;
   const devices = { ...state.devices };
   delete devices[device];
-  return { ...state, devices, lastSeen: old.e > now ? now : state.lastSeen };
+  return rememberGone({ ...state, devices, lastSeen: old.e > now ? now : state.lastSeen }, device, Math.min(old.e, now));
 }
+
+// ---------- devices that went offline lately (the Agora facade's "0" resources) ----------
+
+/**
+ * How long a device that went offline is remembered: a day (a client that
+ * looks again the next morning still sees yesterday's resources as "0"; a
+ * resource unused for longer is forgotten). Older entries are never listed
+ * (offlineDevices) and are dropped by the user's next write (pruneGone).
+ */
+export const GONE_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The most devices remembered as gone per user, the oldest dropped first: 10
+ * entries of a name (≤ 64 bytes) and a number take under 1 KB of the state
+ * item (whose 32 live devices take about 7 KB at most; the item limit is 400 KB).
+ */
+export const MAX_GONE = 10;
+
+const byName = ([a]: [string, number], [b]: [string, number]) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The state with this map of gone devices (sorted by name; none: no `gone` field). */
+function withGone(state: UserState, entries: [string, number][]): UserState {
+  const next = { ...state };
+  if (entries.length === 0) delete next.gone;
+  else next.gone = Object.fromEntries(entries.sort(byName));
+  return next;
+}
+
+/** `device` went offline at `at`: remembered, the oldest entries dropped past MAX_GONE. */
+export function rememberGone(state: UserState, device: string, at: number): UserState {
+  const entries = Object.entries({ ...state.gone, [device]: at });
+  // newest first (ties by name, so the result does not depend on the map's order)
+  entries.sort(([a, x], [b, y]) => y - x || byName([a, x], [b, y]));
+  return withGone(state, entries.slice(0, MAX_GONE));
+}
+
+/** `device` is live again: no longer gone (the same state when it was not). */
+export function forgetGone(state: UserState, device: string): UserState {
+  if (state.gone?.[device] === undefined) return state;
+  return withGone(
+    state,
+    Object.entries(state.gone).filter(([name]) => name !== device),
+  );
+}
+
+/**
+ * Drops gone entries older than GONE_RETENTION_MS (and any of a device that
+ * is stored again): applied by a write that happens anyway, never a reason to
+ * write. The same state when nothing is dropped.
+ */
+export function pruneGone(state: UserState, now: number): UserState {
+  if (state.gone === undefined) return state;
+  const all = Object.entries(state.gone);
+  const kept = all.filter(([name, at]) => at > now - GONE_RETENTION_MS && state.devices[name] === undefined);
+  return kept.length === all.length ? state : withGone(state, kept);
+}
+
+/**
+ * The user's devices that are offline and listed as such by the Agora
+ * facade ("0"), sorted by name: those gone within GONE_RETENTION_MS, and
+ * stored ones that expired since the last write (the next write sweeps them
+ * into `gone`). Never a live device.
+ */
+export function offlineDevices(state: UserState, now: number): string[] {
+  const names = new Set(Object.entries(state.gone ?? {}).flatMap(([name, at]) => (at > now - GONE_RETENTION_MS ? [name] : [])));
+  for (const [name, d] of Object.entries(state.devices)) {
+    if (d.e <= now) names.add(name);
+    else names.delete(name);
+  }
+  return [...names].sort();
+}
+
+/** offlineDevices as a viewer may see them: none of a user hidden from them (who shows no devices at all). */
+export const offlineDevicesFor = (state: UserState, rel: ViewerRelation, now: number): string[] => (maySee(state, rel) ? offlineDevices(state, now) : []);
 
 /** What a change of presence may set on one of the user's devices (device PUT, WS setPresence: the connection's). */
 export interface DeviceChange {

@@ -127,17 +127,28 @@ describe('responses', () => {
     expect(deviceStatusString(device('d', 'dnd'))).toBe('dnd');
   });
 
+  it('devices that went offline lately read "0", after the live ones (as the page\'s subscribe example lists them)', () => {
+    const p = presence({ devices: [device('android', 'online')] });
+    const out = toAgoraPresence(p, undefined, ['android_6b5610ac-4e11-4661-82b3-dee17bc7b2cc']);
+    expect(out.status).toEqual({ android: '1', 'android_6b5610ac-4e11-4661-82b3-dee17bc7b2cc': '0' });
+    expect(Object.keys(out.status)).toEqual(['android', 'android_6b5610ac-4e11-4661-82b3-dee17bc7b2cc']);
+    expect(toAgoraPresence(presence({ status: 'offline' }), undefined, ['android']).status).toEqual({ android: '0' });
+  });
+
   it('subscribe: subscribed users in order with their expiry; sublist: totalnum and the page as strings', () => {
     const out = toSubscribed(
       [
         { userId: 'c3', expiresAt: '2022-02-22T03:26:11.000Z' },
         { userId: 'c2', expiresAt: '2022-02-22T03:26:11.000Z' },
       ],
-      [presence(), presence({ userId: 'c3' })],
+      [
+        { presence: presence(), offlineDevices: [] },
+        { presence: presence({ userId: 'c3', status: 'offline' }), offlineDevices: ['android'] },
+      ],
     );
-    expect(out.result.map((r) => [r.uid, r.expiry])).toEqual([
-      ['c3', '1645500371'],
-      ['c2', '1645500371'],
+    expect(out.result.map((r) => [r.uid, r.expiry, r.status])).toEqual([
+      ['c3', '1645500371', { android: '0' }],
+      ['c2', '1645500371', {}],
     ]);
     expect(toSubList(2, [{ userId: 'lxml2', expiresAt: '2022-02-25T20:52:02.000Z' }])).toEqual({
       result: { totalnum: '2', sublist: [{ uid: 'lxml2', expiry: '1645822322' }] },

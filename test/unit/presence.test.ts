@@ -7,9 +7,14 @@ import {
   emptyState,
   expireConnectionDevice,
   finalize,
+  GONE_RETENTION_MS,
   listedOnline,
+  MAX_GONE,
+  offlineDevices,
+  offlineDevicesFor,
   projectedVersion,
   projectFor,
+  pruneGone,
   pushFor,
   removeDevice,
   sweepDueAt,
@@ -362,5 +367,91 @@ describe('a device two connections share (two tabs on one `device`)', () => {
     const changed = upsertDevice(s, 'web', { kind: 'ws', status: 'busy', expiresAt: T0 + 2 * MIN }, T0 + MIN);
     expect(changed.devices.web?.e).toBe(T0 + 120 * MIN);
     expect(upsertDevice(s, 'web', { kind: 'ws', conn: 'A', expiresAt: T0 + 2 * MIN }, T0 + MIN).devices.web?.e).toBe(T0 + 2 * MIN);
+  });
+});
+
+describe('devices that went offline lately (`gone`, the Agora facade\'s "0" resources)', () => {
+  const DAY = GONE_RETENTION_MS;
+
+  it('the write that takes a device away remembers it: removed (since now, or since it expired), swept (since its expiry), its connection closed', () => {
+    const s = withDevices({ a: { s: 'online', e: T0 + MIN }, b: { s: 'busy', e: T0 + 3 * MIN } });
+    expect(removeDevice(s, 'a', T0 + 1000).gone).toEqual({ a: T0 + 1000 });
+    expect(removeDevice(s, 'a', T0 + 2 * MIN).gone).toEqual({ a: T0 + MIN });
+    expect(removeDevice(s, 'unknown', T0).gone).toBeUndefined();
+    const swept = sweepState(s, T0 + 5 * MIN).state;
+    expect(swept.devices).toEqual({});
+    expect(swept.gone).toEqual({ a: T0 + MIN, b: T0 + 3 * MIN });
+    const ws = upsertDevice(emptyState('bob'), 'web', { kind: 'ws', conn: 'A', expiresAt: T0 + 120 * MIN }, T0);
+    expect(dropConnection(ws, 'A', T0 + 2000).gone).toEqual({ web: T0 + 2000 });
+    // handed to another connection of the same device: still live, not gone
+    const twoTabs = upsertDevice({ ...ws, conns: { ...ws.conns, B: { d: 'web', t: T0 } } }, 'web', { kind: 'ws', conn: 'A', expiresAt: T0 + 120 * MIN }, T0);
+    expect(dropConnection(twoTabs, 'A', T0 + 2000, true).gone).toBeUndefined();
+  });
+
+  it('a device that comes back is no longer gone; the others stay', () => {
+    let s = removeDevice(removeDevice(withDevices({ a: { s: 'online' }, b: { s: 'online' } }), 'a', T0 + 1000), 'b', T0 + 2000);
+    expect(s.gone).toEqual({ a: T0 + 1000, b: T0 + 2000 });
+    s = upsertDevice(s, 'a', { kind: 'http', expiresAt: T0 + 5 * MIN }, T0 + 3000);
+    expect(s.gone).toEqual({ b: T0 + 2000 });
+    expect(offlineDevices(s, T0 + 3000)).toEqual(['b']);
+    s = upsertDevice(s, 'b', { kind: 'http', expiresAt: T0 + 5 * MIN }, T0 + 4000);
+    expect(s).not.toHaveProperty('gone');
+  });
+
+  it(`at most ${MAX_GONE} are kept, the oldest dropped first, in name order`, () => {
+    let s = emptyState('bob');
+    for (let i = 0; i < MAX_GONE + 3; i++) {
+      const name = `d${String(i).padStart(2, '0')}`;
+      s = removeDevice(upsertDevice(s, name, { kind: 'http', expiresAt: T0 + DAY }, T0), name, T0 + i * 1000);
+    }
+    expect(Object.keys(s.gone ?? {})).toEqual(Array.from({ length: MAX_GONE }, (_, i) => `d${String(i + 3).padStart(2, '0')}`));
+    expect(Object.values(s.gone ?? {})).toEqual(Array.from({ length: MAX_GONE }, (_, i) => T0 + (i + 3) * 1000));
+  });
+
+  it('entries past the retention are dropped when the item is written next, and never listed before', () => {
+    const live = withDevices({ old: { s: 'online', e: T0 + DAY }, recent: { s: 'online', e: T0 + DAY } });
+    const s = removeDevice(removeDevice(live, 'old', T0), 'recent', T0 + 10 * MIN);
+    const later = T0 + DAY + MIN;
+    expect(offlineDevices(s, later)).toEqual(['recent']);
+    expect(pruneGone(s, later).gone).toEqual({ recent: T0 + 10 * MIN });
+    // nothing to drop: the very same state (a prune never makes a write of its own)
+    expect(pruneGone(s, T0 + 20 * MIN)).toBe(s);
+    expect(pruneGone(pruneGone(s, T0 + 2 * DAY), T0 + 2 * DAY)).not.toHaveProperty('gone');
+    // an entry of a device that is stored again is dropped too
+    expect(pruneGone({ ...s, devices: withDevices({ old: { s: 'online' } }).devices }, T0 + MIN).gone).toEqual({ recent: T0 + 10 * MIN });
+  });
+
+  it('offline devices: gone ones, and stored ones expired since the last write; never a live one', () => {
+    const s = removeDevice(withDevices({ a: { s: 'online', e: T0 + MIN }, b: { s: 'online', e: T0 + 5 * MIN }, c: { s: 'away' } }), 'c', T0);
+    expect(offlineDevices(s, T0 + 2 * MIN)).toEqual(['a', 'c']);
+    expect(toPresence(s, T0 + 2 * MIN).devices.map((d) => d.device)).toEqual(['b']);
+    expect(offlineDevices(emptyState('x'), T0)).toEqual([]);
+  });
+
+  it('shown only to viewers who may see the user (a hidden user shows no devices at all)', () => {
+    const s = removeDevice(withDevices({ a: { s: 'online' }, b: { s: 'online' } }), 'a', T0);
+    const stranger = { self: false, friend: false };
+    const friend = { self: false, friend: true };
+    expect(offlineDevicesFor(s, stranger, T0)).toEqual(['a']);
+    const friendsOnly = { ...s, visibility: 'friends' as const };
+    expect(offlineDevicesFor(friendsOnly, stranger, T0)).toEqual([]);
+    expect(offlineDevicesFor(friendsOnly, friend, T0)).toEqual(['a']);
+    const nobody = { ...s, visibility: 'nobody' as const };
+    expect(offlineDevicesFor(nobody, friend, T0)).toEqual([]);
+    expect(offlineDevicesFor(nobody, { self: true, friend: false }, T0)).toEqual(['a']);
+  });
+
+  it("not part of what subscribers see: a change of `gone` alone is no new version, and the contract's Presence never carries it", () => {
+    const online = finalize(emptyState('o'), withDevices({ a: { s: 'online' }, b: { s: 'online' } })).state;
+    const removed = finalize(online, removeDevice(online, 'a', T0 + 1000));
+    expect(removed.visibleChange).toBe(true);
+    expect(removed.state.gone).toEqual({ a: T0 + 1000 });
+    const pushed = pushFor(online, removed.state, { self: false, friend: false }, { self: false, friend: false }, T0 + 1000);
+    expect(pushed?.devices.map((d) => d.device)).toEqual(['b']);
+    expect(JSON.stringify(toPresence(removed.state, T0 + 1000))).not.toContain('"a"');
+    const pruned = finalize(removed.state, pruneGone(removed.state, T0 + 2 * DAY));
+    expect(pruned.state).not.toHaveProperty('gone');
+    expect(pruned.visibleChange).toBe(false);
+    expect(pruned.state.version).toBe(removed.state.version);
   });
 });
