@@ -152,15 +152,20 @@ describe("the page's examples, replayed", () => {
     expect(set).toEqual(DOCUMENTED.set);
     expect(problemWith(agoraOk, set)).toBeNull();
     const c1 = (await send('POST', `${BASE}/users/wzy/presence`, APP, '{"usernames":["c1"]}')).body.result[0];
-    expect(c1).toMatchObject({ uid: 'c1', ext: '123', status: {} });
+    // a resource that never was live is not listed
+    expect(c1).toMatchObject({ uid: 'c1', ext: '123' });
+    expect(c1.status).toEqual({});
 
     // subscribe wzy to c2, c3 for 1000 s
     expect(problemWith(agoraSubscribedList, sub)).toBeNull();
     expect(sub.result).toHaveLength(2);
     for (const [i, r] of sub.result.entries()) expectShape(r, DOCUMENTED.subscribe.result[i] as Record<string, unknown>);
     const [c2, c3] = sub.result;
-    expect(c2).toMatchObject({ uid: 'c2', ext: '123', status: { android: '1', web_1: 'in a meeting' } });
-    expect(c3).toMatchObject({ uid: 'c3', ext: '', status: {} });
+    expect(c2).toMatchObject({ uid: 'c2', ext: '123' });
+    expect(c2.status).toEqual({ android: '1', web_1: 'in a meeting' });
+    // c3's resource went offline: "0", as the page's c3 reads
+    expect(c3).toMatchObject({ uid: 'c3', ext: '' });
+    expect(c3.status).toEqual(DOCUMENTED.statuses.result[1]?.status);
     for (const r of sub.result) {
       expect(secondsNear(r.expiry, t0 + 1000_000, 30), r.expiry).toBe(true);
       expect(secondsNear(r.last_time, t0, 60), r.last_time).toBe(true);
@@ -292,7 +297,8 @@ describe('the facade is the contract underneath', () => {
     const offline = await eventually(async () => ws.pushes().find(isPushOf(user, (p) => p.status === 'offline')));
     expect(offline.data.devices).toEqual([]);
     const after = await send('POST', `${BASE}/users/${watcher}/presence`, token(watcher), JSON.stringify({ usernames: [user] }));
-    expect(after.body.result[0]).toMatchObject({ uid: user, ext: '', status: {} });
+    expect(after.body.result[0]).toMatchObject({ uid: user, ext: '' });
+    expect(after.body.result[0].status).toEqual({ android_1: '0', web_2: '0' });
     expect(Number(after.body.result[0].last_time)).toBeGreaterThan(0);
   });
 
@@ -301,9 +307,71 @@ describe('the facade is the contract underneath', () => {
     expect((await send('POST', `${BASE}/users/${hidden}/presence/android/1`, token(hidden), '{"ext":"secret"}')).status).toBe(200);
     await fx.call('PATCH', '/v1/me/presence', token(hidden), { visibility: 'nobody' });
     const r = await send('POST', `${BASE}/users/ag-stranger/presence`, token('ag-stranger'), JSON.stringify({ usernames: [hidden] }));
-    expect(r.body.result[0]).toMatchObject({ uid: hidden, ext: '', status: {} });
+    expect(r.body.result[0]).toMatchObject({ uid: hidden, ext: '' });
+    expect(r.body.result[0].status).toEqual({});
     // the user sees themselves
     const own = await send('POST', `${BASE}/users/${hidden}/presence`, token(hidden), JSON.stringify({ usernames: [hidden] }));
     expect(own.body.result[0]).toMatchObject({ ext: 'secret', status: { android: '1' } });
+    // a resource gone offline is shown where live ones are: to themselves, never to those the user hides from
+    expect((await send('POST', `${BASE}/users/${hidden}/presence/android/0`, token(hidden), '{"ext":"secret"}')).status).toBe(200);
+    const ownAfter = await send('POST', `${BASE}/users/${hidden}/presence`, token(hidden), JSON.stringify({ usernames: [hidden] }));
+    expect(ownAfter.body.result[0].status).toEqual({ android: '0' });
+    const strangerAfter = await send('POST', `${BASE}/users/ag-stranger/presence/60`, token('ag-stranger'), JSON.stringify({ usernames: [hidden] }));
+    expect(strangerAfter.body.result[0].status).toEqual({});
+  });
+});
+
+// ---------------------------------------------------------------- offline resources
+
+describe('resources that went offline read "0", as Agora lists them', () => {
+  it('one set offline with status 0 and one whose WebSocket closed read "0" while another stays "1"; our API shows neither', async () => {
+    const user = 'ag-gone';
+    const watcher = 'ag-gone-watch';
+    const gone = 'android_6b5610ac-4e11-4661-82b3-dee17bc7b2cc';
+    expect((await fx.call('POST', '/v1/me/subscriptions', token(watcher), { userIds: [user] })).status).toBe(200);
+    const watch = await fx.client(watcher);
+    for (const r of ['android', gone]) expect((await send('POST', `${BASE}/users/${user}/presence/${r}/1`, token(user), '{"ext":""}')).status).toBe(200);
+    const tab = await fx.client(user, 'web_tab');
+    const statusOf = async () =>
+      (await send('POST', `${BASE}/users/${watcher}/presence`, token(watcher), JSON.stringify({ usernames: [user] }))).body.result[0].status;
+    await eventually(async () => JSON.stringify(await statusOf()) === JSON.stringify({ android: '1', [gone]: '1', web_tab: '1' }));
+
+    // offline through the facade's "0", and by the WebSocket closing
+    expect((await send('POST', `${BASE}/users/${user}/presence/${gone}/0`, token(user), '{"ext":""}')).status).toBe(200);
+    expect(await statusOf()).toEqual({ android: '1', [gone]: '0', web_tab: '1' });
+    await tab.close();
+    const afterClose = await eventually(async () => {
+      const st = await statusOf();
+      return st.web_tab === '0' ? st : undefined;
+    });
+    expect(afterClose).toEqual({ android: '1', [gone]: '0', web_tab: '0' });
+    // the page's subscribe example: live first, then the offline ones
+    const sub = await send('POST', `${BASE}/users/${watcher}/presence/600`, token(watcher), JSON.stringify({ usernames: [user] }));
+    expect(problemWith(agoraSubscribedList, sub.body)).toBeNull();
+    expect(Object.entries(sub.body.result[0].status)).toEqual([
+      ['android', '1'],
+      [gone, '0'],
+      ['web_tab', '0'],
+    ]);
+
+    // our API: the live device only, in reads and in pushes
+    const ours = await fx.call('GET', `/v1/users/${user}/presence`, token(watcher));
+    expect(ours.body.devices.map((d: { device: string }) => d.device)).toEqual(['android']);
+    expect(JSON.stringify(ours.body)).not.toContain(gone);
+    const last = await eventually(async () =>
+      watch
+        .pushes()
+        .filter(isPushOf(user))
+        .find((p) => p.data.devices.length === 1),
+    );
+    expect(last.data.devices.map((d: { device: string }) => d.device)).toEqual(['android']);
+    for (const p of watch.pushes()) {
+      expect(Object.keys(p.data)).not.toContain('gone');
+      for (const d of p.data.devices) expect(['online', 'away', 'busy', 'dnd']).toContain(d.status);
+    }
+
+    // a resource that comes back is live again
+    expect((await send('POST', `${BASE}/users/${user}/presence/${gone}/away`, token(user), '{"ext":""}')).status).toBe(200);
+    expect(await statusOf()).toEqual({ android: '1', [gone]: 'away', web_tab: '0' });
   });
 });

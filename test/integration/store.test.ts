@@ -1,9 +1,9 @@
 /** The store against DynamoDB Local: access patterns, request budgets, concurrency. */
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { dynamodb } from '../../functions/commons/clients.ts';
+import { ddb, dynamodb } from '../../functions/commons/clients.ts';
 import * as ops from '../../functions/commons/operations.ts';
 import * as store from '../../functions/commons/store.ts';
-import { upsertDevice } from '../../functions/core/presence.ts';
+import { GONE_RETENTION_MS, upsertDevice } from '../../functions/core/presence.ts';
 import { countRequests, createTables } from '../support/dynamo.ts';
 
 const requests = countRequests(dynamodb);
@@ -138,6 +138,60 @@ describe('user state', () => {
     const states = await store.getUserStates(ids);
     expect(states.size).toBe(250);
     expect(requests.counts).toEqual({ BatchGetItem: 3 });
+  });
+});
+
+describe('devices that went offline lately (`gone`, read by the Agora facade only)', () => {
+  const stored = async (u: string) =>
+    (await ddb.get({ TableName: process.env.PRESENCE_TABLE, Key: { pk: `USER#${u}`, sk: 'STATE' }, ConsistentRead: true })).Item ?? {};
+
+  it('are written by the write that takes the device away (no request more), read by the same batch read, dropped when the device returns', async () => {
+    const u = user('gone');
+    await ops.connectDevice(u, 'web_1', 'conn-g1');
+    await ops.connectDevice(u, 'android', 'conn-g2');
+    requests.reset();
+    await ops.disconnect(u, 'conn-g1');
+    // the state's read and write; the rest is the connection's listeners
+    expect(requests.counts).toMatchObject({ GetItem: 1, PutItem: 1 });
+    const item = await stored(u);
+    expect(Object.keys(item.gone ?? {})).toEqual(['web_1']);
+    expect(item.version).toBe(3);
+    requests.reset();
+    const [viewed] = await ops.presenceWithOfflineFor('someone-else', [u]);
+    expect(requests.counts).toEqual({ BatchGetItem: 1 });
+    expect(viewed?.presence.devices.map((d) => d.device)).toEqual(['android']);
+    expect(viewed?.offlineDevices).toEqual(['web_1']);
+    // our API's presence never shows them
+    expect(JSON.stringify((await ops.presenceFor('someone-else', [u]))[0])).not.toContain('web_1');
+    await ops.connectDevice(u, 'web_1', 'conn-g3');
+    expect(await stored(u)).not.toHaveProperty('gone');
+  });
+
+  it('past the retention they are dropped by a write that happens anyway, quietly (no version, no push); never a write of their own', async () => {
+    const u = user('gone-old');
+    const t0 = Date.now();
+    await store.mutateUser(u, (s, now) => upsertDevice(s, 'web', { kind: 'http', expiresAt: now + 60_000 }, now), { clock: () => t0 });
+    await ops.deleteDevice(u, 'web');
+    const before = await stored(u);
+    expect(Object.keys(before.gone ?? {})).toEqual(['web']);
+    const later = () => Date.now() + GONE_RETENTION_MS + 1000;
+    requests.reset();
+    const unchanged = await store.mutateUser(u, (s) => s, { clock: later });
+    expect(unchanged.written).toBe(false);
+    expect(requests.counts).toEqual({ GetItem: 1 });
+    // the sweeper's forced write (it records the next due time) drops them
+    const forced = await store.mutateUser(u, (s) => s, { clock: later, force: true });
+    expect(forced).toMatchObject({ written: true, visibleChange: false });
+    const after = await stored(u);
+    expect(after).not.toHaveProperty('gone');
+    expect(after.quiet).toBe(true);
+    expect(after.version).toBe(before.version);
+  });
+
+  it('read in name order whatever order the stored map comes back in', () => {
+    const item = { pk: 'USER#x', sk: 'STATE', gone: { web_2: 2, android: 1, ios: 3 } };
+    expect(JSON.stringify(store.stateFromItem(item, 'x').gone)).toBe('{"android":1,"ios":3,"web_2":2}');
+    expect(store.stateFromItem({ pk: 'USER#x', sk: 'STATE' }, 'x')).not.toHaveProperty('gone');
   });
 });
 
