@@ -153,13 +153,14 @@ export const FACADE_DOCS: Record<string, FacadeDoc> = {
       extensionId: { type: 'string', description: 'our user id, or `~` for the caller' },
     },
     errors: {
-      '400': 'CMN-101: a parameter or body field is invalid (department dndStatus values are not supported)',
-      '401': 'OAU-213: no, invalid or expired access token',
-      '403': 'CMN-408: another extension without presence:sys; the account list without presence:admin or presence:app',
-      '404': 'CMN-102: accountId other than ~; an extension never seen',
+      '400':
+        'CMN-101 (with parameterName): a parameter or body field is invalid (department dndStatus values are not supported); CMN-103: the body is not JSON; CMN-104: the body is not an object',
+      '401': 'OAU-134: no Authorization header; OAU-149: not a JWT; OAU-128: expired; OAU-129: not ours (signature, issuer, audience)',
+      '403': 'CMN-404: another extension without presence:sys; CMN-402: the account list without presence:admin or presence:app',
+      '404': 'CMN-102 (with parameterName): accountId other than ~; an extension never seen',
       '413': 'CMN-101: body too large',
       '429': 'CMN-301: request rate exceeded (the per-user change budget)',
-      '503': 'CMN-211: data store unavailable, retry',
+      '503': 'CMN-201: data store unavailable, retry',
     },
     routes: {
       GetUserStatus: { summary: "An extension's presence (visibility applied)", response: rc.rcPresence, errors: ['401', '404', '503'] },
@@ -188,10 +189,10 @@ export const FACADE_DOCS: Record<string, FacadeDoc> = {
       expiry: { type: 'string', description: 'seconds, 1 to 2592000 (30 days)' },
     },
     errors: {
-      '400': 'illegal_argument: a bad path parameter, body or query',
-      '401': 'unauthorized: no, invalid or expired token',
+      '400': 'illegal_argument: a bad path parameter, body or query; json_parse: the body is not JSON',
+      '401': 'unauthorized: no or an expired token; auth_bad_access_token: not a JWT, or not ours',
       '403': 'forbidden_op: a user token acting on another uid (an app token, presence:app, may act on any)',
-      '413': 'Body too large',
+      '413': 'Request Entity Too Large: body too large',
       '429': 'reach_limit: too many changes (the per-user change budget)',
       '503': 'Data store unavailable: retry',
     },

@@ -61,12 +61,24 @@ export interface FacadeResponse {
 
 export type Endpoint = (req: FacadeRequest) => Promise<FacadeResponse>;
 
+/**
+ * What an error says beyond its status and message, for the facades whose API
+ * tells more: the API's own error code for this situation (e.g. RingCentral's
+ * `CMN-103` or Agora's `json_parse`, where several share one status) and
+ * fields it adds (e.g. RingCentral's `parameterName`).
+ */
+export interface ErrorDetail {
+  code?: string;
+  fields?: Record<string, string>;
+}
+
 /** An error to answer in the facade's shape (the facade's dialect renders it). */
 export class FacadeError extends Error {
   constructor(
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    readonly detail: ErrorDetail = {},
   ) {
     super(message);
     this.name = 'FacadeError';
@@ -79,17 +91,51 @@ export const ok = (body: unknown): FacadeResponse => ({ status: 200, body });
 /** Whether a path's id is one of the contract's user ids. */
 export const isUserId = (id: string): boolean => validate(userIdSchema, id) === null;
 
-/** The verified caller, or the facade's 401 with its message (and headers, e.g. WWW-Authenticate). */
-export async function callerOr401(req: FacadeRequest, message: string, headers?: Record<string, string>): Promise<Caller> {
+/**
+ * Why a token was refused, as far as the token itself tells (read only once
+ * verification has refused it; nothing here is trusted): `missing` (no
+ * `Authorization: Bearer` header), `malformed` (not a JWT: three base64url
+ * parts, the middle one a JSON object), `expired` (its `exp` has passed) or
+ * `refused` (well formed and unexpired, but not one of ours: signature,
+ * issuer or audience). Some APIs answer each with its own code and message.
+ */
+export type TokenFault = 'missing' | 'malformed' | 'expired' | 'refused';
+
+export function tokenFault(authorization: string | undefined, nowSeconds: number): TokenFault {
+  const token = /^Bearer +(\S+) *$/i.exec(authorization ?? '')?.[1];
+  if (!token) return 'missing';
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) return 'malformed';
+  let claims: unknown;
+  try {
+    claims = JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8'));
+  } catch {
+    return 'malformed';
+  }
+  if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) return 'malformed';
+  const exp = (claims as { exp?: unknown }).exp;
+  return typeof exp === 'number' && exp <= nowSeconds ? 'expired' : 'refused';
+}
+
+/**
+ * The verified caller, or the facade's 401: a fixed message (and headers, e.g.
+ * WWW-Authenticate), or the error a function makes of why the token was refused.
+ */
+export async function callerOr401(
+  req: FacadeRequest,
+  refusal: string | ((fault: TokenFault) => FacadeError),
+  headers?: Record<string, string>,
+): Promise<Caller> {
   const caller = await verifiedCaller(req.event);
-  if (!caller) throw new FacadeError(401, message, headers);
-  return caller;
+  if (caller) return caller;
+  if (typeof refusal === 'string') throw new FacadeError(401, refusal, headers);
+  throw refusal(tokenFault(req.event.headers?.authorization, Math.floor(Date.now() / 1000)));
 }
 
 /** How one facade words and shapes its errors. */
 export interface FacadeDialect {
-  /** the error body of this API, e.g. `{ detail: message }` */
-  errorBody(status: number, message: string): unknown;
+  /** the error body of this API, e.g. `{ detail: message }` (with the error's own code and fields where it has them) */
+  errorBody(status: number, message: string, detail?: ErrorDetail): unknown;
   /** the message of an error of the contract (functions/core/errors.ts) a called operation raised, in this API's words */
   messageOf?(error: ApiError): string;
   /** what a failure of the service itself (5xx) says */
@@ -158,7 +204,7 @@ export function facadeHandler(
   if (extra.length > 0) throw new Error(`facade ${facade.name}: endpoints without a route: ${extra.join(', ')}`);
 
   const answerError = (error: unknown): Result => {
-    if (error instanceof FacadeError) return json(error.status, dialect.errorBody(error.status, error.message), error.headers);
+    if (error instanceof FacadeError) return json(error.status, dialect.errorBody(error.status, error.message, error.detail), error.headers);
     const apiError = toApiError(error);
     if (apiError.status >= 500 && apiError.code !== 'unavailable') {
       logger.error('facade request failed', { error });
@@ -191,13 +237,13 @@ export function facadeHandler(
     }) as unknown as (event: FacadeEvent, context?: unknown) => Promise<Result>;
 }
 
-/** Parses a JSON body ('' reads as `undefined`); text that is not JSON is the facade's 400. */
-export function parseJsonBody(text: string, badJson: string): unknown {
+/** Parses a JSON body ('' reads as `undefined`); text that is not JSON is the facade's 400 (with its API's code for it, if any). */
+export function parseJsonBody(text: string, badJson: string, detail?: ErrorDetail): unknown {
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text);
   } catch {
-    throw new FacadeError(400, badJson);
+    throw new FacadeError(400, badJson, {}, detail);
   }
 }
 

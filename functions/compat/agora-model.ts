@@ -4,6 +4,7 @@
  * (test/unit/compat-agora.test.ts). The handler (agora-rest.ts) reads the
  * request, calls functions/commons/operations.ts and answers with these.
  */
+import type { TokenFault } from '../commons/facade.ts';
 import type { PresenceWithOffline } from '../commons/operations.ts';
 import type { DeviceStatus, Presence, PresencePatch } from '../core/presence.ts';
 import { DEVICE_PATTERN, LIMITS } from '../core/schemas.ts';
@@ -23,11 +24,15 @@ export const AGORA_LIMITS = {
 // ---------- errors ----------
 
 /**
- * Agora Chat's REST error body. The presence page gives none (it points to
- * Agora's "HTTP Status Codes" page, agora_chat_status_code), whose shape is
- * `{"error", "exception", "timestamp", "duration", "error_description"}`;
- * the `error` / `exception` names below are that page's for each status,
- * ours in its style where it names none (413, 500, 503).
+ * Agora Chat's REST error body, `{"error", "exception", "timestamp",
+ * "duration", "error_description"}`. The presence page gives no error and
+ * points to Agora's "HTTP status codes" page
+ * (https://docs.agora.io/en/agora-chat/reference/http-status-codes), whose
+ * tables give, per status, the `error` code and the message of each
+ * situation; the five fields, and the `exception` of some codes, are those
+ * of the REST examples of the platform underneath (Hyphenate / Easemob, e.g.
+ * https://hyphenateinc.github.io/server_send_message.html). docs/compat.md
+ * lists which code, exception and message is documented and which is ours.
  */
 export interface AgoraError {
   error: string;
@@ -37,31 +42,70 @@ export interface AgoraError {
   error_description: string;
 }
 
-const ERROR_NAMES: Record<number, [string, string]> = {
-  400: ['illegal_argument', 'java.lang.IllegalArgumentException'],
-  401: ['unauthorized', 'EasemobSecurityException'],
-  403: ['forbidden_op', 'EasemobForbiddenOpException'],
-  404: ['service_resource_not_found', 'EasemobResourceNotFoundException'],
-  413: ['request_entity_too_large', 'EasemobRequestEntityTooLargeException'],
-  429: ['reach_limit', 'EasemobRateLimitException'],
-  503: ['service_unavailable', 'EasemobServiceUnavailableException'],
+/** The `error` code by status where one situation has no code of its own (Agora's page; 500 and 503 are ours: its 5xx codes name other failures). */
+const ERROR_NAMES: Record<number, string> = {
+  400: 'illegal_argument',
+  401: 'unauthorized',
+  403: 'forbidden_op',
+  404: 'service_resource_not_found',
+  413: 'Request Entity Too Large',
+  429: 'reach_limit',
+  500: 'internal_server_error',
+  503: 'service_unavailable',
 };
 
-export function agoraError(status: number, description: string, now: number): AgoraError {
-  const [error, exception] = ERROR_NAMES[status] ?? (status >= 500 ? ['internal_server_error', 'EasemobServerException'] : ['bad_request', 'EasemobException']);
-  return { error, exception, timestamp: now, duration: 0, error_description: description };
+/** The `exception` of each `error` code: the platform's examples show the first three; the others are ours, in its style. */
+const EXCEPTIONS: Record<string, string> = {
+  illegal_argument: 'java.lang.IllegalArgumentException',
+  json_parse: 'org.codehaus.jackson.JsonParseException',
+  auth_bad_access_token: 'org.apache.usergrid.rest.exceptions.SecurityException',
+  unauthorized: 'EasemobSecurityException',
+  forbidden_op: 'EasemobForbiddenOpException',
+  service_resource_not_found: 'EasemobResourceNotFoundException',
+  'Request Entity Too Large': 'EasemobRequestEntityTooLargeException',
+  reach_limit: 'EasemobRateLimitException',
+  service_unavailable: 'EasemobServiceUnavailableException',
+};
+
+/** The error body for `status`; `code` when the situation has its own `error` code (e.g. `json_parse`, `auth_bad_access_token`). */
+export function agoraError(status: number, description: string, now: number, code?: string): AgoraError {
+  const error = code ?? ERROR_NAMES[status] ?? (status >= 500 ? 'internal_server_error' : 'illegal_argument');
+  return { error, exception: EXCEPTIONS[error] ?? 'EasemobServerException', timestamp: now, duration: 0, error_description: description };
 }
 
+/** The `error` code of a body that is not JSON (Agora's page). */
+export const JSON_PARSE = 'json_parse';
+
 export const AGORA_MESSAGES = {
-  unauthorized: 'Unable to authenticate due to a missing, invalid or expired token',
   forbidden: 'This token may act only on its own user (an app token, scope presence:app, may act on any)',
-  badJson: 'Request body must be JSON',
-  bodyTooLarge: 'Request body too large',
+  /** Agora's json_parse message */
+  badJson: 'Unexpected character.',
+  /** Agora's 413 message */
+  bodyTooLarge: 'Request Entity Too Large.',
   badUid: 'uid must be 1-64 characters of [A-Za-z0-9_.@:-]',
   internal: 'Internal server error',
   unavailable: 'Service temporarily unavailable, retry shortly',
-  rateLimited: 'This request has reached api limit',
+  /** Agora's reach_limit message */
+  rateLimited: 'This request has reached api limit.',
+  /** Agora's presence rows (error code N/A on its page): more usernames than a call takes, a custom status past its size */
+  tooManyGet: 'too many get presences',
+  tooManySub: 'too many sub presence',
+  tooManyUnsub: 'too many unsub presences',
+  extTooBig: 'ext is too big',
 } as const;
+
+/** Agora's 401s (its page): each reason a token is refused has its code and message. */
+export function agoraTokenRefusal(fault: TokenFault): { code: string; message: string } {
+  switch (fault) {
+    case 'missing':
+    case 'expired':
+      return { code: 'unauthorized', message: 'Unable to authenticate due to expired access token.' };
+    case 'malformed':
+      return { code: 'auth_bad_access_token', message: 'Unable to authenticate due to corrupt access token.' };
+    case 'refused':
+      return { code: 'auth_bad_access_token', message: 'Unable to authenticate.' };
+  }
+}
 
 type Problem = { error: string };
 const problem = (error: string): Problem => ({ error });
@@ -73,9 +117,11 @@ export const isProblem = (v: unknown): v is Problem => typeof v === 'object' && 
  * The user ids a call names: `{"usernames": [...]}` (subscribe, status,
  * unsubscribe), and for unsubscribe also `{"users": [...]}` (the page's
  * parameter table) and a bare JSON array (the page's example). 1–100 entries,
- * each one of our user ids; duplicates are sent once.
+ * each one of our user ids; duplicates are sent once. More than 100 is the
+ * call's own message on Agora's status-codes page ("too many get presences", …).
  */
-export function parseUsernames(body: unknown, isUserId: (id: string) => boolean, unsubscribe = false): string[] | Problem {
+export function parseUsernames(body: unknown, isUserId: (id: string) => boolean, call: 'status' | 'subscribe' | 'unsubscribe' = 'status'): string[] | Problem {
+  const unsubscribe = call === 'unsubscribe';
   let list: unknown;
   if (unsubscribe && Array.isArray(body)) list = body;
   else if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
@@ -85,7 +131,7 @@ export function parseUsernames(body: unknown, isUserId: (id: string) => boolean,
   const field = unsubscribe ? 'usernames (or users, or a bare JSON array)' : 'usernames';
   if (!Array.isArray(list)) return problem(`${field} is required: a JSON array of user IDs`);
   if (list.length === 0) return problem(`${field} must name at least one user`);
-  if (list.length > AGORA_LIMITS.usernamesPerCall) return problem(`${field} may name at most ${AGORA_LIMITS.usernamesPerCall} users, got ${list.length}`);
+  if (list.length > AGORA_LIMITS.usernamesPerCall) return problem(TOO_MANY[call]);
   const bad = list.find((u) => typeof u !== 'string' || !isUserId(u));
   if (bad !== undefined) return problem(`${field}: ${JSON.stringify(bad)} is not a user ID (1-64 characters of [A-Za-z0-9_.@:-])`);
   return [...new Set(list as string[])];
@@ -121,13 +167,19 @@ export function planStatus(status: string): StatusPlan | Problem {
   return { offline: false, status: 'online', ext: status };
 }
 
+const TOO_MANY = { status: AGORA_MESSAGES.tooManyGet, subscribe: AGORA_MESSAGES.tooManySub, unsubscribe: AGORA_MESSAGES.tooManyUnsub } as const;
+
 /** The body of set status: `{"ext": "<= 64 bytes"}`; it becomes the user's customStatus ('' clears it). */
 export function parseExt(body: unknown): PresencePatch | Problem {
   const ext = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>).ext : undefined;
   if (typeof ext !== 'string') return problem('ext is required: a string of at most 64 bytes');
-  if (Buffer.byteLength(ext, 'utf8') > AGORA_LIMITS.extBytes) return problem(`ext may be at most ${AGORA_LIMITS.extBytes} bytes`);
-  if (ext.length > LIMITS.customStatusChars || Buffer.byteLength(JSON.stringify(ext), 'utf8') > LIMITS.customStatusBytes)
-    return problem(`ext may take at most ${LIMITS.customStatusBytes} bytes as JSON (control characters count as escapes)`);
+  // past 64 bytes, or past the contract's 256 bytes as JSON (control characters count as escapes): Agora's "ext is too big"
+  if (
+    Buffer.byteLength(ext, 'utf8') > AGORA_LIMITS.extBytes ||
+    ext.length > LIMITS.customStatusChars ||
+    Buffer.byteLength(JSON.stringify(ext), 'utf8') > LIMITS.customStatusBytes
+  )
+    return problem(AGORA_MESSAGES.extTooBig);
   return { customStatus: ext === '' ? null : ext };
 }
 

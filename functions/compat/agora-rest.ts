@@ -8,13 +8,26 @@
  * the pure translations of agora-model.ts; every error is Agora's REST error body.
  */
 import { facades, SCOPES } from '../../lib/routes.ts';
-import { callerOr401, type Endpoint, FacadeError, type FacadeRequest, facadeHandler, facadeNamed, isUserId, ok, parseJsonBody } from '../commons/facade.ts';
+import {
+  callerOr401,
+  type Endpoint,
+  FacadeError,
+  type FacadeRequest,
+  facadeHandler,
+  facadeNamed,
+  isUserId,
+  ok,
+  parseJsonBody,
+  type TokenFault,
+} from '../commons/facade.ts';
 import { deleteDevice, listSubscriptions, presenceWithOfflineFor, subscribeWithOffline, unsubscribe, updatePresence } from '../commons/operations.ts';
 import { LIMITS } from '../core/schemas.ts';
 import {
   agoraError,
+  agoraTokenRefusal,
   deviceOfResource,
   isProblem,
+  JSON_PARSE,
   AGORA_MESSAGES as M,
   OK,
   parseExpiry,
@@ -33,16 +46,22 @@ function valid<T>(v: T | { error: string }): T {
   return v;
 }
 
+/** Agora's 401 for why the token was refused (its code and message). */
+const refused = (fault: TokenFault) => {
+  const { code, message } = agoraTokenRefusal(fault);
+  return new FacadeError(401, message, {}, { code });
+};
+
 /** The `{uid}` the caller may act on: its own with a user token, any with an app token; else 401 / 403. */
 async function actingUid(req: FacadeRequest): Promise<string> {
-  const caller = await callerOr401(req, M.unauthorized);
+  const caller = await callerOr401(req, refused);
   const uid = req.params.uid ?? '';
   if (caller.userId !== uid && !caller.scopes.includes(SCOPES.app as string)) throw new FacadeError(403, M.forbidden);
   if (!isUserId(uid)) throw new FacadeError(400, M.badUid);
   return uid;
 }
 
-const jsonBody = (req: FacadeRequest) => parseJsonBody(req.body, M.badJson);
+const jsonBody = (req: FacadeRequest) => parseJsonBody(req.body, M.badJson, { code: JSON_PARSE });
 
 const endpoints: Record<string, Endpoint> = {
   async SetStatus(req) {
@@ -63,7 +82,7 @@ const endpoints: Record<string, Endpoint> = {
   async Subscribe(req) {
     const uid = await actingUid(req);
     const expiry = valid(parseExpiry(req.params.expiry ?? ''));
-    const users = valid(parseUsernames(jsonBody(req), isUserId));
+    const users = valid(parseUsernames(jsonBody(req), isUserId, 'subscribe'));
     const out = await subscribeWithOffline(uid, users, expiry);
     return ok(toSubscribed(out.subscribed, out.presence));
   },
@@ -77,7 +96,7 @@ const endpoints: Record<string, Endpoint> = {
 
   async Unsubscribe(req) {
     const uid = await actingUid(req);
-    await unsubscribe(uid, valid(parseUsernames(jsonBody(req), isUserId, true)));
+    await unsubscribe(uid, valid(parseUsernames(jsonBody(req), isUserId, 'unsubscribe')));
     return ok(OK);
   },
 
@@ -101,8 +120,8 @@ const endpoints: Record<string, Endpoint> = {
 export const handler = facadeHandler(
   facadeNamed(facades, 'agora'),
   {
-    errorBody: (status, message) => agoraError(status, message, Date.now()),
-    messageOf: (e) => (e.code === 'rate_limited' ? `${M.rateLimited}: ${e.message}` : e.message),
+    errorBody: (status, message, detail) => agoraError(status, message, Date.now(), detail?.code),
+    messageOf: (e) => (e.code === 'rate_limited' ? M.rateLimited : e.message),
     internalMessage: M.internal,
     unavailableMessage: M.unavailable,
     bodyTooLarge: M.bodyTooLarge,

@@ -9,6 +9,7 @@
  * (`page`/`perPage`, `records`/`paging`/`navigation`), the `~` shorthand and
  * the error body are RingCentral's public API reference.
  */
+import type { TokenFault } from '../commons/facade.ts';
 import type { Availability, CallState, OwnPresence, Presence, PresencePatch, Visibility } from '../core/presence.ts';
 import { compatUserId } from './generic-model.ts';
 import { type RC_DND_STATUSES, RC_MAX_RECORDS, RC_PER_PAGE_DEFAULT, RC_PER_PAGE_MAX, type RC_USER_STATUSES } from './ringcentral-schemas.ts';
@@ -21,37 +22,88 @@ export const ME = '~';
 /** the path prefix of every RingCentral REST route */
 export const RC_PREFIX = '/restapi/v1.0';
 
-/** RingCentral's error codes by HTTP status (docs/compat.md lists which are RingCentral's own and which ours in its style). */
+/**
+ * RingCentral's error codes by HTTP status, for an error with no code of its
+ * own: those of RingCentral's error guide
+ * (https://developers.ringcentral.com/guide/basics/errors) for the same
+ * situation; 413 has none there (ours: CMN-101). docs/compat.md tells which
+ * code is used where.
+ */
 export const RC_ERROR_CODES: Record<number, string> = {
   400: 'CMN-101',
-  401: 'OAU-213',
-  403: 'CMN-408',
+  401: 'OAU-134',
+  403: 'CMN-401',
   404: 'CMN-102',
   413: 'CMN-101',
   429: 'CMN-301',
-  500: 'CMN-211',
-  503: 'CMN-211',
+  500: 'CMN-203',
+  503: 'CMN-201',
 };
 
-export const RC_MESSAGES = {
-  unauthorized: 'Invalid or expired access token',
-  notFound: (param: string) => `Resource for parameter [${param}] is not found`,
-  badJson: 'Request body must be a JSON object',
-  bodyTooLarge: 'Request body too large',
-  forbiddenOther: 'In order to update the presence of another extension, the token needs the presence:sys scope',
-  forbiddenList: 'In order to call this API endpoint, the token needs the presence:admin or presence:app scope',
-  department: (v: string) => `Parameter [dndStatus] value [${v}] is not supported: this service has no departments (call queues)`,
-  tooDeep: `Parameter [page] value is invalid: page × perPage may not pass ${RC_MAX_RECORDS}`,
-  rateExceeded: 'Request rate exceeded',
-  internal: 'Internal server error',
-  unavailable: 'Service temporarily unavailable, retry shortly',
+/** The codes of situations that share a status with another (the error guide's). */
+export const RC_CODES = {
+  /** 400: the body is not JSON */
+  badJson: 'CMN-103',
+  /** 400: JSON, but not a PresenceInfoRequest object */
+  badRequest: 'CMN-104',
+  /** 403: acting on another extension */
+  otherExtension: 'CMN-404',
+  /** 403: an administrator's call */
+  adminOnly: 'CMN-402',
 } as const;
 
-/** RingCentral's error body. */
-export function rcErrorBody(status: number, message: string) {
-  const errorCode = RC_ERROR_CODES[status] ?? (status >= 500 ? 'CMN-211' : 'CMN-101');
-  return { errorCode, message, errors: [{ errorCode, message }] };
+/** The error guide's messages, and ours where it has none (the body past our limit). */
+export const RC_MESSAGES = {
+  invalid: (param: string) => `Parameter [${param}] value is invalid.`,
+  notFound: (param: string) => `Resource for parameter [${param}] is not found`,
+  badJson: "JSON can't be parsed.",
+  badRequest: 'Cannot parse request',
+  bodyTooLarge: 'Request body too large',
+  forbiddenOther: 'Attempt to access another extension',
+  forbiddenList: 'Administrator permission required',
+  rateExceeded: 'Request rate exceeded',
+  internal: 'Internal Server Error',
+  unavailable: 'Service Temporary Unavailable',
+} as const;
+
+/** The error guide's 401s: each reason a token is refused has its code and message. */
+export function rcTokenRefusal(fault: TokenFault): { code: string; message: string } {
+  switch (fault) {
+    case 'missing':
+      return { code: 'OAU-134', message: 'Invalid Authorization header.' };
+    case 'malformed':
+      return { code: 'OAU-149', message: 'Unparsable access token' };
+    case 'expired':
+      return { code: 'OAU-128', message: 'Access token expired.' };
+    case 'refused':
+      return { code: 'OAU-129', message: 'Access token corrupted.' };
+  }
 }
+
+/** A 400 CMN-101 (or 404 CMN-102) names its parameter: RingCentral's `parameterName`. */
+export const parameter = (name: string) => ({ fields: { parameterName: name } });
+
+/**
+ * The parameter a failed validation of a flat object (the PUT body, the query)
+ * is about: the first field of its JSON pointer, none for the object itself.
+ */
+export const parameterOf = (errors: readonly { instancePath: string }[] | null | undefined): string | undefined =>
+  errors?.[0]?.instancePath.split('/')[1]?.replace(/~1/g, '/').replace(/~0/g, '~') || undefined;
+
+/**
+ * RingCentral's error body: `errorCode` and `message`, the `errors` list
+ * (here always the one error) and the error's fields (e.g. `parameterName`)
+ * in the error and at the top, as RingCentral's own answers show them (the
+ * guide's body; the CMN-101 example of its developer forum).
+ */
+export function rcErrorBody(status: number, message: string, detail: { code?: string; fields?: Record<string, string> } = {}) {
+  const errorCode = detail.code ?? RC_ERROR_CODES[status] ?? (status >= 500 ? 'CMN-203' : 'CMN-101');
+  const fields = detail.fields ?? {};
+  return { errorCode, message, errors: [{ errorCode, message, ...fields }], ...fields };
+}
+
+/** A request RingCentral would refuse: the message and the parameter it is about. */
+export type RcProblem = { error: string; parameter: string };
 
 // ---------- addresses ----------
 
@@ -159,8 +211,9 @@ export interface RcPlan {
  *   everyone (a friends/nobody visibility stays);
  * - ringOnMonitoredCall, pickUpCallsOnHold: accepted, not stored (always false).
  */
-export function planRcUpdate(body: RcPresenceUpdate): RcPlan | { error: string } {
-  if (body.dndStatus === 'DoNotAcceptDepartmentCalls' || body.dndStatus === 'TakeDepartmentCallsOnly') return { error: RC_MESSAGES.department(body.dndStatus) };
+export function planRcUpdate(body: RcPresenceUpdate): RcPlan | RcProblem {
+  if (body.dndStatus === 'DoNotAcceptDepartmentCalls' || body.dndStatus === 'TakeDepartmentCallsOnly')
+    return { error: RC_MESSAGES.invalid('dndStatus'), parameter: 'dndStatus' };
   const patch = (current: Availability, visibility: Visibility): PresencePatch => {
     const out: PresencePatch = {};
     const next = nextAvailability(current, body.userStatus, body.dndStatus);
@@ -185,12 +238,13 @@ function nextAvailability(current: Availability, userStatus: RcUserStatus | unde
 
 // ---------- the account-wide list: RingCentral's pages over our cursors ----------
 
-/** `?page=&perPage=` (validated as digit strings) as numbers, or the error message. */
-export function parsePaging(query: Record<string, string>): { page: number; perPage: number } | { error: string } {
+/** `?page=&perPage=` (validated as digit strings) as numbers, or the error message and the parameter it is about. */
+export function parsePaging(query: Record<string, string>): { page: number; perPage: number } | RcProblem {
   const page = query.page === undefined ? 1 : Number(query.page);
   const perPage = query.perPage === undefined ? RC_PER_PAGE_DEFAULT : Number(query.perPage);
-  if (perPage > RC_PER_PAGE_MAX) return { error: `Parameter [perPage] value is invalid: at most ${RC_PER_PAGE_MAX}` };
-  if (page * perPage > RC_MAX_RECORDS) return { error: RC_MESSAGES.tooDeep };
+  // perPage at most RC_PER_PAGE_MAX; page × perPage at most RC_MAX_RECORDS (docs/compat.md)
+  if (perPage > RC_PER_PAGE_MAX) return { error: RC_MESSAGES.invalid('perPage'), parameter: 'perPage' };
+  if (page * perPage > RC_MAX_RECORDS) return { error: RC_MESSAGES.invalid('page'), parameter: 'page' };
   return { page, perPage };
 }
 

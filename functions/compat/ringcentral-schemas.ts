@@ -104,7 +104,13 @@ export const rcAccountPresence: Schema = {
   additionalProperties: false,
 };
 
-/** RingCentral's error body: `{"errorCode", "message", "errors": [{"errorCode", "message"}]}`. */
+/** the parameter a CMN-101 / CMN-102 is about (RingCentral's error guide: `parameterName`) */
+const parameterName: Schema = { type: 'string', minLength: 1 };
+
+/**
+ * RingCentral's error body (its error guide, developers.ringcentral.com/guide/basics/errors):
+ * `{"errorCode", "message", "errors": [{"errorCode", "message", "parameterName"?}], "parameterName"?}`.
+ */
 export const rcError: Schema = {
   type: 'object',
   properties: {
@@ -115,11 +121,12 @@ export const rcError: Schema = {
       minItems: 1,
       items: {
         type: 'object',
-        properties: { errorCode: { type: 'string', minLength: 1 }, message: { type: 'string', minLength: 1 } },
+        properties: { errorCode: { type: 'string', minLength: 1 }, message: { type: 'string', minLength: 1 }, parameterName },
         required: ['errorCode', 'message'],
         additionalProperties: false,
       },
     },
+    parameterName,
   },
   required: ['errorCode', 'message', 'errors'],
   additionalProperties: false,

@@ -9,8 +9,10 @@
  * the facade is the contract's change: pushed to our WebSocket subscribers.
  */
 import { describe, expect, it } from 'vitest';
+import { AGORA_MESSAGES } from '../../functions/compat/agora-model.ts';
 import { agoraErrorBody, agoraOk, agoraPresenceList, agoraSubList, agoraSubscribedList } from '../../functions/compat/agora-schemas.ts';
-import { eventually, isPushOf, type RawReply, sendRaw, token, useStack } from '../support/e2e.ts';
+import { signHs256 } from '../../functions/core/jwt.ts';
+import { eventually, isPushOf, type RawReply, SECRET, sendRaw, token, useStack } from '../support/e2e.ts';
 import { problemWith } from '../support/schema-check.ts';
 
 // ---------------------------------------------------------------- the document's examples (fixtures)
@@ -115,10 +117,23 @@ function expectShape(actual: Record<string, unknown>, documented: Record<string,
 }
 const secondsNear = (s: string, ms: number, slackS: number) => Math.abs(Number(s) - ms / 1000) <= slackS;
 
-function expectAgoraError(r: Reply, status: number, error: string): void {
+/** the `exception` of each `error` code (Hyphenate's examples for the first three; ours for the others) */
+const EXCEPTION: Record<string, string> = {
+  illegal_argument: 'java.lang.IllegalArgumentException',
+  json_parse: 'org.codehaus.jackson.JsonParseException',
+  auth_bad_access_token: 'org.apache.usergrid.rest.exceptions.SecurityException',
+  unauthorized: 'EasemobSecurityException',
+  forbidden_op: 'EasemobForbiddenOpException',
+  'Request Entity Too Large': 'EasemobRequestEntityTooLargeException',
+};
+
+/** Agora's error body, field by field: the status, the `error` code and its exception, the description when given, timestamp (ms) and duration 0. */
+function expectAgoraError(r: Reply, status: number, error: string, description?: string): void {
   expect(r.status, JSON.stringify(r.body)).toBe(status);
   expect(problemWith(agoraErrorBody, r.body)).toBeNull();
-  expect(r.body.error).toBe(error);
+  expect(r.body.error, JSON.stringify(r.body)).toBe(error);
+  expect(r.body.exception).toBe(EXCEPTION[error]);
+  if (description !== undefined) expect(r.body.error_description).toBe(description);
   expect(r.body.duration).toBe(0);
   expect(Math.abs(r.body.timestamp - Date.now())).toBeLessThan(60_000);
 }
@@ -193,16 +208,21 @@ describe("the page's examples, replayed", () => {
 // ---------------------------------------------------------------- tokens
 
 describe('tokens: a user acts on its own uid, an app token on any', () => {
-  it("no token or a bad one: 401; a user token on another uid: 403; all in Agora's error shape, changing nothing", async () => {
-    expectAgoraError(await send('POST', `${BASE}/users/t1/presence`, null, '{"usernames":["t2"]}'), 401, 'unauthorized');
-    expectAgoraError(await send('POST', `${BASE}/users/t1/presence`, 'not-a-jwt', '{"usernames":["t2"]}'), 401, 'unauthorized');
-    expectAgoraError(await send('POST', `${BASE}/users/t1/presence`, token('t1', undefined, -10), '{"usernames":["t2"]}'), 401, 'unauthorized');
-    expectAgoraError(await send('POST', `${BASE}/users/t2/presence/android/1`, token('t1'), '{"ext":"x"}'), 403, 'forbidden_op');
-    expectAgoraError(await send('POST', `${BASE}/users/t2/presence/60`, token('t1'), '{"usernames":["t3"]}'), 403, 'forbidden_op');
+  it("no token or a bad one: 401 with Agora's code and message for each; a user token on another uid: 403; all in Agora's error shape, changing nothing", async () => {
+    const statuses = (auth: string | null) => send('POST', `${BASE}/users/t1/presence`, auth, '{"usernames":["t2"]}');
+    const expired = 'Unable to authenticate due to expired access token.';
+    expectAgoraError(await statuses(null), 401, 'unauthorized', expired);
+    expectAgoraError(await statuses(token('t1', undefined, -10)), 401, 'unauthorized', expired);
+    expectAgoraError(await statuses('not-a-jwt'), 401, 'auth_bad_access_token', 'Unable to authenticate due to corrupt access token.');
+    const foreign = signHs256({ sub: 't1', exp: Math.floor(Date.now() / 1000) + 600 }, `not-${SECRET}`);
+    expectAgoraError(await statuses(foreign), 401, 'auth_bad_access_token', 'Unable to authenticate.');
+    expectAgoraError(await send('POST', `${BASE}/users/t2/presence/android/1`, token('t1'), '{"ext":"x"}'), 403, 'forbidden_op', AGORA_MESSAGES.forbidden);
+    expectAgoraError(await send('POST', `${BASE}/users/t2/presence/60`, token('t1'), '{"usernames":["t3"]}'), 403, 'forbidden_op', AGORA_MESSAGES.forbidden);
     expectAgoraError(
       await send('GET', `${BASE}/users/t2/presence/sublist?pageNum=1&pageSize=10`, token('t1', 'presence:admin'), undefined),
       403,
       'forbidden_op',
+      AGORA_MESSAGES.forbidden,
     );
     // nothing changed: t2 has no device, no subscription
     expect((await fx.call('GET', '/v1/users/t2/presence', token('t1'))).body).toMatchObject({ status: 'offline', devices: [] });
@@ -225,23 +245,28 @@ describe('tokens: a user acts on its own uid, an app token on any', () => {
 // ---------------------------------------------------------------- bad input
 
 describe("bad input: 400 in Agora's shape, nothing changed", () => {
-  it('every documented limit and field', async () => {
+  it("every documented limit and field: Agora's code, and its message where its page has one for the case", async () => {
     const u = 'bad-1';
     const auth = token(u);
-    const hundredOne = JSON.stringify({ usernames: Array.from({ length: 101 }, (_, i) => `u${i}`) });
-    const cases: [string, string, string | undefined][] = [
+    const hundredOne = Array.from({ length: 101 }, (_, i) => `u${i}`);
+    const many = JSON.stringify({ usernames: hundredOne });
+    /** method, path, body; the error code and the message Agora's page gives for the case (ours otherwise: not compared) */
+    const cases: [string, string, string | undefined, string?, string?][] = [
       ['POST', `${BASE}/users/${u}/presence/0`, '{"usernames":["x"]}'],
       ['POST', `${BASE}/users/${u}/presence/2592001`, '{"usernames":["x"]}'],
       ['POST', `${BASE}/users/${u}/presence/abc`, '{"usernames":["x"]}'],
-      ['POST', `${BASE}/users/${u}/presence/60`, hundredOne],
+      ['POST', `${BASE}/users/${u}/presence/60`, many, 'illegal_argument', 'too many sub presence'],
       ['POST', `${BASE}/users/${u}/presence/60`, '{"usernames":[]}'],
       ['POST', `${BASE}/users/${u}/presence/60`, '["x"]'],
-      ['POST', `${BASE}/users/${u}/presence`, hundredOne],
+      ['POST', `${BASE}/users/${u}/presence`, many, 'illegal_argument', 'too many get presences'],
       ['POST', `${BASE}/users/${u}/presence`, '{"usernames":["a b"]}'],
-      ['POST', `${BASE}/users/${u}/presence`, '{not json'],
+      ['POST', `${BASE}/users/${u}/presence`, '{not json', 'json_parse', 'Unexpected character.'],
+      ['POST', `${BASE}/users/${u}/presence/60`, '{"usernames":', 'json_parse', 'Unexpected character.'],
       ['DELETE', `${BASE}/users/${u}/presence`, '{}'],
+      ['DELETE', `${BASE}/users/${u}/presence`, JSON.stringify(hundredOne), 'illegal_argument', 'too many unsub presences'],
+      ['DELETE', `${BASE}/users/${u}/presence`, many, 'illegal_argument', 'too many unsub presences'],
       ['POST', `${BASE}/users/${u}/presence/android/1`, undefined],
-      ['POST', `${BASE}/users/${u}/presence/android/1`, JSON.stringify({ ext: 'x'.repeat(65) })],
+      ['POST', `${BASE}/users/${u}/presence/android/1`, JSON.stringify({ ext: 'x'.repeat(65) }), 'illegal_argument', 'ext is too big'],
       ['POST', `${BASE}/users/${u}/presence/android/1`, '{"ext":5}'],
       ['POST', `${BASE}/users/${u}/presence/bad%20resource/1`, '{"ext":""}'],
       ['POST', `${BASE}/users/${u}/presence/android/${'s'.repeat(65)}`, '{"ext":""}'],
@@ -249,11 +274,18 @@ describe("bad input: 400 in Agora's shape, nothing changed", () => {
       ['GET', `${BASE}/users/${u}/presence/sublist?pageNum=1&pageSize=0`, undefined],
       ['GET', `${BASE}/users/${u}/presence/sublist`, undefined],
     ];
-    for (const [method, path, body] of cases) {
+    for (const [method, path, body, error = 'illegal_argument', description] of cases) {
       const r = await send(method, path, auth, body);
       expect(r.status, `${method} ${path} ${body}: ${JSON.stringify(r.body)}`).toBe(400);
-      expectAgoraError(r, 400, 'illegal_argument');
+      expectAgoraError(r, 400, error, description);
     }
+    // past the contract's 64 KB body limit: Agora's 413
+    expectAgoraError(
+      await send('POST', `${BASE}/users/${u}/presence/android/1`, auth, JSON.stringify({ ext: 'x', pad: 'y'.repeat(70_000) })),
+      413,
+      'Request Entity Too Large',
+      'Request Entity Too Large.',
+    );
     expect((await fx.call('GET', '/v1/me/presence', auth)).body).toMatchObject({ status: 'offline', devices: [], customStatus: null });
     expect((await fx.call('GET', '/v1/me/subscriptions', auth)).body).toMatchObject({ total: 0 });
   });

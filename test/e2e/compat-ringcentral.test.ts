@@ -30,11 +30,20 @@ const APP = token('app-backend', 'presence:app');
 
 const typeOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
-function expectRcError(r: Reply, status: number, errorCode: string) {
+/**
+ * RingCentral's error body, field by field: the status, `errorCode`, the
+ * message (the error guide's for the code, where given), the one error of
+ * `errors` and `parameterName` in it and at the top exactly when the error is
+ * about a parameter.
+ */
+function expectRcError(r: Reply, status: number, errorCode: string, message?: string, parameterName?: string) {
   expect(r.status, JSON.stringify(r.body)).toBe(status);
   expect(problemWith(rcError, r.body)).toBeNull();
-  expect(r.body.errorCode).toBe(errorCode);
-  expect(r.body.errors[0]).toEqual({ errorCode, message: r.body.message });
+  expect(r.body.errorCode, JSON.stringify(r.body)).toBe(errorCode);
+  if (message !== undefined) expect(r.body.message).toBe(message);
+  const fields = parameterName === undefined ? {} : { parameterName };
+  expect(r.body.errors).toEqual([{ errorCode, message: r.body.message, ...fields }]);
+  expect(r.body.parameterName).toBe(parameterName);
 }
 
 describe("the seed document's sample response", () => {
@@ -142,7 +151,7 @@ describe('PUT: round trips onto the contract', () => {
   it('another extension: 403 without presence:sys (nothing changes); with presence:sys the PUT applies', async () => {
     const user = 'rc-target';
     await fx.call('PUT', '/v1/me/devices/desk', token(user), { status: 'online' });
-    expectRcError(await put('rc-other', { userStatus: 'Busy' }, user), 403, 'CMN-408');
+    expectRcError(await put('rc-other', { userStatus: 'Busy' }, user), 403, 'CMN-404', 'Attempt to access another extension');
     expect((await fx.call('GET', '/v1/me/presence', token(user))).body).toMatchObject({ availability: 'auto' });
     const r = await send('PUT', P(user), { auth: token('sys-1', 'presence:sys'), body: '{"userStatus":"Busy"}' });
     expect(r.status).toBe(200);
@@ -179,10 +188,23 @@ describe('the account-wide list, by page', () => {
   it('presence:admin opens it too; a user token is 403, a bad page or perPage 400, another account 404', async () => {
     expect((await send('GET', LIST(), { auth: token('ops', 'presence:admin') })).status).toBe(200);
     expect((await send('GET', LIST(), { auth: token('ops', 'presence:admin') })).body.paging).toEqual(expect.objectContaining({ page: 1, perPage: 100 }));
-    expectRcError(await send('GET', LIST(), { auth: token('rc-user') }), 403, 'CMN-408');
-    for (const q of ['?page=0', '?page=x', '?perPage=-1', '?perPage=1001', '?page=100&perPage=100'])
-      expectRcError(await send('GET', LIST(q), { auth: APP }), 400, 'CMN-101');
-    expectRcError(await send('GET', '/restapi/v1.0/account/12345/presence', { auth: APP }), 404, 'CMN-102');
+    expectRcError(await send('GET', LIST(), { auth: token('rc-user') }), 403, 'CMN-402', 'Administrator permission required');
+    for (const [q, param] of [
+      ['?page=0', 'page'],
+      ['?page=x', 'page'],
+      ['?perPage=-1', 'perPage'],
+      ['?perPage=1001', 'perPage'],
+      ['?page=100&perPage=100', 'page'],
+      ['?detailedTelephonyState=yes', 'detailedTelephonyState'],
+    ] as const)
+      expectRcError(await send('GET', LIST(q), { auth: APP }), 400, 'CMN-101', `Parameter [${param}] value is invalid.`, param);
+    expectRcError(
+      await send('GET', '/restapi/v1.0/account/12345/presence', { auth: APP }),
+      404,
+      'CMN-102',
+      'Resource for parameter [accountId] is not found',
+      'accountId',
+    );
   });
 });
 
@@ -190,45 +212,59 @@ describe("errors in RingCentral's shape", () => {
   const now = () => Math.floor(Date.now() / 1000);
   const BAD = [null, 'garbage', signHs256({ sub: 'x1', exp: now() - 60 }, SECRET), signHs256({ sub: 'x1', exp: now() + 600 }, 'other')];
 
-  it('401 OAU-213 for no, a garbage, an expired or a foreign token on every route', async () => {
-    for (const auth of BAD)
+  it("401 with the error guide's code and message for no, a garbage, an expired or a foreign token, on every route, with WWW-Authenticate", async () => {
+    const expected: [string, string][] = [
+      ['OAU-134', 'Invalid Authorization header.'],
+      ['OAU-149', 'Unparsable access token'],
+      ['OAU-128', 'Access token expired.'],
+      ['OAU-129', 'Access token corrupted.'],
+    ];
+    for (const [i, auth] of BAD.entries())
       for (const [m, p] of [
         ['GET', P('~')],
         ['PUT', P('~')],
         ['GET', LIST()],
       ] as const) {
         const r = await send(m, p, { auth, body: m === 'PUT' ? '{}' : undefined });
-        expectRcError(r, 401, 'OAU-213');
-        expect(r.body.message).toBe(RC_MESSAGES.unauthorized);
+        const [code, message] = expected[i] as [string, string];
+        expectRcError(r, 401, code, message);
+        expect(r.headers.get('www-authenticate')).toBe('Bearer');
       }
   });
 
-  it('400 CMN-101 for bad bodies and the department dndStatus values; nothing changes', async () => {
+  it('400 for bad bodies: CMN-103 not JSON, CMN-104 not an object, CMN-101 naming the parameter (the department dndStatus values too); nothing changes', async () => {
     const user = 'rc-bad';
     await fx.call('PUT', '/v1/me/devices/desk', token(user), { status: 'online' });
     const before = (await fx.call('GET', '/v1/me/presence', token(user))).body;
-    for (const body of [
-      'not json',
-      '[]',
-      '"x"',
-      '{"userStatus":"Away"}',
-      '{"dndStatus":"DoNotAcceptDepartmentCalls"}',
-      '{"dndStatus":"TakeDepartmentCallsOnly"}',
-      '{"message":5}',
-      `{"message":"${'x'.repeat(65)}"}`,
-      '{"allowSeeMyPresence":"yes"}',
+    const put = (body: string) => send('PUT', P('~'), { auth: token(user), body });
+    expectRcError(await put('not json'), 400, 'CMN-103', "JSON can't be parsed.");
+    expectRcError(await put('{"userStatus":'), 400, 'CMN-103', "JSON can't be parsed.");
+    for (const body of ['[]', '"x"', '5']) expectRcError(await put(body), 400, 'CMN-104', 'Cannot parse request');
+    for (const [body, param] of [
+      ['{"userStatus":"Away"}', 'userStatus'],
+      ['{"dndStatus":"DoNotAcceptDepartmentCalls"}', 'dndStatus'],
+      ['{"dndStatus":"TakeDepartmentCallsOnly"}', 'dndStatus'],
+      ['{"message":5}', 'message'],
+      [`{"message":"${'x'.repeat(65)}"}`, 'message'],
+      ['{"allowSeeMyPresence":"yes"}', 'allowSeeMyPresence'],
     ])
-      expectRcError(await send('PUT', P('~'), { auth: token(user), body }), 400, 'CMN-101');
+      expectRcError(await put(body as string), 400, 'CMN-101', `Parameter [${param}] value is invalid.`, param);
     expect((await fx.call('GET', '/v1/me/presence', token(user))).body.version).toBe(before.version);
   });
 
-  it('404 CMN-102: another account, an extension never seen, an id that names nobody', async () => {
-    expectRcError(await send('GET', P('~', '42'), { auth: token('rc-x') }), 404, 'CMN-102');
-    expectRcError(await get('rc-x', 'rc-never-seen'), 404, 'CMN-102');
-    expectRcError(await get('rc-x', 'a%23b'), 404, 'CMN-102');
+  it('404 CMN-102 naming the parameter: another account, an extension never seen, an id that names nobody', async () => {
+    const notFound = (param: string) => `Resource for parameter [${param}] is not found`;
+    expectRcError(await send('GET', P('~', '42'), { auth: token('rc-x') }), 404, 'CMN-102', notFound('accountId'), 'accountId');
+    expectRcError(await get('rc-x', 'rc-never-seen'), 404, 'CMN-102', notFound('extensionId'), 'extensionId');
+    expectRcError(await get('rc-x', 'a%23b'), 404, 'CMN-102', notFound('extensionId'), 'extensionId');
   });
 
-  it('413 past 64 KB', async () => {
-    expectRcError(await send('PUT', P('~'), { auth: token('rc-big'), body: JSON.stringify({ message: 'x', pad: 'y'.repeat(70_000) }) }), 413, 'CMN-101');
+  it('413 past 64 KB (the guide has no code for it: CMN-101, our message)', async () => {
+    expectRcError(
+      await send('PUT', P('~'), { auth: token('rc-big'), body: JSON.stringify({ message: 'x', pad: 'y'.repeat(70_000) }) }),
+      413,
+      'CMN-101',
+      RC_MESSAGES.bodyTooLarge,
+    );
   });
 });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   AGORA_LIMITS,
   agoraError,
+  agoraTokenRefusal,
   deviceOfResource,
   deviceStatusString,
   parseExpiry,
@@ -45,18 +46,22 @@ const device = (name: string, status: 'online' | 'away' | 'busy' | 'dnd', ext: s
 });
 
 describe('requests', () => {
-  it('usernames: 1-100 user ids, duplicates once; unsubscribe also takes users and a bare array', () => {
+  it("usernames: 1-100 user ids, duplicates once; unsubscribe also takes users and a bare array; more than 100 is each call's message on Agora's page", () => {
     expect(parseUsernames({ usernames: ['c2', 'c3', 'c2'] }, isUserId)).toEqual(['c2', 'c3']);
     expect(parseUsernames(['c1'], isUserId)).toHaveProperty('error');
-    expect(parseUsernames(['c1'], isUserId, true)).toEqual(['c1']);
-    expect(parseUsernames({ users: ['c1'] }, isUserId, true)).toEqual(['c1']);
+    expect(parseUsernames(['c1'], isUserId, 'subscribe')).toHaveProperty('error');
+    expect(parseUsernames(['c1'], isUserId, 'unsubscribe')).toEqual(['c1']);
+    expect(parseUsernames({ users: ['c1'] }, isUserId, 'unsubscribe')).toEqual(['c1']);
     expect(parseUsernames({ users: ['c1'] }, isUserId)).toHaveProperty('error');
     expect(parseUsernames({ usernames: [] }, isUserId)).toHaveProperty('error');
     expect(parseUsernames({ usernames: ['a b'] }, isUserId)).toHaveProperty('error');
     expect(parseUsernames({ usernames: [1] }, isUserId)).toHaveProperty('error');
     expect(parseUsernames(undefined, isUserId)).toHaveProperty('error');
     const many = Array.from({ length: 101 }, (_, i) => `u${i}`);
-    expect(parseUsernames({ usernames: many }, isUserId)).toMatchObject({ error: expect.stringMatching(/at most 100/) });
+    expect(parseUsernames({ usernames: many }, isUserId)).toEqual({ error: 'too many get presences' });
+    expect(parseUsernames({ usernames: many }, isUserId, 'subscribe')).toEqual({ error: 'too many sub presence' });
+    expect(parseUsernames({ usernames: many }, isUserId, 'unsubscribe')).toEqual({ error: 'too many unsub presences' });
+    expect(parseUsernames(many, isUserId, 'unsubscribe')).toEqual({ error: 'too many unsub presences' });
     expect(parseUsernames({ usernames: many.slice(0, 100) }, isUserId)).toHaveLength(100);
   });
 
@@ -84,8 +89,10 @@ describe('requests', () => {
   it('ext: required, at most 64 bytes, the customStatus ("" clears it)', () => {
     expect(parseExt({ ext: '123' })).toEqual({ customStatus: '123' });
     expect(parseExt({ ext: '' })).toEqual({ customStatus: null });
-    expect(parseExt({ ext: 'é'.repeat(33) })).toHaveProperty('error');
-    expect(parseExt({ ext: '\u0001'.repeat(60) })).toHaveProperty('error');
+    expect(parseExt({ ext: 'é'.repeat(32) })).toEqual({ customStatus: 'é'.repeat(32) });
+    // past 64 bytes, or past 256 bytes as JSON: Agora's "ext is too big"
+    expect(parseExt({ ext: 'é'.repeat(33) })).toEqual({ error: 'ext is too big' });
+    expect(parseExt({ ext: '\u0001'.repeat(60) })).toEqual({ error: 'ext is too big' });
     for (const bad of [undefined, {}, { ext: 1 }, ['x'], 'x']) expect(parseExt(bad)).toHaveProperty('error');
   });
 
@@ -155,18 +162,36 @@ describe('responses', () => {
     });
   });
 
-  it("errors: Agora's REST error body", () => {
-    expect(agoraError(401, 'no token', 5)).toEqual({
+  it("errors: Agora's REST error body, the error code by status (or the situation's own), its exception", () => {
+    expect(agoraError(401, 'Unable to authenticate due to expired access token.', 5)).toEqual({
       error: 'unauthorized',
       exception: 'EasemobSecurityException',
       timestamp: 5,
       duration: 0,
-      error_description: 'no token',
+      error_description: 'Unable to authenticate due to expired access token.',
     });
-    expect(agoraError(400, 'x', 5).error).toBe('illegal_argument');
-    expect(agoraError(403, 'x', 5).error).toBe('forbidden_op');
-    expect(agoraError(429, 'x', 5).error).toBe('reach_limit');
-    expect(agoraError(500, 'x', 5).error).toBe('internal_server_error');
+    const codes = (status: number, code?: string) => {
+      const { error, exception } = agoraError(status, 'x', 5, code);
+      return [error, exception];
+    };
+    expect(codes(400)).toEqual(['illegal_argument', 'java.lang.IllegalArgumentException']);
+    expect(codes(400, 'json_parse')).toEqual(['json_parse', 'org.codehaus.jackson.JsonParseException']);
+    expect(codes(401, 'auth_bad_access_token')).toEqual(['auth_bad_access_token', 'org.apache.usergrid.rest.exceptions.SecurityException']);
+    expect(codes(403)).toEqual(['forbidden_op', 'EasemobForbiddenOpException']);
+    expect(codes(404)).toEqual(['service_resource_not_found', 'EasemobResourceNotFoundException']);
+    expect(codes(413)).toEqual(['Request Entity Too Large', 'EasemobRequestEntityTooLargeException']);
+    expect(codes(429)).toEqual(['reach_limit', 'EasemobRateLimitException']);
+    expect(codes(500)).toEqual(['internal_server_error', 'EasemobServerException']);
+    expect(codes(503)).toEqual(['service_unavailable', 'EasemobServiceUnavailableException']);
+    expect(codes(418)).toEqual(['illegal_argument', 'java.lang.IllegalArgumentException']);
+  });
+
+  it("401: Agora's code and message for each reason a token is refused", () => {
+    const expired = { code: 'unauthorized', message: 'Unable to authenticate due to expired access token.' };
+    expect(agoraTokenRefusal('missing')).toEqual(expired);
+    expect(agoraTokenRefusal('expired')).toEqual(expired);
+    expect(agoraTokenRefusal('malformed')).toEqual({ code: 'auth_bad_access_token', message: 'Unable to authenticate due to corrupt access token.' });
+    expect(agoraTokenRefusal('refused')).toEqual({ code: 'auth_bad_access_token', message: 'Unable to authenticate.' });
   });
 });
 

@@ -7,11 +7,14 @@ import {
   dndStatusOf,
   originOf,
   type PageReader,
+  parameter,
+  parameterOf,
   parsePaging,
   planRcUpdate,
   presenceStatusOf,
   RC_MESSAGES,
   rcErrorBody,
+  rcTokenRefusal,
   readPage,
   targetOf,
   toAccountPresence,
@@ -126,8 +129,9 @@ describe('PUT body → the contract', () => {
   });
 
   it('the department dndStatus values have no counterpart: an error', () => {
-    expect(planRcUpdate({ dndStatus: 'DoNotAcceptDepartmentCalls' })).toEqual({ error: RC_MESSAGES.department('DoNotAcceptDepartmentCalls') });
-    expect(planRcUpdate({ dndStatus: 'TakeDepartmentCallsOnly' })).toHaveProperty('error');
+    const invalid = { error: 'Parameter [dndStatus] value is invalid.', parameter: 'dndStatus' };
+    expect(planRcUpdate({ dndStatus: 'DoNotAcceptDepartmentCalls' })).toEqual(invalid);
+    expect(planRcUpdate({ dndStatus: 'TakeDepartmentCallsOnly' })).toEqual(invalid);
   });
 });
 
@@ -143,14 +147,48 @@ describe('addresses and errors', () => {
     expect(targetOf('42', 'me')).toBe('42');
   });
 
-  it("RingCentral's error body, with the code by status", () => {
-    const body = rcErrorBody(404, RC_MESSAGES.notFound('extensionId'));
-    expect(body).toEqual({
+  it("RingCentral's error body: the code by status (or the situation's own), parameterName in the error and at the top", () => {
+    expect(rcErrorBody(404, RC_MESSAGES.notFound('extensionId'), parameter('extensionId'))).toEqual({
       errorCode: 'CMN-102',
       message: 'Resource for parameter [extensionId] is not found',
-      errors: [{ errorCode: 'CMN-102', message: 'Resource for parameter [extensionId] is not found' }],
+      errors: [{ errorCode: 'CMN-102', message: 'Resource for parameter [extensionId] is not found', parameterName: 'extensionId' }],
+      parameterName: 'extensionId',
     });
+    expect(rcErrorBody(400, RC_MESSAGES.badJson, { code: 'CMN-103' })).toEqual({
+      errorCode: 'CMN-103',
+      message: "JSON can't be parsed.",
+      errors: [{ errorCode: 'CMN-103', message: "JSON can't be parsed." }],
+    });
+    const codeOf = (status: number) => rcErrorBody(status, 'x').errorCode;
+    expect([400, 401, 403, 404, 413, 429, 500, 503, 418, 502].map(codeOf)).toEqual([
+      'CMN-101',
+      'OAU-134',
+      'CMN-401',
+      'CMN-102',
+      'CMN-101',
+      'CMN-301',
+      'CMN-203',
+      'CMN-201',
+      'CMN-101',
+      'CMN-203',
+    ]);
     for (const s of [400, 401, 403, 404, 413, 429, 500, 503, 418]) expect(problemWith(rcError, rcErrorBody(s, 'x'))).toBeNull();
+    expect(problemWith(rcError, rcErrorBody(400, RC_MESSAGES.invalid('page'), parameter('page')))).toBeNull();
+  });
+
+  it("401: the error guide's code and message for each reason a token is refused", () => {
+    expect(rcTokenRefusal('missing')).toEqual({ code: 'OAU-134', message: 'Invalid Authorization header.' });
+    expect(rcTokenRefusal('malformed')).toEqual({ code: 'OAU-149', message: 'Unparsable access token' });
+    expect(rcTokenRefusal('expired')).toEqual({ code: 'OAU-128', message: 'Access token expired.' });
+    expect(rcTokenRefusal('refused')).toEqual({ code: 'OAU-129', message: 'Access token corrupted.' });
+  });
+
+  it('the parameter a failed validation is about: the first field of its JSON pointer', () => {
+    expect(parameterOf([{ instancePath: '/userStatus' }])).toBe('userStatus');
+    expect(parameterOf([{ instancePath: '/a~1b/0' }])).toBe('a/b');
+    expect(parameterOf([{ instancePath: '' }])).toBeUndefined();
+    expect(parameterOf([])).toBeUndefined();
+    expect(parameterOf(null)).toBeUndefined();
   });
 });
 
@@ -158,8 +196,8 @@ describe('the account-wide list: pages over our cursors', () => {
   it('page and perPage: defaults 1 and 100, perPage at most 1000, page × perPage at most 5000', () => {
     expect(parsePaging({})).toEqual({ page: 1, perPage: 100 });
     expect(parsePaging({ page: '3', perPage: '20' })).toEqual({ page: 3, perPage: 20 });
-    expect(parsePaging({ perPage: '1001' })).toHaveProperty('error');
-    expect(parsePaging({ page: '51', perPage: '100' })).toEqual({ error: RC_MESSAGES.tooDeep });
+    expect(parsePaging({ perPage: '1001' })).toEqual({ error: 'Parameter [perPage] value is invalid.', parameter: 'perPage' });
+    expect(parsePaging({ page: '51', perPage: '100' })).toEqual({ error: 'Parameter [page] value is invalid.', parameter: 'page' });
     expect(parsePaging({ page: '50', perPage: '100' })).toEqual({ page: 50, perPage: 100 });
   });
 
