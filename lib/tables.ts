@@ -1,7 +1,7 @@
 /**
  * Table definitions, shared by the CDK stack and the local stack (which
  * creates the same tables in DynamoDB Local). Key shapes live in
- * functions/commons/store.ts; this file only names attributes and indexes.
+ * functions/commons/store/keys.ts; this file only names attributes and indexes.
  */
 export interface IndexDef {
   /** named after the access pattern it serves */

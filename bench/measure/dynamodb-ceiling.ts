@@ -69,7 +69,7 @@ export async function dynamodbCeiling(stack: Stack, pids: Pids, mix: Record<stri
   const presenceItems = await copyTable(stack, 'Presence', P);
   const graphItems = await copyTable(stack, 'Graph', G);
   const graph = (await stack.client.send(new DescribeTableCommand({ TableName: G }))).Table;
-  // the watchers index: the one keyed by gpk (store.ts: W#<target> → who watches the target)
+  // the watchers index: the one keyed by gpk (store/keys.ts: W#<target> → who watches the target)
   const watchIndex = graph?.GlobalSecondaryIndexes?.find((g) => g.KeySchema?.some((k) => k.AttributeName === 'gpk' && k.KeyType === 'HASH'))?.IndexName;
   const states = new Map(presenceItems.filter((i) => i.sk?.S === 'STATE').map((i) => [i.pk?.S as string, i]));
   const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)] as T;
