@@ -26,6 +26,7 @@ import {
   TrimmedDataAccessException,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { lean } from '../functions/commons/sdk.ts';
 import { matchesAny } from './filter.ts';
 
 export interface StreamPollerOptions {
@@ -110,13 +111,15 @@ export class StreamPoller {
   readonly recentBatches: DynamoDBStreamEvent[] = [];
 
   constructor(private readonly opts: StreamPollerOptions) {
-    const streams = new DynamoDBStreamsClient({
-      endpoint: opts.endpoint,
-      region: 'local',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      // resolved once per command class (as the functions' clients: functions/commons/dynamo-doc.ts)
-      cacheMiddleware: true,
-    });
+    const streams = lean(
+      new DynamoDBStreamsClient({
+        endpoint: opts.endpoint,
+        region: 'local',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        // resolved once per command class (as the functions' clients: functions/commons/dynamo-doc.ts)
+        cacheMiddleware: true,
+      }),
+    );
     // every stream read is made as the event source mapping makes it (with the function's role, when asked)
     const asFunction = opts.asFunction;
     this.streams = asFunction

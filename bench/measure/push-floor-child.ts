@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { WebSocketServer } from 'ws';
+import { lean } from '../../functions/commons/sdk.ts';
 
 const [mode, file] = process.argv.slice(2);
 const cfg = JSON.parse(readFileSync(file as string, 'utf8')) as {
@@ -48,14 +49,16 @@ async function measure(loop: () => Promise<{ messages: number; failed?: number }
 }
 
 if (mode === 'post') {
-  // as functions/commons/clients.ts makes it: one attempt per send, the middleware stack resolved once
-  const client = new ApiGatewayManagementApiClient({
-    endpoint: cfg.endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
-    cacheMiddleware: true,
-  });
+  // as functions/commons/clients.ts makes it: one attempt per send, the middleware stack resolved once, no logger middleware
+  const client = lean(
+    new ApiGatewayManagementApiClient({
+      endpoint: cfg.endpoint,
+      region: 'local',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 1,
+      cacheMiddleware: true,
+    }),
+  );
   const ids = cfg.connectionIds ?? [];
   const round = async (targets = ids) => {
     let ok = 0;

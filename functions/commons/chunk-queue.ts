@@ -6,9 +6,10 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { config } from './config.ts';
 import type { ChunkQueue, FanoutChunk } from './fanout.ts';
+import { lean } from './sdk.ts';
 
 /** the queue's client (undefined without FANOUT_QUEUE_URL) */
-export const sqs = config.fanoutQueueUrl ? new SQSClient({ cacheMiddleware: true }) : undefined;
+export const sqs = config.fanoutQueueUrl ? lean(new SQSClient({ cacheMiddleware: true })) : undefined;
 
 const toSqs: ChunkQueue = async (chunks, delaySeconds) => {
   for (let i = 0; i < chunks.length; i += 10) {

@@ -8,10 +8,10 @@
  * PushesThrottled, PushesRequeued (and PushesRejected, PushesGivenUp) and
  * NotifyLag, from the state's write to the chunk's last post.
  */
-import { DeleteConnectionCommand, GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { encodePush, isPushFormat } from '../compat/push-formats.ts';
 import { iso, type Presence, pushFor, type UserState } from '../core/presence.ts';
-import { connections } from './clients.ts';
+import { connections, postToConnection } from './clients.ts';
 import { config } from './config.ts';
 import { logger } from './logger.ts';
 import { mapLimit } from './map-limit.ts';
@@ -275,11 +275,11 @@ export async function deliverChunk(chunk: FanoutChunk, queue?: ChunkQueue): Prom
 async function post(d: Delivery, tally: { throttled: number }): Promise<'posted' | 'gone' | 'failed' | 'rejected'> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await connections().send(new PostToConnectionCommand({ ConnectionId: d.connectionId, Data: d.payload }));
+      await postToConnection(d.connectionId, d.payload);
       return 'posted';
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (err instanceof GoneException || status === 410) {
+      if (status === 410) {
         await disconnect(d.userId, d.connectionId).catch((e) => logger.warn('stale connection cleanup failed', { error: e }));
         return 'gone';
       }

@@ -6,14 +6,13 @@
  * or is refused, by posting the reply through @connections: a heartbeat
  * without `requestId` costs one billed message, not two.
  */
-import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import middy from '@middy/core';
 import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { ApiError, badRequest, toApiError } from '../core/errors.ts';
 import { fitPresences, type Presence } from '../core/presence.ts';
 import { LIMITS } from '../core/schemas.ts';
 import { type Validator, validate } from '../core/validate.ts';
-import { connections } from './clients.ts';
+import { postToConnection } from './clients.ts';
 import { config } from './config.ts';
 import { observability } from './lambda.ts';
 import { logger } from './logger.ts';
@@ -97,7 +96,7 @@ const NO_ROUTE_RESPONSE: APIGatewayProxyResultV2 = { statusCode: 200 };
 /** Posts a one-way route's answer; a connection gone meanwhile has nobody to tell. */
 async function postReply(connectionId: string, data: unknown): Promise<void> {
   try {
-    await connections().send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify(data) }));
+    await postToConnection(connectionId, JSON.stringify(data));
   } catch (error) {
     logger.warn('ws reply not delivered', { connectionId, error });
   }
