@@ -29,6 +29,19 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import { lean } from '../functions/commons/sdk.ts';
 import { matchesAny } from './filter.ts';
 
+/** The stream reader's client (the benchmark's stream floor reads with the same): the functions' house defaults (functions/commons/sdk.ts). */
+export function localStreamsClient(endpoint: string): DynamoDBStreamsClient {
+  return lean(
+    new DynamoDBStreamsClient({
+      endpoint,
+      region: 'local',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      // resolved once per command class (as the functions' clients: functions/commons/dynamo-doc.ts)
+      cacheMiddleware: true,
+    }),
+  );
+}
+
 export interface StreamPollerOptions {
   client: DynamoDBClient;
   endpoint: string;
@@ -111,15 +124,7 @@ export class StreamPoller {
   readonly recentBatches: DynamoDBStreamEvent[] = [];
 
   constructor(private readonly opts: StreamPollerOptions) {
-    const streams = lean(
-      new DynamoDBStreamsClient({
-        endpoint: opts.endpoint,
-        region: 'local',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        // resolved once per command class (as the functions' clients: functions/commons/dynamo-doc.ts)
-        cacheMiddleware: true,
-      }),
-    );
+    const streams = localStreamsClient(opts.endpoint);
     // every stream read is made as the event source mapping makes it (with the function's role, when asked)
     const asFunction = opts.asFunction;
     this.streams = asFunction

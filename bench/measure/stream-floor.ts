@@ -16,7 +16,7 @@ import {
   GetShardIteratorCommand,
   TrimmedDataAccessException,
 } from '@aws-sdk/client-dynamodb-streams';
-import { lean } from '../../functions/commons/sdk.ts';
+import { localStreamsClient } from '../../local/stream-poller.ts';
 import { log, pct, ROOT, round, sleep } from '../common.ts';
 import type { Stack } from '../stack.ts';
 
@@ -54,15 +54,8 @@ export async function streamFloor(stack: Stack, ratePerSecond: number, seconds: 
     devices: { M: { web: { M: { status: { S: 'online' }, at: { N: String(Date.now()) } } } } },
   };
   const streamArn = (await stack.client.send(new DescribeTableCommand({ TableName: table }))).Table?.LatestStreamArn as string;
-  const streams = lean(
-    new DynamoDBStreamsClient({
-      endpoint: stack.dynamodb,
-      region: 'local',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      // as the stack's poller (local/stream-poller.ts)
-      cacheMiddleware: true,
-    }),
-  );
+  // as the stack's poller
+  const streams = localStreamsClient(stack.dynamodb);
   const openShard = async (after?: string) => {
     const shards = (await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }))).StreamDescription?.Shards ?? [];
     const open = shards.find((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined) ?? shards[shards.length - 1];
