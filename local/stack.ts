@@ -247,7 +247,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // its stream checkpoint is kept with the data (in memory: only for the life of this process)
   const checkpointFile = opts.dataDir ? join(resolve(opts.dataDir), STREAM_CHECKPOINT_FILE) : undefined;
   const thread = await ConsumerThread.start(
-    { endpoint, tableName: tableNames.Presence as string, intervalMs: opts.streamPollMs ?? 100, checkpointFile, iam, assembly },
+    { endpoint, tableName: tableNames.Presence as string, intervalMs: opts.streamPollMs ?? (Number(process.env.X_POLL) || 100), checkpointFile, iam, assembly },
     log,
   );
   /** the SDK calls both threads checked against IAM (the consumer's are lost with it while it restarts) */
