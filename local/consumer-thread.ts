@@ -121,7 +121,6 @@ export class ConsumerThread {
         workerData: { ...this.config, checkpoint: this.checkpoint, chunks: [...this.chunks.values()] } satisfies ConsumerConfig,
         // profiling flags reach the thread; tsx is registered by the entry itself
         execArgv: process.execArgv.filter((a) => a.startsWith('--cpu-prof') || a.startsWith('--heap-prof')),
-        ...(process.env.X_YOUNG ? { resourceLimits: { maxYoungGenerationSizeMb: Number(process.env.X_YOUNG) } } : {}),
       });
       this.worker = worker;
       worker.on('message', (msg: ConsumerReply) => {
