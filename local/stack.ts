@@ -51,9 +51,10 @@ export interface LocalStackOptions {
   /** table name prefix (tests isolate themselves with it) */
   tablePrefix?: string;
   /**
-   * how often the stream is polled (default 250 ms: Lambda's event source mapping "polls shards in your
+   * how often the stream is polled (default 100 ms; Lambda's event source mapping "polls shards in your
    * DynamoDB stream for records at a base rate of 4 times per second",
-   * https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html#dynamodb-polling-and-batching)
+   * https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html#dynamodb-polling-and-batching: 250 ms
+   * was tried on 2026-12-03 and failed the notify budgets, README performance)
    */
   streamPollMs?: number;
   idleTimeoutSeconds?: number;
@@ -252,7 +253,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // its stream checkpoint is kept with the data (in memory: only for the life of this process)
   const checkpointFile = opts.dataDir ? join(resolve(opts.dataDir), STREAM_CHECKPOINT_FILE) : undefined;
   const thread = await ConsumerThread.start(
-    { endpoint, tableName: tableNames.Presence as string, intervalMs: opts.streamPollMs ?? 250, checkpointFile, iam, assembly },
+    { endpoint, tableName: tableNames.Presence as string, intervalMs: opts.streamPollMs ?? 100, checkpointFile, iam, assembly },
     log,
   );
   /** the SDK calls both threads checked against IAM (the consumer's are lost with it while it restarts) */
