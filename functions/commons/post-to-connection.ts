@@ -1,9 +1,10 @@
 /**
  * PostToConnection for the fan-out's hot path: the request the SDK's
- * `PostToConnectionCommand` sends, built here and signed by the SDK's own
- * SigV4 signer (`@smithy/signature-v4`, with the management client's
- * credentials, region and hash), sent by the client's own HTTP handler
- * (same keep-alive agent), without the command's middleware pipeline.
+ * `PostToConnectionCommand` sends, built here and signed by the client's own
+ * SigV4 signer (`client.config.signer()`: the SDK's SignatureV4 with the
+ * client's credentials, region and hash; taken from the client, not imported,
+ * so a bundle carries no second copy of it), sent by the client's own HTTP
+ * handler (same keep-alive agent), without the command's middleware pipeline.
  *
  * Why by hand: a push is one small POST, and the pipeline around it
  * (serializer, endpoint rules, retry strategy, user agent, schema
@@ -24,8 +25,7 @@
  * `GoneException` for 410.
  */
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { SignatureV4 } from '@smithy/signature-v4';
-import type { HttpRequest, HttpResponse } from '@smithy/types';
+import type { HttpRequest, HttpResponse, RequestSigner } from '@smithy/types';
 
 /** A post that did not succeed: the HTTP status as the SDK's errors carry it (none when no answer came). */
 export class PostError extends Error {
@@ -44,8 +44,8 @@ type Config = ApiGatewayManagementApiClient['config'];
 export function connectionPoster(client: ApiGatewayManagementApiClient, endpoint: string): (connectionId: string, data: string) => Promise<void> {
   const url = new URL(endpoint);
   const base = url.pathname.replace(/\/+$/, '');
-  const config = client.config as Config & { sha256: ConstructorParameters<typeof SignatureV4>[0]['sha256'] };
-  const signer = new SignatureV4({ credentials: config.credentials, region: config.region, service: 'execute-api', sha256: config.sha256 });
+  const config = client.config as Config & { signer: () => Promise<RequestSigner> };
+  let signer: Promise<RequestSigner> | undefined;
   const handler = config.requestHandler as { handle(req: HttpRequest): Promise<{ response: HttpResponse }> };
   const host = url.host;
   const protocol = url.protocol;
@@ -61,7 +61,8 @@ export function connectionPoster(client: ApiGatewayManagementApiClient, endpoint
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(Buffer.byteLength(data)), host },
       body: data,
     } as HttpRequest;
-    const { response } = await handler.handle((await signer.sign(request)) as HttpRequest);
+    signer ??= config.signer();
+    const { response } = await handler.handle((await (await signer).sign(request)) as HttpRequest);
     const text = await readBody(response.body);
     if (response.statusCode < 200 || response.statusCode >= 300) throw new PostError(response.statusCode, text.slice(0, 200));
   };
