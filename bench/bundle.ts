@@ -1,19 +1,26 @@
-/** Bundles one Lambda entry with the same esbuild settings the stack uses (the SDK is in the Lambda runtime). */
+/** Bundles one Lambda entry with the same esbuild settings the stack uses (lib/bundling.ts; the SDK is in the Lambda runtime). */
 import { resolve } from 'node:path';
 import { type BuildOptions, build } from 'esbuild';
+import { BUNDLE_BANNER, BUNDLE_EXTERNALS, BUNDLE_MAIN_FIELDS, BUNDLE_TARGET, tracingDefine } from '../lib/bundling.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 
+/** the stack's settings, tracing off (its default: `-c tracing=on` turns it on for the traced workers) */
 export const LAMBDA_BUNDLE: BuildOptions = {
   bundle: true,
   minify: true,
   platform: 'node',
-  target: 'node22',
+  target: BUNDLE_TARGET,
+  mainFields: BUNDLE_MAIN_FIELDS,
   format: 'esm',
-  external: ['@aws-sdk/*'],
-  banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+  external: BUNDLE_EXTERNALS,
+  banner: { js: BUNDLE_BANNER },
+  define: tracingDefine(false),
   logLevel: 'error',
 };
+
+/** the same, as the stack builds a traced worker with `-c tracing=on` */
+export const LAMBDA_BUNDLE_TRACED: BuildOptions = { ...LAMBDA_BUNDLE, define: tracingDefine(true) };
 
 /** Bundles `entry` (relative to the repository) to `outfile`, or in memory; returns the bundle's size in bytes. */
 export async function bundleEntry(entry: string, outfile?: string): Promise<number> {

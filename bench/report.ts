@@ -119,6 +119,11 @@ export function printReport(r: Record<string, any>) {
       `DynamoDB Local ${f.dynamodbLocalOpsPerSec} requests/s (JVM ${fd.dynamodbLocal.cpuPct.jvm} %, driver ${fd.dynamodbLocal.cpuPct.driver} % of a core)`,
   );
   const s = r.sdkChoice;
+  const traced = Object.entries(r.bundles as Record<string, { traced?: { bundleKB: number; coldInitOverFloorMs: number } }>).filter(([, b]) => b.traced);
+  if (traced.length)
+    console.log(
+      `traced workers as built and run with -c tracing=on (not the default, outside the budget): ${traced.map(([id, b]) => `${id} ${b.traced?.bundleKB} KB +${b.traced?.coldInitOverFloorMs} ms`).join(', ')} over the SDK floor`,
+    );
   console.log(
     `SDK choice (cold init, ${Object.keys(s.perBundle).join(', ')}): bundled ${s.bundledMs} ms, external ${s.externalMs} ms → ${s.choice}; lib/ uses ${s.cdkUses}`,
   );

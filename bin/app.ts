@@ -51,8 +51,13 @@ if (auth === 'cognito' && jwtKeys.some((k) => context(k) !== undefined))
 const heartbeat = context('heartbeat') ?? 'lambda';
 if (!HEARTBEAT_MODES.includes(heartbeat as HeartbeatMode)) throw new Error(`-c heartbeat=${heartbeat}: expected ${HEARTBEAT_MODES.join(' or ')}`);
 
+// X-Ray on the stream consumer, the chunk worker and the sweeper (-c tracing=on); default off (lib/presence-stack.ts `tracing`)
+const tracing = context('tracing') ?? 'off';
+if (tracing !== 'on' && tracing !== 'off') throw new Error(`-c tracing=${tracing}: expected on or off (the default)`);
+
 new PresenceStack(app, 'Presence', {
   heartbeat: heartbeat as HeartbeatMode,
+  tracing: tracing === 'on',
   compat: parseCompat(context('compat')),
   genericBroadcast: Number(context('genericBroadcast') ?? 0),
   // the facades' fixed path segments (Agora's org and app): -c agoraOrg=… -c agoraApp=…

@@ -117,6 +117,14 @@ export interface PresenceStackProps extends StackProps {
    * it must confirm the subscription. Default: none (subscribe later to the topic).
    */
   alarmEmail?: string;
+  /**
+   * X-Ray on the workers marked `traced` in lib/routes.ts (StreamFanout, FanoutChunk, Sweeper):
+   * active tracing and Powertools Tracer with every AWS SDK call a subsegment (`-c tracing=on`).
+   * Default: off, and then their bundles carry no X-Ray SDK (functions/commons/traced.ts): the
+   * Tracer costs each of them about 30 ms of cold init and, through its process-wide async hook,
+   * CPU on every SDK call (docs/observability.md).
+   */
+  tracing?: boolean;
 }
 
 const API_THROTTLE: ThrottleSettings = { rateLimit: 1000, burstLimit: 2000 };
@@ -224,7 +232,8 @@ export class PresenceStack extends Stack {
       SWEEP_INTERVAL_SECONDS: String(props.sweepIntervalSeconds ?? 15),
       HEARTBEAT_MODE: heartbeat,
     };
-    const make = (id: string, entry: string, access: Access, timeout?: Duration, tracing = false): PresenceFunction => {
+    const make = (id: string, entry: string, access: Access, timeout?: Duration, traced = false): PresenceFunction => {
+      const tracing = traced && props.tracing === true;
       const f = new PresenceFunction(this, id, { entry, timeout, tracing, environment: common, description: `presence ${id}` });
       f.bindAccess(access, tables);
       const methods = connectionsMethods(access);

@@ -2,17 +2,22 @@
  * Bundles: size and cold init of every Lambda bundle, each against its floor,
  * the cold init of a bundle holding nothing but the AWS SDK packages that
  * bundle imports (same esbuild settings, same fresh-process probe, sampled in
- * the same rounds). Also measures the two ways of shipping the SDK on a
+ * the same rounds, as many times as each bundle: the fastest of n samples is
+ * compared with the fastest of n). The bundles are built as the stack builds
+ * them by default, tracing off (lib/bundling.ts); the traced workers are also
+ * built and loaded as with `-c tracing=on` (their Tracer and X-Ray SDK load at
+ * init, as on Lambda), reported beside, outside the budget. Also measures the two ways of shipping the SDK on a
  * couple of bundles: bundled (minified, pinned by the lockfile) or external
  * (the Lambda runtime's copy, loaded from node_modules), and reads which one
  * the CDK stack uses.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { BUNDLE_EXTERNALS } from '../../lib/bundling.ts';
 import { facades, httpRoutes, workers, wsRoutes } from '../../lib/routes.ts';
-import { LAMBDA_BUNDLE } from '../bundle.ts';
+import { LAMBDA_BUNDLE, LAMBDA_BUNDLE_TRACED } from '../bundle.ts';
 import { quick, ROOT, round } from '../common.ts';
 
 const OUT = join(ROOT, 'bench/.bundles');
@@ -26,9 +31,11 @@ export interface BundleRow {
   /** cold init of those packages alone (the floor) */
   sdkFloorMs: number;
   coldInitOverFloorMs: number;
+  /** traced workers: the bundle and environment of `-c tracing=on` (not the default; outside the budget) */
+  traced?: { bundleKB: number; coldInitMs: number; coldInitOverFloorMs: number };
 }
 
-/** what Lambda gives a traced worker (lib/routes.ts `traced`): its Tracer and X-Ray SDK load at init, as there */
+/** what Lambda gives a traced worker (lib/routes.ts `traced`) under `-c tracing=on`: its Tracer and X-Ray SDK load at init, as there */
 const TRACED_ENV = { POWERTOOLS_TRACE_ENABLED: 'true', AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x' };
 const traced = new Set(
   Object.values(workers as Record<string, { id: string; traced?: true }>)
@@ -53,8 +60,8 @@ function probe(file: string, env: Record<string, string> = {}): { ms: number; he
 }
 
 /** Bundles an entry as bench/bundle.ts does (the stack's settings); returns the external packages it imports. */
-async function bundle(entry: string, outfile: string, overrides: Parameters<typeof build>[0] = {}): Promise<string[]> {
-  const out = await build({ ...LAMBDA_BUNDLE, entryPoints: [join(ROOT, entry)], outfile, metafile: true, ...overrides });
+async function bundle(entry: string, outfile: string, overrides: Parameters<typeof build>[0] = {}, base = LAMBDA_BUNDLE): Promise<string[]> {
+  const out = await build({ ...base, entryPoints: [join(ROOT, entry)], outfile, metafile: true, ...overrides });
   const imports = Object.values(out.metafile?.outputs ?? {}).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path));
   return [...new Set(imports.filter((p) => p.startsWith('@aws-sdk/')))].sort();
 }
@@ -80,19 +87,25 @@ export async function measureBundles() {
   ];
   const sdkOf = new Map<string, string[]>();
   for (const [id, entry] of entries) sdkOf.set(id, await bundle(entry, join(OUT, `${id}.mjs`)));
+  for (const [id, entry] of entries) if (traced.has(id)) await bundle(entry, join(OUT, `${id}-traced.mjs`), {}, LAMBDA_BUNDLE_TRACED);
   const sets = new Map<string, string>(); // set key → floor bundle file
   for (const pkgs of sdkOf.values()) {
     const key = pkgs.join(' ');
     if (!sets.has(key)) sets.set(key, await floorBundle(pkgs));
   }
-  // rounds: every floor (twice) and every bundle once per round, so the floors are sampled over the same minutes as the bundles
-  const rounds = quick ? 3 : 5;
+  // rounds: every bundle once per round and every floor once, in the middle of the round, so the floors are
+  // sampled over the same minutes as the bundles and as many times (the fastest of 2n samples would sit lower
+  // than the fastest of n by chance alone, and inflate every bundle's figure over its floor)
+  const rounds = quick ? 3 : 7;
   const samples = new Map<string, { ms: number; heap: number }[]>();
   const add = (key: string, s: { ms: number; heap: number }) => samples.set(key, [...(samples.get(key) ?? []), s]);
+  const half = Math.ceil(entries.length / 2);
   for (let r = 0; r < rounds; r++) {
-    for (const [key, file] of sets) add(`floor:${key}`, probe(file));
-    for (const [id] of entries) add(id, probe(join(OUT, `${id}.mjs`), traced.has(id) ? TRACED_ENV : {}));
-    for (const [key, file] of sets) add(`floor:${key}`, probe(file));
+    entries.forEach(([id], i) => {
+      if (i === half) for (const [key, file] of sets) add(`floor:${key}`, probe(file));
+      add(id, probe(join(OUT, `${id}.mjs`)));
+      if (traced.has(id)) add(`traced:${id}`, probe(join(OUT, `${id}-traced.mjs`), TRACED_ENV));
+    });
   }
   const minMs = (key: string) => Math.min(...(samples.get(key) ?? []).map((s) => s.ms));
   const rows: Record<string, BundleRow> = {};
@@ -107,6 +120,15 @@ export async function measureBundles() {
       sdkPackages: pkgs,
       sdkFloorMs: round(floor),
       coldInitOverFloorMs: round(cold - floor),
+      ...(traced.has(id)
+        ? {
+            traced: {
+              bundleKB: round(statSync(join(OUT, `${id}-traced.mjs`)).size / 1024),
+              coldInitMs: round(minMs(`traced:${id}`)),
+              coldInitOverFloorMs: round(minMs(`traced:${id}`) - floor),
+            },
+          }
+        : {}),
     };
   }
   const floors = Object.fromEntries([...sets.keys()].map((key) => [key || '(none)', round(minMs(`floor:${key}`))]));
@@ -151,16 +173,15 @@ export async function measureSdkChoice(ids = ['PatchOwnPresence', 'StreamFanout'
   const mean = (xs: number[]) => round(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length));
   const bundledMs = mean(rows.map((r) => r.bundledMs));
   const externalMs = mean(rows.map((r) => r.externalMs));
-  // what lib/ builds today: NodejsFunction's bundling options (read, not changed)
-  const construct = readFileSync(join(ROOT, 'lib/constructs/presence-function.ts'), 'utf8');
-  const cdkUses = /externalModules:\s*\[[^\]]*'@aws-sdk\/\*'/.test(construct) ? 'external' : 'bundled';
+  // what lib/ builds today: NodejsFunction's bundling.externalModules (lib/bundling.ts)
+  const cdkUses = BUNDLE_EXTERNALS.includes('@aws-sdk/*') ? 'external' : 'bundled';
   return {
     bundledMs,
     externalMs,
     choice: bundledMs < externalMs ? 'bundled' : 'external',
     marginMs: round(Math.abs(bundledMs - externalMs)),
     cdkUses,
-    cdkSource: 'lib/constructs/presence-function.ts (NodejsFunction bundling.externalModules)',
+    cdkSource: 'lib/bundling.ts BUNDLE_EXTERNALS (NodejsFunction bundling.externalModules)',
     perBundle,
   };
 }

@@ -14,13 +14,13 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { chunkQueue, sqs } from '../commons/chunk-queue.ts';
 import { dynamodb, management } from '../commons/clients.ts';
-import { config } from '../commons/config.ts';
 import { deliverChunk, type FanoutChunk } from '../commons/fanout.ts';
 import { lambdaHandler } from '../commons/lambda.ts';
 import { logger, withLogKeys } from '../commons/logger.ts';
+import { tracingFor } from '../commons/traced.ts';
 
-// X-Ray where the stack turns it on: off, the X-Ray SDK is not even loaded (functions/commons/tracing.ts)
-const tracing = config.tracing ? (await import('../commons/tracing.ts')).tracing(dynamodb, management, sqs) : undefined;
+// X-Ray where the stack turns it on (-c tracing=on); off, the X-Ray SDK is not even in the bundle (functions/commons/traced.ts)
+const tracing = await tracingFor(dynamodb, management, sqs);
 
 export const handler = lambdaHandler(
   async (event: SQSEvent): Promise<SQSBatchResponse> => {

@@ -27,15 +27,15 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { chunkQueue, sqs } from '../commons/chunk-queue.ts';
 import { dynamodb, management } from '../commons/clients.ts';
-import { config } from '../commons/config.ts';
 import { fanOut } from '../commons/fanout.ts';
 import { lambdaHandler } from '../commons/lambda.ts';
 import { logger, withLogKeys } from '../commons/logger.ts';
 import { count, MetricName } from '../commons/metrics.ts';
 import { markPushed, stateFromItem, userIdOfStateKey } from '../commons/store.ts';
+import { tracingFor } from '../commons/traced.ts';
 
-// X-Ray where the stack turns it on: off, the X-Ray SDK is not even loaded (functions/commons/tracing.ts)
-const tracing = config.tracing ? (await import('../commons/tracing.ts')).tracing(dynamodb, management, sqs) : undefined;
+// X-Ray where the stack turns it on (-c tracing=on); off, the X-Ray SDK is not even in the bundle (functions/commons/traced.ts)
+const tracing = await tracingFor(dynamodb, management, sqs);
 
 const image = (img: Record<string, unknown> | undefined) => (img ? unmarshall(img as Record<string, AttributeValue>) : undefined);
 

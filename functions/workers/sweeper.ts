@@ -15,9 +15,10 @@ import { lambdaHandler } from '../commons/lambda.ts';
 import { logger } from '../commons/logger.ts';
 import { MetricName, metrics, sample } from '../commons/metrics.ts';
 import { type SweepCounts, sweep } from '../commons/operations.ts';
+import { tracingFor } from '../commons/traced.ts';
 
-// X-Ray where the stack turns it on: off, the X-Ray SDK is not even loaded (functions/commons/tracing.ts)
-const tracing = config.tracing ? (await import('../commons/tracing.ts')).tracing(dynamodb, management) : undefined;
+// X-Ray where the stack turns it on (-c tracing=on); off, the X-Ray SDK is not even in the bundle (functions/commons/traced.ts)
+const tracing = await tracingFor(dynamodb, management);
 
 const intervalMs = config.sweepIntervalSeconds * 1000;
 

@@ -15,6 +15,7 @@ import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-n
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../functions/commons/metric-names.ts';
+import { BUNDLE_BANNER, BUNDLE_EXTERNALS, BUNDLE_MAIN_FIELDS, BUNDLE_TARGET, tracingDefine } from '../bundling.ts';
 import { type Access, FUNCTION_TAG, type TableAction } from '../routes.ts';
 import type { TableDef } from '../tables.ts';
 
@@ -95,17 +96,18 @@ export class PresenceFunction extends Construct {
         POWERTOOLS_TRACE_ENABLED: String(props.tracing === true),
         ...props.environment,
       },
+      // the settings live in lib/bundling.ts, shared with the benchmark's and the tests' esbuild runs
       bundling: {
         minify: true,
         sourceMap: true,
         format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
+        target: BUNDLE_TARGET,
+        mainFields: BUNDLE_MAIN_FIELDS,
         logLevel: LogLevel.WARNING,
-        // SDK v3 ships with the nodejs24.x runtime
-        externalModules: ['@aws-sdk/*'],
-        // CommonJS dependencies bundled into ESM still call require(): give them one
-        banner: "import { createRequire as __presenceCreateRequire } from 'node:module';const require = __presenceCreateRequire(import.meta.url);",
+        externalModules: BUNDLE_EXTERNALS,
+        banner: BUNDLE_BANNER,
+        // without tracing the bundle carries no X-Ray SDK at all (functions/commons/traced.ts)
+        define: tracingDefine(props.tracing === true),
       },
     });
 

@@ -4,6 +4,8 @@
  * grants derived from the route's `access`, the stream consumer's error
  * handling and filter, the sweeper schedule.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +33,7 @@ type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?
 const ISSUER = 'https://issuer.test/';
 const AUDIENCE = ['presence-api', 'second-audience'];
 
+let app: App;
 let stack: PresenceStack;
 let template: Template;
 /** route/worker id -> access, for every function the stack must have */
@@ -74,7 +77,7 @@ const mentions = (value: unknown, logicalId: string) => JSON.stringify(value).in
 const tableIdFor = (def: TableDef) => (def.id === 'Presence' ? presenceTableId : graphTableId);
 
 beforeAll(() => {
-  const app = new App();
+  app = new App();
   stack = new PresenceStack(app, 'PresenceTest', {
     env: { account: '123456789012', region: 'eu-west-1' },
     jwtIssuer: ISSUER,
@@ -428,19 +431,49 @@ describe('Lambda functions', () => {
     expect(fnById(workers.sweeper.id).resource.Properties.Timeout).toBe(90);
   });
 
-  it('X-Ray on the traced workers only (stream consumer, chunk worker, sweeper), and their roles alone may write traces', () => {
+  it('X-Ray is off by default: no function is traced, no role may write traces, and the bundles of the traced workers carry no X-Ray SDK', () => {
+    for (const [id, { resource }] of ourFunctions) {
+      expect(resource.Properties.TracingConfig, id).toBeUndefined();
+      expect(resource.Properties.Environment.Variables.POWERTOOLS_TRACE_ENABLED, id).toBe('false');
+      expect(
+        statementsOf(resource)
+          .flatMap(actionsOf)
+          .filter((a) => a.startsWith('xray:')),
+        id,
+      ).toEqual([]);
+    }
+    // the bundles cdk synth built (the Code's asset): the Tracer's dynamic import was dropped at build time (functions/commons/traced.ts)
+    for (const worker of [workers.stream, workers.fanoutChunk, workers.sweeper]) {
+      const key = fnById(worker.id).resource.Properties.Code.S3Key as string;
+      const source = readFileSync(join(app.outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs'), 'utf8');
+      expect(source.length, worker.id).toBeGreaterThan(10_000);
+      expect(source, worker.id).not.toContain('AWS_XRAY_DAEMON_ADDRESS');
+      expect(source, worker.id).not.toContain('captureAWSv3Client');
+    }
+  });
+
+  it('-c tracing=on: X-Ray on the traced workers only (stream consumer, chunk worker, sweeper), and their roles alone may write traces', () => {
     const traced = Object.values(workers as Record<string, { id: string; traced?: true }>)
       .filter((w) => w.traced)
       .map((w) => w.id);
     expect(traced.sort()).toEqual([workers.fanoutChunk.id, workers.stream.id, workers.sweeper.id].sort());
-    for (const [id, { resource }] of ourFunctions) {
-      const on = traced.includes(id);
-      expect(resource.Properties.TracingConfig, id).toEqual(on ? { Mode: 'Active' } : undefined);
-      expect(resource.Properties.Environment.Variables.POWERTOOLS_TRACE_ENABLED, id).toBe(String(on));
-      const xray = statementsOf(resource)
+    const on = Template.fromStack(
+      new PresenceStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'PresenceTraced', { jwtIssuer: ISSUER, jwtAudience: AUDIENCE, tracing: true }),
+    );
+    const fns = Object.values(on.findResources('AWS::Lambda::Function') as Record<string, Resource>).filter((r) => tagValue(r, FUNCTION_TAG) !== undefined);
+    expect(fns).toHaveLength(FUNCTION_COUNT);
+    const policies = Object.values(on.findResources('AWS::IAM::Policy') as Record<string, Resource>);
+    for (const resource of fns) {
+      const id = tagValue(resource, FUNCTION_TAG) as string;
+      const isTraced = traced.includes(id);
+      expect(resource.Properties.TracingConfig, id).toEqual(isTraced ? { Mode: 'Active' } : undefined);
+      expect(resource.Properties.Environment.Variables.POWERTOOLS_TRACE_ENABLED, id).toBe(String(isTraced));
+      const xray = policies
+        .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleOf(resource)))
+        .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
         .flatMap(actionsOf)
         .filter((a) => a.startsWith('xray:'));
-      expect(xray.sort(), id).toEqual(on ? ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'] : []);
+      expect(xray.sort(), id).toEqual(isTraced ? ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'] : []);
     }
   });
 

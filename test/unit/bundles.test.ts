@@ -1,13 +1,14 @@
 /**
  * Every Lambda bundle (same esbuild settings as the stack) stays under the
- * 300 KB budget, carries no Ajv compiler, and only the traced workers carry
- * the X-Ray SDK (Powertools Tracer: about 115 KB and its load at every cold
- * start; functions/commons/tracing.ts).
+ * 300 KB budget and carries no Ajv compiler. None carries the X-Ray SDK
+ * (Powertools Tracer: about 110 KB, parsed at every cold start) unless the
+ * stack is deployed with `-c tracing=on`, and then only the traced workers
+ * (functions/commons/traced.ts).
  */
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { bundleEntry, LAMBDA_BUNDLE, ROOT } from '../../bench/bundle.ts';
+import { bundleEntry, LAMBDA_BUNDLE, LAMBDA_BUNDLE_TRACED, ROOT } from '../../bench/bundle.ts';
 import { facades, httpRoutes, workers, wsRoutes } from '../../lib/routes.ts';
 
 const entries = [...httpRoutes, ...wsRoutes, ...Object.values(workers), ...facades].map((r) => [r.id, r.entry] as const);
@@ -37,10 +38,18 @@ describe('bundle sizes', () => {
     expect(ajv.filter((file) => !file.includes('node_modules/ajv/dist/runtime/'))).toEqual([]);
   });
 
-  it.each(entries)('%s carries the X-Ray SDK only if it is traced', async (id, entry) => {
-    const out = await build({ ...LAMBDA_BUNDLE, entryPoints: [resolve(ROOT, entry)], write: false, metafile: true });
+  const carriesXray = async (entry: string, options: typeof LAMBDA_BUNDLE) => {
+    const out = await build({ ...options, entryPoints: [resolve(ROOT, entry)], write: false, metafile: true });
     const inputs = Object.keys(out.metafile?.inputs ?? {});
-    expect(inputs.some((f) => f.includes('node_modules/aws-xray-sdk-core/'))).toBe(traced.has(id));
     expect(inputs.some((f) => f.includes('node_modules/@aws-lambda-powertools/metrics/'))).toBe(true);
+    return inputs.some((f) => f.includes('node_modules/aws-xray-sdk-core/'));
+  };
+
+  it.each(entries)('%s carries no X-Ray SDK as the stack builds it by default (tracing off)', async (_id, entry) => {
+    expect(await carriesXray(entry, LAMBDA_BUNDLE)).toBe(false);
+  });
+
+  it.each(entries)('%s, built as with -c tracing=on, carries the X-Ray SDK only if it is a traced worker', async (id, entry) => {
+    expect(await carriesXray(entry, LAMBDA_BUNDLE_TRACED)).toBe(traced.has(id));
   });
 });
