@@ -16,31 +16,69 @@
  * at least once, as on AWS).
  */
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DescribeStreamCommand,
-  DynamoDBStreamsClient,
-  ExpiredIteratorException,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type _Record as StreamRecord,
-  TrimmedDataAccessException,
-} from '@aws-sdk/client-dynamodb-streams';
-import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import type { AttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { lean } from '../functions/commons/sdk.ts';
+import { awsJsonCaller } from '../functions/commons/signed-request.ts';
 import { matchesAny } from './filter.ts';
 
-/** The stream reader's client (the benchmark's stream floor reads with the same): the functions' house defaults (functions/commons/sdk.ts). */
-export function localStreamsClient(endpoint: string): DynamoDBStreamsClient {
-  return lean(
-    new DynamoDBStreamsClient({
-      endpoint,
-      region: 'local',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      // resolved once per command class (as the functions' clients: functions/commons/dynamo-doc.ts)
-      cacheMiddleware: true,
-    }),
-  );
+/** A stream record as DynamoDB Streams' GetRecords answers it on the wire (its JSON: B as base64, times in epoch seconds, as in Lambda's events). */
+export interface WireStreamRecord {
+  eventID?: string;
+  eventName?: string;
+  eventVersion?: string;
+  awsRegion?: string;
+  userIdentity?: { type: string; principalId: string };
+  dynamodb?: {
+    ApproximateCreationDateTime?: number;
+    Keys?: Record<string, AttributeValue>;
+    NewImage?: Record<string, AttributeValue>;
+    OldImage?: Record<string, AttributeValue>;
+    SequenceNumber?: string;
+    SizeBytes?: number;
+    StreamViewType?: string;
+  };
 }
+
+interface WireShard {
+  ShardId?: string;
+  ParentShardId?: string;
+  SequenceNumberRange?: { StartingSequenceNumber?: string; EndingSequenceNumber?: string };
+}
+
+/** the errors of an iterator DynamoDB Local no longer honours: re-open the shard */
+export const isStaleIterator = (err: unknown) => ['ExpiredIteratorException', 'TrimmedDataAccessException'].includes((err as Error)?.name);
+
+/**
+ * The stream reader of the local event source mapping (and of the
+ * benchmark's stream floor): DescribeStream, GetShardIterator and GetRecords
+ * as JSON calls signed and sent through a DynamoDB Streams client's own
+ * signer and HTTP handler (functions/commons/signed-request.ts), without the
+ * SDK's command pipeline.
+ *
+ * Why: on AWS, reading the stream is the event source mapping's work, not
+ * the function's. Locally it ran on the consumer's thread through the SDK,
+ * whose schema deserializer walked every record's images into SDK shapes
+ * that the poller then turned back into Lambda's (B values base64 again,
+ * times back to epoch seconds). Read raw, a record is already in the shape
+ * Lambda's events carry. The consumer's CPU per push (npm run bench) counts
+ * this emulation; an idle stack's reads (10 a second) cost a few percent of
+ * a core through the pipeline.
+ */
+export function localStreamsReader(endpoint: string) {
+  const client = lean(new DynamoDBStreamsClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }));
+  const call = awsJsonCaller(client, endpoint, 'DynamoDBStreams_20120810');
+  return {
+    describeStream: (input: { StreamArn: string; ExclusiveStartShardId?: string }) =>
+      call<{ StreamDescription?: { Shards?: WireShard[]; LastEvaluatedShardId?: string } }>('DescribeStream', input),
+    getShardIterator: (input: { StreamArn: string; ShardId: string; ShardIteratorType: string; SequenceNumber?: string }) =>
+      call<{ ShardIterator?: string }>('GetShardIterator', input),
+    getRecords: (input: { ShardIterator: string; Limit?: number }) => call<{ Records?: WireStreamRecord[]; NextShardIterator?: string }>('GetRecords', input),
+    destroy: () => client.destroy(),
+  };
+}
+
+export type LocalStreamsReader = ReturnType<typeof localStreamsReader>;
 
 export interface StreamPollerOptions {
   client: DynamoDBClient;
@@ -110,7 +148,7 @@ export const RETRY_BACKOFF_CAP_MS = 5000;
 const READ_AHEAD_LIMIT = 2000;
 
 export class StreamPoller {
-  private readonly streams: DynamoDBStreamsClient;
+  private readonly streams: LocalStreamsReader;
   private readonly shards = new Map<string, ShardState>();
   /** shared by all shards: a user's records from a parent shard and then its child stay in one lane, in order */
   private readonly lanes: Lane[];
@@ -125,14 +163,19 @@ export class StreamPoller {
   readonly recentBatches: DynamoDBStreamEvent[] = [];
 
   constructor(private readonly opts: StreamPollerOptions) {
-    const streams = localStreamsClient(opts.endpoint);
+    const streams = localStreamsReader(opts.endpoint);
     // every stream read is made as the event source mapping makes it (with the function's role, when asked)
     const asFunction = opts.asFunction;
-    this.streams = asFunction
-      ? Object.assign(Object.create(streams) as DynamoDBStreamsClient, {
-          send: (...args: unknown[]) => asFunction(() => (streams as unknown as { send: (...a: unknown[]) => Promise<unknown> }).send(...args)),
-        })
-      : streams;
+    const as =
+      <A, T>(read: (input: A) => Promise<T>) =>
+      (input: A) =>
+        asFunction ? asFunction(() => read(input)) : read(input);
+    this.streams = {
+      ...streams,
+      describeStream: as(streams.describeStream),
+      getShardIterator: as(streams.getShardIterator),
+      getRecords: as(streams.getRecords),
+    };
     this.lanes = Array.from({ length: Math.max(1, opts.parallelization ?? 1) }, () => ({ queue: [], attempts: 0, running: undefined }));
   }
 
@@ -185,7 +228,7 @@ export class StreamPoller {
     this.lastDiscovery = Date.now();
     let start: string | undefined;
     do {
-      const out = await this.streams.send(new DescribeStreamCommand({ StreamArn: this.streamArn, ExclusiveStartShardId: start }));
+      const out = await this.streams.describeStream({ StreamArn: this.streamArn, ...(start ? { ExclusiveStartShardId: start } : {}) });
       for (const shard of out.StreamDescription?.Shards ?? []) {
         const id = shard.ShardId as string;
         if (this.shards.has(id)) continue;
@@ -208,14 +251,14 @@ export class StreamPoller {
     const base = { StreamArn: this.streamArn, ShardId: id };
     if (after) {
       try {
-        const it = await this.streams.send(new GetShardIteratorCommand({ ...base, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after }));
+        const it = await this.streams.getShardIterator({ ...base, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after });
         return it.ShardIterator;
       } catch (err) {
-        if (!(err instanceof TrimmedDataAccessException)) throw err;
+        if ((err as Error).name !== 'TrimmedDataAccessException') throw err;
         this.opts.onLog?.(`checkpoint of shard ${id} is older than the stream's retention: reading from its oldest record`);
       }
     }
-    const it = await this.streams.send(new GetShardIteratorCommand({ ...base, ShardIteratorType: after ? 'TRIM_HORIZON' : position }));
+    const it = await this.streams.getShardIterator({ ...base, ShardIteratorType: after ? 'TRIM_HORIZON' : position });
     return it.ShardIterator;
   }
 
@@ -236,7 +279,7 @@ export class StreamPoller {
     if (this.lanes.reduce((n, l) => n + l.queue.length, 0) >= READ_AHEAD_LIMIT) return;
     try {
       const t0 = performance.now();
-      const out = await this.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: this.opts.batchSize ?? 100 }));
+      const out = await this.streams.getRecords({ ShardIterator: shard.iterator, Limit: this.opts.batchSize ?? 100 });
       if (process.env.STREAM_DEBUG && out.Records?.length) this.opts.onLog?.(`GetRecords ${out.Records.length} in ${(performance.now() - t0).toFixed(0)} ms`);
       shard.iterator = out.NextShardIterator;
       const last = out.Records?.[out.Records.length - 1]?.dynamodb?.SequenceNumber;
@@ -257,17 +300,13 @@ export class StreamPoller {
       }
       this.advance(shard);
     } catch (err) {
-      if (err instanceof ExpiredIteratorException || err instanceof TrimmedDataAccessException) {
+      if (isStaleIterator(err)) {
         // DynamoDB Local sometimes refuses an idle iterator: re-open the shard after the last record read
-        const it = await this.streams.send(
-          new GetShardIteratorCommand({
-            StreamArn: this.streamArn,
-            ShardId: id,
-            ...(shard.lastSequence
-              ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: shard.lastSequence }
-              : { ShardIteratorType: 'TRIM_HORIZON' }),
-          }),
-        );
+        const it = await this.streams.getShardIterator({
+          StreamArn: this.streamArn,
+          ShardId: id,
+          ...(shard.lastSequence ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: shard.lastSequence } : { ShardIteratorType: 'TRIM_HORIZON' }),
+        });
         shard.iterator = it.ShardIterator;
         return;
       }
@@ -357,7 +396,8 @@ export class StreamPoller {
     }
   }
 
-  private toLambdaRecord(r: StreamRecord): DynamoDBRecord {
+  /** The record as Lambda's event carries it: the wire record (images as DynamoDB's JSON) with the event source's fields. */
+  private toLambdaRecord(r: WireStreamRecord): DynamoDBRecord {
     const d = r.dynamodb ?? {};
     return {
       eventID: r.eventID,
@@ -368,7 +408,8 @@ export class StreamPoller {
       eventSourceARN: this.streamArn,
       ...(r.userIdentity ? { userIdentity: r.userIdentity } : {}),
       dynamodb: {
-        ApproximateCreationDateTime: d.ApproximateCreationDateTime ? Math.floor(new Date(d.ApproximateCreationDateTime).getTime() / 1000) : undefined,
+        // epoch seconds on the wire; whole seconds in Lambda's events
+        ApproximateCreationDateTime: typeof d.ApproximateCreationDateTime === 'number' ? Math.floor(d.ApproximateCreationDateTime) : undefined,
         Keys: wire(d.Keys),
         NewImage: wire(d.NewImage),
         OldImage: wire(d.OldImage),
@@ -381,18 +422,19 @@ export class StreamPoller {
 }
 
 /**
- * The SDK's stream client deserializes an empty map attribute `{"M":{}}` to `{}`;
- * Lambda hands the service's JSON through unchanged, so restore the wire shape.
+ * DynamoDB Local's GetRecords answers an empty map attribute `{"M":{}}` as `{}`
+ * (seen on its raw JSON, DynamoDB Local 3.3.0); DynamoDB, and so Lambda's
+ * events, keep `{"M":{}}`: restore it. Everything else passes untouched.
  */
-function wire(image: Record<string, any> | undefined): never {
-  if (!image) return undefined as never;
+function wire(image: Record<string, AttributeValue> | undefined): Record<string, AttributeValue> | undefined {
+  if (!image) return undefined;
   const fix = (v: Record<string, unknown>): Record<string, unknown> => {
     if (Object.keys(v).length === 0) return { M: {} };
     if (v.M && typeof v.M === 'object') return { M: Object.fromEntries(Object.entries(v.M).map(([k, x]) => [k, fix(x as Record<string, unknown>)])) };
     if (Array.isArray(v.L)) return { L: v.L.map((x) => fix(x as Record<string, unknown>)) };
     return v;
   };
-  return Object.fromEntries(Object.entries(image).map(([k, v]) => [k, fix(v)])) as never;
+  return Object.fromEntries(Object.entries(image).map(([k, v]) => [k, fix(v as Record<string, unknown>)])) as Record<string, AttributeValue>;
 }
 
 /** The lane of a record: a hash of its partition key (records of one key share a lane, so keep their order). */

@@ -8,14 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import {
-  DescribeStreamCommand,
-  ExpiredIteratorException,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  TrimmedDataAccessException,
-} from '@aws-sdk/client-dynamodb-streams';
-import { localStreamsClient } from '../../local/stream-poller.ts';
+import { isStaleIterator, localStreamsReader } from '../../local/stream-poller.ts';
 import { log, pct, ROOT, round, sleep } from '../common.ts';
 import type { Stack } from '../stack.ts';
 
@@ -54,18 +47,16 @@ export async function streamFloor(stack: Stack, ratePerSecond: number, seconds: 
   };
   const streamArn = (await stack.client.send(new DescribeTableCommand({ TableName: table }))).Table?.LatestStreamArn as string;
   // as the stack's poller
-  const streams = localStreamsClient(stack.dynamodb);
+  const streams = localStreamsReader(stack.dynamodb);
   const openShard = async (after?: string) => {
-    const shards = (await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }))).StreamDescription?.Shards ?? [];
+    const shards = (await streams.describeStream({ StreamArn: streamArn })).StreamDescription?.Shards ?? [];
     const open = shards.find((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined) ?? shards[shards.length - 1];
-    const it = await streams.send(
-      new GetShardIteratorCommand({
-        StreamArn: streamArn,
-        ShardId: open?.ShardId,
-        ...(after ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after } : { ShardIteratorType: 'LATEST' }),
-      }),
-    );
-    return it.ShardIterator;
+    const it = await streams.getShardIterator({
+      StreamArn: streamArn,
+      ShardId: open?.ShardId as string,
+      ...(after ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after } : { ShardIteratorType: 'LATEST' }),
+    });
+    return it.ShardIterator as string;
   };
 
   const sent = new Map<number, number>();
@@ -79,7 +70,7 @@ export async function streamFloor(stack: Stack, ratePerSecond: number, seconds: 
   const poller = (async () => {
     while (running) {
       try {
-        const out = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }));
+        const out = await streams.getRecords({ ShardIterator: iterator, Limit: 100 });
         const now = performance.now();
         for (const r of out.Records ?? []) {
           const n = Number(r.dynamodb?.NewImage?.n?.N);
@@ -89,7 +80,7 @@ export async function streamFloor(stack: Stack, ratePerSecond: number, seconds: 
         }
         iterator = out.NextShardIterator ?? (await openShard(last));
       } catch (err) {
-        if (!(err instanceof ExpiredIteratorException || err instanceof TrimmedDataAccessException)) throw err;
+        if (!isStaleIterator(err)) throw err;
         iterator = await openShard(last);
       }
       await sleep(intervalMs);

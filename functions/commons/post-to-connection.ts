@@ -25,7 +25,7 @@
  * `GoneException` for 410.
  */
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { HttpRequest, HttpResponse, RequestSigner } from '@smithy/types';
+import { signedSender, targetOf } from './signed-request.ts';
 
 /** A post that did not succeed: the HTTP status as the SDK's errors carry it (none when no answer came). */
 export class PostError extends Error {
@@ -38,40 +38,12 @@ export class PostError extends Error {
   }
 }
 
-type Config = ApiGatewayManagementApiClient['config'];
-
-/** Posts `data` to a connection through `client`'s endpoint, credentials and HTTP handler. */
+/** Posts `data` to a connection through `client`'s endpoint, credentials and HTTP handler (signed-request.ts). */
 export function connectionPoster(client: ApiGatewayManagementApiClient, endpoint: string): (connectionId: string, data: string) => Promise<void> {
-  const url = new URL(endpoint);
-  const base = url.pathname.replace(/\/+$/, '');
-  const config = client.config as Config & { signer: () => Promise<RequestSigner> };
-  let signer: Promise<RequestSigner> | undefined;
-  const handler = config.requestHandler as { handle(req: HttpRequest): Promise<{ response: HttpResponse }> };
-  const host = url.host;
-  const protocol = url.protocol;
-  const port = url.port ? Number(url.port) : undefined;
+  const send = signedSender(client, targetOf(endpoint));
+  const headers = { 'content-type': 'application/octet-stream' };
   return async (connectionId, data) => {
-    const request = {
-      method: 'POST',
-      protocol,
-      hostname: url.hostname,
-      ...(port ? { port } : {}),
-      path: `${base}/@connections/${encodeURIComponent(connectionId)}`,
-      query: {},
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(Buffer.byteLength(data)), host },
-      body: data,
-    } as HttpRequest;
-    signer ??= config.signer();
-    const { response } = await handler.handle((await (await signer).sign(request)) as HttpRequest);
-    const text = await readBody(response.body);
-    if (response.statusCode < 200 || response.statusCode >= 300) throw new PostError(response.statusCode, text.slice(0, 200));
+    const { statusCode, text } = await send('POST', `/@connections/${encodeURIComponent(connectionId)}`, headers, data);
+    if (statusCode < 200 || statusCode >= 300) throw new PostError(statusCode, text.slice(0, 200));
   };
-}
-
-/** Reads (and so frees the socket of) an answer's body; API Gateway answers a post with an empty one. */
-async function readBody(body: unknown): Promise<string> {
-  if (!body || typeof (body as AsyncIterable<Buffer>)[Symbol.asyncIterator] !== 'function') return '';
-  let text = '';
-  for await (const chunk of body as AsyncIterable<Buffer>) text += chunk.toString();
-  return text;
 }

@@ -193,4 +193,44 @@ describe('stream poller', () => {
     release = true;
     await eventually(async () => handledUpTo(checkpoint) >= otherSeq, 8000);
   });
+
+  it("hands over records as Lambda's events carry them: the images as DynamoDB's JSON (B base64, empty maps kept), whole epoch seconds", async () => {
+    const user = 'sp-wire';
+    const records: DynamoDBRecord[] = [];
+    await startPoller(async ({ Records }) => {
+      for (const r of Records) if (userOf(r) === user) records.push(r);
+      return { batchItemFailures: [] };
+    });
+    const before = Math.floor(Date.now() / 1000);
+    await client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: {
+          pk: { S: `USER#${user}` },
+          sk: { S: 'STATE' },
+          version: { N: '1' },
+          blob: { B: Buffer.from('héllo') },
+          empty: { M: {} },
+          nested: { L: [{ M: {} }, { SS: ['a', 'b'] }] },
+        },
+      }),
+    );
+    await eventually(async () => records.length === 1, 8000);
+    const d = records[0]?.dynamodb;
+    expect(d?.Keys).toEqual({ pk: { S: `USER#${user}` }, sk: { S: 'STATE' } });
+    expect(d?.NewImage).toEqual({
+      pk: { S: `USER#${user}` },
+      sk: { S: 'STATE' },
+      version: { N: '1' },
+      blob: { B: Buffer.from('héllo').toString('base64') },
+      empty: { M: {} },
+      nested: { L: [{ M: {} }, { SS: ['a', 'b'] }] },
+    });
+    expect(Number.isInteger(d?.ApproximateCreationDateTime)).toBe(true);
+    // DynamoDB Local rounds it down to the minute (DynamoDB: "rounded down to the closest second")
+    expect(d?.ApproximateCreationDateTime).toBeGreaterThanOrEqual(before - 60);
+    expect(d?.ApproximateCreationDateTime).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 1);
+    expect(records[0]).toMatchObject({ eventName: 'INSERT', eventSource: 'aws:dynamodb', eventVersion: '1.1' });
+    expect(JSON.parse(JSON.stringify(records[0]))).toEqual(records[0]);
+  });
 });
