@@ -106,7 +106,7 @@ export interface Worker {
   id: string;
   entry: string;
   access: Access;
-  /** X-Ray active tracing and Powertools Tracer: the handler imports functions/commons/tracing.ts (which says why these) */
+  /** X-Ray active tracing and Powertools Tracer when the stack is deployed with `-c tracing=on` (functions/commons/tracing.ts says why these) */
   traced?: true;
 }
 

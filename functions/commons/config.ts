@@ -47,7 +47,7 @@ export const config = {
    * connections hear every change, followed or not; 0 (default): off, they hear what they follow
    */
   genericBroadcastMax: count('GENERIC_BROADCAST_MAX', 0),
-  /** X-Ray through Powertools Tracer: the stack turns it on for the traced workers only (functions/commons/tracing.ts) */
+  /** X-Ray through Powertools Tracer: on only with `-c tracing=on`, and then for the traced workers only (functions/commons/traced.ts) */
   tracing: env.POWERTOOLS_TRACE_ENABLED === 'true',
   jwt: {
     /** HS256 secret of the local tokens (never set on AWS) */

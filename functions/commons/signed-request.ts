@@ -73,7 +73,10 @@ export function signedSender(
 export async function readBody(body: unknown): Promise<string> {
   if (!body || typeof (body as AsyncIterable<Buffer>)[Symbol.asyncIterator] !== 'function') return '';
   const chunks: Buffer[] = [];
-  for await (const chunk of body as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  for await (const chunk of body as AsyncIterable<Uint8Array | string>)
+    chunks.push(
+      typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
   return chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
 }
 
@@ -103,8 +106,14 @@ export function awsJsonCaller(client: SigningClient, endpoint: string, targetPre
       { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `${targetPrefix}.${op}` },
       JSON.stringify(input),
     );
-    const parsed = text ? JSON.parse(text) : {};
-    if (statusCode >= 200 && statusCode < 300) return parsed as T;
+    if (statusCode >= 200 && statusCode < 300) return (text ? JSON.parse(text) : {}) as T;
+    // an error answer that is not JSON (a proxy's HTML page, a truncated body) keeps its status and the header's name
+    let parsed: { __type?: unknown; message?: unknown; Message?: unknown } = {};
+    try {
+      parsed = text ? JSON.parse(text) : {};
+    } catch {
+      parsed = { message: text.slice(0, 200) };
+    }
     const type = String(parsed.__type ?? headers['x-amzn-errortype'] ?? 'UnknownError');
     throw new AwsJsonError(statusCode, type.slice(type.lastIndexOf('#') + 1).split(':')[0] as string, String(parsed.message ?? parsed.Message ?? ''));
   };

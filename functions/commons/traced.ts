@@ -7,7 +7,7 @@
  * decided twice, and both must say yes:
  * - when the bundle is built: the stack replaces `process.env.PRESENCE_TRACING`
  *   with "on" or "off" (lib/bundling.ts). With "off", esbuild drops the
- *   import below, and with it the Tracer and the X-Ray SDK: about 110 KB
+ *   import below, and with it the Tracer and the X-Ray SDK: about 120 KB
  *   that every cold start would otherwise parse, used or not;
  * - when it runs: POWERTOOLS_TRACE_ENABLED=true (the stack sets it with
  *   "on"; the local stack never does).

@@ -1,16 +1,17 @@
 /**
- * X-Ray tracing (Powertools for AWS Lambda Tracer), for the functions where a
- * trace shows what a log line cannot: StreamFanout (a change's audience
- * queries, then its posts), FanoutChunk (a chunk's reads and posts) and the
- * Sweeper (a minute of rounds). Only they run with `Tracing.ACTIVE` and
+ * X-Ray tracing (Powertools for AWS Lambda Tracer), off unless the stack is
+ * deployed with `-c tracing=on`, and then for the functions where a trace
+ * shows what a log line cannot: StreamFanout (a change's audience queries,
+ * then its posts), FanoutChunk (a chunk's reads and posts) and the Sweeper
+ * (a minute of rounds). Only they then run with `Tracing.ACTIVE` and
  * POWERTOOLS_TRACE_ENABLED=true (lib/routes.ts `traced`,
- * lib/constructs/presence-function.ts), and only they import this module:
- * dynamically, and only when POWERTOOLS_TRACE_ENABLED is true, so that
- * tracing turned off (locally, or by setting the variable to false) loads no
- * X-Ray SDK at all.
+ * lib/constructs/presence-function.ts), and only they import this module,
+ * through functions/commons/traced.ts: built with tracing off, their bundles
+ * do not even contain it; run with the variable false, they do not load it.
  *
- * Not the API functions: the Tracer carries aws-xray-sdk-core (about 115 KB
- * of bundle, 15–25 ms more cold init), and that SDK turns on an
+ * Why off by default, and never on the API functions: the Tracer carries
+ * aws-xray-sdk-core (about 120 KB of bundle, 15–40 ms more cold init in
+ * the benchmark), and that SDK turns on an
  * async hook for the whole process (cls-hooked) that every promise then pays
  * for: measured locally, about a third more CPU per SDK call. HTTP and
  * WebSocket APIs of API Gateway send no trace header, so an API function's

@@ -9,7 +9,7 @@
  * and we would still catch each failure to log it; it would add a package
  * for no further guarantee (docs/observability.md). Each chunk's lines carry
  * its messageId, userId and version (withLogKeys: chunks run concurrently).
- * Traced (functions/commons/tracing.ts).
+ * Traced with `-c tracing=on` (functions/commons/traced.ts).
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { chunkQueue, sqs } from '../commons/chunk-queue.ts';

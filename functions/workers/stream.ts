@@ -20,7 +20,7 @@
  * Each user's lines carry its userId and first sequence number (withLogKeys:
  * users run concurrently in one invocation). Metrics: RecordsSkipped
  * (replayed, late or not a visible change), and what fanOut emits.
- * Traced (functions/commons/tracing.ts).
+ * Traced with `-c tracing=on` (functions/commons/traced.ts).
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';

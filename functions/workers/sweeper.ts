@@ -6,7 +6,7 @@
  * passes `{"loopSeconds": 60}` and one invocation sweeps every
  * SWEEP_INTERVAL_SECONDS for that minute: offline stays within
  * timeout + SWEEP_INTERVAL_SECONDS as the contract promises.
- * Traced (functions/commons/tracing.ts); each round's users taken offline
+ * Traced with `-c tracing=on` (functions/commons/traced.ts); each round's users taken offline
  * are one SweeperUsersOffline datapoint, flushed with the round.
  */
 import { dynamodb, management } from '../commons/clients.ts';

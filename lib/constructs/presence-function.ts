@@ -37,8 +37,9 @@ export interface PresenceFunctionProps {
   /** POWERTOOLS_LOG_LEVEL; default: 'INFO' (see functions/commons/logger.ts) */
   logLevel?: string;
   /**
-   * X-Ray active tracing and Powertools Tracer (the handler imports functions/commons/tracing.ts);
-   * default: off. Only the stream consumer, the chunk worker and the sweeper are traced.
+   * X-Ray active tracing and Powertools Tracer (functions/commons/traced.ts), and the bundle built
+   * with the Tracer in it (lib/bundling.ts); default: off. The stack sets it only with `-c tracing=on`,
+   * and then only on the stream consumer, the chunk worker and the sweeper.
    */
   tracing?: boolean;
   logRetention?: RetentionDays;

@@ -2,7 +2,8 @@
  * An AWS JSON-protocol call without the SDK's pipeline (functions/commons/signed-request.ts), as the
  * local stream reader makes it: the request the SDK's GetRecordsCommand sends (target, content type,
  * body, signed headers), the answer parsed whole even when a character straddles two chunks, and an
- * error answer raised with the service's name for it and the HTTP status, as the SDK's exceptions are.
+ * error answer raised with the service's name for it and the HTTP status, as the SDK's exceptions are;
+ * and which errors the local stream reader tries again.
  */
 
 import { Readable } from 'node:stream';
@@ -10,6 +11,7 @@ import { DynamoDBStreamsClient, GetRecordsCommand } from '@aws-sdk/client-dynamo
 import type { HttpRequest } from '@smithy/types';
 import { describe, expect, it } from 'vitest';
 import { AwsJsonError, awsJsonCaller, readBody } from '../../functions/commons/signed-request.ts';
+import { mayPass } from '../../local/stream-poller.ts';
 
 const ENDPOINT = 'http://127.0.0.1:8000';
 const SDK_ONLY = ['user-agent', 'x-amz-user-agent', 'amz-sdk-invocation-id', 'amz-sdk-request', 'authorization', 'x-amz-date'];
@@ -67,5 +69,34 @@ describe('awsJsonCaller', () => {
   it('reads an empty or absent body as empty', async () => {
     expect(await readBody(undefined)).toBe('');
     expect(await readBody(chunks())).toBe('');
+  });
+
+  it('raises an error answer that is not JSON with its status and the error-type header, not a SyntaxError', async () => {
+    const requestHandler = {
+      handle: async () => ({
+        response: { statusCode: 502, headers: { 'x-amzn-errortype': 'BadGateway' }, body: chunks(Buffer.from('<html>bad gateway</html>')) },
+      }),
+    };
+    const client = new DynamoDBStreamsClient({
+      endpoint: ENDPOINT,
+      region: 'local',
+      credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+      requestHandler: requestHandler as never,
+    });
+    const err = await awsJsonCaller(client, ENDPOINT, 'DynamoDBStreams_20120810')('GetRecords', {}).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'BadGateway', message: '<html>bad gateway</html>', $metadata: { httpStatusCode: 502 } });
+  });
+});
+
+describe("the local stream reader's retry rule (mayPass)", () => {
+  it('retries what may pass: no answer, 5xx, throttling; not a client error or a stale iterator', () => {
+    expect(mayPass(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(true);
+    expect(mayPass(Object.assign(new Error('t'), { name: 'TimeoutError' }))).toBe(true);
+    expect(mayPass(new AwsJsonError(500, 'InternalServerError', ''))).toBe(true);
+    expect(mayPass(new AwsJsonError(400, 'ThrottlingException', ''))).toBe(true);
+    expect(mayPass(new AwsJsonError(400, 'LimitExceededException', ''))).toBe(true);
+    expect(mayPass(new AwsJsonError(400, 'ExpiredIteratorException', ''))).toBe(false);
+    expect(mayPass(new AwsJsonError(400, 'ValidationException', ''))).toBe(false);
+    expect(mayPass(new Error('a bug'))).toBe(false);
   });
 });
