@@ -52,7 +52,7 @@ interface FunctionPolicy {
 type Json = any;
 
 /** the SDK's own modules, resolved as the SDK resolves them (the instances its clients use) */
-const sdkRequire = createRequire(createRequire(import.meta.url).resolve('@aws-sdk/client-dynamodb'));
+export const sdkRequire = createRequire(createRequire(import.meta.url).resolve('@aws-sdk/client-dynamodb'));
 
 // ---------- the template, resolved to local names ----------
 

@@ -21,6 +21,7 @@ import type { AttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStr
 import { lean } from '../functions/commons/sdk.ts';
 import { awsJsonCaller } from '../functions/commons/signed-request.ts';
 import { matchesAny } from './filter.ts';
+import { sdkRequire } from './iam.ts';
 
 /** A stream record as DynamoDB Streams' GetRecords answers it on the wire (its JSON: B as base64, times in epoch seconds, as in Lambda's events). */
 export interface WireStreamRecord {
@@ -46,12 +47,13 @@ interface WireShard {
   SequenceNumberRange?: { StartingSequenceNumber?: string; EndingSequenceNumber?: string };
 }
 
-/** an error worth another attempt: no answer (a connection reset or refused), a 5xx, or throttling */
+// the SDK's own error classification (what its retry strategy reads), from the copy the SDK clients use
+const { isServerError, isThrottlingError, isTransientError } = sdkRequire('@smithy/core/retry') as typeof import('@smithy/core/retry');
+
+/** an error worth another attempt, as the SDK's retry strategy judges it: throttling, transient (no answer, timeout, 5xx) or a server error */
 export function mayPass(err: unknown): boolean {
-  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e?.$metadata?.httpStatusCode;
-  if (status === undefined) return typeof e?.code === 'string' || e?.name === 'TimeoutError';
-  return status >= 500 || /Throttl|LimitExceeded/.test(e.name ?? '');
+  const e = err as Parameters<typeof isTransientError>[0];
+  return e instanceof Error && (isThrottlingError(e) || isTransientError(e) || isServerError(e));
 }
 
 /** the errors of an iterator DynamoDB Local no longer honours: re-open the shard */
